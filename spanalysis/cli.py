@@ -1,0 +1,131 @@
+"""The ``spanalysis`` command: a thin layer over the Python API.
+
+Exit status: 0 success, 1 a report or analysis step failed (see its log), 2 a problem with
+the input or the command line (message on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SpanalysisError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors also exit with status 2
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spanalysis", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"spanalysis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a study's files and report every problem")
+    p.add_argument("study", help="study folder (containing study.yaml)")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("demo", help="write the synthetic demo study")
+    p.add_argument("out", help="folder to create")
+    p.add_argument("--participants", type=int, default=400)
+    p.add_argument("--sites", type=int, default=8)
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the demo's)")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("score", help="score every instrument; write a tidy score table")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    p.set_defaults(func=_score)
+
+    p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="re-render reports even if unchanged")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("kernel", help="manage the Jupyter kernel the notebooks run on")
+    ksub = p.add_subparsers(dest="kernel_command", required=True, parser_class=_Parser)
+    k = ksub.add_parser("install", help="register this environment as a Jupyter kernel")
+    k.add_argument("--name", default="spanalysis")
+    k.set_defaults(func=_kernel_install)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpanalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# ----------------------------------------------------------------------------- commands
+
+def _validate(args) -> int:
+    from .study import validate_study
+
+    issues = validate_study(args.study)
+    errors = [i for i in issues if i.level == "error"]
+    if args.json:
+        print(json.dumps([i.as_dict() for i in issues], indent=2))
+    else:
+        for issue in issues:
+            print(f"{issue.level}: {issue}", file=sys.stderr if issue.level == "error"
+                  else sys.stdout)
+        n_warn = len(issues) - len(errors)
+        print(f"{len(errors)} error(s), {n_warn} warning(s) in {args.study}")
+    return 2 if errors else 0
+
+
+def _demo(args) -> int:
+    from . import demo
+
+    kwargs = {"participants": args.participants, "sites": args.sites}
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    out = demo.generate(args.out, **kwargs)
+    print(f"wrote the demo study to {out}")
+    return 0
+
+
+def _score(args) -> int:
+    from .io import write_table
+    from .study import load_study
+
+    study = load_study(args.study)
+    scores = study.scores
+    path = write_table(scores, args.out)
+    print(f"wrote {len(scores)} scores to {path}")
+    return 0
+
+
+def _report(args) -> int:
+    from .report import build_reports
+
+    result = build_reports(args.study, args.out, force=args.force)
+    return 0 if result.ok else 1
+
+
+def _kernel_install(args) -> int:
+    from .kernel import install_kernel
+
+    path = install_kernel(args.name)
+    print(f"installed Jupyter kernel '{args.name}' -> {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

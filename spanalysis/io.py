@@ -1,0 +1,328 @@
+"""Reading study tables (CSV, XLSX, SPSS .sav, Parquet) and writing outputs safely.
+
+Reading never modifies the file. CSV text encodings are *detected*, never guessed silently:
+
+1. a UTF-8 byte order mark means UTF-8 (the mark is dropped);
+2. otherwise text that decodes as UTF-8 is UTF-8 (pure ASCII is a special case);
+3. otherwise the text is decoded as Windows-1252, the encoding Excel's "CSV" uses on
+   English-language Windows, and a warning says so;
+4. bytes that are valid in neither (0x81, 0x8D, 0x8F, 0x90, 0x9D are undefined in
+   Windows-1252) are an error naming the line.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1 and the first data row
+is row 2. Blank lines in a CSV are skipped (as spreadsheets re-saving the file would drop
+them), so a file with blank lines between records numbers its rows from the records.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from .errors import InputError, Issue
+
+__all__ = ["TableRead", "read_table", "detect_encoding", "atomic_write", "write_table",
+           "SUPPORTED_EXTENSIONS", "neutralise_formulas"]
+
+SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".sav", ".parquet")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class TableRead:
+    """A table read from a file, with what the reader noticed.
+
+    ``frame`` has one row per data row, in file order; ``frame.index`` is 0-based and the
+    spreadsheet row of index ``i`` is ``i + 2``. ``encoding`` is set for CSV files.
+    """
+
+    frame: pd.DataFrame
+    path: Path
+    label: str
+    encoding: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    def row(self, index: int) -> int:
+        """Spreadsheet row number (header = 1) of the 0-based data row ``index``."""
+        return int(index) + 2
+
+
+def detect_encoding(data: bytes, label: str) -> tuple[str, str, list[Issue]]:
+    """Decode CSV bytes following the rules in the module docstring.
+
+    Returns ``(text, encoding_name, issues)``; ``text`` is ``None`` when the bytes are
+    already valid UTF-8 without a byte order mark (nothing to convert). Raises
+    :class:`InputError` if the bytes are neither UTF-8 nor Windows-1252.
+    """
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+        try:
+            return data.decode("utf-8"), "utf-8-sig", []
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise InputError("the file starts with a UTF-8 byte order mark but is not valid UTF-8",
+                             file=label, row=line, value=data[exc.start:exc.start + 1],
+                             expected="UTF-8 text throughout") from None
+    if data.isascii():
+        return None, "utf-8", []
+    try:
+        data.decode("utf-8")
+        return None, "utf-8", []
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            "the file is neither UTF-8 nor Windows-1252 text",
+            file=label, row=line, value=data[exc.start:exc.start + 1],
+            expected="a CSV saved as UTF-8 (recommended) or as Excel's Windows CSV") from None
+    line = data.count(b"\n", 0, utf8_error.start) + 1
+    return text, "cp1252", [Issue(
+        "warning", "not valid UTF-8, so the file was read as Windows-1252 (Excel's CSV); "
+        "check accented characters and re-save as 'CSV UTF-8' to be sure",
+        file=label, row=line, value=data[utf8_error.start:utf8_error.start + 1])]
+
+
+def read_table(path: str | os.PathLike, *, label: str | None = None,
+               text_columns: Iterable[str] = (), keep_codes: Iterable[str] = (),
+               sheet: str | int | None = None) -> TableRead:
+    """Read one study table, choosing the reader by file extension.
+
+    Parameters
+    ----------
+    path : path of the file.
+    label : how the file is named in messages (default: the file name).
+    text_columns : columns that must stay text (identifiers such as ``participant_id``
+        keep leading zeros).
+    keep_codes : SPSS columns whose value labels must NOT be applied (questionnaire items
+        keep their numeric codes); every other labelled column gets its labels.
+    sheet : XLSX sheet name or index (default: the first sheet).
+    """
+    path = Path(path)
+    label = label or path.name
+    if not path.is_file():
+        raise InputError("file not found", file=label, value=str(path),
+                         expected="an existing file")
+    ext = path.suffix.lower()
+    text_columns = list(text_columns)
+    if ext == ".csv":
+        return _read_csv(path, label, text_columns)
+    if ext == ".xlsx":
+        return _read_xlsx(path, label, text_columns, sheet)
+    if ext == ".sav":
+        return _read_sav(path, label, text_columns, set(keep_codes))
+    if ext == ".parquet":
+        return _read_parquet(path, label, text_columns)
+    raise InputError("unsupported file type", file=label, value=path.suffix or "(none)",
+                     expected="one of " + ", ".join(SUPPORTED_EXTENSIONS))
+
+
+def _clean_columns(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    names = [str(c).strip() for c in frame.columns]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError("the header names this column twice", file=label, row=1,
+                             column=name, value=name, expected="unique column names")
+        seen[name] = i
+        if name == "" or name.startswith("Unnamed:"):
+            raise InputError("a column has no name in the header", file=label, row=1,
+                             value=f"column {i + 1}", expected="a name for every column")
+    frame.columns = names
+    return frame
+
+
+def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = path.read_bytes()
+    text, encoding, issues = detect_encoding(data, label)
+    if text is not None:  # the parser wants UTF-8 bytes without a byte order mark
+        data = text.encode("utf-8")
+    if not data.strip():
+        raise InputError("the file is empty", file=label, expected="a header row and data rows")
+    column_types = {raw: pa.string() for raw in _raw_header(data) if raw.strip() in text_columns}
+    # Quoted fields may span lines; allowing that slows pyarrow's parallel reader, so only
+    # when the file has quotes at all.
+    may_span_lines = b'"' in data
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=may_span_lines),
+            convert_options=pacsv.ConvertOptions(column_types=column_types,
+                                                 strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True,
+                                                 timestamp_parsers=[]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _csv_structure_error(data.decode("utf-8"), label, str(exc)) from None
+    frame = table.to_pandas(types_mapper=None)
+    frame = _clean_columns(frame, label)
+    return TableRead(frame, path, label, encoding, issues)
+
+
+def _raw_header(data: bytes) -> list[str]:
+    end = data.find(b"\n")
+    first = data if end < 0 else data[:end]
+    return next(csv.reader(io.StringIO(first.decode("utf-8").rstrip("\r"))), [])
+
+
+def _csv_structure_error(text: str, label: str, message: str) -> InputError:
+    """Find the first record whose field count differs from the header's, to name its row."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return InputError("the file is empty", file=label)
+    row = 1
+    for record in reader:
+        if not record:
+            continue
+        row += 1
+        if len(record) != len(header):
+            return InputError("this row has a different number of fields from the header",
+                              file=label, row=row, value=f"{len(record)} fields",
+                              expected=f"{len(header)} fields, one per header column "
+                                       "(check for an unquoted comma)")
+    return InputError(f"could not parse the CSV: {message.splitlines()[0]}", file=label)
+
+
+def _read_xlsx(path: Path, label: str, text_columns: list[str], sheet) -> TableRead:
+    try:
+        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
+                              engine="openpyxl", dtype={c: str for c in text_columns})
+    except ValueError as exc:
+        if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
+            raise InputError("sheet not found", file=label, value=sheet,
+                             expected="a sheet in the workbook") from None
+        raise InputError(f"could not read the workbook: {exc}", file=label) from None
+    except Exception as exc:  # zipfile.BadZipFile, openpyxl errors: a damaged workbook
+        raise InputError(f"could not read the workbook ({type(exc).__name__})", file=label,
+                         expected="an .xlsx file saved by Excel or LibreOffice") from None
+    frame = _clean_columns(frame, label)
+    for col in text_columns:
+        if col in frame.columns:
+            frame[col] = frame[col].where(frame[col].notna(), None)
+    return TableRead(frame, path, label)
+
+
+def _read_sav(path: Path, label: str, text_columns: list[str], keep_codes: set[str]) -> TableRead:
+    import pyreadstat
+
+    try:
+        frame, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except Exception as exc:  # pyreadstat.ReadstatError and friends: a damaged file
+        raise InputError(f"could not read the SPSS file ({exc})", file=label,
+                         expected="an SPSS .sav file") from None
+    frame = _clean_columns(frame, label)
+    # Value labels are applied to descriptive columns (gender 1 -> "Female"); item columns
+    # keep their numeric codes because scoring needs the codes, not the labels.
+    for col, labels in meta.variable_value_labels.items():
+        col = col.strip()
+        if col in keep_codes or col not in frame.columns:
+            continue
+        frame[col] = frame[col].map(lambda v, lab=labels: lab.get(v, v) if pd.notna(v) else v)
+    for col in text_columns:
+        if col in frame.columns:
+            frame[col] = frame[col].map(_code_to_text)
+    return TableRead(frame, path, label)
+
+
+def _code_to_text(value):
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def _read_parquet(path: Path, label: str, text_columns: list[str]) -> TableRead:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:
+        raise InputError(f"could not read the Parquet file ({type(exc).__name__})", file=label,
+                         expected="a Parquet file") from None
+    frame = _clean_columns(frame.reset_index(drop=True), label)
+    for col in text_columns:
+        if col in frame.columns and not pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].map(_code_to_text)
+    return TableRead(frame, path, label)
+
+
+# --------------------------------------------------------------------------- writing
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8",
+                 newline: str | None = None) -> Iterator:
+    """Open a temporary file beside ``path``; on success rename it onto ``path``.
+
+    A crash or exception leaves ``path`` untouched (no half-written file) and removes the
+    temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with an apostrophe.
+
+    OWASP "CSV injection": cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return. Numbers are left alone (a negative number is data, not a formula).
+    """
+    out = frame.copy()
+    for col in out.columns:
+        series = out[col]
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        text = series.astype("string")
+        risky = text.str.startswith(_FORMULA_PREFIXES).fillna(False)
+        if risky.any():
+            out[col] = series.astype(object).where(~risky, "'" + text.astype(object))
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table as CSV or Parquet (by extension), atomically.
+
+    CSV output is UTF-8 with formula-like text cells neutralised (see
+    :func:`neutralise_formulas`); Parquet keeps the data as is.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        with atomic_write(path, newline="") as handle:
+            neutralise_formulas(frame).to_csv(handle, index=False)
+    elif ext == ".parquet":
+        with atomic_write(path, mode="wb") as handle:
+            frame.to_parquet(handle, index=False)
+    else:
+        raise InputError("unsupported output type", file=str(path), value=path.suffix or "(none)",
+                         expected=".csv or .parquet")
+    return path

@@ -1,0 +1,373 @@
+"""The study manifest, ``study.yaml``: what a study is and where its files are.
+
+The format is documented in ``docs/study-format.md``. Unknown keys are errors, so that a typo
+such as ``min_cel_size`` never falls back silently to a default. Messages give the line of
+``study.yaml`` and the key path (``privacy.min_cell_size``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError, Issue, ValidationError
+
+__all__ = ["Manifest", "FileSpec", "Timepoint", "read_manifest", "MANIFEST_NAME"]
+
+MANIFEST_NAME = "study.yaml"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A data file named in the manifest. ``path`` is absolute; ``name`` as written."""
+
+    name: str
+    path: Path
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Timepoint:
+    id: str
+    label: str
+    target_days: int | None = None
+
+
+@dataclass
+class Manifest:
+    """A parsed, validated ``study.yaml``."""
+
+    root: Path
+    id: str
+    name: str
+    description: str
+    timepoints: list[Timepoint]
+    instruments: list[str]
+    custom_instruments: list[Path]
+    sites: list[str]
+    min_cell_size: int
+    participants: FileSpec
+    responses: FileSpec
+    responses_layout: str
+    service_use: FileSpec | None
+    service_window_months: int | None
+    qualitative: dict[str, FileSpec]
+    primary_outcome: tuple[str, str] | None
+    raw: dict
+
+    @property
+    def timepoint_ids(self) -> list[str]:
+        return [t.id for t in self.timepoints]
+
+    @property
+    def baseline(self) -> str:
+        return self.timepoints[0].id
+
+    @property
+    def final(self) -> str:
+        return self.timepoints[-1].id
+
+    def files(self) -> list[FileSpec]:
+        """Every input file the study declares (for provenance and checks)."""
+        out = [self.participants, self.responses]
+        if self.service_use:
+            out.append(self.service_use)
+        out += list(self.qualitative.values())
+        return out
+
+
+class _Checker:
+    """Collects problems in the manifest with the YAML line of each key."""
+
+    def __init__(self, label: str, lines: dict[tuple, int]):
+        self.label = label
+        self.lines = lines
+        self.issues: list[Issue] = []
+
+    def line(self, path: tuple) -> int | None:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path)
+
+    def error(self, path: tuple, message: str, value: Any = None, expected: str | None = None):
+        key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path)
+        key = key.replace(".[", "[")
+        self.issues.append(Issue("error", f"key '{key}': {message}" if key else message,
+                                 file=self.label, row=self.line(path), value=value,
+                                 expected=expected))
+
+    def keys(self, mapping: Any, path: tuple, allowed: dict[str, bool]) -> dict:
+        """Check a mapping's keys: ``allowed`` maps key -> required."""
+        if not isinstance(mapping, dict):
+            self.error(path, "should be a mapping of keys to values", value=_kind(mapping),
+                       expected="keys such as " + ", ".join(allowed))
+            return {}
+        for key in mapping:
+            if key not in allowed:
+                close = _closest(str(key), allowed)
+                self.error(path + (key,), "unknown key", value=key,
+                           expected=(f"'{close}'? " if close else "") + "one of "
+                           + ", ".join(allowed))
+        for key, required in allowed.items():
+            if required and key not in mapping:
+                self.error(path, f"required key '{key}' is missing", expected=f"'{key}:'")
+        return mapping
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
+        type(value), type(value).__name__)
+
+
+def _closest(word: str, options) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def _line_map(text: str) -> dict[tuple, int]:
+    """Map each key path in the YAML document to its 1-based line number."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node, path):
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = path + (key.value,)
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def read_manifest(study_dir: str | Path) -> Manifest:
+    """Read and check ``study.yaml`` in ``study_dir``.
+
+    Raises
+    ------
+    ValidationError
+        listing every problem found (each with the line in ``study.yaml``).
+    InputError
+        when the folder or the manifest cannot be read at all.
+    """
+    root = Path(study_dir)
+    if root.is_file() and root.name.endswith((".yaml", ".yml")):
+        manifest_path, root = root, root.parent
+    else:
+        manifest_path = root / MANIFEST_NAME
+    if not root.is_dir():
+        raise InputError("study folder not found", file=str(root),
+                         expected="a folder containing study.yaml")
+    if not manifest_path.is_file():
+        raise InputError("no study manifest in this folder", file=str(manifest_path),
+                         expected="a study.yaml file (see docs/study-format.md)")
+    label = MANIFEST_NAME
+    try:
+        text = manifest_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError("study.yaml is not UTF-8 text", file=label,
+                         value=f"byte {exc.start}", expected="UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"study.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
+                         file=label, row=mark.line + 1 if mark else None,
+                         expected="YAML as in docs/study-format.md") from None
+    chk = _Checker(label, _line_map(text))
+    top = chk.keys(data, (), {
+        "id": True, "name": True, "description": False, "timepoints": True,
+        "instruments": True, "custom_instruments": False, "sites": True, "privacy": False,
+        "files": True, "primary_outcome": False})
+    if not top:
+        raise ValidationError(chk.issues)
+
+    study_id = top.get("id")
+    if study_id is not None and not (isinstance(study_id, str) and _ID.match(study_id)):
+        chk.error(("id",), "not a valid study id", value=study_id,
+                  expected="letters, digits, '-' or '_' (e.g. 'demo')")
+    name = top.get("name")
+    if name is not None and not isinstance(name, str):
+        chk.error(("name",), "should be text", value=name)
+    description = top.get("description") or ""
+
+    timepoints = _timepoints(chk, top.get("timepoints"))
+    instruments = _id_list(chk, ("instruments",), top.get("instruments"), "instrument ids",
+                           allow_empty=False)
+    sites = _sites(chk, top.get("sites"))
+    custom = []
+    for i, entry in enumerate(top.get("custom_instruments") or []):
+        if not isinstance(entry, str):
+            chk.error(("custom_instruments", i), "should be a file path", value=entry)
+            continue
+        path = (root / entry).resolve()
+        if not path.is_file():
+            chk.error(("custom_instruments", i), "instrument definition file not found",
+                      value=entry, expected="a YAML file inside the study folder")
+        custom.append(path)
+
+    min_cell = 5
+    privacy = top.get("privacy")
+    if privacy is not None:
+        privacy = chk.keys(privacy, ("privacy",), {"min_cell_size": False})
+        if "min_cell_size" in privacy:
+            value = privacy["min_cell_size"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                chk.error(("privacy", "min_cell_size"), "not a valid minimum cell size",
+                          value=value, expected="a whole number of at least 1 (default 5)")
+            else:
+                min_cell = value
+
+    primary = None
+    if top.get("primary_outcome") is not None:
+        po = chk.keys(top["primary_outcome"], ("primary_outcome",),
+                      {"instrument": True, "scale": True})
+        if po.get("instrument") and po.get("scale"):
+            primary = (str(po["instrument"]), str(po["scale"]))
+            if instruments and primary[0] not in instruments:
+                chk.error(("primary_outcome", "instrument"), "not one of the study's instruments",
+                          value=primary[0], expected="one of " + ", ".join(instruments))
+
+    files = chk.keys(top.get("files"), ("files",), {
+        "participants": True, "responses": True, "service_use": False, "qualitative": False})
+    participants = _file(chk, root, ("files", "participants"), files.get("participants"),
+                         {"path": True, "sheet": False})
+    responses = _file(chk, root, ("files", "responses"), files.get("responses"),
+                      {"path": True, "layout": False, "sheet": False})
+    layout = (responses.options.get("layout") if responses else None) or "wide"
+    if layout not in ("wide", "long"):
+        chk.error(("files", "responses", "layout"), "unknown layout", value=layout,
+                  expected="'wide' or 'long'")
+    service = None
+    window = None
+    if files.get("service_use") is not None:
+        service = _file(chk, root, ("files", "service_use"), files["service_use"],
+                        {"path": True, "sheet": False, "window_months": False})
+        if service is not None:
+            window = service.options.get("window_months")
+            if window is not None and (isinstance(window, bool) or not isinstance(window, int)
+                                       or window < 1):
+                chk.error(("files", "service_use", "window_months"), "not a number of months",
+                          value=window, expected="a whole number such as 6")
+    qual: dict[str, FileSpec] = {}
+    if files.get("qualitative") is not None:
+        qfiles = chk.keys(files["qualitative"], ("files", "qualitative"), {
+            "codebook": False, "sources": False, "segments": False, "names": False,
+            "refi_qda": False})
+        for key, entry in qfiles.items():
+            spec = _file(chk, root, ("files", "qualitative", key), entry, {"path": True})
+            if spec is not None:
+                qual[key] = spec
+    if chk.issues:
+        raise ValidationError(chk.issues)
+    return Manifest(root=root, id=study_id, name=name, description=description,
+                    timepoints=timepoints, instruments=instruments, custom_instruments=custom,
+                    sites=sites, min_cell_size=min_cell, participants=participants,
+                    responses=responses, responses_layout=layout, service_use=service,
+                    service_window_months=window, qualitative=qual, primary_outcome=primary,
+                    raw=data)
+
+
+def _timepoints(chk: _Checker, value) -> list[Timepoint]:
+    out: list[Timepoint] = []
+    if value is None:
+        return out
+    if not isinstance(value, list) or len(value) < 1:
+        chk.error(("timepoints",), "should be a list of time points, baseline first",
+                  value=_kind(value), expected="e.g. [baseline, followup]")
+        return out
+    for i, entry in enumerate(value):
+        if isinstance(entry, str):
+            entry = {"id": entry}
+        entry = chk.keys(entry, ("timepoints", i), {"id": True, "label": False,
+                                                     "target_days": False})
+        tid = entry.get("id")
+        if tid is None:
+            continue
+        if not isinstance(tid, str) or not _ID.match(tid):
+            chk.error(("timepoints", i, "id"), "not a valid time point id", value=tid,
+                      expected="letters, digits, '-' or '_'")
+            continue
+        days = entry.get("target_days")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+            chk.error(("timepoints", i, "target_days"), "not a number of days", value=days,
+                      expected="a whole number of days after referral")
+            days = None
+        if tid in [t.id for t in out]:
+            chk.error(("timepoints", i, "id"), "time point listed twice", value=tid)
+            continue
+        out.append(Timepoint(tid, str(entry.get("label") or tid), days))
+    return out
+
+
+def _id_list(chk, path, value, what, allow_empty=True) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or (not allow_empty and not value):
+        chk.error(path, f"should be a list of {what}", value=_kind(value))
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            chk.error(path + (i,), "should be text", value=item)
+        elif item in out:
+            chk.error(path + (i,), "listed twice", value=item)
+        else:
+            out.append(item)
+    return out
+
+
+def _sites(chk, value) -> list[str]:
+    sites = _id_list(chk, ("sites",), value, "site names", allow_empty=False)
+    seen: dict[str, str] = {}
+    for i, site in enumerate(sites):
+        key = _site_key(site)
+        if key in seen:
+            chk.error(("sites", i), "site names differ only by case or spaces",
+                      value=f"{seen[key]!r} and {site!r}", expected="one spelling per site")
+        seen[key] = site
+    return sites
+
+
+def _site_key(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name)).strip().casefold()
+
+
+def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> FileSpec | None:
+    if entry is None:
+        return None
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    entry = chk.keys(entry, path, allowed)
+    rel = entry.get("path")
+    if rel is None:
+        return None
+    if not isinstance(rel, str) or not rel.strip():
+        chk.error(path + ("path",), "should be a file path", value=rel)
+        return None
+    full = (root / rel).resolve()
+    try:
+        full.relative_to(root.resolve())
+    except ValueError:
+        chk.error(path + ("path",), "points outside the study folder", value=rel,
+                  expected="a path inside the study folder")
+        return None
+    if not full.is_file():
+        chk.error(path + ("path",), "file not found", value=rel,
+                  expected="an existing file, relative to the study folder")
+    options = {k: v for k, v in entry.items() if k != "path"}
+    return FileSpec(rel, full, options)

@@ -1,0 +1,154 @@
+"""Readers: CSV encodings (UTF-8, BOM, Windows-1252), XLSX, SPSS .sav, Parquet; atomic writes."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from spanalysis import InputError, load_study
+from spanalysis.io import atomic_write, detect_encoding, neutralise_formulas, read_table, write_table
+
+from conftest import PARTICIPANTS, folder_digest, replace_in_file  # noqa: F401
+
+
+ACCENTED = PARTICIPANTS.replace("SP003,Hillview,2025-02-01,65-79,Female",
+                                "SP003,Hillview,2025-02-01,65-79,Femme \u2013 Zo\u00eb")
+
+
+def test_utf8_is_read_as_utf8(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(ACCENTED, encoding="utf-8")
+    table = read_table(path, text_columns=["participant_id"])
+    assert table.encoding == "utf-8" and not table.issues
+    assert table.frame.loc[2, "gender"] == "Femme \u2013 Zo\u00eb"
+
+
+def test_utf8_with_bom(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + ACCENTED.encode("utf-8"))
+    table = read_table(path)
+    assert table.encoding == "utf-8-sig"
+    assert list(table.frame.columns)[0] == "participant_id"  # BOM not glued to the name
+    assert table.frame.loc[2, "gender"] == "Femme \u2013 Zo\u00eb"
+
+
+def test_windows_1252_is_detected_and_warned(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(ACCENTED.encode("cp1252"))
+    table = read_table(path)
+    assert table.encoding == "cp1252"
+    # the en dash is 0x96 and e-diaeresis 0xEB in Windows-1252: decoded, not garbled
+    assert table.frame.loc[2, "gender"] == "Femme \u2013 Zo\u00eb"
+    assert len(table.issues) == 1 and table.issues[0].level == "warning"
+    assert table.issues[0].row == 4 and "Windows-1252" in table.issues[0].message
+
+
+def test_bytes_that_are_neither_encoding_are_an_error(tmp_path):
+    path = tmp_path / "p.csv"
+    data = PARTICIPANTS.encode("utf-8").replace(b"Hillview,2025-02-01", b"Hill\x81view,2025-02-01")
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert info.value.issue.row == 4
+    assert "neither UTF-8 nor Windows-1252" in str(info.value)
+
+
+def test_detect_encoding_plain_ascii():
+    assert detect_encoding(b"a,b\n1,2\n", "x.csv") == (None, "utf-8", [])
+
+
+def test_leading_zeros_kept_in_identifiers(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("participant_id,site\n0001,A\n0002,B\n")
+    table = read_table(path, text_columns=["participant_id"])
+    assert list(table.frame["participant_id"]) == ["0001", "0002"]
+
+
+def test_unsupported_extension(tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_text("x")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_table(path)
+
+
+def _as_frame():
+    from io import StringIO
+
+    return pd.read_csv(StringIO(PARTICIPANTS), dtype=str)
+
+
+def _study_with_participants(make_study, writer, ext):
+    folder = make_study()
+    (folder / "participants.csv").unlink()
+    writer(_as_frame(), folder / f"participants{ext}")
+    replace_in_file(folder / "study.yaml", "participants: participants.csv",
+                    f"participants: participants{ext}")
+    return folder
+
+
+def test_xlsx_participants(make_study):
+    folder = _study_with_participants(make_study, lambda df, p: df.to_excel(p, index=False),
+                                      ".xlsx")
+    study = load_study(folder)
+    assert list(study.participants["participant_id"]) == ["SP001", "SP002", "SP003", "SP004"]
+    assert study.participants.loc[3, "referral_date"] == pd.Timestamp("2025-03-02")
+
+
+def test_parquet_participants(make_study):
+    folder = _study_with_participants(make_study, lambda df, p: df.to_parquet(p), ".parquet")
+    study = load_study(folder)
+    assert study.participants["imd_quintile"].tolist() == [1, 2, 3, 5]
+
+
+def test_spss_value_labels_applied_to_attributes_not_items(make_study):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    folder = make_study()
+    df = _as_frame()
+    df["gender"] = df["gender"].map({"Female": 1, "Male": 2}).astype(float)
+    df["imd_quintile"] = df["imd_quintile"].astype(float)
+    df["sessions_attended"] = df["sessions_attended"].astype(float)
+    (folder / "participants.csv").unlink()
+    pyreadstat.write_sav(df, str(folder / "participants.sav"),
+                         variable_value_labels={"gender": {1: "Female", 2: "Male"}})
+    # responses as .sav too: wemwbs_1 carries value labels that must NOT replace the codes
+    responses = pd.read_csv(folder / "responses.csv", dtype={"participant_id": str})
+    (folder / "responses.csv").unlink()
+    pyreadstat.write_sav(responses, str(folder / "responses.sav"),
+                         variable_value_labels={"wemwbs_1": {1: "None of the time",
+                                                             5: "All of the time"}})
+    replace_in_file(folder / "study.yaml", "participants: participants.csv",
+                    "participants: participants.sav")
+    replace_in_file(folder / "study.yaml", "path: responses.csv", "path: responses.sav")
+    before = folder_digest(folder)
+    study = load_study(folder)
+    assert study.participants["gender"].tolist() == ["Female", "Male", "Female", "Male"]
+    assert study.responses["wemwbs_1"].tolist()[:2] == [3.0, 4.0]
+    assert folder_digest(folder) == before
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as handle:
+            handle.write("half a fi")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_write_table_neutralises_formulas(tmp_path):
+    frame = pd.DataFrame({"quote": ["=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)", "fine", "-x"],
+                          "n": [1, -2, 3, 4, 5]})
+    path = write_table(frame, tmp_path / "t.csv")
+    back = pd.read_csv(path)
+    assert back["quote"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "fine",
+                                      "'-x"]
+    assert back["n"].tolist() == [1, -2, 3, 4, 5]  # numbers are data, not formulas
+
+
+def test_neutralise_formulas_leaves_input_alone():
+    frame = pd.DataFrame({"a": ["=1"]})
+    neutralise_formulas(frame)
+    assert frame.loc[0, "a"] == "=1"
