@@ -1,0 +1,1431 @@
+"""Change between two time points: group change, effect sizes, individual (reliable) change,
+attrition checks, service use and person-centred measures.
+
+Every function takes the tidy score table produced by the scoring step and returns a tidy
+DataFrame with documented columns. Raw change is always **post minus pre**; whether that is an
+improvement follows the scale's ``direction`` ('higher' or 'lower' is better) from
+``scale_info``. MYCaW is the one documented exception (see :func:`mycaw_change`).
+
+Inputs (contracts shared with the scoring step)
+-----------------------------------------------
+scores
+    one row per participant x timepoint x instrument x scale with columns
+    ``participant_id, timepoint, instrument, scale, score`` (``score`` NaN when not scorable;
+    other columns are ignored). String columns may be categoricals. The time-point order comes
+    from ``timepoints=[...]`` or from the order of a categorical ``timepoint`` column; the first
+    is the baseline. "pre" is the first time point and "post" the last unless ``pre=`` /
+    ``post=`` are given.
+scale_info
+    one row per (instrument, scale) with at least ``instrument, scale, direction``; the
+    optional columns ``scale_name, reliability, reliability_source, mid, mid_source, norm_mean,
+    norm_sd, norm_source, func_mean, func_sd, dys_mean, dys_sd, clinical_source`` are used
+    where present (NaN where unknown).
+participants
+    ``participant_id`` plus attribute columns (``site`` ...) used for grouping with ``by=``.
+
+References
+----------
+Lakens D (2013). Calculating and reporting effect sizes to facilitate cumulative science.
+    Front Psychol 4:863. doi:10.3389/fpsyg.2013.00863
+Borenstein M, Hedges LV, Higgins JPT, Rothstein HR (2009). Introduction to Meta-Analysis.
+    Wiley (chapter 4, small-sample correction J).
+Jacobson NS, Truax P (1991). Clinical significance: a statistical approach to defining
+    meaningful change in psychotherapy research. J Consult Clin Psychol 59:12-19.
+Steiger JH, Fouladi RT (1997). Noncentrality interval estimation and the evaluation of
+    statistical models. In: What if there were no significance tests? Erlbaum, 221-257.
+Cumming G, Finch S (2001). A primer on the understanding, use, and calculation of confidence
+    intervals that are based on central and noncentral distributions. Educ Psychol Meas
+    61:532-574.
+Holm S (1979). A simple sequentially rejective multiple test procedure. Scand J Stat 6:65-70.
+Paterson C, Thomas K, Manasse A, Cooke H, Peace G (2007). Measure Yourself Concerns and
+    Wellbeing (MYCaW). Complement Ther Med 15:38-45.
+Turner-Stokes L (2009). Goal attainment scaling (GAS) in rehabilitation: a practical guide.
+    Clin Rehabil 23:362-370.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .errors import InputError
+
+__all__ = [
+    "paired_change", "paired_effect_sizes", "p_adjust_holm",
+    "reliable_change_threshold", "reliable_change", "reliable_change_summary",
+    "clinical_cutoffs", "completer_comparison", "sensitivity_bocf",
+    "service_use_change", "mycaw_change", "gas_summary", "describe_change",
+]
+
+_KEYS = ["instrument", "scale"]
+_SCORE_COLUMNS = ["participant_id", "timepoint", "instrument", "scale", "score"]
+_INFO_OPTIONAL = ["scale_name", "min", "max", "reliability", "reliability_source", "mid",
+                  "mid_source", "norm_mean", "norm_sd", "norm_source", "func_mean", "func_sd",
+                  "dys_mean", "dys_sd", "clinical_source"]
+_NOT_RECORDED = "(not recorded)"
+# Statistics withheld (set to NaN) for groups below the minimum cell size.
+_WITHHELD = ["pre_mean", "pre_sd", "post_mean", "post_sd", "change_mean", "change_sd",
+             "change_ci_low", "change_ci_high", "t", "df", "p", "wilcoxon_W", "wilcoxon_p",
+             "d_z", "d_z_ci_low", "d_z_ci_high", "d_av", "g_av"]
+
+
+# --------------------------------------------------------------------------------------------
+# input checks and shaping
+# --------------------------------------------------------------------------------------------
+def _require_columns(df, columns, what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{what} must be a table (pandas DataFrame)", file=what,
+                         value=type(df).__name__, expected="a pandas DataFrame")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lacks required column(s) {', '.join(missing)}", file=what,
+                         column=missing[0], expected="columns " + ", ".join(columns))
+
+
+def _spreadsheet_row(df: pd.DataFrame, label) -> int | None:
+    """Spreadsheet row (header = 1) when the table still has its file's 0-based RangeIndex."""
+    if isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1:
+        return int(label) + 2
+    return None
+
+
+def _check_confidence(confidence) -> float:
+    try:
+        value = float(confidence)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < 1:
+        raise InputError("the confidence level must lie between 0 and 1", column="confidence",
+                         value=confidence, expected="a number such as 0.95 or 0.90")
+    return value
+
+
+def _check_min_cell(min_cell_size) -> int:
+    if isinstance(min_cell_size, bool) or not isinstance(min_cell_size, (int, np.integer)) \
+            or min_cell_size < 1:
+        raise InputError("min_cell_size must be a whole number of at least 1",
+                         column="min_cell_size", value=min_cell_size, expected="e.g. 5")
+    return int(min_cell_size)
+
+
+def _numeric(df: pd.DataFrame, column: str, what: str) -> pd.Series:
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        label = bad.idxmax()
+        raise InputError(f"{what}: '{column}' must be a number", file=what,
+                         row=_spreadsheet_row(df, label), column=column,
+                         value=df.at[label, column], expected="a number or a blank")
+    return values.astype(float)
+
+
+def _timepoint_order(scores: pd.DataFrame, timepoints) -> list[str] | None:
+    if timepoints is not None:
+        return [str(t) for t in timepoints]
+    if isinstance(scores["timepoint"].dtype, pd.CategoricalDtype):
+        return [str(c) for c in scores["timepoint"].cat.categories]
+    return None
+
+
+def _resolve_pre_post(scores, timepoints, pre, post) -> tuple[str, str]:
+    order = _timepoint_order(scores, timepoints)
+    present = pd.unique(scores["timepoint"].astype(str))
+    if order is None:
+        if pre is None or post is None:
+            raise InputError("the order of the time points is unknown", file="scores",
+                             column="timepoint",
+                             expected="timepoints=[...] (first = baseline), a categorical "
+                                      "'timepoint' column, or both pre= and post=")
+        allowed = set(present)
+    else:
+        unknown = [t for t in present if t not in order]
+        if unknown:
+            raise InputError("a time point is not among the study's time points",
+                             file="scores", column="timepoint", value=unknown[0],
+                             expected="one of " + ", ".join(order))
+        if len(order) < 2 and (pre is None or post is None):
+            raise InputError("change needs at least two time points", file="scores",
+                             column="timepoint", value=", ".join(order),
+                             expected="a baseline and a later time point")
+        pre = order[0] if pre is None else str(pre)
+        post = order[-1] if post is None else str(post)
+        allowed = set(order)
+    for name, tp in (("pre", pre), ("post", post)):
+        if str(tp) not in allowed:
+            raise InputError(f"the {name} time point is not in the data", file="scores",
+                             column="timepoint", value=tp,
+                             expected="one of " + ", ".join(sorted(allowed)))
+    if str(pre) == str(post):
+        raise InputError("pre and post are the same time point", column="timepoint",
+                         value=pre, expected="two different time points")
+    return str(pre), str(post)
+
+
+def _tidy_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    _require_columns(scores, _SCORE_COLUMNS, "scores")
+    s = scores[_SCORE_COLUMNS].copy()
+    for c in ("participant_id", "timepoint", "instrument", "scale"):
+        s[c] = s[c].astype(str)  # categoricals -> plain strings so merges and pivots agree
+    s["score"] = _numeric(scores, "score", "scores")
+    return s
+
+
+def _pair_table(scores: pd.DataFrame, pre: str, post: str) -> pd.DataFrame:
+    """One row per (instrument, scale, participant) with ``pre`` and ``post`` (NaN if absent)."""
+    s = _tidy_scores(scores)
+    s = s[s["timepoint"].isin([pre, post])]
+    keys = ["instrument", "scale", "participant_id", "timepoint"]
+    dup = s.duplicated(keys, keep=False)
+    if dup.any():
+        first = s.loc[dup].iloc[0]
+        raise InputError("more than one score for the same participant, time point, "
+                         "instrument and scale", file="scores",
+                         value=" / ".join(str(first[k]) for k in keys),
+                         expected="one score per participant, time point, instrument and scale")
+    wide = (s.pivot(index=["instrument", "scale", "participant_id"], columns="timepoint",
+                    values="score")
+            .reindex(columns=[pre, post]))
+    wide.columns = ["pre", "post"]
+    return wide.reset_index()
+
+
+def _attach_group(pairs: pd.DataFrame, participants, by: str | None) -> pd.DataFrame:
+    if by is None:
+        return pairs
+    if participants is None:
+        raise InputError(f"grouping by '{by}' needs the participants table", column=by,
+                         expected="participants=... with a participant_id column")
+    _require_columns(participants, ["participant_id", by], "participants")
+    people = participants[["participant_id", by]].copy()
+    people["participant_id"] = people["participant_id"].astype(str)
+    dup = people["participant_id"].duplicated()
+    if dup.any():
+        label = dup.idxmax()
+        raise InputError("duplicate participant_id", file="participants",
+                         row=_spreadsheet_row(participants, label), column="participant_id",
+                         value=people.at[label, "participant_id"], expected="unique identifiers")
+    group = people[by].astype(object)
+    people[by] = group.where(group.notna(), _NOT_RECORDED).astype(str)
+    out = pairs.merge(people, on="participant_id", how="left", validate="many_to_one")
+    unknown = out[by].isna()
+    if unknown.any():
+        raise InputError("a participant in the scores is not in the participants table",
+                         file="participants", column="participant_id",
+                         value=out.loc[unknown, "participant_id"].iloc[0],
+                         expected="every scored participant listed in participants")
+    return out
+
+
+def _scale_info(scale_info: pd.DataFrame, needed: pd.DataFrame | None = None) -> pd.DataFrame:
+    _require_columns(scale_info, ["instrument", "scale", "direction"], "scale_info")
+    info = scale_info.copy()
+    for c in ("instrument", "scale"):
+        info[c] = info[c].astype(str)
+    for c in _INFO_OPTIONAL:
+        if c not in info.columns:
+            info[c] = np.nan
+    for c in ("min", "max", "reliability", "mid", "norm_mean", "norm_sd", "func_mean", "func_sd",
+              "dys_mean", "dys_sd"):
+        info[c] = _numeric(info, c, "scale_info")
+    direction = info["direction"].astype(object)
+    bad = ~direction.isin(["higher", "lower"])
+    if bad.any():
+        label = bad.idxmax()
+        raise InputError(f"scale '{info.at[label, 'instrument']}/{info.at[label, 'scale']}' "
+                         "has no valid direction", file="scale_info", column="direction",
+                         value=direction[label], expected="'higher' or 'lower' (is better)")
+    info["direction"] = direction.astype(str)
+    dup = info.duplicated(_KEYS)
+    if dup.any():
+        label = dup.idxmax()
+        raise InputError("scale listed twice", file="scale_info", column="scale",
+                         value=f"{info.at[label, 'instrument']}/{info.at[label, 'scale']}",
+                         expected="one row per instrument and scale")
+    name = info["scale_name"].astype(object)
+    info["scale_name"] = name.where(name.notna(), info["instrument"] + " " + info["scale"])
+    if needed is not None:
+        have = pd.MultiIndex.from_frame(info[_KEYS])
+        want = pd.MultiIndex.from_frame(needed[_KEYS].drop_duplicates())
+        missing = want.difference(have)
+        if len(missing):
+            raise InputError("a scored scale has no entry in scale_info", file="scale_info",
+                             column="scale", value="/".join(missing[0]),
+                             expected="a row with its direction (higher or lower is better)")
+    return info.reset_index(drop=True)
+
+
+def _better_sign(direction) -> np.ndarray:
+    """+1 where higher is better, -1 where lower is better."""
+    return np.where(np.asarray(direction, dtype=object) == "lower", -1.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# small building blocks
+# --------------------------------------------------------------------------------------------
+def p_adjust_holm(pvals) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (family-wise error rate).
+
+    Parameters
+    ----------
+    pvals : array-like of float
+        p-values; NaN entries (tests not done) are left NaN and do not count in the family.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in the input order.
+
+    Notes
+    -----
+    With the m available p-values sorted ascending, p_(1) <= ... <= p_(m), the adjusted value is
+    p~_(i) = min(1, max_{j<=i} (m - j + 1) p_(j))  (Holm 1979).
+
+    References
+    ----------
+    Holm S (1979). Scand J Stat 6:65-70.
+
+    Examples
+    --------
+    >>> p_adjust_holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(pvals, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = q.size
+    if m:
+        order = np.argsort(q, kind="stable")
+        adjusted = np.minimum(np.maximum.accumulate((m - np.arange(m)) * q[order]), 1.0)
+        result = np.empty(m)
+        result[order] = adjusted
+        out[ok] = result
+    return out
+
+
+def hedges_j(df):
+    """Small-sample correction J = 1 - 3 / (4 df - 1) (Borenstein et al. 2009, eq. 4.22)."""
+    df = np.asarray(df, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(df >= 1, 1.0 - 3.0 / (4.0 * df - 1.0), np.nan)
+
+
+def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
+    """scipy's signed-rank test with its defaults; NaN when every difference is zero."""
+    diffs = np.asarray(diffs, dtype=float)
+    if diffs.size == 0 or np.all(diffs == 0):
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-n normal-approximation warnings
+        res = stats.wilcoxon(diffs)
+    return float(res.statistic), float(res.pvalue)
+
+
+def _dz_ci(d_z, n, confidence):
+    """Noncentral-t confidence interval for d_z (vectorised; NaN where not computable)."""
+    d_z = np.asarray(d_z, dtype=float)
+    n = np.asarray(n, dtype=float)
+    alpha = 1.0 - confidence
+    low = np.full(d_z.shape, np.nan)
+    high = np.full(d_z.shape, np.nan)
+    ok = np.isfinite(d_z) & (n >= 2)
+    if ok.any():
+        root_n = np.sqrt(n[ok])
+        t_obs = d_z[ok] * root_n
+        df = n[ok] - 1
+        # nctdtrinc(df, p, t) returns the noncentrality delta with P(T <= t | delta) = p.
+        low[ok] = special.nctdtrinc(df, 1 - alpha / 2, t_obs) / root_n
+        high[ok] = special.nctdtrinc(df, alpha / 2, t_obs) / root_n
+    return low, high
+
+
+def paired_effect_sizes(pre, post) -> dict:
+    """Standardised mean differences for a pre/post (within-person) design.
+
+    Parameters
+    ----------
+    pre, post : array-like of float, same length
+        Scores of the same people at the two time points. Pairs with a missing value in either
+        are dropped (complete pairs only).
+
+    Returns
+    -------
+    dict
+        ``n`` (complete pairs), ``mean_diff`` (post - pre), ``sd_diff``, ``sd_pre``,
+        ``sd_post``, ``r`` (pre-post Pearson correlation), ``d_z``, ``d_av``, ``d_rm``,
+        ``hedges_j`` and ``g_av``. SDs use n - 1.
+
+    Notes
+    -----
+    Following Lakens (2013), with diff = post - pre:
+
+    * d_z = mean(diff) / sd(diff)  (= t / sqrt(n))
+    * d_av = mean(diff) / ((sd_pre + sd_post) / 2)
+    * d_rm = mean(diff) / sqrt(sd_pre^2 + sd_post^2 - 2 r sd_pre sd_post) * sqrt(2 (1 - r))
+    * g_av = d_av * J with J = 1 - 3 / (4 df - 1), df = n - 1 (Borenstein et al. 2009, as
+      specified in the project's measures reference; Lakens' spreadsheet instead uses
+      1 - 3 / (4 (n1 + n2) - 9), which differs slightly in small samples).
+
+    pingouin's ``compute_effsize(x, y, paired=True)`` divides by the root mean square of the
+    two SDs, sqrt((sd_pre^2 + sd_post^2) / 2): that is neither d_z nor Lakens' d_av, so it is
+    not used here.
+
+    References
+    ----------
+    Lakens D (2013). Front Psychol 4:863. Borenstein M et al. (2009). Introduction to
+    Meta-Analysis, ch. 4.
+
+    Examples
+    --------
+    >>> es = paired_effect_sizes([10, 12, 14, 16, 18], [12, 13, 17, 18, 21])
+    >>> round(es["d_z"], 4), round(es["d_av"], 4), round(es["g_av"], 4)
+    (2.6295, 0.6411, 0.5128)
+    """
+    x = np.asarray(pre, dtype=float)
+    y = np.asarray(post, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise InputError("pre and post must be one-dimensional and of the same length",
+                         value=f"{x.shape} and {y.shape}", expected="two equal-length vectors")
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = x.size
+    if n < 2:
+        raise InputError("effect sizes need at least two complete pairs", value=n,
+                         expected="2 or more pairs")
+    diff = y - x
+    mean_diff = diff.mean()
+    sd_diff = diff.std(ddof=1)
+    sd_pre = x.std(ddof=1)
+    sd_post = y.std(ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = float(np.corrcoef(x, y)[0, 1]) if sd_pre > 0 and sd_post > 0 else math.nan
+        d_z = mean_diff / sd_diff
+        d_av = mean_diff / ((sd_pre + sd_post) / 2)
+        d_rm = (mean_diff / math.sqrt(sd_pre**2 + sd_post**2 - 2 * r * sd_pre * sd_post)
+                * math.sqrt(2 * (1 - r))) if np.isfinite(r) else math.nan
+    j = float(hedges_j(n - 1))
+    return {"n": int(n), "mean_diff": float(mean_diff), "sd_diff": float(sd_diff),
+            "sd_pre": float(sd_pre), "sd_post": float(sd_post), "r": r, "d_z": float(d_z),
+            "d_av": float(d_av), "d_rm": float(d_rm), "hedges_j": j, "g_av": float(d_av * j)}
+
+
+# --------------------------------------------------------------------------------------------
+# group change
+# --------------------------------------------------------------------------------------------
+def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confidence: float,
+                  min_cell_size: int) -> pd.DataFrame:
+    keys = _KEYS + ([by] if by else [])
+    everyone = pairs.groupby(keys, sort=True).size().index
+    both = pairs["pre"].notna() & pairs["post"].notna()
+    c = pairs.loc[both].assign(diff=lambda d: d["post"] - d["pre"])
+    out = (c.groupby(keys, sort=True)
+           .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
+                post_mean=("post", "mean"), post_sd=("post", "std"),
+                change_mean=("diff", "mean"), change_sd=("diff", "std"))
+           .reindex(everyone))
+    out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
+    baseline_only = pairs["pre"].notna() & pairs["post"].isna()
+    out.insert(1, "n_baseline_only",
+               pairs.loc[baseline_only].groupby(keys).size().reindex(everyone, fill_value=0)
+               .astype(int))
+    n = out["n_pairs"].to_numpy(float)
+    mean_d = out["change_mean"].to_numpy(float)
+    sd_d = out["change_sd"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (n >= 2) & (sd_d > 0)
+        se = np.where(ok, sd_d / np.sqrt(n), np.nan)
+        df = np.where(n >= 2, n - 1, np.nan)
+        t_crit = stats.t.ppf(1 - (1 - confidence) / 2, df)
+        t_val = mean_d / se
+        out["change_ci_low"] = mean_d - t_crit * se
+        out["change_ci_high"] = mean_d + t_crit * se
+        out["t"] = t_val
+        out["df"] = df
+        out["p"] = 2 * stats.t.sf(np.abs(t_val), df)
+        out["d_z"] = np.where(ok, mean_d / sd_d, np.nan)
+        sd_av = (out["pre_sd"].to_numpy(float) + out["post_sd"].to_numpy(float)) / 2
+        out["d_av"] = np.where(sd_av > 0, mean_d / sd_av, np.nan)
+    out["d_z_ci_low"], out["d_z_ci_high"] = _dz_ci(out["d_z"].to_numpy(), n, confidence)
+    out["g_av"] = out["d_av"] * hedges_j(df)
+    # Signed-rank test per group: one scipy call per scale x group (few), not per row.
+    wil = {k: _wilcoxon(g.to_numpy()) for k, g in c.groupby(keys, sort=True)["diff"]}
+    wil = pd.DataFrame.from_dict(wil, orient="index", columns=["wilcoxon_W", "wilcoxon_p"])
+    if len(wil):
+        wil.index = pd.MultiIndex.from_tuples(wil.index, names=keys)
+    wil = wil.reindex(everyone)
+    out["wilcoxon_W"] = wil["wilcoxon_W"].to_numpy()
+    out["wilcoxon_p"] = wil["wilcoxon_p"].to_numpy()
+
+    small = out["n_pairs"] < min_cell_size
+    out.loc[small, _WITHHELD] = np.nan
+    out["small_group"] = small.to_numpy()
+    out = out.reset_index()
+    out = out.merge(info[_KEYS + ["direction", "scale_name"]], on=_KEYS, how="left")
+    # Holm across the scales of the table, separately within each group.
+    if by:
+        out["p_holm"] = out.groupby(by)["p"].transform(lambda s: p_adjust_holm(s.to_numpy()))
+    else:
+        out["p_holm"] = p_adjust_holm(out["p"].to_numpy())
+    sign = _better_sign(out["direction"])
+    low = out["change_ci_low"].to_numpy() * sign
+    high = out["change_ci_high"].to_numpy() * sign
+    lo_better = np.where(sign > 0, low, high)   # the CI bound nearest "no change" after flipping
+    hi_better = np.where(sign > 0, high, low)
+    verdict = np.select([lo_better > 0, hi_better < 0], ["improved", "worsened"], "unclear")
+    improvement = pd.Series(verdict, dtype=object)
+    improvement[out["small_group"].to_numpy()] = None  # withheld, not "unclear"
+    out["improvement"] = improvement.to_numpy()
+    out["confidence"] = confidence
+    columns = keys + ["n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean",
+                      "post_sd", "change_mean", "change_sd", "change_ci_low", "change_ci_high",
+                      "t", "df", "p", "p_holm", "wilcoxon_W", "wilcoxon_p", "d_z",
+                      "d_z_ci_low", "d_z_ci_high", "d_av", "g_av", "direction", "improvement",
+                      "small_group", "scale_name", "confidence"]
+    return out[columns]
+
+
+def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=None, by=None,
+                  confidence: float = 0.95, min_cell_size: int = 5, pre=None, post=None,
+                  timepoints=None) -> pd.DataFrame:
+    """Mean change between two time points for each scale (and group), with tests and effect sizes.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Tidy scores (``participant_id, timepoint, instrument, scale, score``).
+    scale_info : DataFrame
+        One row per (instrument, scale) with ``direction`` ('higher' or 'lower' is better).
+    participants : DataFrame, optional
+        Needed when ``by`` is given (``participant_id`` plus the ``by`` column).
+    by : str, optional
+        A participants column to group by (e.g. ``'site'``). Missing values form the group
+        "(not recorded)".
+    confidence : float
+        Confidence level of all intervals (default 0.95).
+    min_cell_size : int
+        Groups with fewer complete pairs have every statistic withheld (NaN) and
+        ``small_group=True``; counts stay so the table explains itself.
+    pre, post : str, optional
+        Time points to compare; default first and last of ``timepoints``.
+    timepoints : list of str, optional
+        Ordered time points; default the categories of a categorical ``timepoint`` column.
+
+    Returns
+    -------
+    DataFrame
+        One row per scale (and group), sorted, with columns:
+
+        ``instrument, scale, [by]`` identify the row; ``n_pairs`` people with both scores;
+        ``n_baseline_only`` people with a baseline score but none at ``post``;
+        ``pre_mean, pre_sd, post_mean, post_sd`` (complete pairs, SD with n - 1);
+        ``change_mean`` (post - pre), ``change_sd``, ``change_ci_low, change_ci_high``
+        (t interval at ``confidence``); ``t, df, p`` paired t-test; ``p_holm`` Holm-adjusted
+        p across the scales in the table, **within each group**; ``wilcoxon_W, wilcoxon_p``
+        signed-rank test (scipy defaults: zero differences dropped, exact p for small samples
+        without ties, else normal approximation without continuity correction; W = the
+        smaller rank sum. ``pingouin.wilcoxon`` adds a continuity correction by default, so
+        its p differs slightly unless ``correction=False``); ``d_z`` with its
+        noncentral-t interval ``d_z_ci_low, d_z_ci_high``; ``d_av``, ``g_av``;
+        ``direction``; ``improvement`` 'improved' / 'worsened' when the whole interval lies on
+        the better / worse side of zero, 'unclear' when it includes zero or cannot be
+        computed, missing when withheld;
+        ``small_group``; ``scale_name``; ``confidence``.
+
+    Notes
+    -----
+    t = mean(diff) / (sd(diff) / sqrt(n)), df = n - 1; CI = mean(diff) +/- t_{1-alpha/2, df}
+    sd(diff) / sqrt(n). Effect sizes as in :func:`paired_effect_sizes` (Lakens 2013).
+    The d_z interval inverts the noncentral t distribution: since t = d_z sqrt(n) follows a
+    noncentral t with df = n - 1 and noncentrality delta_z sqrt(n), the limits are the
+    noncentralities lambda with P(T <= t_obs | lambda) = 1 - alpha/2 and alpha/2, divided by
+    sqrt(n) (Steiger & Fouladi 1997; Cumming & Finch 2001). It is exact under normality.
+    Complete pairs only: see :func:`sensitivity_bocf` and :func:`completer_comparison` for
+    the people lost to follow-up.
+
+    References
+    ----------
+    Lakens (2013) Front Psychol 4:863; Steiger & Fouladi (1997); Cumming & Finch (2001) Educ
+    Psychol Meas 61:532; Holm (1979) Scand J Stat 6:65.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({
+    ...     "participant_id": [f"P{i}" for i in range(5)] * 2,
+    ...     "timepoint": ["baseline"] * 5 + ["followup"] * 5,
+    ...     "instrument": "wemwbs", "scale": "total",
+    ...     "score": [40, 42, 44, 46, 48, 42, 43, 47, 48, 51]})
+    >>> info = pd.DataFrame({"instrument": ["wemwbs"], "scale": ["total"],
+    ...                      "direction": ["higher"]})
+    >>> res = paired_change(scores, info, timepoints=["baseline", "followup"])
+    >>> res[["n_pairs", "change_mean", "improvement"]].to_dict("records")
+    [{'n_pairs': 5, 'change_mean': 2.2, 'improvement': 'improved'}]
+    """
+    confidence = _check_confidence(confidence)
+    min_cell_size = _check_min_cell(min_cell_size)
+    pre, post = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _pair_table(scores, pre, post)
+    info = _scale_info(scale_info, pairs)
+    pairs = _attach_group(pairs, participants, by)
+    return _paired_stats(pairs, info, by, confidence, min_cell_size)
+
+
+# --------------------------------------------------------------------------------------------
+# individual change
+# --------------------------------------------------------------------------------------------
+def reliable_change_threshold(sd, reliability, confidence: float = 0.95):
+    """Smallest raw change that counts as reliable (Jacobson & Truax 1991).
+
+    Parameters
+    ----------
+    sd : float or array-like
+        Standard deviation at baseline (study sample or published norm).
+    reliability : float or array-like
+        Reliability r_xx of the scale (0 <= r < 1), e.g. Cronbach's alpha or test-retest.
+    confidence : float
+        0.95 gives the usual z = 1.96.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        z_{1-alpha/2} * S_diff with S_diff = sd * sqrt(2) * sqrt(1 - r_xx).
+
+    Notes
+    -----
+    SEM = sd sqrt(1 - r); S_diff = sqrt(2 SEM^2) = sd sqrt(2) sqrt(1 - r). A person's change is
+    reliable when |change| / S_diff > z_{1-alpha/2} (Jacobson & Truax 1991).
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+
+    Examples
+    --------
+    >>> round(reliable_change_threshold(9, 0.89), 3)
+    8.274
+    """
+    confidence = _check_confidence(confidence)
+    sd_arr = np.asarray(sd, dtype=float)
+    r_arr = np.asarray(reliability, dtype=float)
+    if np.any(sd_arr < 0):
+        raise InputError("the SD must not be negative", column="sd", value=sd,
+                         expected="a positive number")
+    if np.any((r_arr < 0) | (r_arr >= 1)):
+        raise InputError("the reliability must lie in [0, 1)", column="reliability",
+                         value=reliability, expected="a number from 0 up to (not including) 1")
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    result = z * sd_arr * np.sqrt(2.0) * np.sqrt(1.0 - r_arr)
+    return float(result) if result.ndim == 0 else result
+
+
+def clinical_cutoffs(scale_info: pd.DataFrame) -> pd.DataFrame:
+    """Jacobson-Truax cut-offs a, b and c for each scale with the needed norms.
+
+    Parameters
+    ----------
+    scale_info : DataFrame
+        ``instrument, scale, direction`` and ``func_mean, func_sd, dys_mean, dys_sd``
+        (functional and dysfunctional population means and SDs; NaN where unknown).
+
+    Returns
+    -------
+    DataFrame
+        ``instrument, scale, direction, a, b, c, clinical_source``. A cut-off is NaN when a
+        norm it needs is missing.
+
+    Notes
+    -----
+    For scales where higher = worse (direction 'lower'):
+    a = M_dys - 2 SD_dys (two SDs beyond the dysfunctional mean, towards health);
+    b = M_func + 2 SD_func (two SDs from the functional mean, towards dysfunction);
+    c = (SD_dys M_func + SD_func M_dys) / (SD_dys + SD_func) (where the two distributions are
+    equally likely). For higher = better the signs in a and b flip (a = M_dys + 2 SD_dys,
+    b = M_func - 2 SD_func); c is unchanged.
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+
+    Examples
+    --------
+    >>> info = pd.DataFrame({"instrument": ["phq9"], "scale": ["total"],
+    ...     "direction": ["lower"], "func_mean": [5.0], "func_sd": [4.0],
+    ...     "dys_mean": [15.0], "dys_sd": [5.0]})
+    >>> clinical_cutoffs(info)[["a", "b", "c"]].round(3).to_dict("records")
+    [{'a': 5.0, 'b': 13.0, 'c': 9.444}]
+    """
+    info = _scale_info(scale_info)
+    sign = -_better_sign(info["direction"])  # +1 where higher = worse (the JT convention)
+    out = info[_KEYS + ["direction"]].copy()
+    out["a"] = info["dys_mean"] - sign * 2 * info["dys_sd"]
+    out["b"] = info["func_mean"] + sign * 2 * info["func_sd"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["c"] = ((info["dys_sd"] * info["func_mean"] + info["func_sd"] * info["dys_mean"])
+                    / (info["dys_sd"] + info["func_sd"]))
+    out["clinical_source"] = info["clinical_source"]
+    return out
+
+
+def _per_scale(value, default: pd.Series, default_source: pd.Series, keys: pd.DataFrame,
+               name: str, keywords: dict) -> tuple[pd.Series, pd.Series]:
+    """Resolve an SD / reliability / MID choice to one value and one source per scale."""
+    if isinstance(value, str):
+        if value not in keywords:
+            raise InputError(f"unknown choice for {name}", column=name, value=value,
+                             expected=" or ".join(repr(k) for k in keywords)
+                             + " or a number")
+        return default, default_source
+    if isinstance(value, Mapping):
+        index = pd.MultiIndex.from_frame(keys)
+        vals = pd.Series([value.get(k, math.nan) for k in index], dtype=float)
+        return vals, pd.Series(np.where(vals.notna(), "given", "not given"), dtype=object)
+    if value is None:
+        return (pd.Series(np.nan, index=keys.index, dtype=float),
+                pd.Series("not used", index=keys.index, dtype=object))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a keyword or a number", column=name, value=value,
+                         expected=" or ".join(repr(k) for k in keywords) + " or a number")
+    return (pd.Series(number, index=keys.index, dtype=float),
+            pd.Series("given", index=keys.index, dtype=object))
+
+
+def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline",
+                    reliability="published", mid="published", confidence: float = 0.95,
+                    pre=None, post=None, timepoints=None) -> pd.DataFrame:
+    """Each person's change judged against the reliable change index and the MID.
+
+    Parameters
+    ----------
+    scores, scale_info : DataFrame
+        As for :func:`paired_change`.
+    sd : 'baseline', 'norm', float or mapping
+        'baseline' (default): the SD of all baseline scores in the study (everyone with a
+        baseline score, including those lost to follow-up); 'norm': ``norm_sd`` from
+        ``scale_info``; a number (applied to every scale) or ``{(instrument, scale): sd}``.
+    reliability : 'published', float or mapping
+        'published' (default): ``reliability`` from ``scale_info``; or a number / mapping.
+    mid : 'published', float, mapping or None
+        Minimal important difference; 'published' uses ``scale_info.mid``.
+    confidence : float
+        Sets z in the reliable-change criterion (0.95 -> 1.96).
+    pre, post, timepoints
+        As for :func:`paired_change`.
+
+    Returns
+    -------
+    DataFrame
+        One row per person with both scores on a scale: ``participant_id, instrument,
+        scale, pre, post, change`` (post - pre), ``rci`` = change / S_diff, ``category``
+        ('reliable improvement', 'no reliable change', 'reliable deterioration', following
+        ``direction``; missing when no SD or reliability is available), ``exceeds_mid``
+        (an improvement at least as large as the MID), ``worse_by_mid`` (a deterioration at
+        least as large as the MID), ``clinically_significant`` (reliable improvement that
+        moved from the dysfunctional to the functional side of cut-off c; missing where no
+        functional and dysfunctional norms exist, or the person already started on the
+        functional side), and, shown on every row so the choice is never hidden,
+        ``sd_used, sd_source, reliability_used, reliability_source, threshold`` (raw change
+        needed), ``mid_used, mid_source, cutoff_c, direction, confidence``.
+
+    Notes
+    -----
+    S_diff = SD sqrt(2) sqrt(1 - r_xx); RC = (x_post - x_pre) / S_diff; reliable when
+    |RC| > z_{1-alpha/2} (Jacobson & Truax 1991). The SD and reliability chosen change the
+    threshold a lot, which is why both are reported with their source.
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+    Maheswaran H et al. (2012). Health Qual Life Outcomes 10:156 (WEMWBS MID).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": ["A", "B", "A", "B"],
+    ...     "timepoint": ["baseline", "baseline", "followup", "followup"],
+    ...     "instrument": "wemwbs", "scale": "total", "score": [40., 50., 52., 49.]})
+    >>> info = pd.DataFrame({"instrument": ["wemwbs"], "scale": ["total"],
+    ...     "direction": ["higher"], "reliability": [0.89], "mid": [3.0]})
+    >>> rc = reliable_change(scores, info, sd=9, timepoints=["baseline", "followup"])
+    >>> rc[["participant_id", "change", "category", "exceeds_mid"]].to_dict("records")
+    [{'participant_id': 'A', 'change': 12.0, 'category': 'reliable improvement', 'exceeds_mid': True}, {'participant_id': 'B', 'change': -1.0, 'category': 'no reliable change', 'exceeds_mid': False}]
+    """
+    confidence = _check_confidence(confidence)
+    pre_tp, post_tp = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _pair_table(scores, pre_tp, post_tp)
+    info = _scale_info(scale_info, pairs)
+    keys = info[_KEYS]
+    baseline = pairs.groupby(_KEYS)["pre"].agg(["std", "count"]).reindex(
+        pd.MultiIndex.from_frame(keys))
+    base_sd = pd.Series(baseline["std"].to_numpy(), dtype=float)
+    base_src = pd.Series([f"study baseline SD (n={int(n)})" for n in baseline["count"]
+                          .fillna(0)], dtype=object)
+    if isinstance(sd, str) and sd == "norm":
+        sd_val = info["norm_sd"]
+        sd_src = info["norm_source"].astype(object).where(info["norm_source"].notna(),
+                                                         "published norm (source not given)")
+    else:
+        sd_val, sd_src = _per_scale(sd, base_sd, base_src, keys, "sd", {"baseline": 0,
+                                                                        "norm": 0})
+    rel_src = info["reliability_source"].astype(object).where(
+        info["reliability_source"].notna(), "published (source not given)")
+    rel_src = rel_src.where(info["reliability"].notna(), "not available")
+    rel_val, rel_src = _per_scale(reliability, info["reliability"], rel_src, keys,
+                                  "reliability", {"published": 0})
+    mid_src = info["mid_source"].astype(object).where(info["mid_source"].notna(),
+                                                      "published (source not given)")
+    mid_src = mid_src.where(info["mid"].notna(), "not available")
+    mid_val, mid_src = _per_scale(mid, info["mid"], mid_src, keys, "mid", {"published": 0})
+
+    # Validate given values; published values outside the range are also refused.
+    for name, vals, lo_ok in (("sd", sd_val, lambda v: v > 0),
+                              ("reliability", rel_val, lambda v: (v >= 0) & (v < 1)),
+                              ("mid", mid_val, lambda v: v >= 0)):
+        bad = vals.notna() & ~lo_ok(vals)
+        if bad.any():
+            i = bad.idxmax()
+            raise InputError(f"{name} for scale {keys.at[i, 'instrument']}/"
+                             f"{keys.at[i, 'scale']} is out of range", column=name,
+                             value=vals[i], expected={"sd": "a positive number",
+                                                      "reliability": "0 <= r < 1",
+                                                      "mid": "a number >= 0"}[name])
+    params = keys.copy()
+    params["sd_used"] = sd_val.to_numpy(float)
+    params["sd_source"] = sd_src.to_numpy(object)
+    params["reliability_used"] = rel_val.to_numpy(float)
+    params["reliability_source"] = rel_src.to_numpy(object)
+    s_diff = params["sd_used"] * np.sqrt(2.0) * np.sqrt(1.0 - params["reliability_used"])
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    params["threshold"] = z * s_diff
+    params["s_diff"] = s_diff
+    params["mid_used"] = mid_val.to_numpy(float)
+    params["mid_source"] = mid_src.to_numpy(object)
+    params["cutoff_c"] = clinical_cutoffs(info)["c"].to_numpy(float)
+    params["direction"] = info["direction"].to_numpy(object)
+
+    rc = pairs[pairs["pre"].notna() & pairs["post"].notna()].merge(params, on=_KEYS,
+                                                                   how="left")
+    rc["change"] = rc["post"] - rc["pre"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rc["rci"] = rc["change"] / rc["s_diff"]
+    sign = _better_sign(rc["direction"])
+    better = rc["rci"].to_numpy() * sign
+    category = np.select([better > z, better < -z], ["reliable improvement",
+                                                     "reliable deterioration"],
+                         "no reliable change").astype(object)
+    category[np.isnan(better)] = None
+    rc["category"] = category
+    gain = rc["change"].to_numpy() * sign
+    has_mid = rc["mid_used"].notna().to_numpy()
+    rc["exceeds_mid"] = pd.array(np.where(has_mid, gain >= rc["mid_used"], False),
+                                 dtype="boolean")
+    rc["worse_by_mid"] = pd.array(np.where(has_mid, -gain >= rc["mid_used"], False),
+                                  dtype="boolean")
+    rc.loc[~has_mid, ["exceeds_mid", "worse_by_mid"]] = pd.NA
+    # Functional side of c: above it when higher is better, below it when lower is better.
+    c = rc["cutoff_c"].to_numpy()
+    pre_functional = (rc["pre"].to_numpy() - c) * sign > 0
+    post_functional = (rc["post"].to_numpy() - c) * sign > 0
+    clin = pd.array((category == "reliable improvement") & post_functional, dtype="boolean")
+    clin[np.isnan(c) | pre_functional | pd.isna(category)] = pd.NA
+    rc["clinically_significant"] = clin
+    rc["confidence"] = confidence
+    columns = ["participant_id", "instrument", "scale", "pre", "post", "change", "rci",
+               "category", "exceeds_mid", "worse_by_mid", "clinically_significant", "sd_used",
+               "sd_source", "reliability_used", "reliability_source", "threshold", "mid_used",
+               "mid_source", "cutoff_c", "direction", "confidence"]
+    return rc[columns].sort_values(_KEYS + ["participant_id"], kind="stable") \
+                      .reset_index(drop=True)
+
+
+def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
+                            min_cell_size: int = 5) -> pd.DataFrame:
+    """Counts and percentages of reliable change per scale (and group).
+
+    Parameters
+    ----------
+    rc : DataFrame
+        Output of :func:`reliable_change`.
+    participants : DataFrame, optional
+        Needed when ``by`` names a participants column not already in ``rc``.
+    by : str, optional
+        Group column (e.g. 'site').
+    min_cell_size : int
+        ``small_group`` flags groups with fewer people (nothing is withheld here: counts are
+        suppressed by the reporting layer).
+
+    Returns
+    -------
+    DataFrame
+        ``instrument, scale, [by], n`` (people with both scores), for each category
+        ``n_reliable_improvement, pct_reliable_improvement, n_no_reliable_change,
+        pct_no_reliable_change, n_reliable_deterioration, pct_reliable_deterioration``,
+        ``n_not_classified`` (no SD or reliability), ``n_exceeds_mid, pct_exceeds_mid,
+        n_worse_by_mid, pct_worse_by_mid``, ``n_clinical_eligible`` (started on the
+        dysfunctional side of c), ``n_clinically_significant, pct_clinically_significant``
+        (of the eligible), then the settings ``sd_used, sd_source, reliability_used,
+        reliability_source, threshold, mid_used, mid_source, cutoff_c, confidence`` and
+        ``small_group``. Percentages are of ``n`` (0-100).
+
+    Examples
+    --------
+    >>> rc = pd.DataFrame({"participant_id": ["A", "B"], "instrument": "w", "scale": "t",
+    ...     "category": ["reliable improvement", "no reliable change"],
+    ...     "exceeds_mid": pd.array([True, False], dtype="boolean"),
+    ...     "worse_by_mid": pd.array([False, False], dtype="boolean"),
+    ...     "clinically_significant": pd.array([pd.NA, pd.NA], dtype="boolean"),
+    ...     "sd_used": 9.0, "sd_source": "given", "reliability_used": 0.89,
+    ...     "reliability_source": "given", "threshold": 8.27, "mid_used": 3.0,
+    ...     "mid_source": "given", "cutoff_c": float("nan"), "confidence": 0.95})
+    >>> s = reliable_change_summary(rc, min_cell_size=1)
+    >>> s[["n", "n_reliable_improvement", "pct_reliable_improvement"]].to_dict("records")
+    [{'n': 2, 'n_reliable_improvement': 1, 'pct_reliable_improvement': 50.0}]
+    """
+    min_cell_size = _check_min_cell(min_cell_size)
+    needed = ["participant_id", "instrument", "scale", "category", "exceeds_mid",
+              "worse_by_mid", "clinically_significant", "sd_used", "sd_source",
+              "reliability_used", "reliability_source", "threshold", "mid_used", "mid_source",
+              "cutoff_c", "confidence"]
+    _require_columns(rc, needed, "reliable change table")
+    data = rc.copy()
+    for k in ("participant_id", "instrument", "scale"):
+        data[k] = data[k].astype(str)
+    if by is not None and by not in data.columns:
+        data = _attach_group(data, participants, by)
+    keys = _KEYS + ([by] if by else [])
+    cats = ["reliable improvement", "no reliable change", "reliable deterioration"]
+    flags = pd.DataFrame({f"n_{c.replace(' ', '_')}": (data["category"] == c).astype(int)
+                          for c in cats})
+    flags["n_not_classified"] = data["category"].isna().astype(int)
+    flags["n_exceeds_mid"] = data["exceeds_mid"].fillna(False).astype(int)
+    flags["n_worse_by_mid"] = data["worse_by_mid"].fillna(False).astype(int)
+    flags["n_clinical_eligible"] = data["clinically_significant"].notna().astype(int)
+    flags["n_clinically_significant"] = data["clinically_significant"].fillna(False).astype(int)
+    flags[keys] = data[keys]
+    grouped = flags.groupby(keys, sort=True)
+    counts = grouped.sum()
+    counts.insert(0, "n", grouped.size())
+    n = counts["n"].astype(float)
+    out = counts[["n"]].copy()
+    for c in cats:
+        col = f"n_{c.replace(' ', '_')}"
+        out[col] = counts[col]
+        out["pct" + col[1:]] = 100 * counts[col] / n
+    out["n_not_classified"] = counts["n_not_classified"]
+    for col in ("n_exceeds_mid", "n_worse_by_mid"):
+        out[col] = counts[col]
+        out["pct" + col[1:]] = 100 * counts[col] / n
+    # MID percentages are meaningless where no MID was used.
+    no_mid = data.groupby(keys, sort=True)["mid_used"].first().isna()
+    out.loc[no_mid, ["pct_exceeds_mid", "pct_worse_by_mid"]] = np.nan
+    out["n_clinical_eligible"] = counts["n_clinical_eligible"]
+    out["n_clinically_significant"] = counts["n_clinically_significant"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["pct_clinically_significant"] = (100 * counts["n_clinically_significant"]
+                                             / counts["n_clinical_eligible"].replace(0, np.nan))
+    settings = data.groupby(keys, sort=True)[["sd_used", "sd_source", "reliability_used",
+                                              "reliability_source", "threshold", "mid_used",
+                                              "mid_source", "cutoff_c", "confidence"]].first()
+    out = out.join(settings)
+    out["small_group"] = out["n"] < min_cell_size
+    return out.reset_index()
+
+
+# --------------------------------------------------------------------------------------------
+# attrition
+# --------------------------------------------------------------------------------------------
+def completer_comparison(scores: pd.DataFrame, participants=None, scale_info=None, by=None,
+                         confidence: float = 0.95, min_cell_size: int = 5, pre=None, post=None,
+                         timepoints=None) -> pd.DataFrame:
+    """Baseline scores of people followed up (completers) against those lost to follow-up.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Tidy scores.
+    participants : DataFrame, optional
+        Needed when ``by`` is given.
+    scale_info : DataFrame, optional
+        Adds ``scale_name`` and ``direction`` when given.
+    by : str, optional
+        Group column from ``participants``.
+    confidence, min_cell_size, pre, post, timepoints
+        As for :func:`paired_change`. Rows where either group is smaller than
+        ``min_cell_size`` have statistics withheld (NaN) and ``small_group=True``.
+
+    Returns
+    -------
+    DataFrame
+        ``instrument, scale, [by], n_completers`` (baseline and post score),
+        ``n_non_completers`` (baseline score only), ``completers_mean, completers_sd,
+        non_completers_mean, non_completers_sd`` (baseline), ``difference`` (completers minus
+        non-completers), ``difference_ci_low, difference_ci_high, t, df, p`` (Welch's
+        t-test, ``pingouin.ttest(correction=True)``; the interval is computed unrounded from
+        the same df), ``hedges_g`` (pooled-SD d times
+        J = 1 - 3 / (4 (n1 + n2) - 9), ``pingouin.compute_effsize(eftype='hedges')``),
+        ``small_group``, [``scale_name, direction``].
+
+    Notes
+    -----
+    Welch: t = (m1 - m2) / sqrt(s1^2/n1 + s2^2/n2) with Welch-Satterthwaite df. A baseline
+    difference suggests that complete-case change may not represent everyone referred.
+
+    References
+    ----------
+    Welch BL (1947). Biometrika 34:28-35. Hedges LV, Olkin I (1985). Statistical Methods for
+    Meta-Analysis. Vallat R (2018). Pingouin: statistics in Python. JOSS 3:1026.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": list("ABCDEFGHI") * 2,
+    ...     "timepoint": ["baseline"] * 9 + ["followup"] * 9, "instrument": "w", "scale": "t",
+    ...     "score": [40, 42, 44, 46, 48, 38, 40, 41, 43] + [45, 44, 47, 49, 50] + [None] * 4})
+    >>> res = completer_comparison(scores, timepoints=["baseline", "followup"],
+    ...                            min_cell_size=4)
+    >>> res[["n_completers", "n_non_completers", "difference"]].to_dict("records")
+    [{'n_completers': 5, 'n_non_completers': 4, 'difference': 3.5}]
+    """
+    import pingouin as pg
+
+    confidence = _check_confidence(confidence)
+    min_cell_size = _check_min_cell(min_cell_size)
+    pre, post = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _attach_group(_pair_table(scores, pre, post), participants, by)
+    pairs = pairs[pairs["pre"].notna()]
+    keys = _KEYS + ([by] if by else [])
+    rows = []
+    for key, g in pairs.groupby(keys, sort=True):
+        done = g["post"].notna()
+        x = g.loc[done, "pre"].to_numpy()
+        y = g.loc[~done, "pre"].to_numpy()
+        row = dict(zip(keys, key))
+        row.update(n_completers=x.size, n_non_completers=y.size)
+        small = min(x.size, y.size) < min_cell_size
+        stat = dict.fromkeys(["completers_mean", "completers_sd", "non_completers_mean",
+                              "non_completers_sd", "difference", "difference_ci_low",
+                              "difference_ci_high", "t", "df", "p", "hedges_g"], math.nan)
+        if not small and min(x.size, y.size) >= 2:
+            res = pg.ttest(x, y, correction=True, confidence=confidence)
+            dof = float(res["dof"].iloc[0])
+            # pingouin rounds its CI to 2 decimals, so the Welch interval is computed here:
+            # diff +/- t_{1-alpha/2, dof} sqrt(s1^2/n1 + s2^2/n2).
+            half = stats.t.ppf(1 - (1 - confidence) / 2, dof) * math.sqrt(
+                x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+            diff = x.mean() - y.mean()
+            stat.update(completers_mean=x.mean(), completers_sd=x.std(ddof=1),
+                        non_completers_mean=y.mean(), non_completers_sd=y.std(ddof=1),
+                        difference=diff, difference_ci_low=diff - half,
+                        difference_ci_high=diff + half, t=float(res["T"].iloc[0]),
+                        df=dof, p=float(res["p_val"].iloc[0]),
+                        hedges_g=float(pg.compute_effsize(x, y, eftype="hedges")))
+        row.update(stat)
+        row["small_group"] = small
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=keys + ["n_completers", "n_non_completers",
+                                             "completers_mean", "completers_sd",
+                                             "non_completers_mean", "non_completers_sd",
+                                             "difference", "difference_ci_low",
+                                             "difference_ci_high", "t", "df", "p", "hedges_g",
+                                             "small_group"])
+    if scale_info is not None:
+        info = _scale_info(scale_info, out)
+        out = out.merge(info[_KEYS + ["scale_name", "direction"]], on=_KEYS, how="left")
+    return out
+
+
+_ASSUMPTIONS = {
+    "completers": "complete cases only: assumes people without follow-up would have changed "
+                  "like those with it (missing completely at random)",
+    "baseline observation carried forward": "people without follow-up assumed unchanged since "
+                  "baseline (change 0); usually conservative for the mean but it understates "
+                  "variability",
+}
+
+
+def sensitivity_bocf(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=None,
+                     by=None, confidence: float = 0.95, min_cell_size: int = 5, pre=None,
+                     post=None, timepoints=None) -> pd.DataFrame:
+    """Paired change for completers beside baseline observation carried forward (BOCF).
+
+    Parameters
+    ----------
+    scores, scale_info, participants, by, confidence, min_cell_size, pre, post, timepoints
+        As for :func:`paired_change`.
+
+    Returns
+    -------
+    DataFrame
+        The :func:`paired_change` columns for two analyses per scale (and group), preceded by
+        ``analysis`` ('completers' or 'baseline observation carried forward'),
+        ``n_carried_forward`` (people whose post score was set to their baseline) and
+        ``assumption`` (what the analysis assumes, in words). ``p_holm`` is adjusted within
+        each analysis (and group).
+
+    Notes
+    -----
+    BOCF sets post = pre for everyone with a baseline but no post score, so their change is
+    exactly 0; the mean change then equals the completers' mean change times
+    n_completers / (n_completers + n_carried_forward).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": list("ABCDEF") * 2,
+    ...     "timepoint": ["baseline"] * 6 + ["followup"] * 6, "instrument": "w",
+    ...     "scale": "t", "score": [40, 42, 44, 46, 48, 50, 42, 43, 47, 48, 51, None]})
+    >>> info = pd.DataFrame({"instrument": ["w"], "scale": ["t"], "direction": ["higher"]})
+    >>> res = sensitivity_bocf(scores, info, timepoints=["baseline", "followup"])
+    >>> res[["analysis", "n_pairs", "change_mean"]].round(3).to_dict("records")
+    [{'analysis': 'completers', 'n_pairs': 5, 'change_mean': 2.2}, {'analysis': 'baseline observation carried forward', 'n_pairs': 6, 'change_mean': 1.833}]
+    """
+    confidence = _check_confidence(confidence)
+    min_cell_size = _check_min_cell(min_cell_size)
+    pre, post = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _pair_table(scores, pre, post)
+    info = _scale_info(scale_info, pairs)
+    pairs = _attach_group(pairs, participants, by)
+    keys = _KEYS + ([by] if by else [])
+    carried = pairs["pre"].notna() & pairs["post"].isna()
+    n_carried = pairs.loc[carried].groupby(keys).size()
+    bocf = pairs.copy()
+    bocf.loc[carried, "post"] = bocf.loc[carried, "pre"]
+    parts = []
+    for name, data in (("completers", pairs),
+                       ("baseline observation carried forward", bocf)):
+        res = _paired_stats(data, info, by, confidence, min_cell_size)
+        counts = n_carried.reindex(pd.MultiIndex.from_frame(res[keys])) if by else \
+            n_carried.reindex(pd.MultiIndex.from_frame(res[_KEYS]))
+        res.insert(len(keys), "analysis", name)
+        res.insert(len(keys) + 1, "n_carried_forward",
+                   0 if name == "completers" else counts.fillna(0).astype(int).to_numpy())
+        res.insert(len(keys) + 2, "assumption", _ASSUMPTIONS[name])
+        parts.append(res)
+    out = pd.concat(parts, ignore_index=True)
+    order = {"completers": 0, "baseline observation carried forward": 1}
+    out = out.sort_values(keys + ["analysis"], key=lambda s: s.map(order) if s.name ==
+                          "analysis" else s, kind="stable")
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# service use, MYCaW, GAS
+# --------------------------------------------------------------------------------------------
+def service_use_change(service_use: pd.DataFrame, min_cell_size: int = 5,
+                       file: str = "service_use") -> pd.DataFrame:
+    """Counts of service contacts (e.g. GP consultations) before and after referral.
+
+    Parameters
+    ----------
+    service_use : DataFrame
+        Long table ``participant_id, service, period ('before'|'after'), count`` (integer
+        >= 0), one row per participant, service and period.
+    min_cell_size : int
+        Services with fewer complete pairs have statistics withheld and ``small_group=True``.
+    file : str
+        Name used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        One row per service: ``service, n_pairs`` (people with both periods),
+        ``n_unpaired``, ``before_median, before_q1, before_q3, after_median, after_q1,
+        after_q3`` (quartiles by linear interpolation, numpy's default),
+        ``median_difference`` (median of after - before), ``wilcoxon_W, wilcoxon_p``
+        (scipy.stats.wilcoxon defaults: zero differences dropped), ``n_fewer, n_same,
+        n_more`` and ``pct_fewer, pct_same, pct_more`` (after compared with before),
+        ``small_group``.
+
+    Notes
+    -----
+    Counts are skewed and bounded at zero, so they are summarised with medians and the
+    paired signed-rank test, never as normally distributed (measures reference, "Service
+    use"). The median of differences is not the difference of medians.
+
+    References
+    ----------
+    Wilcoxon F (1945). Biometrics Bulletin 1:80-83.
+
+    Examples
+    --------
+    >>> su = pd.DataFrame({"participant_id": ["A", "A", "B", "B"],
+    ...     "service": "gp_consultations", "period": ["before", "after"] * 2,
+    ...     "count": [4, 2, 3, 3]})
+    >>> service_use_change(su, min_cell_size=1)[["n_pairs", "median_difference",
+    ...     "n_fewer", "n_same"]].to_dict("records")
+    [{'n_pairs': 2, 'median_difference': -1.0, 'n_fewer': 1, 'n_same': 1}]
+    """
+    min_cell_size = _check_min_cell(min_cell_size)
+    _require_columns(service_use, ["participant_id", "service", "period", "count"], file)
+    su = service_use[["participant_id", "service", "period", "count"]].copy()
+    for c in ("participant_id", "service", "period"):
+        su[c] = su[c].astype(str)
+    bad = ~su["period"].isin(["before", "after"])
+    if bad.any():
+        i = bad.idxmax()
+        raise InputError("unknown period", file=file, row=_spreadsheet_row(service_use, i),
+                         column="period", value=service_use.at[i, "period"],
+                         expected="'before' or 'after'")
+    counts = _numeric(service_use, "count", file)
+    bad = counts.notna() & ((counts < 0) | (counts % 1 != 0))
+    if bad.any():
+        i = bad.idxmax()
+        raise InputError("a count must be a whole number of at least 0", file=file,
+                         row=_spreadsheet_row(service_use, i), column="count",
+                         value=service_use.at[i, "count"], expected="0, 1, 2, ...")
+    su["count"] = counts
+    dup = su.duplicated(["participant_id", "service", "period"])
+    if dup.any():
+        i = dup.idxmax()
+        raise InputError("more than one count for the same participant, service and period",
+                         file=file, row=_spreadsheet_row(service_use, i),
+                         column="participant_id", value=su.at[i, "participant_id"],
+                         expected="one row per participant, service and period")
+    wide = su.pivot(index=["service", "participant_id"], columns="period", values="count") \
+             .reindex(columns=["before", "after"]).reset_index()
+    complete = wide["before"].notna() & wide["after"].notna()
+    services = wide.groupby("service", sort=True).size().index
+    w = wide[complete].assign(diff=lambda d: d["after"] - d["before"])
+    g = w.groupby("service", sort=True)
+    out = pd.DataFrame(index=services)
+    out["n_pairs"] = g.size().reindex(services, fill_value=0).astype(int)
+    out["n_unpaired"] = wide[~complete].groupby("service").size() \
+        .reindex(services, fill_value=0).astype(int)
+    for period in ("before", "after"):
+        out[f"{period}_median"] = g[period].median()
+        out[f"{period}_q1"] = g[period].quantile(0.25)
+        out[f"{period}_q3"] = g[period].quantile(0.75)
+    out["median_difference"] = g["diff"].median()
+    wil = {k: _wilcoxon(v.to_numpy()) for k, v in g["diff"]}
+    out["wilcoxon_W"] = pd.Series({k: v[0] for k, v in wil.items()}, dtype=float)
+    out["wilcoxon_p"] = pd.Series({k: v[1] for k, v in wil.items()}, dtype=float)
+    sign = np.sign(w["diff"])
+    for label, value in (("fewer", -1), ("same", 0), ("more", 1)):
+        out[f"n_{label}"] = (sign == value).groupby(w["service"]).sum() \
+            .reindex(services, fill_value=0).astype(int)
+    for label in ("fewer", "same", "more"):
+        out[f"pct_{label}"] = 100 * out[f"n_{label}"] / out["n_pairs"].replace(0, np.nan)
+    small = out["n_pairs"] < min_cell_size
+    for label in ("fewer", "same", "more"):  # nullable so withheld counts stay whole numbers
+        out[f"n_{label}"] = out[f"n_{label}"].astype("Int64")
+    withheld = [c for c in out.columns if c not in ("n_pairs", "n_unpaired")]
+    out.loc[small, withheld] = np.nan
+    out["small_group"] = small
+    out.index.name = "service"
+    return out.reset_index()
+
+
+def mycaw_change(scores: pd.DataFrame, scale_info=None, instrument: str = "mycaw",
+                 confidence: float = 0.95, min_cell_size: int = 5, pre=None, post=None,
+                 timepoints=None, participants=None, by=None) -> pd.DataFrame:
+    """MYCaW change reported the MYCaW way: baseline minus follow-up (positive = better).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Tidy scores; rows of ``instrument`` are used (its scales, e.g. concern 1, concern 2,
+        wellbeing, each 0-6 with lower = better).
+    scale_info : DataFrame, optional
+        Used for names and direction when given; otherwise every MYCaW scale is taken as
+        lower = better (Paterson et al. 2007).
+    instrument : str
+        Instrument id of MYCaW in ``scores``.
+    confidence, min_cell_size, pre, post, timepoints, participants, by
+        As for :func:`paired_change`.
+
+    Returns
+    -------
+    DataFrame
+        All :func:`paired_change` columns (where ``change_mean`` is post - pre as everywhere
+        else) plus ``improvement_mean`` = pre - post and its interval
+        ``improvement_ci_low, improvement_ci_high`` (= -change_ci_high, -change_ci_low).
+
+    Notes
+    -----
+    MYCaW authors report change as baseline minus follow-up so that a positive number is an
+    improvement (Paterson et al. 2007). The sign convention is the only difference from
+    :func:`paired_change`; tests, p-values and |effect sizes| are the same.
+
+    References
+    ----------
+    Paterson C et al. (2007). Complement Ther Med 15:38-45.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": list("ABCDE") * 2,
+    ...     "timepoint": ["baseline"] * 5 + ["followup"] * 5, "instrument": "mycaw",
+    ...     "scale": "concern_1", "score": [5, 6, 4, 5, 6, 3, 4, 3, 2, 4]})
+    >>> res = mycaw_change(scores, timepoints=["baseline", "followup"])
+    >>> res[["change_mean", "improvement_mean", "improvement"]].to_dict("records")
+    [{'change_mean': -2.0, 'improvement_mean': 2.0, 'improvement': 'improved'}]
+    """
+    _require_columns(scores, _SCORE_COLUMNS, "scores")
+    subset = scores[scores["instrument"].astype(str) == instrument]
+    if subset.empty:
+        raise InputError("no scores for this instrument", file="scores", column="instrument",
+                         value=instrument, expected="rows with instrument = " + instrument)
+    if scale_info is None:
+        scale_info = pd.DataFrame({"instrument": instrument,
+                                   "scale": pd.unique(subset["scale"].astype(str)),
+                                   "direction": "lower"})
+    res = paired_change(subset, scale_info, participants=participants, by=by,
+                        confidence=confidence, min_cell_size=min_cell_size, pre=pre, post=post,
+                        timepoints=timepoints if timepoints is not None
+                        else _timepoint_order(scores, None))
+    res["improvement_mean"] = -res["change_mean"]
+    res["improvement_ci_low"] = -res["change_ci_high"]
+    res["improvement_ci_high"] = -res["change_ci_low"]
+    return res
+
+
+def gas_summary(scores: pd.DataFrame, instrument: str = "gas", timepoint=None,
+                timepoints=None, confidence: float = 0.95,
+                min_cell_size: int = 5) -> pd.DataFrame:
+    """Goal Attainment Scaling T-scores tested against 50 (goals met as expected).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Tidy scores; rows of ``instrument`` hold GAS T-scores.
+    instrument : str
+        Instrument id of GAS in ``scores``.
+    timepoint : str, optional
+        Time point to summarise; default the last in ``timepoints`` (or the categorical order).
+    timepoints : list of str, optional
+        Ordered time points.
+    confidence, min_cell_size
+        As for :func:`paired_change`.
+
+    Returns
+    -------
+    DataFrame
+        One row per GAS scale: ``instrument, scale, timepoint, n, mean, sd, ci_low, ci_high``
+        (t interval for the mean), ``median``, ``difference_from_50`` (mean - 50),
+        ``t, df, p`` (one-sample t-test against 50), ``wilcoxon_W, wilcoxon_p`` (signed-rank
+        test of T - 50, scipy defaults), ``small_group``.
+
+    Notes
+    -----
+    T = 50 + 10 sum(w_i x_i) / sqrt((1 - rho) sum(w_i^2) + rho (sum w_i)^2), rho = 0.3, so
+    50 means goals were met exactly as expected (Kiresuk & Sherman 1968; Turner-Stokes 2009).
+    t = (mean - 50) / (sd / sqrt(n)), df = n - 1.
+
+    References
+    ----------
+    Kiresuk TJ, Sherman RE (1968). Community Ment Health J 4:443-453. Turner-Stokes L (2009).
+    Clin Rehabil 23:362-370.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": list("ABCDE"), "timepoint": "followup",
+    ...     "instrument": "gas", "scale": "t_score", "score": [50, 55, 60, 45, 65]})
+    >>> res = gas_summary(scores, timepoint="followup")
+    >>> res[["n", "mean", "difference_from_50", "median"]].to_dict("records")
+    [{'n': 5, 'mean': 55.0, 'difference_from_50': 5.0, 'median': 55.0}]
+    """
+    confidence = _check_confidence(confidence)
+    min_cell_size = _check_min_cell(min_cell_size)
+    s = _tidy_scores(scores)
+    s = s[s["instrument"] == instrument]
+    if s.empty:
+        raise InputError("no scores for this instrument", file="scores", column="instrument",
+                         value=instrument, expected="rows with instrument = " + instrument)
+    if timepoint is None:
+        order = _timepoint_order(scores, timepoints)
+        if order is None:
+            raise InputError("which time point holds the GAS scores is unknown",
+                             column="timepoint",
+                             expected="timepoint=... or timepoints=[...] (last is used)")
+        timepoint = order[-1]
+    s = s[(s["timepoint"] == str(timepoint)) & s["score"].notna()]
+    rows = []
+    for (inst, scale), g in s.groupby(_KEYS, sort=True):
+        x = g["score"].to_numpy(float)
+        n = x.size
+        row = {"instrument": inst, "scale": scale, "timepoint": str(timepoint), "n": n}
+        small = n < min_cell_size
+        stat = dict.fromkeys(["mean", "sd", "ci_low", "ci_high", "median",
+                              "difference_from_50", "t", "df", "p", "wilcoxon_W",
+                              "wilcoxon_p"], math.nan)
+        if not small and n >= 2:
+            mean, sd = x.mean(), x.std(ddof=1)
+            se = sd / math.sqrt(n)
+            tcrit = stats.t.ppf(1 - (1 - confidence) / 2, n - 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = (mean - 50) / se if se > 0 else math.nan
+            w, wp = _wilcoxon(x - 50)
+            stat.update(mean=mean, sd=sd, ci_low=mean - tcrit * se, ci_high=mean + tcrit * se,
+                        median=float(np.median(x)), difference_from_50=mean - 50, t=t,
+                        df=n - 1.0, p=2 * stats.t.sf(abs(t), n - 1) if np.isfinite(t)
+                        else math.nan, wilcoxon_W=w, wilcoxon_p=wp)
+        row.update(stat)
+        row["small_group"] = small
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["instrument", "scale", "timepoint", "n", "mean", "sd",
+                                       "ci_low", "ci_high", "median", "difference_from_50",
+                                       "t", "df", "p", "wilcoxon_W", "wilcoxon_p",
+                                       "small_group"])
+
+
+# --------------------------------------------------------------------------------------------
+# words
+# --------------------------------------------------------------------------------------------
+def _fmt(x: float) -> str:
+    return f"{x:.1f}".replace("-", "\u2212")
+
+
+def describe_change(row, by: str | None = None) -> str:
+    """One plain-English sentence about a :func:`paired_change` row that never overstates.
+
+    Parameters
+    ----------
+    row : Mapping or pandas Series
+        A row of :func:`paired_change` output.
+    by : str, optional
+        The group column of that table (e.g. 'site'); its value starts the sentence.
+
+    Returns
+    -------
+    str
+        * small group: "... too few people with both measurements to report."
+        * interval not computable: "... the change could not be estimated ..."
+        * interval including zero: "... no clear evidence of change ..."
+        * otherwise "improved" / "worsened" judged by the scale's direction, so a fall on a
+          lower-is-better scale is an improvement. Numbers: mean change (post - pre), the
+          confidence interval and n. The sentence describes change in the people measured
+          and says nothing about cause (a before-after design has no comparison group).
+
+    Examples
+    --------
+    >>> describe_change({"scale_name": "WEMWBS", "n_pairs": 40, "change_mean": 3.1,
+    ...     "change_ci_low": 1.2, "change_ci_high": 5.0, "direction": "higher",
+    ...     "small_group": False, "confidence": 0.95})
+    'WEMWBS improved on average between the two time points (mean change +3.1 points, 95% CI 1.2 to 5.0; n = 40).'
+    """
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: d)
+    name = get("scale_name")
+    if name is None or (isinstance(name, float) and math.isnan(name)):
+        name = f"{get('instrument', '')} {get('scale', '')}".strip()
+    subject = f"In {get(by)}, {name}" if by and get(by) is not None else name
+    if bool(get("small_group", False)):
+        return f"{subject}: too few people with both measurements to report."
+    mean = float(get("change_mean", math.nan))
+    low = float(get("change_ci_low", math.nan))
+    high = float(get("change_ci_high", math.nan))
+    n = get("n_pairs")
+    level = f"{round(100 * float(get('confidence', 0.95)))}% CI"
+    if not (np.isfinite(mean) and np.isfinite(low) and np.isfinite(high)):
+        return (f"{subject}: the change could not be estimated from these data "
+                f"(n = {n}).")
+    numbers = (f"(mean change {'+' if mean > 0 else ''}{_fmt(mean)} points, {level} "
+               f"{_fmt(low)} to {_fmt(high)}; n = {n})")
+    if low <= 0 <= high:
+        return (f"{subject}: no clear evidence of change between the two time points "
+                f"{numbers}.")
+    lower_better = get("direction") == "lower"
+    went_up = low > 0
+    improved = went_up != lower_better
+    verb = "improved" if improved else "worsened"
+    note = " (lower scores are better)" if lower_better else ""
+    return f"{subject} {verb} on average between the two time points{note} {numbers}."

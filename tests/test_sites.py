@@ -1,0 +1,159 @@
+"""Tests for spanalysis.sites: per-site change, the random-intercept model and the forest plot.
+
+References used: statsmodels MixedLM called directly, the one-way random-effects ANOVA
+estimators worked by hand (balanced data), and scipy's paired t-test per site.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import statsmodels.formula.api as smf  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from spanalysis.errors import InputError  # noqa: E402
+from spanalysis.sites import forest_plot, mixed_model_change, site_change  # noqa: E402
+
+TP = ["baseline", "followup"]
+INFO = pd.DataFrame({"instrument": ["wemwbs"], "scale": ["total"], "direction": ["higher"],
+                     "scale_name": ["WEMWBS"]})
+
+
+def study(sizes, site_sd=3.0, resid_sd=4.0, shift=2.0, seed=7):
+    """Scores and participants with a true site effect on change."""
+    rng = np.random.default_rng(seed)
+    ids, sites, pre, post = [], [], [], []
+    for j, (site, m) in enumerate(sizes.items()):
+        u = rng.normal(0, site_sd)
+        base = rng.normal(45, 8, m).round()
+        ids += [f"{site[:2].upper()}{i:03d}" for i in range(m)]
+        sites += [site] * m
+        pre.append(base)
+        post.append(base + shift + u + rng.normal(0, resid_sd, m))
+    pre, post = np.concatenate(pre), np.concatenate(post)
+    n = len(ids)
+    scores = pd.DataFrame({"participant_id": ids * 2,
+                           "timepoint": ["baseline"] * n + ["followup"] * n,
+                           "instrument": "wemwbs", "scale": "total",
+                           "score": np.concatenate([pre, post])})
+    people = pd.DataFrame({"participant_id": ids, "site": sites})
+    change = pd.DataFrame({"participant_id": ids, "site": sites, "change": post - pre})
+    return scores, people, change
+
+
+BALANCED = {"Riverside": 8, "Hillview": 8, "Oakfield": 8, "Marsh": 8, "Northgate": 8}
+
+
+def test_site_change_is_paired_t_per_site():
+    scores, people, change = study(BALANCED)
+    res = site_change(scores, INFO, people, timepoints=TP)
+    assert sorted(res["site"]) == sorted(BALANCED)
+    for site, g in change.groupby("site"):
+        row = res[res["site"] == site].iloc[0]
+        # change is post - pre, so a one-sample t-test of the changes is the paired t-test
+        one = stats.ttest_1samp(g["change"], 0)
+        assert row["t"] == pytest.approx(one.statistic)
+        assert row["change_mean"] == pytest.approx(g["change"].mean())
+        ci = one.confidence_interval(0.95)
+        assert [row["change_ci_low"], row["change_ci_high"]] == pytest.approx([ci.low, ci.high])
+
+
+def test_mixed_model_matches_statsmodels_called_directly():
+    sizes = {"Riverside": 12, "Hillview": 7, "Oakfield": 15, "Marsh": 9, "Northgate": 11,
+             "Eastbrook": 6}
+    scores, people, change = study(sizes, seed=11)
+    res = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP).iloc[0]
+    fit = smf.mixedlm("change ~ 1", data=change, groups=change["site"]).fit(reml=True)
+    assert res["change_mean"] == pytest.approx(fit.fe_params["Intercept"], rel=1e-6)
+    assert res["se"] == pytest.approx(fit.bse_fe["Intercept"], rel=1e-5)
+    ci = fit.conf_int(alpha=0.05).loc["Intercept"]
+    assert [res["change_ci_low"], res["change_ci_high"]] == pytest.approx(list(ci), rel=1e-5)
+    var_site = float(fit.cov_re.iloc[0, 0])
+    var_resid = float(fit.scale)
+    assert res["var_site"] == pytest.approx(var_site, rel=1e-5)
+    assert res["var_resid"] == pytest.approx(var_resid, rel=1e-6)
+    # ICC by hand from the components: tau^2 / (tau^2 + sigma^2)
+    assert res["icc"] == pytest.approx(var_site / (var_site + var_resid), rel=1e-5)
+    assert (res["n_sites"], res["n_participants"]) == (6, sum(sizes.values()))
+    assert res["method"] == "REML"
+
+
+def test_mixed_model_equals_anova_estimators_for_balanced_sites():
+    scores, people, change = study(BALANCED, site_sd=4.0, resid_sd=3.0, seed=3)
+    res = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP).iloc[0]
+    k, m = 5, 8
+    y = change.groupby("site")["change"]
+    grand = change["change"].mean()
+    # one-way random-effects ANOVA (Snijders & Bosker 2012, sec. 3.3.1):
+    # MSB = m * sum_j (ybar_j - ybar)^2 / (k - 1); MSW = sum_ij (y_ij - ybar_j)^2 / (k (m - 1))
+    msb = m * ((y.mean() - grand) ** 2).sum() / (k - 1)
+    msw = ((change["change"] - y.transform("mean")) ** 2).sum() / (k * (m - 1))
+    tau2 = (msb - msw) / m
+    assert tau2 > 0  # REML = ANOVA only away from the boundary
+    assert res["var_resid"] == pytest.approx(msw, rel=1e-4)
+    assert res["var_site"] == pytest.approx(tau2, rel=1e-3)
+    assert res["icc"] == pytest.approx(tau2 / (tau2 + msw), rel=1e-3)
+    # balanced: the GLS intercept is the grand mean with variance MSB / (k m)
+    assert res["change_mean"] == pytest.approx(grand, rel=1e-8)
+    assert res["se"] == pytest.approx(math.sqrt(msb / (k * m)), rel=1e-3)
+
+
+def test_mixed_model_confidence_level_and_errors():
+    scores, people, _ = study(BALANCED, seed=5)
+    r90 = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP,
+                             confidence=0.90).iloc[0]
+    # Wald interval: estimate +/- z_0.95 * se, z_0.95 = 1.644854
+    assert r90["change_ci_low"] == pytest.approx(r90["change_mean"] - 1.644854 * r90["se"],
+                                                 rel=1e-6)
+    one_site = people.assign(site="Riverside")
+    with pytest.raises(InputError, match="at least two sites"):
+        mixed_model_change(scores, one_site, "wemwbs", "total", timepoints=TP)
+    with pytest.raises(InputError, match="no scores"):
+        mixed_model_change(scores, people, "gse", "total", timepoints=TP)
+
+
+def test_small_site_flagged_in_site_table_and_plot():
+    sizes = dict(BALANCED, Tiny=3)
+    scores, people, _ = study(sizes, seed=9)
+    table = site_change(scores, INFO, people, timepoints=TP, min_cell_size=5)
+    tiny = table[table["site"] == "Tiny"].iloc[0]
+    assert tiny["small_group"] and np.isnan(tiny["change_mean"])
+    pooled = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP)
+    fig = forest_plot(table, pooled=pooled)
+    try:
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert "Tiny" in labels and "All sites (pooled)" in labels
+        assert "Riverside (n=8)" in labels
+        assert any(t.get_text() == "too few to show" for t in ax.texts)
+        assert "higher is better" in ax.get_xlabel() and "95% CI" in ax.get_xlabel()
+        # sites drawn in order of their mean change (bottom to top)
+        shown = table[~table["small_group"]].sort_values("change_mean")
+        order = [lab for lab in labels if "(n=" in lab]
+        assert order == [f"{s} (n=8)" for s in shown["site"]]
+    finally:
+        plt.close(fig)
+
+
+def test_forest_plot_refuses_several_scales():
+    scores, people, _ = study(BALANCED)
+    table = site_change(scores, INFO, people, timepoints=TP)
+    two = pd.concat([table, table.assign(scale="other")], ignore_index=True)
+    with pytest.raises(InputError, match="one scale"):
+        forest_plot(two)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from spanalysis import sites
+    result = doctest.testmod(sites, optionflags=doctest.NORMALIZE_WHITESPACE)
+    plt.close("all")
+    assert result.attempted >= 3 and result.failed == 0
