@@ -16,7 +16,7 @@ report: $(STAMP)
 	$(PY) -m spanalysis report data/demo --out reports/demo
 
 test: $(STAMP)
-	$(PY) -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+	$(PY) -m pytest tests spanalysis notebooks --doctest-modules --nbval-lax -p no:cacheprovider
 
 setup: $(STAMP)
 

@@ -66,6 +66,7 @@ class Study:
     service_use: pd.DataFrame | None
     instruments: dict
     issues: list[Issue] = field(default_factory=list)
+    qualitative: "Qualitative | None" = None
 
     # -- descriptive shortcuts -------------------------------------------------------
     @property
@@ -143,8 +144,16 @@ class Study:
                     None if self.service_use is None else
                     self.service_use[self.service_use["participant_id"].isin(ids)]
                     .reset_index(drop=True),
-                    self.instruments, list(self.issues))
+                    self.instruments, list(self.issues),
+                    None if self.qualitative is None else self.qualitative.for_site(site))
         return sub
+
+    @property
+    def interviewed(self) -> set[str]:
+        """Participants with at least one interview among the qualitative sources."""
+        if self.qualitative is None:
+            return set()
+        return self.qualitative.interviewed
 
 
 def _sha256(path: Path) -> str:
@@ -223,12 +232,13 @@ class _Loader:
         participants = self._participants(manifest)
         responses = self._responses(manifest, instruments, participants)
         service = self._service_use(manifest, participants)
+        qualitative = self._qualitative(manifest, participants)
         if participants is not None:
             self._coverage(manifest, participants, responses)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         study = Study(manifest, participants, responses, service, instruments,
-                      list(self.issues))
+                      list(self.issues), qualitative)
         return study, self.issues
 
     def _instruments(self, manifest: Manifest) -> dict:
@@ -543,6 +553,52 @@ class _Loader:
                                                       ordered=True),
                              "count": counts})
 
+    # -- qualitative material -----------------------------------------------------------
+    def _qualitative(self, manifest: Manifest, participants) -> "Qualitative | None":
+        files = manifest.qualitative
+        if not files:
+            return None
+        from . import qual
+
+        try:
+            if "refi_qda" in files:
+                project = qual.read_qdpx(files["refi_qda"].path, label=files["refi_qda"].name)
+                codebook, sources, segments = _from_refi(project, participants)
+            else:
+                missing = [k for k in ("codebook", "sources", "segments") if k not in files]
+                if missing:
+                    self.add("error", "qualitative material needs a codebook, sources and "
+                             "segments (or a REFI-QDA project)", file="study.yaml",
+                             column="files.qualitative", value=", ".join(missing) + " missing",
+                             expected="codebook:, sources: and segments: (or refi_qda:)")
+                    return None
+                codebook = qual.read_codebook(files["codebook"].path, label=files["codebook"].name)
+                sources = qual.read_sources(files["sources"].path, label=files["sources"].name)
+                segments = qual.read_segments(files["segments"].path, sources, codebook,
+                                              label=files["segments"].name)
+            names = (qual.read_names(files["names"].path) if "names" in files else [])
+        except ValidationError as exc:
+            self.issues += exc.issues
+            return None
+        except InputError as exc:
+            self.issues.append(exc.issue)
+            return None
+        if participants is not None and "refi_qda" not in files:
+            label = files["sources"].name
+            table = TableRead(sources, files["sources"].path, label)
+            pid = sources["participant_id"]
+            self.flag_rows(table, pid.notna() & ~pid.isin(participants["participant_id"]),
+                           "participant_id", "source for a participant who is not in the "
+                           "participants file", "a participant id listed in "
+                           + manifest.participants.name)
+            self.flag_rows(table, (sources["source_type"] == "interview") & pid.isna(),
+                           "participant_id", "an interview must name its participant",
+                           "the interviewed participant's id")
+            site = sources["site"]
+            self.flag_rows(table, site.notna() & ~site.isin(manifest.sites), "site",
+                           "site not declared in study.yaml", "one of " + ", ".join(manifest.sites))
+        return Qualitative(codebook, sources, segments, names)
+
     # -- coverage warnings ------------------------------------------------------------------
     def _coverage(self, manifest: Manifest, participants: pd.DataFrame, responses):
         counts = participants["site"].value_counts()
@@ -561,6 +617,62 @@ class _Loader:
             self.add("warning", f"{n} participant(s) have no questionnaire at the baseline "
                      f"(e.g. {examples})", file=manifest.participants.name,
                      column="participant_id")
+
+
+@dataclass
+class Qualitative:
+    """A study's qualitative material (read by :mod:`spanalysis.qual`).
+
+    Attributes
+    ----------
+    codebook : one row per code (``id, name, parent, definition, ..., sensitive, colour``).
+    sources : one row per source (``source_id, source_name, source_type, participant_id,
+        site, date, path, text``).
+    segments : one row per coded segment (``segment_id, source_id, coder, code_id, start,
+        end, text``), offsets in characters of ``sources.text``.
+    names : personal names to redact from any quote a report shows.
+    """
+
+    codebook: pd.DataFrame
+    sources: pd.DataFrame
+    segments: pd.DataFrame
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def interviewed(self) -> set[str]:
+        s = self.sources
+        return set(s.loc[(s["source_type"] == "interview") & s["participant_id"].notna(),
+                         "participant_id"])
+
+    @property
+    def coders(self) -> list[str]:
+        return sorted(self.segments["coder"].dropna().unique())
+
+    def for_site(self, site: str) -> "Qualitative":
+        keep = self.sources["site"] == site
+        ids = set(self.sources.loc[keep, "source_id"])
+        return Qualitative(self.codebook, self.sources[keep].reset_index(drop=True),
+                           self.segments[self.segments["source_id"].isin(ids)]
+                           .reset_index(drop=True), list(self.names))
+
+
+def _from_refi(project: dict, participants) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Map a REFI-QDA project onto the study's tables: a source whose case is named after a
+    participant is that participant's interview; the site comes from the participants file."""
+    sources = project["sources"].copy()
+    segments = project["segments"].copy()
+    case_of = (segments.dropna(subset=["case"]).drop_duplicates("source_id")
+               .set_index("source_id")["case"]) if "case" in segments else pd.Series(dtype=object)
+    sources["participant_id"] = sources["source_id"].map(case_of)
+    known = set() if participants is None else set(participants["participant_id"])
+    sources.loc[~sources["participant_id"].isin(known), "participant_id"] = None
+    sources["source_type"] = np.where(sources["participant_id"].notna(), "interview", "document")
+    site = {} if participants is None else participants.set_index("participant_id")["site"]
+    sources["site"] = sources["participant_id"].map(site)
+    for col in ("date", "path"):
+        sources[col] = None
+    return project["codebook"], sources, segments[["segment_id", "source_id", "coder", "code_id",
+                                                   "start", "end", "text"]]
 
 
 class _RowView:

@@ -1,0 +1,38 @@
+"""Run one measured step in a fresh Python process: wall time and peak resident memory.
+
+Each step runs in its own process so that its peak memory (``ru_maxrss``) is its own and
+imports made by one step do not speed up another.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+# Peak memory is the kernel's high-water mark of this process's resident set (VmHWM in
+# /proc/self/status). ru_maxrss is not used: Linux carries the parent's peak across exec.
+PRELUDE = """
+import json, sys, time
+import pandas as pd
+import numpy as np
+def _hwm_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+_rss0 = _hwm_mb()
+"""
+EPILOGUE = """
+print("__RESULT__" + json.dumps({"seconds": _seconds, "peak_rss_mb": _hwm_mb(),
+                                 "rss_after_imports_mb": _rss0, **_extra}))
+"""
+
+
+def measure(body: str) -> dict:
+    """Run ``body`` (which must set ``_seconds`` and ``_extra``) in a new interpreter."""
+    code = PRELUDE + textwrap.dedent(body) + EPILOGUE
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
+    line = [l for l in proc.stdout.splitlines() if l.startswith("__RESULT__")][-1]
+    return json.loads(line[len("__RESULT__"):])
