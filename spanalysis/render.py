@@ -1,0 +1,668 @@
+"""Offline, accessible HTML reports from executed notebooks.
+
+Reports are read outside the research team, often on locked-down NHS machines without
+internet access, by people who are not programmers. So a report is **one self-contained
+file**: no code, no prompts, no scripts, nothing fetched from outside the file (no CDN,
+require.js, MathJax, Mermaid, widget scripts, web fonts or external CSS), images embedded as
+``data:`` URIs, a table of contents, a provenance footer and the basics of accessibility
+(``lang``, ``<title>``, ``<main>``, skip link, ordered headings, ``<th scope>``, alt text on
+every image, dark text on a light background).
+
+Rendering uses one reused in-process nbconvert ``HTMLExporter`` with the project template
+``spanalysis/templates/spanalysis`` (about 0.1 s per report, against about 3 s for the
+``jupyter nbconvert`` command; see ``jupyter-pipeline.md``), then one pass over the result
+with BeautifulSoup (a dependency of nbconvert) that enforces the rules above.
+
+Alt text for figures
+--------------------
+In a notebook, show a figure with :func:`figure_image` (``figure_image(fig, "Bar chart of
+...")``) or ``IPython.display.Image(data, alt="...")``: the alt text travels in the output's
+metadata (``{"image/png": {"alt": ...}}``). nbconvert 7.17's lab template writes no ``alt`` at
+all (the exporter then adds "No description has been provided for this image"), so the
+project template writes it from the metadata. Without one, the cell's metadata ``alt`` or
+``caption`` is used, else "Figure N in section ..." and a :class:`ReportWarning`.
+
+Cell tags: ``remove-cell`` (drop the cell), ``remove-output`` (drop its outputs),
+``remove-input`` (drop its code; all code is hidden anyway).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import InputError
+
+__all__ = ["ReportWarning", "notebook_to_html", "collect_provenance", "write_html_atomic",
+           "figure_image", "external_references", "check_heading_order", "KEY_PACKAGES",
+           "TEMPLATE_DIR"]
+
+#: folder holding the nbconvert template ``spanalysis``
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+#: packages whose versions the provenance footer lists
+KEY_PACKAGES = ("pandas", "numpy", "scipy", "pingouin", "statsmodels", "seaborn", "matplotlib",
+                "nltk", "papermill", "nbconvert")
+REMOVE_CELL_TAGS = ("remove-cell",)
+REMOVE_OUTPUT_TAGS = ("remove-output",)
+REMOVE_INPUT_TAGS = ("remove-input",)
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+_RESERVED_IDS = {"main", "contents", "contents-title", "report-title", "provenance",
+                 "provenance-parameters", "provenance-inputs", "provenance-packages"}
+# Attributes through which a browser fetches or navigates to something.
+_URL_ATTRS = ("src", "href", "data", "action", "formaction", "poster", "background", "srcset",
+              "xlink:href", "cite", "longdesc", "ping", "manifest", "codebase", "archive",
+              "lowsrc", "dynsrc", "imagesrcset")
+_ACTIVE_TAGS = ("iframe", "object", "embed", "applet", "frame", "frameset", "base", "link",
+                "meta", "form", "portal", "audio", "video", "source", "track")
+_EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:|//|\\\\)", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!\s*data:)[^)]*\1\s*\)", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
+_CSS_EXPRESSION = re.compile(r"expression\s*\(", re.IGNORECASE)
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class ReportWarning(UserWarning):
+    """Something in a notebook makes its report less accessible or less complete."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:        # streamed in blocks, never read whole
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Mapping | None,
+                       repo_dir: str | os.PathLike | None = None) -> dict:
+    """Facts a reviewer needs to trust and reproduce a report.
+
+    Parameters
+    ----------
+    input_files : iterable of path
+        Data files the report was computed from. Each is hashed (SHA-256, streamed).
+    parameters : mapping or None
+        The notebook's parameters (as given to papermill).
+    repo_dir : path, optional
+        Folder inside the code's git repository. The commit is read with
+        ``git rev-parse HEAD``; outside a repository, or without git, it is ``None``.
+
+    Returns
+    -------
+    dict
+        ``spanalysis_version``, ``git_commit`` (str or None), ``git_dirty`` (True when
+        tracked files have uncommitted changes, None when unknown), ``run_date`` (UTC,
+        ISO 8601), ``python``, ``platform``, ``packages`` ({name: version or None} for
+        :data:`KEY_PACKAGES` plus nbformat), ``parameters`` (dict) and ``input_files``
+        (list of {``path``, ``sha256``, ``bytes``}).
+
+    Raises
+    ------
+    InputError
+        An input file is missing or unreadable.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "a.csv").write_text("x\\n1\\n")
+    4
+    >>> p = collect_provenance([folder / "a.csv"], {"site": "Riverside"}, repo_dir=folder)
+    >>> import hashlib
+    >>> p["input_files"][0]["sha256"] == hashlib.sha256(b"x\\n1\\n").hexdigest()
+    True
+    >>> p["git_commit"] is None        # a temporary folder is not a git repository
+    True
+    """
+    from importlib import metadata
+
+    from . import __version__
+
+    files = []
+    for name in input_files:
+        path = Path(name)
+        try:
+            files.append({"path": str(name), "sha256": _sha256(path),
+                          "bytes": path.stat().st_size})
+        except FileNotFoundError:
+            raise InputError("input file not found", file=str(name),
+                             expected="an existing file") from None
+        except OSError as exc:
+            raise InputError(f"input file cannot be read ({exc.strerror})", file=str(name),
+                             expected="a readable file") from None
+    packages = {}
+    for name in (*KEY_PACKAGES, "nbformat"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    where = Path(repo_dir) if repo_dir is not None else Path.cwd()
+    commit = _git(["rev-parse", "HEAD"], where) if where.is_dir() else None
+    dirty = None
+    if commit:
+        status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+        dirty = None if status is None else bool(status)
+    return {
+        "spanalysis_version": __version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "run_date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.release()}".strip(),
+        "packages": packages,
+        "parameters": dict(parameters or {}),
+        "input_files": files,
+    }
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _provenance_view(prov: Mapping) -> dict:
+    """Turn a provenance dict into rows of text for the template (escaped there)."""
+    prov = dict(prov or {})
+    labels = [("spanalysis_version", "spanalysis version"), ("git_commit", "Code version (git commit)"),
+              ("run_date", "Run date (UTC)"), ("python", "Python"), ("platform", "Platform")]
+    facts = []
+    for key, name in labels:
+        if key not in prov:
+            continue
+        value = prov[key]
+        if key == "git_commit":
+            value = value or "not available (not run from a git repository)"
+            if prov.get("git_dirty"):
+                value += " (with uncommitted changes)"
+        facts.append((name, _show_value(value)))
+    known = {k for k, _ in labels} | {"git_dirty", "parameters", "input_files", "packages"}
+    facts += [(str(k), _show_value(v)) for k, v in prov.items() if k not in known]
+    params = [(str(k), _show_value(v)) for k, v in dict(prov.get("parameters") or {}).items()]
+    files = [{"path": str(f.get("path", "")), "sha256": str(f.get("sha256", "")),
+              "bytes": "" if f.get("bytes") is None else str(f.get("bytes"))}
+             for f in prov.get("input_files") or []]
+    packages = [(str(k), "not installed" if v is None else str(v))
+                for k, v in dict(prov.get("packages") or {}).items()]
+    return {"facts": facts, "parameters": params, "input_files": files, "packages": packages}
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+def figure_image(fig, alt: str, *, dpi: int = 110, close: bool = True):
+    """A matplotlib figure as a PNG image that carries its alt text into the report.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    alt : str
+        What the figure shows, for people who cannot see it (required, non-empty).
+    dpi : int, default 110
+        Resolution of the PNG.
+    close : bool, default True
+        Close the figure so the inline backend does not display it a second time.
+
+    Returns
+    -------
+    IPython.display.Image
+        Display it (or leave it as a cell's last expression). Its output metadata is
+        ``{"image/png": {"alt": alt}}``, which :func:`notebook_to_html` writes as ``alt``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> img = figure_image(fig, "An empty chart")
+    >>> img._repr_png_()[1]["alt"]
+    'An empty chart'
+    """
+    import io
+
+    from IPython.display import Image
+
+    if not isinstance(alt, str) or not alt.strip():
+        raise InputError("a figure needs alt text describing what it shows", value=alt,
+                         expected="a non-empty description")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    if close:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+    return Image(data=buffer.getvalue(), format="png", alt=alt.strip())
+
+
+def _image_alt(output, cell) -> str | None:
+    """Alt text set by the notebook: output metadata, else the cell's ``alt``/``caption``."""
+    md = output.get("metadata") or {}
+    for mime in _IMAGE_TYPES:
+        if mime in output.get("data", {}):
+            alt = (md.get(mime) or {}).get("alt") or md.get("alt")
+            if isinstance(alt, str) and alt.strip():
+                return alt.strip()
+    for key in ("alt", "caption"):
+        value = cell.get("metadata", {}).get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _prepare(nb) -> tuple[Any, list[str]]:
+    """A copy of ``nb`` whose image outputs all carry alt text; notes on missing ones."""
+    nb = copy.deepcopy(nb)
+    notes: list[str] = []
+    section = None
+    figure_no = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            found = _MD_HEADING.findall(cell.get("source", ""))
+            if found:
+                section = found[-1][1]
+            continue
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if not any(m in data for m in _IMAGE_TYPES):
+                continue
+            figure_no += 1
+            alt = _image_alt(output, cell)
+            if alt is None:
+                where = f" in section '{section}'" if section else ""
+                alt = f"Figure {figure_no}{where} (no description was provided)"
+                notes.append(f"figure {figure_no}{where} has no alt text")
+            md = output.setdefault("metadata", {})
+            for mime in _IMAGE_TYPES:
+                if mime in data:
+                    entry = dict(md.get(mime) or {})
+                    entry["alt"] = alt
+                    md[mime] = entry
+    return nb, notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _exporter():
+    """One HTMLExporter per process, configured once (creating one costs ~0.2 s)."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.HTMLExporter.template_name = "spanalysis"
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATE_DIR)]
+    c.HTMLExporter.exclude_input = True
+    c.HTMLExporter.exclude_input_prompt = True
+    c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.embed_images = True
+    c.HTMLExporter.exclude_anchor_links = True   # ids are assigned after rendering
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_CELL_TAGS)
+    c.TagRemovePreprocessor.remove_all_outputs_tags = set(REMOVE_OUTPUT_TAGS)
+    c.TagRemovePreprocessor.remove_input_tags = set(REMOVE_INPUT_TAGS)
+    # Never choose JavaScript, widget or Mermaid representations: they need scripts.
+    c.NbConvertBase.display_data_priority = ["text/html", "text/markdown", "image/svg+xml",
+                                             "image/png", "image/jpeg", "text/latex",
+                                             "text/plain"]
+    return HTMLExporter(config=c)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^\w]+", "-", text.casefold(), flags=re.UNICODE).strip("-")
+    return slug or "section"
+
+
+def _clean_css(text: str) -> str:
+    text = _CSS_IMPORT.sub("", text)
+    text = _CSS_URL.sub("none", text)
+    return _CSS_EXPRESSION.sub("none(", text)
+
+
+def _is_external(value: str) -> bool:
+    value = value.strip()
+    return bool(_EXTERNAL.match(value)) and not value.lower().startswith("data:")
+
+
+def check_heading_order(levels: Iterable[int]) -> list[str]:
+    """Problems in a sequence of heading levels: a jump of more than one level down.
+
+    Parameters
+    ----------
+    levels : iterable of int
+        Heading levels in document order (1 for h1, ...).
+
+    Returns
+    -------
+    list of str
+        One message per jump, e.g. "heading 3 (h4) follows an h2"; empty when ordered.
+        Going back up any number of levels is fine (WCAG 2.2 technique G141).
+
+    Examples
+    --------
+    >>> check_heading_order([1, 2, 3, 2, 4])
+    ['heading 5 (h4) follows an h2']
+    """
+    problems = []
+    previous = None
+    for n, level in enumerate(levels, start=1):
+        if previous is not None and level > previous + 1:
+            problems.append(f"heading {n} (h{level}) follows an h{previous}")
+        previous = level
+    return problems
+
+
+def _finalise(html: str) -> tuple[str, list[str]]:
+    """Enforce offline-only content, accessibility and the table of contents."""
+    from bs4 import BeautifulSoup, Comment, NavigableString
+
+    soup = BeautifulSoup(html, "html.parser")
+    notes: list[str] = []
+    head = soup.head
+    main = soup.find("main")
+
+    # 1. Scripts never run: a <script> in an output (e.g. a Styler that did not escape free
+    #    text) is shown as the text it is. Other active elements are dropped.
+    for tag in soup.find_all("script"):
+        notes.append("a <script> element in the notebook's output was shown as text")
+        tag.replace_with(NavigableString(str(tag)))
+    for tag in soup.find_all(_ACTIVE_TAGS):
+        if head is not None and tag.name == "meta" and tag.find_parent("head") is head:
+            continue
+        notes.append(f"a <{tag.name}> element was removed (reports do not load content)")
+        tag.decompose()
+    for tag in soup.find_all("style"):
+        if tag.string:
+            cleaned = _clean_css(tag.string)
+            if cleaned != tag.string:
+                notes.append("an external reference in CSS was removed")
+                tag.string.replace_with(cleaned)
+
+    # 2. Attributes: no event handlers, no javascript:, nothing fetched from outside.
+    for tag in soup.find_all(True):
+        for attr in list(tag.attrs):
+            value = tag.attrs[attr]
+            if attr.lower().startswith("on"):
+                del tag.attrs[attr]
+                continue
+            if attr.lower() == "style" and isinstance(value, str):
+                tag.attrs[attr] = _clean_css(value)
+                continue
+            if attr.lower() not in _URL_ATTRS:
+                continue
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            if text.strip().lower().startswith("data:") and tag.name == "img" and attr == "src":
+                continue
+            if tag.name == "a" and attr == "href":
+                stripped = text.strip().lower()
+                if stripped.startswith("#") or not (_is_external(text)
+                                                    or stripped.startswith("data:")):
+                    continue    # in-page anchor or relative link (e.g. another report)
+                if re.match(r"^\s*https?://", text, re.IGNORECASE):
+                    # A link would try the network: keep the words, show the address.
+                    label = tag.get_text(" ", strip=True)
+                    shown = label if label == text.strip() else f"{label} ({text.strip()})"
+                    tag.replace_with(NavigableString(shown))
+                else:   # javascript:, file:, ...
+                    del tag.attrs[attr]
+                break
+            if tag.name == "img" and attr == "src":
+                alt = tag.get("alt") or "image"
+                notes.append(f"image '{text[:80]}' is not embedded and was left out")
+                span = soup.new_tag("span", attrs={"class": "sp-missing"})
+                span.string = f"[Image not included in this offline report: {alt}]"
+                tag.replace_with(span)
+                break
+            if _is_external(text) or attr.lower() != "href":
+                del tag.attrs[attr]
+
+    # 3. Every image has non-empty alt text.
+    for n, img in enumerate(soup.find_all("img"), start=1):
+        if not (img.get("alt") or "").strip():
+            notes.append(f"image {n} has no alt text")
+            img["alt"] = f"Image {n} (no description was provided)"
+
+    # 4. Table headers say what they head.
+    for th in soup.find_all("th"):
+        if th.get("scope"):
+            continue
+        row = th.find_parent("tr")
+        cells = row.find_all(["td", "th"], recursive=False) if row else []
+        in_head = th.find_parent("thead") is not None
+        if in_head or (cells and all(c.name == "th" for c in cells)):
+            th["scope"] = "colgroup" if str(th.get("colspan", "1")) not in ("1", "") else "col"
+        else:
+            th["scope"] = "rowgroup" if str(th.get("rowspan", "1")) not in ("1", "") else "row"
+
+    # Wide outputs scroll sideways: let keyboard users reach them (as nbconvert's lab
+    # exporter does for its own output areas).
+    for div in soup.find_all("div", class_="jp-OutputArea-output"):
+        if div.find("table") is not None:
+            div["tabindex"] = "0"
+
+    # 5. Headings: unique ids, order check, table of contents (h1-h3 of the report body).
+    used = set(_RESERVED_IDS)
+    for tag in soup.find_all(id=True):      # ids of other elements (cells, Styler cells, ...)
+        if tag.name not in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            used.add(tag["id"])
+    headings = main.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]) if main else []
+    for h in headings:
+        for a in h.find_all("a", class_="anchor-link"):
+            a.decompose()
+        base = h.get("id") or _slug(h.get_text(" ", strip=True))
+        ident, n = base, 1
+        while ident in used:
+            n += 1
+            ident = f"{base}-{n}"
+        h["id"] = ident
+        used.add(ident)
+    title = soup.find(id="report-title")
+    levels = ([1] if title else []) + [int(h.name[1]) for h in headings]
+    for problem in check_heading_order(levels):
+        notes.append(f"headings out of order: {problem}")
+    footer_h2 = soup.find(id="provenance")
+    entries = [(int(h.name[1]), h["id"], h.get_text(" ", strip=True)) for h in headings
+               if h.name in ("h1", "h2", "h3")]
+    if footer_h2 is not None:
+        entries.append((2, "provenance", footer_h2.get_text(" ", strip=True)))
+    toc = _toc_html(entries)
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment) and s == "sp-toc"):
+        comment.replace_with(BeautifulSoup(toc, "html.parser"))
+    return str(soup), notes
+
+
+def _toc_html(entries: list[tuple[int, str, str]]) -> str:
+    """Nested lists of links; levels are relative to the shallowest heading present."""
+    from html import escape
+
+    if not entries:
+        return "<p>This report has no sections.</p>"
+    top = min(level for level, _, _ in entries)
+    out, depth = [], 0
+    for level, ident, text in entries:
+        want = level - top + 1
+        while depth < want:
+            out.append("<ul>")
+            depth += 1
+        while depth > want:
+            out.append("</li></ul>")
+            depth -= 1
+        if out and out[-1] not in ("<ul>",):
+            out.append("</li>")
+        out.append(f'<li><a href="#{escape(ident, quote=True)}">{escape(text)}</a>')
+    while depth > 0:
+        out.append("</li></ul>")
+        depth -= 1
+    return "".join(out)
+
+
+def external_references(html: str) -> list[str]:
+    """Everything in ``html`` that a browser would fetch from outside the file.
+
+    Parameters
+    ----------
+    html : str
+
+    Returns
+    -------
+    list of str
+        Descriptions such as ``"<script src=https://...>"``: ``src``/``href``/... attributes
+        that are absolute (``http:``, ``https:``, ``//``, ``file:`` ...) other than ``data:``
+        images, ``<a href>`` to anything but ``#...`` or a relative path, any ``<script>``,
+        ``<link>`` or ``<iframe>``, and ``@import`` / ``url(...)`` other than ``data:`` in
+        CSS. Empty for a self-contained report.
+
+    Examples
+    --------
+    >>> external_references('<img src="https://x.org/a.png" alt="a">')
+    ['<img src=https://x.org/a.png>']
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for tag in soup.find_all(["script", "link", "iframe", "object", "embed", "base"]):
+        found.append(f"<{tag.name}>")
+    for tag in soup.find_all(True):
+        for attr, value in tag.attrs.items():
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            if attr.lower() in _URL_ATTRS:
+                if text.strip().lower().startswith("data:") and tag.name == "img":
+                    continue
+                if tag.name == "a" and attr == "href" and not _is_external(text):
+                    continue
+                if _is_external(text) or attr.lower() == "src":
+                    found.append(f"<{tag.name} {attr}={text[:100]}>")
+            elif attr.lower() == "style" and (_CSS_URL.search(text) or "@import" in text):
+                found.append(f"<{tag.name} style={text[:100]}>")
+    for tag in soup.find_all("style"):
+        css = tag.string or ""
+        if _CSS_URL.search(css) or re.search(r"@import", css, re.IGNORECASE):
+            found.append("<style> with @import or url()")
+    return found
+
+
+def notebook_to_html(nb, *, title: str, provenance: Mapping, lang: str = "en-GB",
+                     subtitle: str | None = None, base_dir: str | os.PathLike | None = None
+                     ) -> str:
+    """Render an executed notebook as one self-contained, accessible HTML report.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode or path
+        The executed notebook (not modified). A path is read with nbformat.
+    title : str
+        Report title: ``<title>`` and the page's ``<h1>``.
+    provenance : mapping
+        Usually :func:`collect_provenance`'s dict; rendered in the footer.
+    lang : str, default "en-GB"
+        Language of the report (BCP 47 tag), written as ``<html lang>``.
+    subtitle : str, optional
+        A line under the title (e.g. the site and date).
+    base_dir : path, optional
+        Folder that relative markdown image paths are resolved against (default: the
+        notebook's folder when ``nb`` is a path). Such images are embedded as ``data:``.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Warns
+    -----
+    ReportWarning
+        Images without alt text, headings that skip a level, and content that was removed
+        or neutralised (scripts, external images or stylesheets).
+
+    Notes
+    -----
+    No code or prompts are shown; cells tagged ``remove-cell`` / ``remove-output`` /
+    ``remove-input`` are honoured. Markdown math stays as text (no MathJax). External
+    hyperlinks become their text followed by the address in brackets, so nothing in the
+    file points outside it. ``<script>`` inside an output (for example a pandas Styler
+    with ``escape=None`` and free text containing ``<script>``) is shown as text.
+    """
+    import nbformat
+
+    if isinstance(nb, (str, os.PathLike)):
+        path = Path(nb)
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except FileNotFoundError:
+            raise InputError("notebook not found", file=str(path),
+                             expected="an executed notebook (.ipynb)") from None
+        base_dir = path.parent if base_dir is None else base_dir
+    if not isinstance(title, str) or not title.strip():
+        raise InputError("a report needs a title", value=title, expected="a non-empty title")
+    if not isinstance(lang, str) or not _LANG.match(lang):
+        raise InputError("unknown report language", value=lang,
+                         expected="a language tag such as en-GB")
+    prepared, notes = _prepare(nb)
+    resources = {
+        "metadata": {"name": title, "path": str(base_dir) if base_dir is not None else ""},
+        "sp": {"title": title.strip(), "subtitle": subtitle, "lang": lang,
+               "provenance": _provenance_view(provenance)},
+    }
+    html, _ = _exporter().from_notebook_node(prepared, resources=resources)
+    html, more = _finalise(html)
+    notes += more
+    for note in dict.fromkeys(notes):
+        warnings.warn(f"{title}: {note}", ReportWarning, stacklevel=2)
+    left = external_references(html)
+    if left:   # _finalise removes all of these; reaching this is a bug, not a user error
+        raise RuntimeError(f"report still refers outside itself: {left[:5]}")
+    return html
+
+
+def write_html_atomic(html: str, path: str | os.PathLike) -> Path:
+    """Write ``html`` to ``path`` so that readers never see a partial file.
+
+    The text goes to a temporary file in the same folder, is flushed to disk, then
+    renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows). If anything
+    fails, the temporary file is removed and an existing ``path`` is left untouched.
+
+    Parameters
+    ----------
+    html : str
+        The document (encoded as UTF-8, as its ``<meta charset>`` says).
+    path : path
+        Destination. Its folder is created if needed.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from .io import atomic_write
+
+    data = html.encode("utf-8")             # fails before anything is written
+    with atomic_write(path, mode="wb") as handle:
+        handle.write(data)
+    return Path(path)

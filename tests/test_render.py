@@ -1,0 +1,458 @@
+"""Tests for spanalysis.render: offline, accessible, provenance-stamped HTML reports.
+
+References: SHA-256 from hashlib; the WCAG 2.x contrast formula worked here (with the
+published values 21:1 for black on white and about 4.48:1 for #777777 on white); HTML is
+inspected with the standard library's html.parser (not the BeautifulSoup pass under test).
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import doctest
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from spanalysis import render
+from spanalysis.errors import InputError
+from spanalysis.render import (ReportWarning, collect_provenance, external_references,
+                               notebook_to_html, write_html_atomic)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+REPORT_NB = FIXTURES / "report.ipynb"
+sys.path.insert(0, str(FIXTURES))
+from make_fixtures import report_notebook, tiny_png  # noqa: E402
+
+
+class Page(HTMLParser):
+    """Elements and attributes of a page, collected with the standard library parser."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.stack: list[str] = []
+        self.headings: list[tuple[int, str, bool, bool]] = []   # level, id, in main, in nav
+        self.toc_links: list[str] = []
+        self._text_for = None
+        self.heading_text: dict[str, str] = {}
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.headings.append((int(tag[1]), attrs.get("id"), "main" in self.stack,
+                                  "nav" in self.stack))
+            self._text_for = attrs.get("id")
+            self.heading_text[self._text_for] = ""
+        if tag == "a" and "nav" in self.stack and attrs.get("href", "").startswith("#"):
+            self.toc_links.append(attrs["href"][1:])
+        if tag not in ("img", "meta", "br", "hr", "input", "link"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._text_for = None
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+    def handle_data(self, data):
+        if self._text_for is not None:
+            self.heading_text[self._text_for] += data
+
+    def all(self, name):
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+@pytest.fixture(scope="module")
+def provenance_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    a = folder / "participants.csv"
+    a.write_bytes(b"participant_id,site\nSP001,Riverside\n")
+    b = folder / "big.bin"
+    b.write_bytes(bytes(range(256)) * 5000)        # 1.28 MB: hashed in blocks
+    return [a, b]
+
+
+@pytest.fixture(scope="module")
+def rendered(provenance_files):
+    prov = collect_provenance(provenance_files, {"site": "Riverside<script>", "k": 5},
+                              repo_dir=provenance_files[0].parent)
+    nb = nbformat.read(REPORT_NB, as_version=4)
+    before = copy.deepcopy(nb)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        html = notebook_to_html(nb, title="Riverside <report> & more", provenance=prov,
+                                base_dir=FIXTURES)
+    assert nb == before                                   # the notebook is not modified
+    notes = [str(w.message) for w in caught if issubclass(w.category, ReportWarning)]
+    return html, Page(html), notes, prov
+
+
+def test_fixture_notebook_is_current():
+    # The stored fixture equals what make_fixtures.py builds (rebuild it after editing).
+    stored = nbformat.read(REPORT_NB, as_version=4)
+    built = report_notebook()
+    assert [c.source for c in stored.cells] == [c.source for c in built.cells]
+    assert (FIXTURES / "pixel.png").read_bytes() == tiny_png(2, 2, (30, 30, 200))
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing outside the file
+# ---------------------------------------------------------------------------------------------
+
+def test_no_external_references(rendered):
+    html, page, _, _ = rendered
+    assert not re.search(r"""(?:src|href|action|data)\s*=\s*["']?\s*(?:https?:)?//""", html,
+                         re.IGNORECASE)
+    for attrs in page.all("link"):
+        assert attrs.get("href", "").startswith("data:")
+    assert not re.search(r"@import|url\(\s*['\"]?\s*(?:https?:)?//", html, re.IGNORECASE)
+    assert not re.search(r"<script", html, re.IGNORECASE)
+    for word in ("require.js", "requirejs", "mathjax", "mermaid", "cdn.", "@font-face",
+                 "woff"):
+        assert word not in html.lower()
+    for attrs in page.all("img"):
+        assert attrs["src"].startswith("data:image/")
+    assert external_references(html) == []
+
+
+def test_no_code_or_prompts_and_tags_honoured(rendered):
+    html, _, _, _ = rendered
+    for hidden in ("site = &#x27;Riverside", "site = 'Riverside'", "df.to_html()",
+                   "figure_image(fig", "In&nbsp;[", "Out[", "REMOVED-CELL", "REMOVED-OUTPUT",
+                   "print("):
+        assert hidden not in html
+    assert "KEPT-OUTPUT" in html                       # remove-input keeps the output
+    # JavaScript and widget outputs fall back to their text form; nothing runs
+    assert "JS-FALLBACK" in html and "WIDGET-FALLBACK" in html and "alert('js')" not in html
+
+
+def test_markdown_math_stays_text_and_local_image_is_embedded(rendered):
+    html, page, _, _ = rendered
+    assert r"$d = \bar{x}/s$" in html and r"$$\frac{a}{b}$$" in html
+    pixel = base64.b64encode((FIXTURES / "pixel.png").read_bytes()).decode()
+    imgs = {a["alt"]: a["src"] for a in page.all("img")}
+    assert imgs["A red rectangle"] == f"data:image/png;base64,{pixel}"
+
+
+def test_external_link_becomes_text_and_external_images_are_dropped(rendered):
+    html, page, notes, _ = rendered
+    assert "NHS guidance (https://www.nhs.uk/)" in html
+    assert '<a href="#who-took-part">the method</a>' in html        # in-page link kept
+    assert "example.org" not in " ".join(a.get("src", "") for a in page.all("img"))
+    assert "[Image not included in this offline report: tracker]" in html
+    assert any("example.org/remote.png" in n for n in notes)
+
+
+def test_script_in_dataframe_is_escaped(rendered):
+    html, _, notes, _ = rendered
+    # pandas to_html escapes free text itself ...
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; felt valued" in html
+    # ... an unescaped (Styler-like) table is neutralised: shown as text, never run.
+    assert "&lt;script&gt;alert('styler')&lt;/script&gt; said" in html
+    assert any("<script>" in n and "shown as text" in n for n in notes)
+
+
+def test_real_styler_without_escaping_is_neutralised():
+    df = pd.DataFrame({"quote": ["<script>alert(1)</script> hope", "ok"], "n": [6, 7]})
+    styler_html = df.style.to_html()          # Styler does not escape by default
+    assert "<script>alert(1)</script>" in styler_html          # the danger is real
+    nb = new_notebook(cells=[new_markdown_cell("# Quotes"), new_code_cell(
+        "s", outputs=[new_output("display_data", data={"text/html": styler_html,
+                                                       "text/plain": "s"})])])
+    with pytest.warns(ReportWarning, match="shown as text"):
+        html = notebook_to_html(nb, title="Quotes", provenance={})
+    assert not re.search(r"<script", html, re.IGNORECASE)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; hope" in html
+
+
+def test_active_content_in_outputs_is_removed():
+    nasty = ('<link rel="stylesheet" href="https://cdn.example.org/x.css">'
+             '<iframe src="https://example.org"></iframe>'
+             '<div onclick="steal()" style="background: url(http://example.org/a.png)">x</div>'
+             '<a href="javascript:steal()">click</a>'
+             '<style>@import url("https://fonts.example.org/f.css"); p { color: #1a1a1a }</style>'
+             '<img src="//example.org/pixel.gif" alt="pixel">'
+             '<a href="other-site.html">the Hillview report</a>')
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output(
+        "display_data", data={"text/html": nasty, "text/plain": "x"})])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReportWarning)
+        html = notebook_to_html(nb, title="Nasty", provenance={})
+    assert external_references(html) == []
+    for bad in ("onclick", "javascript:", "<iframe", "<link", "@import", "example.org/a.png",
+                "//example.org/pixel.gif"):
+        assert bad not in html
+    assert '<a href="other-site.html">the Hillview report</a>' in html   # relative: kept
+
+
+def test_external_references_detector():
+    found = external_references(
+        '<script src="https://cdn.x/require.js"></script>'
+        '<link rel="stylesheet" href="https://x/a.css">'
+        '<img src="//x.org/a.png" alt="a"><a href="http://x.org">x</a>'
+        '<div style="background:url(https://x/b.png)"></div>'
+        '<style>@import "https://x/c.css";</style>')
+    assert len(found) >= 6
+    clean = ('<img src="data:image/png;base64,AAAA" alt="a"><a href="#s">s</a>'
+             '<a href="b.html">b</a><style>p { color: #111 }</style>')
+    assert external_references(clean) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure and accessibility
+# ---------------------------------------------------------------------------------------------
+
+def test_document_landmarks_title_lang_and_skip_link(rendered):
+    html, page, _, _ = rendered
+    assert html.startswith("<!DOCTYPE html>")
+    assert page.all("html")[0]["lang"] == "en-GB"
+    assert "<title>Riverside &lt;report&gt; &amp; more</title>" in html
+    mains = page.all("main")
+    assert len(mains) == 1 and mains[0]["id"] == "main"
+    assert page.all("a")[0]["href"] == "#main"            # first link skips to the content
+    assert len(page.all("footer")) == 1
+
+
+def test_other_language_and_bad_language():
+    nb = new_notebook(cells=[new_markdown_cell("# Adroddiad")])
+    assert '<html lang="cy">' in notebook_to_html(nb, title="Adroddiad", provenance={},
+                                                  lang="cy")
+    with pytest.raises(InputError, match="language"):
+        notebook_to_html(nb, title="x", provenance={}, lang='en"><script>')
+    with pytest.raises(InputError, match="title"):
+        notebook_to_html(nb, title=" ", provenance={})
+
+
+def test_toc_links_match_heading_ids(rendered):
+    _, page, _, _ = rendered
+    ids = [i for _, i, _, _ in page.headings]
+    all_ids = [a.get("id") for _, a in page.tags if a.get("id")]
+    assert len(all_ids) == len(set(all_ids))                      # ids are unique
+    body = [(level, i) for level, i, in_main, _ in page.headings if in_main and level <= 3]
+    expected = [i for _, i in body] + ["provenance"]
+    assert page.toc_links == expected
+    assert set(page.toc_links) <= set(ids)
+    # the duplicated heading got its own id; texts match
+    assert "who-took-part" in page.toc_links and "who-took-part-2" in page.toc_links
+    assert page.heading_text["who-took-part-2"] == "Who took part"
+    assert "¶" not in "".join(page.heading_text.values())
+
+
+def test_heading_order_warns(rendered):
+    _, _, notes, _ = rendered
+    assert any("headings out of order" in n and "(h4) follows an h2" in n for n in notes)
+    assert render.check_heading_order([1, 2, 3, 1, 2]) == []
+    assert render.check_heading_order([1, 3]) == ["heading 2 (h3) follows an h1"]
+
+
+def test_every_image_has_alt_text(rendered):
+    _, page, notes, _ = rendered
+    alts = [a.get("alt", "") for a in page.all("img")]
+    assert alts and all(a.strip() for a in alts)
+    assert "Bar chart of WEMWBS change by site" in alts               # from output metadata
+    assert "Figure 2 in section 'Figures' (no description was provided)" in alts
+    assert any("figure 2" in n and "no alt text" in n for n in notes)
+
+
+def test_figure_image_carries_alt_into_the_report():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.bar(["A", "B"], [3, 5])
+    img = render.figure_image(fig, "Bar chart: B higher than A", dpi=40)
+    data, md = img._repr_png_()                 # IPython 9 gives base64 text
+    raw = base64.b64decode(data) if isinstance(data, str) else data
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n" and md["alt"] == "Bar chart: B higher than A"
+    assert not plt.get_fignums()                               # closed: not shown twice
+    # As the kernel stores it: metadata keyed by MIME type.
+    out = new_output("display_data", data={"image/png": base64.b64encode(raw).decode(),
+                                           "text/plain": "<Image>"},
+                     metadata={"image/png": md})
+    html = notebook_to_html(new_notebook(cells=[new_code_cell("x", outputs=[out])]),
+                            title="Figure", provenance={})
+    assert 'alt="Bar chart: B higher than A"' in html
+    with pytest.raises(InputError, match="alt text"):
+        render.figure_image(plt.figure(), "  ")
+    plt.close("all")
+
+
+def test_cell_caption_is_the_fallback_alt():
+    png = base64.b64encode(tiny_png()).decode()
+    cell = new_code_cell("x", metadata={"caption": "Referrals per month"}, outputs=[
+        new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})])
+    html = notebook_to_html(new_notebook(cells=[cell]), title="t", provenance={})
+    assert 'alt="Referrals per month"' in html
+
+
+def test_table_headers_have_scope(rendered):
+    _, page, _, _ = rendered
+    ths = page.all("th")
+    assert ths and all(a.get("scope") in ("col", "row", "colgroup", "rowgroup") for a in ths)
+
+
+def _luminance(hex_colour: str) -> float:
+    # WCAG 2.x relative luminance: channel c = v/255; c/12.92 if c <= 0.04045 else
+    # ((c + 0.055)/1.055)**2.4; L = 0.2126 R + 0.7152 G + 0.0722 B.
+    h = hex_colour.lstrip("#")
+    if len(h) == 3:
+        h = "".join(ch * 2 for ch in h)
+    chans = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in chans]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_contrast_formula_reference_values():
+    assert _contrast("#000000", "#ffffff") == pytest.approx(21.0)   # (1.05)/(0.05)
+    assert _contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+def test_css_is_dark_on_light_and_readable():
+    css = (render.TEMPLATE_DIR / "spanalysis" / "report.css").read_text()
+    body = re.search(r"\bbody\s*\{([^}]*)\}", css).group(1)
+    fg = re.search(r"(?<!-)color:\s*(#[0-9a-fA-F]{3,6})", body).group(1)
+    bg = re.search(r"background:\s*(#[0-9a-fA-F]{3,6})", body).group(1)
+    assert _luminance(fg) < 0.05 and _luminance(bg) > 0.9          # dark text, light page
+    assert _contrast(fg, bg) >= 7.0                                  # WCAG AAA body text
+    # Every text colour in the stylesheet is readable on white (AA, 4.5:1) ...
+    for colour in re.findall(r"(?<![-\w])color:\s*(#[0-9a-fA-F]{3,6})", css):
+        assert _contrast(colour, "#ffffff") >= 4.5, colour
+    # ... and on the header-cell and skip-link backgrounds.
+    assert _contrast(fg, "#f3f2f1") >= 7.0 and _contrast(fg, "#ffdd00") >= 7.0
+
+
+def test_report_is_small(rendered):
+    html, _, _, _ = rendered
+    # Fixture with three tiny images: the lab template alone inlines ~250 kB of CSS.
+    assert len(html.encode("utf-8")) < 25_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------------
+
+def test_provenance_footer(rendered, provenance_files):
+    html, _, _, prov = rendered
+    for path in provenance_files:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest in html
+        assert str(path) in html
+    assert str(provenance_files[1].stat().st_size) in html
+    assert "Riverside&lt;script&gt;" in html                  # parameters are escaped
+    assert f"<dd>{prov['run_date']}</dd>" in html
+    assert pd.__version__ in html and "nbconvert" in html
+    import platform
+    assert f"<dt>Python</dt><dd>{platform.python_version()}</dd>" in html
+
+
+def test_collect_provenance_values(provenance_files, tmp_path):
+    prov = collect_provenance(provenance_files, {"site": "Hillview"}, repo_dir=tmp_path)
+    assert [f["sha256"] for f in prov["input_files"]] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in provenance_files]
+    assert prov["git_commit"] is None and prov["git_dirty"] is None   # not a repository
+    assert prov["parameters"] == {"site": "Hillview"}
+    assert set(render.KEY_PACKAGES) <= set(prov["packages"])
+    assert prov["packages"]["pandas"] == pd.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", prov["run_date"])
+    with pytest.raises(InputError) as err:
+        collect_provenance([tmp_path / "missing.csv"], {})
+    assert err.value.issue.file.endswith("missing.csv")
+
+
+def test_collect_provenance_git(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(args, **kw):
+        calls.append(args)
+        out = "0123abcd" * 5 + "\n" if args[1] == "rev-parse" else " M notebooks/x.ipynb\n"
+        return subprocess.CompletedProcess(args, 0, stdout=out, stderr="")
+
+    monkeypatch.setattr(render.subprocess, "run", fake_run)
+    prov = collect_provenance([], None, repo_dir=tmp_path)
+    assert prov["git_commit"] == "0123abcd" * 5 and prov["git_dirty"] is True
+    assert calls[0] == ["git", "rev-parse", "HEAD"]
+
+    def no_git(args, **kw):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(render.subprocess, "run", no_git)
+    assert collect_provenance([], None, repo_dir=tmp_path)["git_commit"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+def test_write_html_atomic(tmp_path):
+    target = tmp_path / "out" / "report.html"
+    write_html_atomic("<p>café</p>", target)
+    assert target.read_bytes() == "<p>café</p>".encode("utf-8")
+    assert os.listdir(target.parent) == ["report.html"]
+    assert oct(target.stat().st_mode & 0o777) != oct(0o600)    # umask applies, not 0600
+
+
+@pytest.mark.parametrize("failure", ["replace", "fsync", "encode"])
+def test_write_html_atomic_leaves_nothing_partial(tmp_path, monkeypatch, failure):
+    target = tmp_path / "report.html"
+    target.write_text("old report")
+    html = "<p>new</p>"
+    if failure == "replace":
+        monkeypatch.setattr(render.os, "replace", lambda *a: (_ for _ in ()).throw(
+            OSError("disk full")))
+    elif failure == "fsync":
+        monkeypatch.setattr(render.os, "fsync", lambda fd: (_ for _ in ()).throw(
+            OSError("I/O error")))
+    else:
+        html = "<p>\ud800</p>"                   # a lone surrogate cannot be encoded
+    with pytest.raises((OSError, UnicodeEncodeError)):
+        write_html_atomic(html, target)
+    assert target.read_text() == "old report"
+    assert os.listdir(tmp_path) == ["report.html"]
+
+
+def test_exporter_is_reused_and_render_is_fast(rendered):
+    import time
+
+    nb = nbformat.read(REPORT_NB, as_version=4)
+    render._exporter()
+    hits = render._exporter.cache_info().hits
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReportWarning)
+        notebook_to_html(nb, title="again", provenance={}, base_dir=FIXTURES)
+    assert time.perf_counter() - start < 2.0
+    assert render._exporter.cache_info().hits > hits
+
+
+def test_notebook_path_input(provenance_files):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReportWarning)
+        html = notebook_to_html(REPORT_NB, title="From a path", provenance={})
+    assert "data:image/png;base64," + base64.b64encode(
+        (FIXTURES / "pixel.png").read_bytes()).decode() in html
+    with pytest.raises(InputError, match="not found"):
+        notebook_to_html(FIXTURES / "nope.ipynb", title="x", provenance={})
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(render, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0
