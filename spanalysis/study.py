@@ -118,10 +118,24 @@ class Study:
 
     @cached_property
     def scale_info(self) -> pd.DataFrame:
-        """One row per instrument scale: direction, reliability, MID, norms, sources."""
+        """One row per scored scale: direction, reliability, MID, norms, and their sources
+        (service-use counts included when the study has them)."""
         from . import instruments as ins
 
-        return ins.scale_table(self.instruments)
+        chosen = dict(self.instruments)
+        if self.service_use is not None:
+            chosen["service_use"] = ins.load("service_use")
+        table = ins.scale_table(chosen)
+        if self.service_use is not None:
+            # services the definition does not name are counts too: lower is better
+            known = set(table.loc[table["instrument"] == "service_use", "scale"])
+            extra = [sv for sv in self.service_use["service"].dropna().unique() if sv not in known]
+            if extra:
+                rows = pd.DataFrame({"instrument": "service_use", "scale": extra,
+                                     "scale_name": [sv.replace("_", " ") for sv in extra],
+                                     "direction": "lower"})
+                table = pd.concat([table, rows], ignore_index=True)
+        return table
 
     @cached_property
     def item_info(self) -> pd.DataFrame:

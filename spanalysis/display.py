@@ -1,0 +1,159 @@
+"""Showing results in notebooks and reports, with disclosure control built in.
+
+Notebooks call these instead of displaying DataFrames directly, so that every table a report
+shows has small counts suppressed (:mod:`spanalysis.disclosure`), every text is escaped and
+every figure has alt text. The same calls work in JupyterLab.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import disclosure
+from .io import atomic_write
+
+__all__ = ["show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
+           "count_text", "percent_text", "write_summary"]
+
+
+def _display(obj):
+    from IPython.display import display
+
+    display(obj)
+
+
+def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "auto",
+                show: bool = True) -> str:
+    """A table of counts with counts 1..k-1 suppressed (and complementary suppression)."""
+    from IPython.display import HTML
+
+    markup = disclosure.count_table_html(table, k, totals=totals, caption=caption)
+    if show:
+        _display(HTML(markup))
+    return markup
+
+
+def _format(value, decimals: int) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        if abs(value) < 0.001 and value != 0:
+            return f"{value:.2e}"
+        return f"{value:,.{decimals}f}"
+    return str(value)
+
+
+def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
+               index: bool = False, show: bool = True) -> str:
+    """An escaped, accessible HTML table of statistics (no counts to suppress).
+
+    Use :func:`show_stats` when the table holds group sizes.
+    """
+    from IPython.display import HTML
+
+    frame = table.reset_index() if index else table
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = []
+        for j, value in enumerate(values):
+            text = html.escape(_format(value, decimals))
+            tag = "th scope=\"row\"" if j == 0 else "td"
+            close = "th" if j == 0 else "td"
+            cells.append(f"<{tag}>{text}</{close}>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    markup = (f'<table class="sp-stats"><caption>{html.escape(caption)}</caption>'
+              f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if show:
+        _display(HTML(markup))
+    return markup
+
+
+def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, caption: str,
+               stat_cols: list[str] | None = None, decimals: int = 2, show: bool = True) -> str:
+    """A statistics table whose group-size columns are protected: groups with n below k
+    have their n shown as "<k" and their statistics withheld (see
+    :func:`spanalysis.disclosure.withhold_small_groups`)."""
+    n_cols = [n_cols] if isinstance(n_cols, str) else list(n_cols)
+    if stat_cols is None:
+        stat_cols = [c for c in table.columns if c not in n_cols
+                     and pd.api.types.is_numeric_dtype(table[c])
+                     and not pd.api.types.is_bool_dtype(table[c])]
+    out = table.copy()
+    withheld = pd.Series("", index=out.index)
+    for n_col in n_cols:
+        protected = disclosure.withhold_small_groups(out, n_col, k, stat_cols=stat_cols,
+                                                     totals="none")
+        withheld = withheld.where(protected["withheld"] == "", protected["withheld"])
+        out = protected.drop(columns="withheld")
+        # once one n column withheld a row's statistics, keep them withheld
+    if (withheld != "").any():
+        caption += f" (statistics for groups of fewer than {k} people are withheld: [c] / <{k})"
+    return show_table(out, caption=caption, decimals=decimals, show=show)
+
+
+def show_figure(fig, alt: str):
+    """Display a matplotlib figure with alt text (required) and close it."""
+    from .render import figure_image
+
+    image = figure_image(fig, alt)
+    _display(image)
+    return image
+
+
+def show_markdown(text: str) -> None:
+    """Display generated narrative. Values interpolated into ``text`` must already be safe
+    (numbers, or text passed through :func:`html.escape`)."""
+    from IPython.display import Markdown
+
+    _display(Markdown(text))
+
+
+def count_text(n: int, k: int) -> str:
+    """A count for a sentence: the number, or "fewer than k" when 1..k-1."""
+    n = int(n)
+    return f"fewer than {k}" if 0 < n < k else f"{n:,}"
+
+
+def percent_text(n: int, total: int, k: int) -> str:
+    """"n (p%)" for a sentence, withholding the percentage when n or the rest is 1..k-1
+    (either would let a reader recover a small count from the total)."""
+    n, total = int(n), int(total)
+    if total == 0:
+        return "0"
+    if 0 < n < k or 0 < total - n < k:
+        return f"{count_text(n, k)} (percentage withheld)"
+    return f"{n:,} ({100 * n / total:.0f}%)"
+
+
+def write_summary(path: str | os.PathLike | None, summary: dict) -> Path | None:
+    """Write a report's headline figures as a small JSON file for the index page.
+
+    ``path`` empty or None (as when a notebook runs in JupyterLab) writes nothing.
+    """
+    if not path:
+        return None
+    path = Path(path)
+    with atomic_write(path) as handle:
+        json.dump(summary, handle, indent=2, default=_json_default, sort_keys=True)
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
