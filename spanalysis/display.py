@@ -18,7 +18,7 @@ import pandas as pd
 from . import disclosure
 from .io import atomic_write
 
-__all__ = ["show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
+__all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
            "count_text", "percent_text", "write_summary"]
 
 
@@ -30,13 +30,16 @@ def _display(obj):
 
 def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "auto",
                 show: bool = True) -> str:
-    """A table of counts with counts 1..k-1 suppressed (and complementary suppression)."""
+    """A table of counts with counts 1..k-1 suppressed (and complementary suppression).
+
+    Displays the table; with ``show=False`` returns its HTML instead."""
     from IPython.display import HTML
 
     markup = disclosure.count_table_html(table, k, totals=totals, caption=caption)
-    if show:
-        _display(HTML(markup))
-    return markup
+    if not show:
+        return markup
+    _display(HTML(markup))
+    return None
 
 
 def _format(value, decimals: int) -> str:
@@ -53,6 +56,22 @@ def _format(value, decimals: int) -> str:
     return str(value)
 
 
+#: words kept as written when column names are turned into headings
+_KEEP = {"ci": "CI", "sd": "SD", "n": "n", "p": "p", "df": "df", "t": "t", "mid": "MID",
+         "icc": "ICC", "iqr": "IQR", "d": "d", "g": "g", "z": "z", "w": "W", "q1": "Q1",
+         "q3": "Q3", "gp": "GP"}
+
+
+def column_label(name) -> str:
+    """A column name as a heading: ``percent_items_missing`` -> "Percent items missing",
+    ``change_ci_low`` -> "Change CI low", ``d_z`` -> "d z"."""
+    words = str(name).split("_")
+    out = [_KEEP.get(w.lower(), w) for w in words]
+    if out and out[0] == words[0] and out[0][:1].islower() and out[0] not in _KEEP.values():
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out)
+
+
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
                index: bool = False, show: bool = True) -> str:
     """An escaped, accessible HTML table of statistics (no counts to suppress).
@@ -62,7 +81,7 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
     from IPython.display import HTML
 
     frame = table.reset_index() if index else table
-    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in frame.columns)
     rows = []
     for values in frame.itertuples(index=False):
         cells = []
@@ -74,9 +93,10 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
         rows.append("<tr>" + "".join(cells) + "</tr>")
     markup = (f'<table class="sp-stats"><caption>{html.escape(caption)}</caption>'
               f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-    if show:
-        _display(HTML(markup))
-    return markup
+    if not show:
+        return markup
+    _display(HTML(markup))
+    return None
 
 
 def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, caption: str,
@@ -106,9 +126,7 @@ def show_figure(fig, alt: str):
     """Display a matplotlib figure with alt text (required) and close it."""
     from .render import figure_image
 
-    image = figure_image(fig, alt)
-    _display(image)
-    return image
+    _display(figure_image(fig, alt))
 
 
 def show_markdown(text: str) -> None:
@@ -145,8 +163,20 @@ def write_summary(path: str | os.PathLike | None, summary: dict) -> Path | None:
         return None
     path = Path(path)
     with atomic_write(path) as handle:
-        json.dump(summary, handle, indent=2, default=_json_default, sort_keys=True)
+        json.dump(_clean(summary), handle, indent=2, default=_json_default, sort_keys=True,
+                  allow_nan=False)
     return path
+
+
+def _clean(value):
+    """NaN (including numpy's, a float subclass) becomes null: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value):

@@ -1,0 +1,52 @@
+"""Display helpers: disclosure is applied to every table they render."""
+import json
+
+import pandas as pd
+
+from spanalysis import disclosure
+from spanalysis.display import (column_label, count_text, percent_text, show_counts, show_stats,
+                                show_table, write_summary)
+
+
+def test_count_text_and_percent_text():
+    assert count_text(3, 5) == "fewer than 5"
+    assert count_text(0, 5) == "0" and count_text(1234, 5) == "1,234"
+    assert percent_text(20, 40, 5) == "20 (50%)"
+    # 38 of 40 would reveal that 2 did not: withheld
+    assert percent_text(38, 40, 5) == "38 (percentage withheld)"
+    assert percent_text(2, 40, 5) == "fewer than 5 (percentage withheld)"
+
+
+def test_show_counts_never_shows_a_small_count():
+    table = pd.DataFrame({"Yes": [3, 20, 14], "No": [15, 25, 9]}, index=["A", "B", "C"])
+    markup = show_counts(table, 5, caption="Test", show=False)
+    assert disclosure.scan_html_for_small_counts(markup, 5) == []
+    assert "&lt;5" in markup
+
+
+def test_show_stats_withholds_small_groups():
+    table = pd.DataFrame({"site": ["A", "B", "C"], "n": [3, 30, 40], "mean": [9.5, 1.25, 2.0]})
+    markup = show_stats(table, "n", 5, caption="Means", show=False)
+    assert "9.50" not in markup and "&lt;5" in markup
+    assert "2.00" in markup  # the largest group stays visible
+    assert "withheld" in markup
+
+
+def test_show_table_escapes_text():
+    table = pd.DataFrame({"quote": ["<script>alert(1)</script>"], "value": [1.0]})
+    markup = show_table(table, caption="<b>cap</b>", show=False)
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    assert "&lt;b&gt;cap" in markup
+
+
+def test_column_label():
+    assert column_label("percent_items_missing") == "Percent items missing"
+    assert column_label("change_ci_low") == "Change CI low"
+
+
+def test_write_summary(tmp_path):
+    import numpy as np
+
+    path = write_summary(tmp_path / "s.json", {"n": np.int64(3), "x": np.float64("nan")})
+    assert json.loads(path.read_text()) == {"n": 3, "x": None}
+    assert write_summary("", {"n": 1}) is None
