@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     p.set_defaults(func=_score)
 
+    p = sub.add_parser("change", help="paired change per scale; write a table")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    p.add_argument("--by", default=None, help="a participants column to group by, e.g. site")
+    p.add_argument("--instruments", default="all", help="comma-separated ids (default all)")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.set_defaults(func=_change)
+
     p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
     p.add_argument("study")
     p.add_argument("--out", required=True, help="output folder")
@@ -109,6 +117,25 @@ def _score(args) -> int:
     scores = study.scores
     path = write_table(scores, args.out)
     print(f"wrote {len(scores)} scores to {path}")
+    return 0
+
+
+def _change(args) -> int:
+    from . import outcomes
+    from .errors import InputError
+    from .io import write_table
+    from .study import load_study
+
+    if not 0 < args.confidence < 1:
+        raise InputError("confidence level out of range", value=args.confidence,
+                         expected="a number between 0 and 1, e.g. 0.95")
+    study = load_study(args.study)
+    if args.by is not None and args.by not in study.participants.columns:
+        raise InputError("no such participants column to group by", value=args.by,
+                         expected="one of " + ", ".join(study.participants.columns))
+    table = outcomes.change_table(study, args.instruments, args.confidence, by=args.by)
+    path = write_table(table, args.out)
+    print(f"wrote change for {len(table)} scale(s){' by ' + args.by if args.by else ''} to {path}")
     return 0
 
 

@@ -1,0 +1,140 @@
+"""Study-level outcome analysis: the change tables a report shows, computed from a Study.
+
+:mod:`spanalysis.change` and :mod:`spanalysis.sites` work on plain tables; this module applies
+them to a :class:`~spanalysis.Study` with the study's own settings (time points, minimum cell
+size, primary outcome) so that notebooks, the ``spanalysis change`` command and the report
+index all get the same numbers from one call.
+
+Which scales go where
+---------------------
+* Questionnaire scales are analysed as paired change (first against last time point).
+* Goal attainment scaling (``gas``) is summarised as follow-up T-scores against 50, the
+  scale's defined expected level (Kiresuk & Sherman 1968), not as paired change.
+* Service use (``service_use``) counts are summarised with medians and a signed-rank test
+  (counts are not normally distributed; see ``measures.md``).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import change, sites
+
+__all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
+           "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
+           "NOT_PAIRED"]
+
+#: instruments summarised in their own way rather than as paired change
+NOT_PAIRED = ("gas", "service_use")
+
+
+def primary_outcome(study) -> tuple[str, str]:
+    """The study's primary outcome ``(instrument, scale)``: ``primary_outcome`` in
+    ``study.yaml``, else WEMWBS total, else SWEMWBS metric, else the first scale scored."""
+    if study.manifest.primary_outcome:
+        return study.manifest.primary_outcome
+    for candidate in (("wemwbs", "total"), ("swemwbs", "metric")):
+        if candidate[0] in study.instruments:
+            return candidate
+    first = study.scale_info.iloc[0]
+    return str(first["instrument"]), str(first["scale"])
+
+
+def questionnaire_scores(study, instruments: list[str] | str | None = None) -> pd.DataFrame:
+    """Scores of the questionnaire scales analysed as paired change.
+
+    ``instruments``: a list, a comma-separated string, or None / "all" for every instrument
+    except those in :data:`NOT_PAIRED`.
+    """
+    from .errors import InputError
+
+    scores = study.scores
+    chosen = _instrument_list(study, instruments)
+    unknown = [i for i in chosen if i not in set(scores["instrument"].astype(str))]
+    if unknown:
+        raise InputError("instrument not scored in this study", value=unknown[0],
+                         expected="one of " + ", ".join(sorted(set(
+                             scores["instrument"].astype(str)) - set(NOT_PAIRED))))
+    return scores[scores["instrument"].isin(chosen)]
+
+
+def _instrument_list(study, instruments) -> list[str]:
+    if instruments in (None, "", "all"):
+        present = list(dict.fromkeys(study.scores["instrument"].astype(str)))
+        return [i for i in present if i not in NOT_PAIRED]
+    if isinstance(instruments, str):
+        instruments = [i.strip() for i in instruments.split(",") if i.strip()]
+    return [i for i in instruments if i not in NOT_PAIRED]
+
+
+def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None
+                 ) -> pd.DataFrame:
+    """:func:`spanalysis.change.paired_change` for the study's questionnaire scales."""
+    return change.paired_change(questionnaire_scores(study, instruments), study.scale_info,
+                                study.participants, by=by, confidence=confidence,
+                                min_cell_size=study.min_cell_size, timepoints=study.timepoints)
+
+
+def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Per-site paired change for one scale."""
+    scores = study.scores
+    one = scores[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
+    return sites.site_change(one, study.scale_info, study.participants, confidence=confidence,
+                             min_cell_size=study.min_cell_size, timepoints=study.timepoints)
+
+
+def site_model(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Random-intercept model of change with site as the grouping factor (one row)."""
+    return sites.mixed_model_change(study.scores, study.participants, instrument, scale,
+                                    confidence=confidence, timepoints=study.timepoints)
+
+
+def reliable_change_table(study, instruments=None, confidence: float = 0.95
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Individual reliable change ``(per person, summary)`` with the study's baseline SD and
+    the published reliability (both shown in every row)."""
+    rc = change.reliable_change(questionnaire_scores(study, instruments), study.scale_info,
+                                confidence=confidence, timepoints=study.timepoints)
+    summary = change.reliable_change_summary(rc, min_cell_size=study.min_cell_size)
+    return rc, summary
+
+
+def attrition_sensitivity(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
+    """Completers' change beside baseline observation carried forward."""
+    return change.sensitivity_bocf(questionnaire_scores(study, instruments), study.scale_info,
+                                   confidence=confidence, min_cell_size=study.min_cell_size,
+                                   timepoints=study.timepoints)
+
+
+def headline(study, confidence: float = 0.95) -> dict:
+    """The primary outcome's change as plain numbers (for the report index)."""
+    instrument, scale = primary_outcome(study)
+    if instrument not in study.instruments:
+        return {"instrument": instrument, "scale": scale, "n_pairs": 0}
+    row = change_table(study, [instrument], confidence).query("scale == @scale")
+    if row.empty:
+        return {"instrument": instrument, "scale": scale, "n_pairs": 0}
+    r = row.iloc[0]
+    out = {"instrument": instrument, "scale": scale, "n_pairs": int(r["n_pairs"]),
+           "small_group": bool(r["small_group"])}
+    if not r["small_group"]:
+        out.update(change_mean=float(r["change_mean"]), ci_low=float(r["change_ci_low"]),
+                   ci_high=float(r["change_ci_high"]), confidence=confidence,
+                   sentence=change.describe_change(r))
+    return out
+
+
+RC_CATEGORIES = ["reliable improvement", "no reliable change", "reliable deterioration"]
+
+
+def reliable_change_counts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Reliable-change categories as a count table (rows: scales; columns: the three
+    categories and the total ``n``), ready for disclosure control as one table, so that a
+    small category is protected against the row total."""
+    classified = summary[summary["threshold"].notna()]
+    table = pd.DataFrame({label: classified[f"n_{label.replace(' ', '_')}"].to_numpy()
+                          for label in RC_CATEGORIES},
+                         index=[f"{i} {s}" for i, s in zip(classified["instrument"],
+                                                           classified["scale"])])
+    table["Total"] = table.sum(axis=1)
+    table.index.name = "scale"
+    return table.astype(int)

@@ -1,0 +1,123 @@
+"""Figures of change: paired plots and the distribution of individual change.
+
+Each function returns ``(figure, alt_text)``: the alt text describes what the figure shows
+in words, for readers who cannot see it (show both with
+:func:`spanalysis.display.show_figure`). A figure for fewer than ``min_cell_size`` people is
+not drawn: it says so instead, because individual points of a small group are disclosive.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["paired_plot", "individual_change_plot"]
+
+_COLOURS = {"improvement": "#1b7837", "none": "#595959", "deterioration": "#b2182b"}
+
+
+def _too_few(ax, n: int, k: int, what: str):
+    ax.text(0.5, 0.5, f"Fewer than {k} people: {what} not shown", ha="center", va="center",
+            transform=ax.transAxes, fontsize=11)
+    ax.set_axis_off()
+
+
+def paired_plot(pairs: pd.DataFrame, *, title: str, pre_label: str, post_label: str,
+                min_cell_size: int = 5, direction: str | None = None):
+    """Each person's score before and after (thin lines) with the mean and its 95% CI.
+
+    Parameters
+    ----------
+    pairs : DataFrame with columns ``pre`` and ``post`` (one row per person, both present).
+    title : what is plotted (e.g. "WEMWBS total").
+    pre_label, post_label : the time point names.
+    direction : "higher" or "lower" is better, stated in the alt text.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, str)
+    """
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    pairs = pairs[["pre", "post"]].dropna()
+    n = len(pairs)
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    if n < min_cell_size:
+        _too_few(ax, n, min_cell_size, "individual scores")
+        return fig, f"{title}: fewer than {min_cell_size} people, so no figure is shown."
+    x = np.array([0.0, 1.0])
+    for pre, post in pairs.itertuples(index=False):
+        ax.plot(x, [pre, post], color="#9e9e9e", alpha=min(0.6, 12 / n + 0.05), linewidth=0.8)
+    means = pairs.mean().to_numpy()
+    sems = pairs.sem().to_numpy()
+    tcrit = stats.t.ppf(0.975, n - 1)
+    ax.errorbar(x, means, yerr=tcrit * sems, color="#08306b", linewidth=2.5, capsize=6,
+                marker="o", markersize=7, label="mean with 95% CI")
+    ax.set_xticks(x, [pre_label, post_label])
+    ax.set_xlim(-0.3, 1.3)
+    ax.set_ylabel(title)
+    ax.set_title(f"{title}: individual scores")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    fig.tight_layout()
+    better = {"higher": "higher scores are better", "lower": "lower scores are better"}.get(
+        direction or "", "")
+    alt = (f"Paired plot of {title} for {n} people: a grey line joins each person's "
+           f"{pre_label} and {post_label} scores; the mean went from {means[0]:.1f} to "
+           f"{means[1]:.1f}" + (f" ({better})." if better else "."))
+    return fig, alt
+
+
+def individual_change_plot(rc: pd.DataFrame, *, title: str, min_cell_size: int = 5):
+    """Histogram of individual change (post minus pre) with the reliable-change band and the
+    minimal important difference marked.
+
+    Parameters
+    ----------
+    rc : rows of :func:`spanalysis.change.reliable_change` for ONE scale (columns
+        ``change, category, threshold, mid_used, direction``).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, str)
+    """
+    import matplotlib.pyplot as plt
+
+    rc = rc.dropna(subset=["change"])
+    n = len(rc)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    if n < min_cell_size:
+        _too_few(ax, n, min_cell_size, "the distribution of change")
+        return fig, f"{title}: fewer than {min_cell_size} people, so no figure is shown."
+    threshold = float(rc["threshold"].iloc[0]) if rc["threshold"].notna().any() else np.nan
+    mid = float(rc["mid_used"].iloc[0]) if "mid_used" in rc and rc["mid_used"].notna().any() \
+        else np.nan
+    direction = str(rc["direction"].iloc[0]) if "direction" in rc else "higher"
+    change = rc["change"].to_numpy(dtype=float)
+    lo, hi = np.floor(change.min()) - 0.5, np.ceil(change.max()) + 0.5
+    bins = np.arange(lo, hi + 1, max(1.0, (hi - lo) / 30))
+    ax.hist(change, bins=bins, color="#6baed6", edgecolor="white")
+    if np.isfinite(threshold):
+        ax.axvspan(-threshold, threshold, color="#bdbdbd", alpha=0.35,
+                   label=f"no reliable change (±{threshold:.2f})")
+    if np.isfinite(mid):
+        sign = 1 if direction == "higher" else -1
+        ax.axvline(sign * mid, color="#1b7837", linestyle="--", linewidth=1.5,
+                   label=f"minimal important improvement ({sign * mid:+.2f})")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"Change in {title} (follow-up minus baseline)")
+    ax.set_ylabel("People")
+    ax.set_title(f"{title}: individual change")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    fig.tight_layout()
+    counts = rc["category"].value_counts()
+    parts = []
+    for label in ("reliable improvement", "no reliable change", "reliable deterioration"):
+        c = int(counts.get(label, 0))
+        parts.append(f"{label}: " + (f"fewer than {min_cell_size}" if 0 < c < min_cell_size
+                                      else str(c)))
+    alt = (f"Histogram of the change in {title} for {n} people, from {change.min():.1f} to "
+           f"{change.max():.1f}. " + ("The shaded band marks changes smaller than the "
+                                      f"reliable change threshold of {threshold:.2f}. "
+                                      if np.isfinite(threshold) else "")
+           + "; ".join(parts) + ".")
+    return fig, alt

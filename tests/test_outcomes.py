@@ -1,0 +1,114 @@
+"""Study-level change on the demo study, checked against scipy on scores summed directly
+from the raw responses file (independent of the scoring code), and the planted effects."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from spanalysis import load_study, outcomes, plotting
+from spanalysis.cli import main
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_study(DEMO)
+
+
+def _raw_wemwbs_pairs():
+    raw = pd.read_csv(DEMO / "responses.csv", dtype={"participant_id": str})
+    items = [f"wemwbs_{i}" for i in range(1, 15)]
+    raw["total"] = raw[items].sum(axis=1, min_count=14)  # complete cases only
+    wide = raw.pivot(index="participant_id", columns="timepoint", values="total")
+    return wide[["baseline", "followup"]].dropna()
+
+
+def test_primary_outcome_defaults_to_wemwbs_total(demo):
+    assert outcomes.primary_outcome(demo) == ("wemwbs", "total")
+
+
+def test_change_table_matches_scipy_on_raw_sums(demo):
+    pairs = _raw_wemwbs_pairs()
+    row = outcomes.change_table(demo, ["wemwbs"]).set_index("scale").loc["total"]
+    diff = pairs["followup"] - pairs["baseline"]
+    ref = stats.ttest_rel(pairs["followup"], pairs["baseline"])
+    ci = ref.confidence_interval(0.95)
+    assert row["n_pairs"] == len(pairs)
+    assert row["change_mean"] == pytest.approx(diff.mean())
+    assert row["t"] == pytest.approx(ref.statistic)
+    assert row["change_ci_low"] == pytest.approx(ci.low)
+    assert row["change_ci_high"] == pytest.approx(ci.high)
+
+
+def test_planted_site_effects_are_recovered(demo):
+    by_site = outcomes.site_table(demo, "wemwbs", "total").set_index("site")
+    # the generator plants a strong site (Millbrook) and a site with little change (Northgate)
+    assert by_site.loc["Millbrook PCN", "change_mean"] > by_site.loc["Northgate PCN", "change_mean"]
+    assert by_site.loc["Millbrook PCN", "improvement"] == "improved"
+
+
+def test_headline_and_sensitivity(demo):
+    head = outcomes.headline(demo)
+    pairs = _raw_wemwbs_pairs()
+    assert head["n_pairs"] == len(pairs) and head["ci_low"] < head["change_mean"] < head["ci_high"]
+    sens = outcomes.attrition_sensitivity(demo, ["wemwbs"]).set_index("analysis")
+    # BOCF adds non-completers with zero change, so its mean is the completers' mean
+    # scaled by n_completers / n_all
+    bocf = sens.loc["baseline observation carried forward"]
+    completers = sens.loc["completers"]
+    assert bocf["change_mean"] == pytest.approx(
+        completers["change_mean"] * completers["n_pairs"] / bocf["n_pairs"])
+
+
+def test_reliable_change_counts_add_up(demo):
+    rc, summary = outcomes.reliable_change_table(demo, ["wemwbs"])
+    counts = outcomes.reliable_change_counts(summary)
+    assert counts.loc["wemwbs total", "Total"] == (rc["category"].notna()).sum()
+    by_hand = rc["category"].value_counts()
+    for label in outcomes.RC_CATEGORIES:
+        assert counts.loc["wemwbs total", label] == by_hand.get(label, 0)
+
+
+def test_unknown_instrument_is_a_clear_error(demo):
+    from spanalysis import InputError
+
+    with pytest.raises(InputError, match="not scored"):
+        outcomes.change_table(demo, "wembws")
+
+
+def test_change_command(tmp_path, capsys):
+    out = tmp_path / "change.csv"
+    assert main(["change", str(DEMO), "--out", str(out), "--by", "site"]) == 0
+    table = pd.read_csv(out)
+    assert set(table["site"]) == set(load_study(DEMO).sites)
+    assert main(["change", str(DEMO), "--out", str(out), "--by", "sight"]) == 2
+    assert "no such participants column" in capsys.readouterr().err
+    assert main(["change", str(DEMO), "--out", str(tmp_path / "x.txt")]) == 2
+
+
+def test_paired_plot_and_too_few():
+    import matplotlib.pyplot as plt
+
+    pairs = pd.DataFrame({"pre": [1.0, 2, 3, 4, 5, 6], "post": [2.0, 3, 4, 5, 6, 7]})
+    fig, alt = plotting.paired_plot(pairs, title="Score", pre_label="baseline",
+                                    post_label="followup", direction="higher")
+    assert "6 people" in alt and "from 3.5 to 4.5" in alt
+    plt.close(fig)
+    fig, alt = plotting.paired_plot(pairs.head(3), title="Score", pre_label="a", post_label="b")
+    assert "fewer than 5" in alt
+    plt.close(fig)
+
+
+def test_individual_change_plot_alt_hides_small_categories():
+    import matplotlib.pyplot as plt
+
+    rc = pd.DataFrame({"change": [10.0, 9, 1, 0, -1, 2, 3, -9],
+                       "category": ["reliable improvement"] * 2 + ["no reliable change"] * 5
+                       + ["reliable deterioration"],
+                       "threshold": 7.5, "mid_used": 3.0, "direction": "higher"})
+    fig, alt = plotting.individual_change_plot(rc, title="WEMWBS total")
+    assert "reliable improvement: fewer than 5" in alt and "no reliable change: 5" in alt
+    plt.close(fig)
