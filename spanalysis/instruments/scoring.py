@@ -1,0 +1,798 @@
+"""Scoring questionnaire responses into tidy score tables.
+
+Everything here is vectorised over participants: each scale is computed with numpy on the
+(participants x items) matrix, never with a Python loop over rows.
+
+The tidy score table has exactly the columns ``participant_id, timepoint, instrument, scale,
+score, items_answered, items_expected, status`` (see :func:`score`). String columns are
+categoricals, to keep a million-participant table small.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .model import STATUSES, Instrument, Scale, _as_dict, load
+
+__all__ = ["score", "score_all", "gas_tscore", "assign_bands", "score_service_use",
+           "SCORE_COLUMNS"]
+
+SCORE_COLUMNS = ["participant_id", "timepoint", "instrument", "scale", "score",
+                 "items_answered", "items_expected", "status"]
+
+_ST = {name: code for code, name in enumerate(STATUSES)}
+_STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
+
+
+# --------------------------------------------------------------------------------------------
+# Input handling
+# --------------------------------------------------------------------------------------------
+def _file(df: pd.DataFrame) -> str | None:
+    # The data loader may record where the table came from; messages then name the file.
+    return df.attrs.get("file") or df.attrs.get("path")
+
+
+def _to_wide(responses: pd.DataFrame) -> pd.DataFrame:
+    """Return the wide table; a long table (participant_id, timepoint, item, value) is pivoted."""
+    if not isinstance(responses, pd.DataFrame):
+        raise InputError("responses must be a table (pandas DataFrame)",
+                         value=type(responses).__name__, expected="a DataFrame")
+    for col in ("participant_id", "timepoint"):
+        if col not in responses.columns:
+            raise InputError(f"responses have no '{col}' column", file=_file(responses),
+                             column=col, expected="columns participant_id, timepoint, then "
+                             "item columns (wide) or item, value (long)")
+    if {"item", "value"} <= set(responses.columns):
+        return _pivot_long(responses)
+    return responses
+
+
+def _pivot_long(long: pd.DataFrame) -> pd.DataFrame:
+    keys = ["participant_id", "timepoint", "item"]
+    dup = long.duplicated(keys, keep="first")
+    if dup.any():
+        pos = int(np.flatnonzero(dup.to_numpy())[0])
+        rec = long.iloc[pos]
+        raise InputError("the same item appears twice for one participant and time point",
+                         file=_file(long), row=pos + 2, column="item", value=rec["item"],
+                         expected=f"one row per participant, time point and item "
+                         f"(participant {rec['participant_id']}, time point "
+                         f"{rec['timepoint']})")
+    values = _numeric(long["value"], "value", long)
+    frame = long[["participant_id", "timepoint", "item"]].assign(value=values)
+    wide = frame.pivot(index=["participant_id", "timepoint"], columns="item", values="value")
+    wide.columns = [str(c) for c in wide.columns]
+    wide = wide.reset_index()
+    wide.attrs = dict(long.attrs)
+    return wide
+
+
+def _numeric(col: pd.Series, name: str, df: pd.DataFrame) -> np.ndarray:
+    """Column as a numeric numpy array, NaN for blanks; a non-number is an error.
+
+    A float64 column is returned without copying; an integer column (no blanks) is returned
+    as it is and converted chunk by chunk where it is used.
+    """
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        raise InputError("responses must be numbers", file=_file(df), column=name,
+                         value=str(dtype), expected="numbers (blank = missing)")
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+        return col.to_numpy()
+    if pd.api.types.is_numeric_dtype(dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    conv = pd.to_numeric(col, errors="coerce")
+    bad = conv.isna().to_numpy() & col.notna().to_numpy()
+    if bad.any():
+        # Blank strings are missing answers, not errors.
+        text = col[bad].astype(str).str.strip()
+        really = text != ""
+        if really.any():
+            pos = int(np.flatnonzero(bad)[np.flatnonzero(really.to_numpy())[0]])
+            raise InputError("response is not a number", file=_file(df), row=pos + 2,
+                             column=name, value=col.iloc[pos],
+                             expected="a number (blank = missing)")
+    return conv.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _source_columns(wide: pd.DataFrame, inst: Instrument) -> list[str | None]:
+    """The column read for each item (None: an optional item whose column is absent)."""
+    cols = set(wide.columns)
+    own = inst.item_ids
+    if inst.derived_from and not any(i in cols for i in own):
+        derived = [inst.derived_from[i] for i in own]
+        if all(c in cols for c in derived):
+            return derived
+    out: list[str | None] = []
+    missing = []
+    for it in inst.items:
+        if it.id in cols:
+            out.append(it.id)
+        elif it.optional:
+            out.append(None)
+        else:
+            missing.append(it.id)
+            out.append(None)
+    if missing:
+        alt = ""
+        if inst.derived_from:
+            alt = (" (or, to derive them, all of: "
+                   + ", ".join(inst.derived_from[i] for i in own) + ")")
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise InputError(f"the responses have no column for {len(missing)} item(s) of "
+                         f"'{inst.id}': {shown}{alt}", file=_file(wide), column=missing[0],
+                         expected=f"columns {', '.join(own)}")
+    return out
+
+
+class _Plan:
+    """One instrument prepared for scoring: its source arrays and per-item metadata."""
+
+    def __init__(self, wide: pd.DataFrame, inst: Instrument):
+        self.inst = inst
+        self.wide = wide
+        self.cols = _source_columns(wide, inst)
+        self.arrays = [None if c is None else _numeric(wide[c], c, wide) for c in self.cols]
+        items = inst.items
+        self.lo = np.array([it.min for it in items])
+        self.hi = np.array([it.max for it in items])
+        # Whole-number check only where the item needs it and the column can hold fractions.
+        self.int_check = np.array([it.integer and a is not None and a.dtype.kind == "f"
+                                   for it, a in zip(items, self.arrays)])
+        self.reverse = [j for j, it in enumerate(items) if it.reverse]
+        self.index = {it.id: j for j, it in enumerate(items)}
+        self.scales = _scorable(inst)
+        self._offset = 0   # first row of the chunk being scored (for messages)
+        # Per scale: item positions, whether they are all the items in order, which are
+        # optional, how many are required; lookup tables as arrays.
+        self.meta = {}
+        self.tables = {}
+        for sc in self.scales:
+            idx = [self.index[i] for i in sc.items]
+            optional = np.array([items[j].optional for j in idx])
+            self.meta[sc.id] = (idx, idx == list(range(len(items))), optional,
+                                int((~optional).sum()))
+            if sc.method == "lookup":
+                self.tables[sc.id] = np.array([p[1] for p in sc.lookup])
+
+    def chunk(self, start: int, stop: int, buf: np.ndarray) -> np.ndarray:
+        """Rows start:stop as a validated (rows x items) float matrix, answers as recorded."""
+        X = buf[: stop - start]
+        for j, arr in enumerate(self.arrays):
+            X[:, j] = np.nan if arr is None else arr[start:stop]
+        # Fast screen: fmin/fmax reductions skip NaN and make no temporaries; only when a
+        # column fails is the offending cell searched for.
+        if len(X) and ((np.fmin.reduce(X, axis=0) < self.lo).any()
+                       or (np.fmax.reduce(X, axis=0) > self.hi).any()
+                       or self._fraction(X)):
+            with np.errstate(invalid="ignore"):
+                bad = (X < self.lo) | (X > self.hi)
+                sub = X[:, self.int_check]
+                bad[:, self.int_check] |= (sub != np.rint(sub)) & ~np.isnan(sub)
+            r, j = (int(v[0]) for v in np.nonzero(bad))
+            self._range_error(start + r, j, X[r, j])
+        return X
+
+    def _fraction(self, X: np.ndarray) -> bool:
+        """Whether any whole-number item holds a fraction (NaN ignored)."""
+        if not self.int_check.any():
+            return False
+        sub = X[:, self.int_check]
+        frac = np.floor(sub)
+        np.subtract(sub, frac, out=frac)
+        return bool(np.fmax.reduce(frac, axis=None) > 0) if frac.size else False
+
+    def reversed(self, X: np.ndarray) -> np.ndarray:
+        if not self.reverse:
+            return X
+        out = X.copy()
+        for j in self.reverse:
+            it = self.inst.items[j]
+            out[:, j] = it.min + it.max - X[:, j]
+        return out
+
+    def _range_error(self, row: int, j: int, value: float):
+        it = self.inst.items[j]
+        rng = f"{_fmt(it.min)} to {_fmt(it.max)}"
+        if it.integer:
+            rng = "a whole number from " + rng
+        rec = self.wide.iloc[row]
+        raise InputError(f"response outside the range of item '{it.id}' ({self.inst.id}) for "
+                         f"participant {rec['participant_id']} at {rec['timepoint']}",
+                         file=_file(self.wide), column=self.cols[j], value=_val(value),
+                         expected=rng)
+
+
+_CHUNK = 1 << 15   # rows per chunk: keeps temporaries in cache, avoids page-fault churn
+
+
+def item_matrix(responses: pd.DataFrame, instrument, *, reverse: bool = True) -> np.ndarray:
+    """The (rows x items) matrix of one instrument's answers, validated.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        Wide responses (item columns may be absent only for optional items).
+    instrument : Instrument or id
+    reverse : bool
+        Apply reverse scoring (``min + max - value``) to reverse-keyed items.
+
+    Returns
+    -------
+    numpy.ndarray of float64, columns in ``instrument.items`` order, NaN = not answered.
+
+    Raises
+    ------
+    InputError
+        A required item column is missing, a value is not a number, outside the item's
+        range, or not a whole number where the item needs one. The message names the column,
+        the value, the expected range and the participant and time point.
+    """
+    plan = _Plan(_to_wide(responses), load(instrument))
+    n = len(plan.wide)
+    X = np.empty((n, len(plan.inst.items)), order="F")
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        plan.chunk(start, stop, X[start:stop])
+    return plan.reversed(X) if reverse else X
+
+
+def _reverse(X: np.ndarray, inst: Instrument) -> np.ndarray:
+    """Reverse-score reverse-keyed items (``min + max - value``); X itself is not changed."""
+    rev = [j for j, it in enumerate(inst.items) if it.reverse]
+    if not rev:
+        return X
+    out = X.copy()
+    for j in rev:
+        it = inst.items[j]
+        out[:, j] = it.min + it.max - X[:, j]
+    return out
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _val(v: float) -> int | float:
+    """A value as shown in a message: 6 rather than 6.0 or '6'."""
+    return int(v) if float(v).is_integer() else float(v)
+
+
+# --------------------------------------------------------------------------------------------
+# Scale computations on one chunk: (score, answered, expected, status code)
+# --------------------------------------------------------------------------------------------
+_OK, _PRORATED, _PARTIAL = _ST["ok"], _ST["prorated"], _ST["partial"]
+_TOO_FEW, _INCOMPLETE, _NOT_ADMIN = (_ST["too_few_items"], _ST["incomplete_for_lookup"],
+                                     _ST["not_administered"])
+
+
+def _status(n_ans, n_exp, enough, partial_code: int) -> np.ndarray:
+    # Later assignments win: too few < partial/prorated < ok < not administered.
+    status = np.where(enough, partial_code, _TOO_FEW).astype(np.int8)
+    status[n_ans == n_exp] = _OK
+    status[n_ans == 0] = _NOT_ADMIN
+    return status
+
+
+def _scale_chunk(sc: Scale, plan: _Plan, X: np.ndarray, X_raw: np.ndarray,
+                 missing: np.ndarray, Xz: np.ndarray, cache: dict):
+    """X: answers after reverse scoring; X_raw: as recorded (for count_values);
+    missing: isnan(X); Xz: X with blanks as 0; cache: per-chunk results shared by scales
+    with the same items (SWEMWBS metric and raw)."""
+    idx, full, optional, n_req = plan.meta[sc.id]
+    m = sc.method
+    if len(idx) == 1 and m in ("sum", "mean") and n_req == 1:
+        # A single required item (ONS4, MYCaW ratings): the score is the answer itself.
+        answered = ~missing[:, idx[0]]
+        status = np.where(answered, _OK, _NOT_ADMIN).astype(np.int8)
+        return X[:, idx[0]], answered, 1, status
+    key = tuple(idx)
+    if key in cache:
+        ans, n_ans, n_exp, total = cache[key]
+    else:
+        # Whole-matrix reductions when the scale uses every item (no fancy-index copy).
+        miss = missing if full else missing[:, idx]
+        n_ans = len(idx) - miss.sum(axis=1, dtype=np.int16)
+        ans = None
+        if optional.any():
+            ans = ~miss
+            n_exp = n_req + ans[:, optional].sum(axis=1, dtype=np.int16)
+        else:
+            n_exp = n_req   # a scalar broadcasts in comparisons and in the output write
+        total = (Xz if full else Xz[:, idx]).sum(axis=1)
+        cache[key] = ans, n_ans, n_exp, total
+    rule = sc.missing
+    if rule.rule == "complete":
+        enough = n_ans == n_exp
+    elif rule.rule == "min_answered":
+        enough = n_ans >= rule.min_answered
+    else:
+        enough = (n_exp - n_ans) <= rule.max_missing
+    if m == "sum":
+        if rule.prorate:
+            status = _status(n_ans, n_exp, enough, _PRORATED)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(n_ans == n_exp, total, total / n_ans * n_exp)
+        else:
+            status = _status(n_ans, n_exp, enough, _PARTIAL)
+            value = total
+    elif m == "mean":
+        status = _status(n_ans, n_exp, enough, _PRORATED)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = total / n_ans
+    elif m == "lookup":
+        status = np.where(n_ans == n_exp, _OK, _INCOMPLETE).astype(np.int8)
+        status[n_ans == 0] = _NOT_ADMIN
+        # The table lists every raw sum once, in order, from its first raw value, so the
+        # position is raw - first (incomplete rows are clipped, then masked below).
+        conv = plan.tables[sc.id]
+        pos = total - sc.lookup[0][0]
+        np.clip(pos, 0, len(conv) - 1, out=pos)
+        value = conv[pos.astype(np.intp)]
+    elif m == "dichotomise_count":
+        # count_values name answers as recorded, so reverse keying does not apply here.
+        value = np.zeros(len(X))
+        for k, iid in enumerate(sc.items):
+            value += np.isin(X_raw[:, idx[k]], sc.count_values[iid])
+        # The manual's SPSS COUNT: a missing item simply adds nothing to the count.
+        status = _status(n_ans, n_exp, enough, _PARTIAL)
+    elif m == "gas_tscore":
+        set_ = ~missing[:, idx]          # goals set (blank level = no goal)
+        x = Xz[:, idx]
+        if sc.weights:
+            widx = [plan.index[w] for w in sc.weights]
+            w = np.where(missing[:, widx], 1.0, Xz[:, widx])   # blank weight = 1
+            bad = set_ & (w <= 0)
+            if bad.any():
+                r, k = (int(v[0]) for v in np.nonzero(bad))
+                rec = plan.wide.iloc[plan._offset + r]
+                raise InputError(f"GAS weight must be greater than 0 for participant "
+                                 f"{rec['participant_id']} at {rec['timepoint']}",
+                                 file=_file(plan.wide), column=plan.cols[widx[k]],
+                                 value=_val(w[r, k]), expected="a positive number (blank = 1)")
+            w *= set_
+        else:
+            w = set_.astype(float)
+        value = _gas_rows(x, w, sc.rho.value)
+        status = np.where(n_ans == 0, _NOT_ADMIN, _OK).astype(np.int8)
+    else:  # pragma: no cover - 'count' scales are refused before we get here
+        raise InputError(f"method '{m}' cannot score questionnaire items")
+    ok = status <= _PARTIAL    # ok, prorated, partial carry a score
+    value = np.where(ok, value, np.nan)
+    return value, n_ans, n_exp, status
+
+
+def _gas_matrix(L: np.ndarray, W: np.ndarray, rho: float) -> np.ndarray:
+    """Kiresuk-Sherman T for each row; blank levels (NaN) are goals not set."""
+    set_ = ~np.isnan(L)
+    return _gas_rows(np.where(set_, L, 0.0), np.where(set_, W, 0.0), rho)
+
+
+def _gas_rows(x: np.ndarray, w: np.ndarray, rho: float) -> np.ndarray:
+    """T = 50 + 10 sum(w x) / sqrt((1 - rho) sum(w^2) + rho (sum w)^2), row by row.
+
+    ``x`` holds levels with unset goals as 0 and ``w`` weights with unset goals as 0, so an
+    unset goal adds nothing to any sum. Rows without goals get NaN.
+    """
+    num = (w * x).sum(axis=1)
+    sw = w.sum(axis=1)
+    den = (1 - rho) * (w * w).sum(axis=1) + rho * sw * sw
+    np.sqrt(den, out=den)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out *= 10
+    out += 50
+    out[den == 0] = np.nan
+    return out
+
+
+def gas_tscore(levels: Sequence[float], weights: Sequence[float] | None = None,
+               rho: float = 0.3) -> float:
+    """Goal Attainment Scaling T-score for one person's goals.
+
+    Parameters
+    ----------
+    levels : sequence of float
+        Attainment of each goal, in {-2, -1, 0, +1, +2}; NaN/None for a goal not set.
+    weights : sequence of float, optional
+        Positive weight per goal (NaN/None = 1). Default: all 1 (unweighted).
+    rho : float
+        Assumed correlation between goal scales; 0.3 by convention.
+
+    Returns
+    -------
+    float
+        The T-score, or NaN when no goal is set.
+
+    Notes
+    -----
+    .. math:: T = 50 + \\frac{10 \\sum w_i x_i}{\\sqrt{(1-\\rho)\\sum w_i^2 + \\rho(\\sum w_i)^2}}
+
+    T is 50 when every goal is met exactly; with equal weights and rho = 0.3, one goal at +1
+    gives 60.
+
+    References
+    ----------
+    Kiresuk TJ, Sherman RE (1968) Community Ment Health J 4:443-453.
+    Turner-Stokes L (2009) Clin Rehabil 23:362-370 and erratum (corrected formula).
+
+    Examples
+    --------
+    >>> from spanalysis.instruments import gas_tscore
+    >>> gas_tscore([0, 0, 0])
+    50.0
+    >>> round(gas_tscore([1]), 6)
+    60.0
+    """
+    L = np.array([np.nan if v is None else v for v in levels], dtype=float)
+    if weights is None:
+        W = np.ones_like(L)
+    else:
+        W = np.array([np.nan if v is None else v for v in weights], dtype=float)
+        if W.shape != L.shape:
+            raise InputError("one weight per goal is needed", value=len(W),
+                             expected=f"{len(L)} weights")
+        W = np.where(np.isnan(W), 1.0, W)
+    set_ = ~np.isnan(L)
+    bad = set_ & ~np.isin(L, [-2, -1, 0, 1, 2])
+    if bad.any():
+        raise InputError("GAS level outside -2..+2", value=_val(L[bad][0]),
+                         expected="one of -2, -1, 0, 1, 2")
+    if (set_ & (W <= 0)).any():
+        raise InputError("GAS weight must be greater than 0", value=_val(W[set_ & (W <= 0)][0]),
+                         expected="a positive number")
+    if not 0 <= rho < 1:
+        raise InputError("rho must be in [0, 1)", value=rho, expected="0 <= rho < 1")
+    return float(_gas_matrix(L[None, :], W[None, :], rho)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Public scoring
+# --------------------------------------------------------------------------------------------
+def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        if (codes < 0).any():
+            pos = int(np.flatnonzero(codes < 0)[0])
+            raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
+                             expected="a value in every row")
+        return codes.astype(np.int32), series.cat.categories
+    codes, uniques = pd.factorize(series, sort=False)
+    if (codes < 0).any():
+        pos = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
+                         expected="a value in every row")
+    return codes.astype(np.int32), pd.Index(uniques)
+
+
+def _scorable(inst: Instrument) -> list[Scale]:
+    return [sc for sc in inst.scales if sc.method != "count"]
+
+
+def score(responses: pd.DataFrame, instrument) -> pd.DataFrame:
+    """Score one instrument for every participant and time point.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        The study's wide responses: ``participant_id``, ``timepoint``, optional
+        ``completed_date``, then one float column per item (NaN = not answered). Columns of
+        other instruments are ignored. A long table (``participant_id, timepoint, item,
+        value``) is accepted and pivoted. For SWEMWBS, when no ``swemwbs_*`` column exists,
+        the WEMWBS items 1, 2, 3, 6, 7, 9, 11 are used.
+    instrument : Instrument or str
+        An :class:`Instrument` or a built-in id / YAML path.
+
+    Returns
+    -------
+    DataFrame
+        One row per (scale, input row), in the order of the instrument's scales and then of
+        the input rows. Columns:
+
+        - ``participant_id``, ``timepoint`` (categorical; categories kept from the input
+          when it is categorical, else in order of appearance)
+        - ``instrument``, ``scale`` (categorical)
+        - ``score`` (float; NaN when no score can be given)
+        - ``items_answered`` (int8; int16 if a scale has more than 127 items): items of the
+          scale answered
+        - ``items_expected`` (same type): required items plus optional items answered
+        - ``status`` (categorical, categories :data:`STATUSES`): ``ok`` (all expected items
+          answered), ``prorated`` (items missing, score from the answered items: prorated
+          sum = mean x items, or mean of answered items), ``partial`` (items missing, sum or
+          count of the answered items as the instrument's rule says, e.g. De Jong Gierveld
+          total with one item missing), ``too_few_items`` (more missing than the rule
+          allows: score NaN), ``incomplete_for_lookup`` (a conversion table needs every item:
+          score NaN), ``not_administered`` (no item answered: score NaN).
+
+    Raises
+    ------
+    InputError
+        Missing ``participant_id``/``timepoint``; an item column the instrument needs is
+        absent; a response is not a number, outside its item's range, or not whole where it
+        must be; a non-positive GAS weight; an instrument that is not scored from items
+        (service use: see :func:`score_service_use`).
+
+    Notes
+    -----
+    Reverse-keyed items are scored ``min + max - value`` first. Methods: ``sum``; ``mean``;
+    ``lookup`` (raw sum converted through a published table, complete responses only);
+    ``dichotomise_count`` (number of items whose answer is among the scale's
+    ``count_values``); ``gas_tscore`` (see :func:`gas_tscore`). Missing-item rules are in
+    each definition (``docs/instruments.md``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from spanalysis import instruments
+    >>> df = pd.DataFrame({"participant_id": ["p1", "p2"], "timepoint": ["baseline"] * 2,
+    ...                    "ucla3_1": [1, 3], "ucla3_2": [2, np.nan], "ucla3_3": [3, 3]})
+    >>> instruments.score(df, "ucla3")[["participant_id", "score", "status"]]
+      participant_id  score         status
+    0             p1    6.0             ok
+    1             p2    NaN  too_few_items
+    """
+    inst = load(instrument)
+    return score_all(responses, {inst.id: inst})
+
+
+def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
+    """Score several instruments into one tidy table (see :func:`score` for the columns).
+
+    Parameters
+    ----------
+    responses : DataFrame
+        Wide (or long) responses.
+    instruments : dict of id -> Instrument, or a list of ids / Instruments
+        Instruments scored from questionnaire items. Instruments whose scales are all
+        ``count`` (service use) are skipped here: score them with
+        :func:`score_service_use`.
+
+    Returns
+    -------
+    DataFrame
+        The rows of every instrument, in the order given; categorical columns share one set
+        of categories.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from spanalysis import instruments
+    >>> df = pd.DataFrame({"participant_id": ["p1"], "timepoint": ["baseline"],
+    ...                    "ons_lonely": [4], "ucla3_1": [1], "ucla3_2": [1], "ucla3_3": [2]})
+    >>> instruments.score_all(df, ["ucla3", "ons_lonely"])[["instrument", "scale", "score"]]
+       instrument   scale  score
+    0       ucla3   total    4.0
+    1  ons_lonely  lonely    4.0
+    """
+    insts = _as_dict(instruments)
+    wide = _to_wide(responses)
+    only_counts = [i for i in insts.values() if not _scorable(i)]
+    if only_counts and len(only_counts) == len(insts) and len(insts) == 1:
+        raise InputError(f"'{only_counts[0].id}' is not scored from questionnaire items",
+                         value=only_counts[0].id,
+                         expected="score it with score_service_use(service_use, timepoints)")
+    plans = [_Plan(wide, inst) for inst in insts.values() if _scorable(inst)]
+    if not plans:
+        return _empty_scores()
+    pid_codes, pid_cats = _codes(wide["participant_id"])
+    tp_codes, tp_cats = _codes(wide["timepoint"])
+    n = len(wide)
+
+    blocks = [(k, sc) for k, plan in enumerate(plans) for sc in plan.scales]
+    n_blocks = len(blocks)
+    # Item counts fit int8 unless a scale has more than 127 items.
+    count_dtype = np.int8 if max(len(sc.items) for _, sc in blocks) <= 127 else np.int16
+    score_out = np.empty(n_blocks * n)
+    answered_out = np.empty(n_blocks * n, dtype=count_dtype)
+    expected_out = np.empty(n_blocks * n, dtype=count_dtype)
+    status_out = np.empty(n_blocks * n, dtype=np.int8)
+
+    # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
+    # results go straight into the preallocated output columns.
+    for k, plan in enumerate(plans):
+        buf = np.empty((min(n, _CHUNK), len(plan.inst.items)), order="F")
+        first_block = next(b for b, (kk, _) in enumerate(blocks) if kk == k)
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            plan._offset = start
+            X_raw = plan.chunk(start, stop, buf)
+            X = plan.reversed(X_raw)
+            missing = np.isnan(X)
+            Xz = np.where(missing, 0.0, X)
+            cache: dict = {}
+            for b, sc in enumerate(plan.scales):
+                v, a, e, st_ = _scale_chunk(sc, plan, X, X_raw, missing, Xz, cache)
+                off = (first_block + b) * n
+                score_out[off + start: off + stop] = v
+                answered_out[off + start: off + stop] = a
+                expected_out[off + start: off + stop] = e
+                status_out[off + start: off + stop] = st_
+
+    inst_ids = [plan.inst.id for plan in plans]
+    scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
+    scale_code = {s: c for c, s in enumerate(scale_cats)}
+
+    def cat(codes, categories):
+        return pd.Categorical.from_codes(codes, dtype=_cat_dtype(categories), validate=False)
+
+    # Key columns: one block of n rows per scale, filled by slice (memcpy/fill), which is far
+    # faster than np.tile / np.repeat at tens of millions of rows.
+    pid_out = np.empty(n_blocks * n, dtype=pid_codes.dtype)
+    tp_out = np.empty(n_blocks * n, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
+    inst_out = np.empty(n_blocks * n, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
+    scale_out = np.empty(n_blocks * n, dtype=np.int8 if len(scale_cats) < 127 else np.int16)
+    for b, (k, sc) in enumerate(blocks):
+        sl = slice(b * n, (b + 1) * n)
+        pid_out[sl] = pid_codes
+        tp_out[sl] = tp_codes
+        inst_out[sl] = k
+        scale_out[sl] = scale_code[sc.id]
+    return pd.DataFrame({
+        "participant_id": cat(pid_out, pid_cats),
+        "timepoint": cat(tp_out, tp_cats),
+        "instrument": cat(inst_out, inst_ids),
+        "scale": cat(scale_out, scale_cats),
+        "score": score_out,
+        "items_answered": answered_out,
+        "items_expected": expected_out,
+        "status": cat(status_out, list(STATUSES)),
+    }, copy=False)
+
+
+def _cat_dtype(categories) -> pd.CategoricalDtype:
+    """CategoricalDtype for categories already known to be unique (from factorize or an
+    existing categorical): skips pandas' uniqueness check, which hashes every category again
+    (a tenth of a second per million participants)."""
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fast is not None:
+        try:
+            return fast(pd.Index(categories), False)
+        except TypeError:  # pragma: no cover - private API changed; use the public one
+            pass
+    return pd.CategoricalDtype(categories)
+
+
+def _empty_scores() -> pd.DataFrame:
+    empty = pd.Categorical([])
+    return pd.DataFrame({"participant_id": empty, "timepoint": empty, "instrument": empty,
+                         "scale": empty, "score": np.array([], dtype=float),
+                         "items_answered": np.array([], dtype=np.int8),
+                         "items_expected": np.array([], dtype=np.int8),
+                         "status": pd.Categorical([], dtype=_STATUS_DTYPE)})
+
+
+def assign_bands(scores: pd.DataFrame, instruments) -> pd.DataFrame:
+    """Add a ``band`` column (the published band each score falls in) to a score table.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Output of :func:`score` / :func:`score_all`.
+    instruments : dict of id -> Instrument, or a list of ids / Instruments
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``scores`` with ``band`` (categorical; missing where the scale has no
+        bands, the score is NaN, or it falls between bands). Bands are inclusive at both
+        ends.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from spanalysis import instruments
+    >>> df = pd.DataFrame({"participant_id": ["a", "b"], "timepoint": ["t0", "t0"],
+    ...     "ons4_satisfaction": [4, 5], "ons4_worthwhile": [7, 9], "ons4_happy": [6, 8],
+    ...     "ons4_anxious": [1, 2]})
+    >>> s = instruments.assign_bands(instruments.score(df, "ons4"), ["ons4"])
+    >>> s[s.scale == "anxious"].band.tolist()
+    ['very low', 'low']
+    """
+    insts = _as_dict(instruments)
+    band = np.full(len(scores), None, dtype=object)
+    inst_col = scores["instrument"].astype(str).to_numpy()
+    scale_col = scores["scale"].astype(str).to_numpy()
+    values = scores["score"].to_numpy(dtype=float)
+    labels: list[str] = []
+    for inst in insts.values():
+        for sc in inst.scales:
+            if not sc.bands:
+                continue
+            mask = (inst_col == inst.id) & (scale_col == sc.id)
+            band[mask] = sc.band(values[mask])
+            labels += [b.label for b in sc.bands if b.label not in labels]
+    out = scores.copy()
+    out["band"] = pd.Categorical(band, categories=labels)
+    return out
+
+
+def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> pd.DataFrame:
+    """Turn the study's service-use table into the tidy score format.
+
+    Parameters
+    ----------
+    service_use : DataFrame
+        Long table ``participant_id, service, period (before|after), count``.
+    timepoints : sequence
+        The study's ordered time points (ids, or objects with an ``id`` attribute). ``before``
+        is placed at the first, ``after`` at the last.
+
+    Returns
+    -------
+    DataFrame
+        Columns as :func:`score`: ``instrument`` = ``service_use``, ``scale`` = the service
+        name, ``score`` = the count, ``items_answered``/``items_expected`` = 1 (0 answered for
+        a blank count), ``status`` ``ok`` (or ``not_administered`` for a blank count).
+        Direction (lower is better) and method (count) are in the ``service_use`` definition.
+
+    Raises
+    ------
+    InputError
+        A missing column, a period other than before/after, a count that is negative or not
+        a whole number, or the same participant, service and period twice.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from spanalysis.instruments import score_service_use
+    >>> su = pd.DataFrame({"participant_id": ["p1", "p1"], "service": ["gp_consultations"] * 2,
+    ...                    "period": ["before", "after"], "count": [5, 2]})
+    >>> score_service_use(su, ["baseline", "followup"])[["timepoint", "scale", "score"]]
+      timepoint             scale  score
+    0  baseline  gp_consultations    5.0
+    1  followup  gp_consultations    2.0
+    """
+    f = _file(service_use)
+    for col in ("participant_id", "service", "period", "count"):
+        if col not in service_use.columns:
+            raise InputError(f"service use has no '{col}' column", file=f, column=col,
+                             expected="columns participant_id, service, period, count")
+    tps = [getattr(t, "id", t) for t in timepoints]
+    if not tps:
+        raise InputError("no time points given", expected="the study's ordered time points")
+    period = service_use["period"].astype("string").str.strip().str.lower()
+    bad = ~period.isin(["before", "after"]).fillna(False).to_numpy(dtype=bool)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise InputError("unknown period", file=f, row=pos + 2, column="period",
+                         value=service_use["period"].iloc[pos], expected="before or after")
+    counts = _numeric(service_use["count"], "count", service_use).astype(float)
+    with np.errstate(invalid="ignore"):
+        badc = ~np.isnan(counts) & ((counts < 0) | (counts != np.floor(counts)))
+    if badc.any():
+        pos = int(np.flatnonzero(badc)[0])
+        raise InputError("count must be a whole number of events, 0 or more", file=f,
+                         row=pos + 2, column="count", value=_val(counts[pos]),
+                         expected="a whole number >= 0")
+    keys = pd.DataFrame({"p": service_use["participant_id"].to_numpy(),
+                         "s": service_use["service"].to_numpy(), "t": period.to_numpy()})
+    dup = keys.duplicated().to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        raise InputError("the same participant, service and period appear twice", file=f,
+                         row=pos + 2, column="service", value=service_use["service"].iloc[pos],
+                         expected="one row per participant, service and period")
+    pid_codes, pid_cats = _codes(service_use["participant_id"])
+    svc_codes, svc_cats = _codes(service_use["service"].astype(str))
+    tp_cats = list(dict.fromkeys(str(t) for t in tps))
+    tp_code = np.where(period.to_numpy() == "before", tp_cats.index(str(tps[0])),
+                       tp_cats.index(str(tps[-1]))).astype(np.int32)
+    answered = (~np.isnan(counts)).astype(np.int8)
+    n = len(service_use)
+    return pd.DataFrame({
+        "participant_id": pd.Categorical.from_codes(pid_codes, categories=pid_cats),
+        "timepoint": pd.Categorical.from_codes(tp_code, categories=tp_cats),
+        "instrument": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                categories=["service_use"]),
+        "scale": pd.Categorical.from_codes(svc_codes, categories=svc_cats),
+        "score": counts,
+        "items_answered": answered,
+        "items_expected": np.ones(n, dtype=np.int8),
+        "status": pd.Categorical.from_codes(
+            np.where(answered == 1, _ST["ok"], _ST["not_administered"]).astype(np.int8),
+            dtype=_STATUS_DTYPE),
+    })
