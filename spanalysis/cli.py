@@ -56,8 +56,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
     p.add_argument("study")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--sites", default="all",
+                   help="site reports to make: 'all' (default), 'none' or comma-separated sites")
+    p.add_argument("--study-reports", choices=("yes", "no"), default="yes",
+                   help="also render the whole-study notebooks 01-04 (default yes)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: number of CPUs)")
     p.add_argument("--force", action="store_true", help="re-render reports even if unchanged")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the reports on a Dask distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="time limit per report (default 600)")
+    p.add_argument("--kernel", default="spanalysis", help="Jupyter kernel (default spanalysis)")
+    p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                   help="a notebook parameter, converted to the type the notebook declares "
+                        "(repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("qual", help="qualitative material: REFI-QDA import and export")
+    qsub = p.add_subparsers(dest="qual_command", required=True, parser_class=_Parser)
+    q = qsub.add_parser("import", help="read a REFI-QDA project (.qdpx) into CSV tables")
+    q.add_argument("file", help="the .qdpx project")
+    q.add_argument("--out", required=True, help="folder for codebook.csv, segments.csv, ...")
+    q.set_defaults(func=_qual_import)
+    q = qsub.add_parser("export", help="write a study's coding as a REFI-QDA project")
+    q.add_argument("study")
+    q.add_argument("--out", required=True, help="the .qdpx file to write")
+    q.set_defaults(func=_qual_export)
+
+    p = sub.add_parser("agreement", help="inter-coder agreement per code")
+    p.add_argument("study")
+    p.add_argument("--unit", choices=["sentence", "source"], default="sentence",
+                   help="unit of analysis (default: sentence)")
+    p.add_argument("--coders", default=None, help="comma-separated coders (default: all)")
+    p.add_argument("--out", default=None, help="also write the table (.csv or .parquet)")
+    p.set_defaults(func=_agreement)
 
     p = sub.add_parser("kernel", help="manage the Jupyter kernel the notebooks run on")
     ksub = p.add_subparsers(dest="kernel_command", required=True, parser_class=_Parser)
@@ -140,10 +174,40 @@ def _change(args) -> int:
 
 
 def _report(args) -> int:
+    from .errors import InputError
     from .report import build_reports
 
-    result = build_reports(args.study, args.out, force=args.force)
+    parameters = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError("a parameter must be given as NAME=VALUE", column="--parameter",
+                             value=item, expected="e.g. -p confidence=0.9")
+        parameters[name.strip()] = value   # converted to the declared type by plan_jobs
+    result = build_reports(args.study, args.out, sites=args.sites,
+                           study_reports=args.study_reports == "yes", force=args.force,
+                           jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
+                           kernel=args.kernel, parameters=parameters,
+                           progress=not args.no_progress)
     return 0 if result.ok else 1
+
+
+def _qual_import(args) -> int:
+    from .qual.commands import qual_import
+
+    return qual_import(args.file, args.out)
+
+
+def _qual_export(args) -> int:
+    from .qual.commands import qual_export
+
+    return qual_export(args.study, args.out)
+
+
+def _agreement(args) -> int:
+    from .qual.commands import agreement
+
+    return agreement(args.study, unit=args.unit, coders=args.coders, out=args.out)
 
 
 def _kernel_install(args) -> int:

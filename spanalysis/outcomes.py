@@ -20,6 +20,7 @@ import pandas as pd
 from . import change, sites
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
+           "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
            "NOT_PAIRED"]
 
@@ -88,11 +89,43 @@ def site_model(study, instrument: str, scale: str, confidence: float = 0.95) -> 
                                     confidence=confidence, timepoints=study.timepoints)
 
 
+def scale_info_with_study_reliability(study) -> pd.DataFrame:
+    """``study.scale_info`` where a scale with no published reliability takes the study's
+    own Cronbach's alpha at baseline, with a source saying so.
+
+    Jacobson & Truax (1991) need a reliability for every scale classified; the instrument
+    definitions only carry values whose published source could be confirmed. For the other
+    multi-item scales the study's own internal consistency is the next best estimate, and it
+    is labelled as such wherever it is used. Single-item scales have no alpha and stay
+    unclassified.
+    """
+    from . import instruments as ins
+
+    info = study.scale_info.copy()
+    missing = info["reliability"].isna()
+    if not missing.any():
+        return info
+    alpha = ins.reliability(study.responses, study.instruments)
+    base = alpha[(alpha["timepoint"].astype(str) == study.timepoints[0]) & alpha["alpha"].notna()]
+    lookup = base.set_index(["instrument", "scale"])
+    for i in info.index[missing]:
+        key = (info.at[i, "instrument"], info.at[i, "scale"])
+        if key in lookup.index:
+            row = lookup.loc[key]
+            info.at[i, "reliability"] = float(row["alpha"])
+            info.at[i, "reliability_source"] = (
+                f"this study's Cronbach's alpha at {study.timepoints[0]} (n={int(row['n'])}); "
+                "no published value in the instrument definition")
+    return info
+
+
 def reliable_change_table(study, instruments=None, confidence: float = 0.95
                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Individual reliable change ``(per person, summary)`` with the study's baseline SD and
-    the published reliability (both shown in every row)."""
-    rc = change.reliable_change(questionnaire_scores(study, instruments), study.scale_info,
+    the published reliability, or the study's own alpha where none is published (see
+    :func:`scale_info_with_study_reliability`); both are shown in every row."""
+    rc = change.reliable_change(questionnaire_scores(study, instruments),
+                                scale_info_with_study_reliability(study),
                                 confidence=confidence, timepoints=study.timepoints)
     summary = change.reliable_change_summary(rc, min_cell_size=study.min_cell_size)
     return rc, summary

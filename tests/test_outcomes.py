@@ -112,3 +112,19 @@ def test_individual_change_plot_alt_hides_small_categories():
     fig, alt = plotting.individual_change_plot(rc, title="WEMWBS total")
     assert "reliable improvement: fewer than 5" in alt and "no reliable change: 5" in alt
     plt.close(fig)
+
+
+def test_missing_published_reliability_falls_back_to_the_studys_alpha(demo):
+    import pingouin as pg
+
+    info = outcomes.scale_info_with_study_reliability(demo).set_index(["instrument", "scale"])
+    # WEMWBS keeps its published value
+    assert "Tennant" in info.loc[("wemwbs", "total"), "reliability_source"]
+    # GSE has none in its definition: the study's own baseline alpha, computed here directly
+    raw = demo.responses[demo.responses["timepoint"] == "baseline"]
+    items = raw[[f"gse_{i}" for i in range(1, 11)]].dropna()
+    alpha, _ = pg.cronbach_alpha(items)
+    assert info.loc[("gse", "total"), "reliability"] == pytest.approx(alpha)
+    assert "this study's Cronbach's alpha" in info.loc[("gse", "total"), "reliability_source"]
+    # single items have no alpha and stay unclassified
+    assert np.isnan(info.loc[("ons4", "happy"), "reliability"])

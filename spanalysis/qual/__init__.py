@@ -8,6 +8,10 @@ segments   ``sources.csv`` (+ text files) and ``segments.csv``
 refi       REFI-QDA ``.qdpx`` projects (NVivo, ATLAS.ti, MAXQDA, QualCoder)
 agreement  percent agreement, Cohen's kappa, Krippendorff's alpha, per-code agreement
 redact     removing names and identifiers from quotes
+themes     quantitized themes: participant x code matrix, frequencies, co-occurrence
+text       NLTK text tools without downloads: tokenising, KWIC, distinctive terms, suggestions
+quotes     exemplar quotes, redacted and attributed, with content notes
+commands   the functions behind ``spanalysis qual import|export`` and ``spanalysis agreement``
 """
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ from .codebook import read_codebook, read_qdc, validate_codebook, write_codebook
 from .redact import read_names, redact
 from .refi import read_qdpx, write_qdpx
 from .segments import read_segments, read_sources
+from .themes import code_cooccurrence, code_frequencies, cooccurrence_heatmap, participant_code_matrix
 
 __all__ = ["read_codebook", "write_codebook", "validate_codebook", "read_qdc", "write_qdc",
            "read_sources", "read_segments", "read_qdpx", "write_qdpx", "krippendorff_alpha",
-           "cohen_kappa", "percent_agreement", "coding_agreement", "redact", "read_names"]
+           "cohen_kappa", "percent_agreement", "coding_agreement", "redact", "read_names",
+           "participant_code_matrix", "code_frequencies", "code_cooccurrence",
+           "cooccurrence_heatmap"]
