@@ -50,9 +50,12 @@ def _format(value, decimals: int) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        if abs(value) < 0.001 and value != 0:
+        if abs(value) < 0.001 and value != 0 and decimals >= 2:
             return f"{value:.2e}"
-        return f"{value:,.{decimals}f}"
+        text = f"{value:,.{decimals}f}"
+        if text.startswith("-") and float(text.replace(",", "")) == 0:
+            text = text[1:]  # no "-0.00"
+        return text
     return str(value)
 
 
@@ -187,3 +190,39 @@ def _json_default(value):
     if isinstance(value, (pd.Timestamp,)):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def show_quotes(quotes: pd.DataFrame, *, heading_level: int = 3, show: bool = True):
+    """Quotes grouped by theme, each escaped and attributed; sensitive quotes behind a
+    content note (see :func:`spanalysis.qual.quotes.quote_html`)."""
+    from IPython.display import HTML
+
+    from .qual.quotes import quote_html
+
+    parts = []
+    for (code_id, name), group in quotes.groupby(["code_id", "code_name"], sort=False):
+        parts.append(f"<h{heading_level}>{html.escape(str(name))}</h{heading_level}>")
+        parts.extend(quote_html(row) for row in group.to_dict("records"))
+    markup = "\n".join(parts) or "<p>No quotes to show.</p>"
+    if not show:
+        return markup
+    _display(HTML(markup))
+    return None
+
+
+def show_percent_of_group(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
+                          caption: str, decimals: int = 0, show: bool = True):
+    """Percentages ``100 * counts / group size`` (columns are groups), hidden wherever the
+    count is suppressed (a percentage of a known group size gives the count away) or the
+    group is smaller than k."""
+    shown = disclosure.suppress_counts(counts, k, totals="none")
+    sizes = group_sizes.reindex(counts.columns)
+    pct = 100 * counts.div(sizes.where(sizes > 0), axis=1)
+    out = pct.round(decimals).astype(object)
+    hidden = shown.apply(lambda col: ~col.str.fullmatch(r"\d+"))
+    small_group = (sizes < k).to_numpy()
+    out = out.where(~hidden, disclosure.COMPLEMENTARY_MARKER)
+    out.loc[:, small_group] = disclosure.COMPLEMENTARY_MARKER
+    out = out.map(lambda v: v if isinstance(v, str) else f"{v:.{decimals}f}")
+    return show_table(out, caption=caption + f" (hidden where a count is below {k}: [c])",
+                      index=True, show=show)
