@@ -1838,7 +1838,9 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=("wemwbs", 
     matplotlib.figure.Figure
         Themes (rows) by groups (columns), cells = percent of the group's interviewed
         participants who voiced the theme (0-100, annotated). Groups smaller than
-        ``min_cell_size`` are masked (blank) and labelled "n < k". The figure is built without
+        ``min_cell_size`` are masked (blank) and labelled "n < k", and so are cells where from
+        1 to k-1 people voiced the theme (the printed group size would give the count away).
+        The figure is built without
         pyplot, so it leaves no global state; it displays inline in Jupyter.
 
     Examples
@@ -1862,6 +1864,12 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=("wemwbs", 
         else list(dict.fromkeys(table[by]))
     grid = grid.reindex(index=rows, columns=cols)
     sizes = table.drop_duplicates(by).set_index(by)["n_group"].reindex(cols)
+    # A percentage of a group whose size is printed gives away the count behind it, so
+    # cells where 1..k-1 people voiced the theme are blank too (disclosure control).
+    voiced = table.pivot_table(index="theme_label", columns=by, values="n_voiced",
+                               observed=False, sort=False, dropna=False
+                               ).reindex(index=rows, columns=cols)
+    grid = grid.mask((voiced > 0) & (voiced < k))
     xlabels = [textwrap.fill(str(c), 12) + (f"\n(n = {int(n)})" if n >= k else f"\n(n < {k})")
                for c, n in zip(cols, sizes)]
     fig = Figure(figsize=(max(6.0, 1.2 * len(cols) + 4), max(3.0, 0.45 * len(rows) + 2.5)),
@@ -1873,7 +1881,8 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=("wemwbs", 
                 cbar_kws={"label": "% of the group's interviewed participants"})
     what = {"site": "site", "change_group": "change group"}.get(by, by.replace("_", " "))
     ax.set_title(f"Themes voiced, by {what}: percent of the interviewed participants in each "
-                 f"group\n(blank: groups of fewer than {k} people)", fontsize=10)
+                 f"group\n(blank: fewer than {k} people in the group, or fewer than {k} "
+                 "voicing the theme)", fontsize=10)
     ax.set_xlabel(what)
     ax.set_ylabel("theme")
     ax.tick_params(axis="x", labelrotation=0)

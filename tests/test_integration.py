@@ -564,3 +564,19 @@ def test_inputs_never_modified(demo, tmp_path):
     I.divergent_cases(demo)
     I.configuration_table(demo)
     assert folder_digest(DEMO) == before
+
+
+def test_prevalence_heatmap_hides_small_counts(demo):
+    """No cell shows a percentage that stands for 1..k-1 people."""
+    from spanalysis import integration as ig
+
+    k = demo.min_cell_size
+    table = ig.theme_prevalence(demo, by="site")
+    fig = ig.prevalence_heatmap(demo, by="site", table=table)
+    shown = {t.get_text() for t in fig.axes[0].texts}
+    small = table[(table["n_voiced"] > 0) & (table["n_voiced"] < k) & (table["n_group"] >= k)]
+    assert len(small), "the demo should have small cells for this test to mean anything"
+    big = table[(table["n_voiced"] >= k) & (table["n_group"] >= k)]
+    # every annotated number belongs to a cell with at least k voicers (or to zero)
+    allowed = {f"{v:.0f}" for v in big["pct_voiced"]} | {"0"}
+    assert shown <= allowed
