@@ -269,7 +269,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     if files.get("qualitative") is not None:
         qfiles = chk.keys(files["qualitative"], ("files", "qualitative"), {
             "codebook": False, "sources": False, "segments": False, "names": False,
-            "refi_qda": False})
+            "refi_qda": False, "crosswalk": False, "meta_inferences": False})
         for key, entry in qfiles.items():
             spec = _file(chk, root, ("files", "qualitative", key), entry, {"path": True})
             if spec is not None:

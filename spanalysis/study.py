@@ -163,6 +163,18 @@ class Study:
         return sub
 
     @property
+    def crosswalk_path(self) -> Path | None:
+        """The study's themes-to-items crosswalk, if ``study.yaml`` declares one."""
+        spec = self.manifest.qualitative.get("crosswalk")
+        return spec.path if spec else None
+
+    @property
+    def meta_inferences_path(self) -> Path | None:
+        """The analysts' meta-inferences file, if ``study.yaml`` declares one."""
+        spec = self.manifest.qualitative.get("meta_inferences")
+        return spec.path if spec else None
+
+    @property
     def interviewed(self) -> set[str]:
         """Participants with at least one interview among the qualitative sources."""
         if self.qualitative is None:
@@ -257,7 +269,26 @@ class _Loader:
             return None, self.issues
         study = Study(manifest, participants, responses, service, instruments,
                       list(self.issues), qualitative)
+        self._integration_files(study)
+        if any(i.level == "error" for i in self.issues):
+            return None, self.issues
         return study, self.issues
+
+    def _integration_files(self, study: Study):
+        """The crosswalk and meta-inference files are checked against the loaded study
+        (their themes must be in the codebook and their items in the instruments)."""
+        if study.crosswalk_path is None and study.meta_inferences_path is None:
+            return
+        from . import integration
+
+        try:
+            if study.crosswalk_path is not None:
+                integration.read_crosswalk(study, study.crosswalk_path)
+            if study.meta_inferences_path is not None and study.qualitative is not None:
+                integration.read_meta_inferences(study.meta_inferences_path,
+                                                 themes=list(study.qualitative.codebook["id"]))
+        except InputError as exc:
+            self.issues.append(exc.issue)
 
     def _instruments(self, manifest: Manifest) -> dict:
         from . import instruments as ins
