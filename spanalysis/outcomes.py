@@ -50,18 +50,22 @@ def questionnaire_scores(study, instruments: list[str] | str | None = None) -> p
 
     scores = study.scores
     chosen = _instrument_list(study, instruments)
-    unknown = [i for i in chosen if i not in set(scores["instrument"].astype(str))]
+    present = _present_instruments(scores)
+    unknown = [i for i in chosen if i not in present]
     if unknown:
         raise InputError("instrument not scored in this study", value=unknown[0],
-                         expected="one of " + ", ".join(sorted(set(
-                             scores["instrument"].astype(str)) - set(NOT_PAIRED))))
+                         expected="one of " + ", ".join(sorted(set(present) - set(NOT_PAIRED))))
     return scores[scores["instrument"].isin(chosen)]
+
+
+def _present_instruments(scores: pd.DataFrame) -> list[str]:
+    """Instruments with at least one score row, in order of appearance (fast on categoricals)."""
+    return [str(i) for i in pd.unique(scores["instrument"])]
 
 
 def _instrument_list(study, instruments) -> list[str]:
     if instruments in (None, "", "all"):
-        present = list(dict.fromkeys(study.scores["instrument"].astype(str)))
-        return [i for i in present if i not in NOT_PAIRED]
+        return [i for i in _present_instruments(study.scores) if i not in NOT_PAIRED]
     if isinstance(instruments, str):
         instruments = [i.strip() for i in instruments.split(",") if i.strip()]
     return [i for i in instruments if i not in NOT_PAIRED]

@@ -1,0 +1,1 @@
+"""spanalysis benchmarks: ``python -m bench --size small|full`` (see README, "Performance")."""

@@ -1,0 +1,85 @@
+"""Benchmark: the whole quantitative pipeline against parsing the same CSV files.
+
+Issue 8's target: loading, scoring and change for 1,000,000 participants at two time points
+costs at most 2x the time to parse the same CSV files with ``pandas.read_csv``, measured side
+by side in the same run; peak memory is reported.
+
+    python bench/bench_pipeline.py --participants 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import measure  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run(participants: int, repeats: int = 3) -> dict:
+    from spanalysis import demo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "study"
+        demo.generate(folder, participants=participants, qualitative=False)
+        files = [str(folder / f"{n}.csv") for n in ("participants", "responses", "service_use")]
+        parses, pipelines = [], []
+        for _ in range(repeats):  # alternate so that a busy machine slows both alike
+            parses.append(measure(f"""
+                t0 = time.perf_counter()
+                frames = [pd.read_csv(p) for p in {files!r}]
+                _seconds = time.perf_counter() - t0
+                _extra = {{}}
+            """))
+            pipelines.append(measure(f"""
+                from spanalysis import load_study, outcomes
+                t0 = time.perf_counter()
+                study = load_study({str(folder)!r})
+                t1 = time.perf_counter()
+                scores = study.scores
+                t2 = time.perf_counter()
+                table = outcomes.change_table(study)
+                _seconds = time.perf_counter() - t0
+                _extra = {{"load_seconds": t1 - t0, "score_seconds": t2 - t1,
+                          "change_seconds": time.perf_counter() - t2,
+                          "score_rows": len(scores), "scales": len(table)}}
+            """))
+    best = lambda runs: min(runs, key=lambda r: r["seconds"])  # noqa: E731
+    parse, pipeline = best(parses), best(pipelines)
+    result = {"benchmark": "load + score + change vs pandas.read_csv of the same files",
+              "participants": participants, "repeats": repeats, "parse": parse,
+              "pipeline": pipeline, "ratio": pipeline["seconds"] / parse["seconds"],
+              "target_ratio": 2.0,
+              "all_runs_seconds": {"parse": [r["seconds"] for r in parses],
+                                   "pipeline": [r["seconds"] for r in pipelines]}}
+    result["meets_target"] = result["ratio"] <= result["target_ratio"]
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=str(RESULTS / "pipeline.json"))
+    args = parser.parse_args(argv)
+    result = run(args.participants, args.repeats)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    p, q = result["parse"], result["pipeline"]
+    print(f"participants {args.participants:,}")
+    print(f"pandas.read_csv of the 3 files  {p['seconds']:7.2f} s  peak RSS {p['peak_rss_mb']:7.0f} MB")
+    print(f"load + score + change           {q['seconds']:7.2f} s  peak RSS {q['peak_rss_mb']:7.0f} MB"
+          f"  (load {q['load_seconds']:.2f}, score {q['score_seconds']:.2f}, "
+          f"change {q['change_seconds']:.2f})")
+    print(f"ratio {result['ratio']:.2f} (target <= 2: "
+          f"{'met' if result['meets_target'] else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
