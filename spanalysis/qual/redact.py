@@ -60,6 +60,7 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import InputError
+from ..identifiers import is_nhs_number
 
 __all__ = ["redact", "read_names", "REDACTION_KINDS", "PLACEHOLDERS"]
 
@@ -104,13 +105,6 @@ _PARTIAL_AFTER_CUE = re.compile(
 _CUE_WINDOW = 40
 _PRIORITY = {"email": 0, "nhs_number": 1, "phone": 2, "postcode": 3, "date_of_birth": 4,
              "date": 5, "name": 6}
-
-
-def _nhs_valid(digits: str) -> bool:
-    d = np.frombuffer(digits.encode("ascii"), dtype=np.uint8) - ord("0")
-    check = 11 - int((d[:9].astype(int) * np.arange(10, 1, -1)).sum()) % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(d[9])
 
 
 def _phone_valid(match: str) -> bool:
@@ -177,7 +171,7 @@ def redact(text: str, names: Iterable[str] = (), placeholder_style: str | dict =
     found: list[tuple[int, int, str]] = []
     found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
     found += [(m.start(), m.end(), "nhs_number") for m in _NHS.finditer(text)
-              if _nhs_valid(m.group(1) + m.group(3) + m.group(4))]
+              if is_nhs_number(m.group(1) + m.group(3) + m.group(4))]
     found += [(m.start(), m.end(), "phone") for m in _PHONE.finditer(text)
               if _phone_valid(m.group(0))]
     found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
