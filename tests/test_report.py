@@ -1,0 +1,525 @@
+"""The report pipeline: batch papermill runs, offline HTML, site reports, the index.
+
+The demo study is rendered once per module (``--jobs 2``) into a temporary folder; the
+incremental, failure, kernel and Dask tests use tiny fixture notebooks or two sites so the
+module stays well under three minutes on two cores.
+
+Fixture notebooks are stored as ``tests/fixtures/report/<set>/*.nbjson`` (not ``.ipynb``) so
+that ``pytest --nbval-lax`` does not collect a notebook that is meant to fail; each test copies
+a set into a temporary ``notebooks`` folder under the names the runner looks for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+from scipy import stats
+
+from spanalysis import cache, disclosure, render
+from spanalysis import report as rp
+from spanalysis.cli import main
+from spanalysis.errors import InputError, SpanalysisError
+from spanalysis.study import load_study
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+BUDGET = 1.5 * 1024 * 1024      # bytes per site report (issue 7)
+
+
+def copy_demo(dest: Path) -> Path:
+    shutil.copytree(DEMO, dest)
+    return dest
+
+
+def fixture_notebooks(name: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in (FIXTURES / name).glob("*.nbjson"):
+        shutil.copy(path, dest / f"{path.stem}.ipynb")
+    return dest
+
+
+def all_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+# =============================================================================================
+# End to end on the demo study (rendered once)
+# =============================================================================================
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    study = copy_demo(root / "demo")
+    out = root / "out"
+    start = time.perf_counter()
+    status = main(["report", str(study), "--out", str(out), "--jobs", "2", "--no-progress"])
+    return {"study": study, "out": out, "status": status,
+            "seconds": time.perf_counter() - start, "loaded": load_study(study)}
+
+
+def test_demo_every_report_and_the_index_exist(demo_run):
+    out, study = demo_run["out"], demo_run["loaded"]
+    assert demo_run["status"] == 0
+    assert (out / "index.html").is_file()
+    expected_study = [n for n in rp.STUDY_NOTEBOOKS if (rp.NOTEBOOKS_DIR / f"{n}.ipynb").is_file()]
+    assert sorted(p.stem for p in (out / "study").glob("*.html")) == sorted(expected_study)
+    site_html = sorted((out / "sites").glob("*.html"))
+    assert len(site_html) == len(study.sites) == 8
+    assert {p.stem for p in site_html} == {rp.site_slug(s) for s in study.sites}
+    for html_path in [*site_html, *((out / "study").glob("*.html"))]:
+        # executed notebook, log, summary and run record beside every report
+        for suffix in (".ipynb", ".log", ".summary.json", ".run.json"):
+            assert html_path.with_suffix(suffix).is_file(), html_path.with_suffix(suffix)
+    assert not [p for p in all_files(out) if ".part" in p.name]   # no temporary leftovers
+
+
+def test_demo_every_table_passes_the_disclosure_scan(demo_run):
+    k = demo_run["loaded"].min_cell_size
+    pages = sorted(demo_run["out"].rglob("*.html"))
+    assert len(pages) >= 11
+    tables = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        tables += text.count("<table")
+        assert disclosure.scan_html_for_small_counts(text, k) == [], page.name
+    assert tables > 30          # the scan really looked at tables
+
+
+def test_demo_reports_are_offline_small_and_do_not_expose_paths(demo_run):
+    out, study_dir = demo_run["out"], demo_run["study"]
+    for page in sorted(out.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert render.external_references(text) == [], page.name
+        assert "<script" not in text.lower()
+        # the researcher's folders are not in a report (inputs are named relative to the study)
+        assert str(study_dir) not in text and str(out) not in text, page.name
+    for page in (out / "sites").glob("*.html"):
+        assert page.stat().st_size < BUDGET, (page.name, page.stat().st_size)
+
+
+def test_site_report_content_and_provenance(demo_run):
+    out, study = demo_run["out"], demo_run["loaded"]
+    soup = BeautifulSoup((out / "sites" / "riverside-pcn.html").read_text("utf-8"), "html.parser")
+    assert soup.html["lang"] == "en-GB"
+    headings = [h.get_text(" ", strip=True) for h in soup.find_all("h2")]
+    for section in ("Reach", "Change on the primary outcome", "Themes voiced", "Joint display"):
+        assert section in headings
+    assert soup.find("table", class_="sp-joint") is not None
+    # sensitive quotes are left out of site reports by default
+    assert soup.find("details", class_="sp-sensitive") is None
+    # provenance footer: every input file relative to the study folder, with its SHA-256
+    footer = soup.find(id="provenance").find_parent()
+    text = footer.get_text(" ", strip=True)
+    participants = study.path / "participants.csv"
+    assert "participants.csv" in text and cache._sha256(participants) in text
+    assert "qualitative/segments.csv" in text
+
+
+def test_index_headline_figures_match_an_independent_computation(demo_run):
+    """People referred per site counted straight from participants.csv; mean change on WEMWBS
+    total with a t interval computed with scipy from the scores (not by spanalysis.change)."""
+    out, study = demo_run["out"], demo_run["loaded"]
+    soup = BeautifulSoup((out / "index.html").read_text("utf-8"), "html.parser")
+    table = soup.find_all("table")[1]
+    heads = [th.get_text(" ", strip=True) for th in table.find("thead").find_all("th")]
+    rows = {tr.find("th").get_text(strip=True): [td.get_text(" ", strip=True)
+                                                  for td in tr.find_all("td")]
+            for tr in table.find("tbody").find_all("tr")}
+    assert list(rows) == study.sites
+    col = {h: i - 1 for i, h in enumerate(heads)}     # first column is the <th>
+    raw = pd.read_csv(study.path / "participants.csv", dtype=str)
+    per_site = raw["site"].value_counts()
+    for site in study.sites:       # every demo site has 20 or more referrals: nothing hidden
+        assert rows[site][col["People referred"]] == str(per_site[site])
+        assert rows[site][col["Status"]] == "Ready"
+    # Mean change for Riverside PCN: paired WEMWBS totals, follow-up minus baseline.
+    scores = study.scores
+    one = scores[(scores["instrument"] == "wemwbs") & (scores["scale"] == "total")]
+    wide = one.pivot_table(index="participant_id", columns="timepoint", values="score",
+                           observed=True)
+    site_ids = raw.loc[raw["site"] == "Riverside PCN", "participant_id"]
+    d = (wide["followup"] - wide["baseline"]).reindex(site_ids).dropna()
+    n, mean, se = len(d), d.mean(), d.std(ddof=1) / len(d) ** 0.5
+    low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=se)   # mean +/- t(0.975, n-1) SE
+    assert rows["Riverside PCN"][col["Pairs on the primary outcome"]] == str(n)
+    expected = f"{mean:+.1f} (95% CI {low:+.1f} to {high:+.1f})".replace("-", "\u2212")
+    assert rows["Riverside PCN"][col["Mean change on WEMWBS total"]] == expected
+
+
+def test_rerun_skips_everything_and_is_fast(demo_run):
+    out = demo_run["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html") if p.name != "index.html"}
+    start = time.perf_counter()
+    result = rp.build_reports(demo_run["study"], out, jobs=2, progress=False)
+    seconds = time.perf_counter() - start
+    assert result.ok and result.count("skipped") == len(result.results) == len(before)
+    assert {p: p.stat().st_mtime_ns for p in before} == before      # nothing rewritten
+    assert seconds < demo_run["seconds"] / 3, (seconds, demo_run["seconds"])
+    # the index still shows every report and its figures, read from the stored summaries
+    index = (out / "index.html").read_text("utf-8")
+    assert index.count("Ready (unchanged)") == len(before)
+    assert "Riverside PCN" in index and "Being listened to" in index
+
+
+# =============================================================================================
+# Incremental runs, on two sites of a copy of the demo
+# =============================================================================================
+
+def test_force_and_changed_input_rerun(tmp_path):
+    study = copy_demo(tmp_path / "demo")
+    out = tmp_path / "out"
+    args = dict(sites="Riverside PCN,Hillview PCN", study_reports=False, jobs=2,
+                progress=False)
+    first = rp.build_reports(study, out, **args)
+    assert [r.status for r in first.results] == ["ok", "ok"]
+    assert [r.status for r in rp.build_reports(study, out, **args).results] == ["skipped"] * 2
+    assert [r.status for r in rp.build_reports(study, out, force=True, **args).results] == \
+        ["ok", "ok"]
+    # change one input file: every report depends on every input, so both rerun
+    names = study / "qualitative" / "names.txt"
+    names.write_text(names.read_text("utf-8") + "Zebedee\n", encoding="utf-8")
+    assert [r.status for r in rp.build_reports(study, out, **args).results] == ["ok", "ok"]
+    # a report whose output was deleted (e.g. an interrupted run) is made again, others skipped
+    (out / "sites" / "hillview-pcn.html").unlink()
+    again = rp.build_reports(study, out, **args)
+    assert [r.status for r in again.results] == ["skipped", "ok"]
+
+
+def test_an_interrupted_run_leaves_no_partial_file_and_resumes(tmp_path):
+    """A run killed while writing leaves only temporary ``.part`` files (never a half-written
+    report under its real name); the next run removes them and renders what is missing."""
+    study = copy_demo(tmp_path / "demo")
+    out = tmp_path / "out"
+    (out / "sites").mkdir(parents=True)
+    stale = out / "sites" / ".riverside-pcn.html.abc123.part"
+    stale.write_text("<html><body>half", encoding="utf-8")
+    result = rp.build_reports(study, out, sites="Riverside PCN", study_reports=False,
+                              jobs=1, progress=False)
+    assert result.ok and not stale.exists()
+    html_text = (out / "sites" / "riverside-pcn.html").read_text("utf-8")
+    assert html_text.rstrip().endswith("</html>")
+
+
+# =============================================================================================
+# Failures
+# =============================================================================================
+
+def test_a_failing_report_does_not_stop_the_others(tmp_path, capsys):
+    nbs = fixture_notebooks("failing", tmp_path / "notebooks")
+    out = tmp_path / "out"
+    result = rp.build_reports(DEMO, out, notebooks_dir=nbs, sites="Riverside PCN", jobs=2,
+                              progress=False)
+    status = {r.name: r for r in result.results}
+    assert not result.ok
+    assert status["01_data_quality"].status == "ok"
+    assert status["riverside-pcn"].status == "ok"
+    failed = status["02_outcome_change"]
+    assert failed.status == "failed"
+    assert failed.cell == 4            # markdown, parameters, display, raise: the 4th cell
+    assert failed.error == "ValueError: boom <script>alert(1)</script>"
+    # no report under the real name, but the executed notebook and the log for analysts
+    assert not (out / "study" / "02_outcome_change.html").exists()
+    assert (out / "study" / "02_outcome_change.ipynb").is_file()
+    log = (out / "study" / "02_outcome_change.log").read_text("utf-8")
+    assert "ValueError" in log and "cell 4" in log
+    assert not [p for p in all_files(out) if ".part" in p.name]
+    # the index shows the failure with its cell and message, escaped
+    index = (out / "index.html").read_text("utf-8")
+    soup = BeautifulSoup(index, "html.parser")
+    assert soup.find("script") is None
+    row = next(tr for tr in soup.find_all("tr") if "Report that fails" in tr.get_text())
+    text = row.get_text(" ", strip=True)
+    assert "FAILED" in text and "cell 4" in text
+    assert "ValueError: boom <script>alert(1)</script>" in text     # shown as text
+    assert disclosure.scan_html_for_small_counts(index, 5) == []
+
+
+def test_the_command_exits_1_when_a_report_fails(tmp_path, monkeypatch):
+    nbs = fixture_notebooks("failing", tmp_path / "notebooks")
+    monkeypatch.setattr(rp, "NOTEBOOKS_DIR", nbs)
+    real = rp.build_reports
+    monkeypatch.setattr(rp, "build_reports",
+                        lambda *a, **kw: real(*a, notebooks_dir=nbs, **kw))
+    status = main(["report", str(DEMO), "--out", str(tmp_path / "out"), "--sites", "none",
+                   "--jobs", "2", "--no-progress"])
+    assert status == 1
+
+
+def _kernelspec(folder: Path, name: str, argv: list[str]) -> None:
+    spec = folder / "kernels" / name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": name, "language": "python"}), encoding="utf-8")
+
+
+def test_a_kernel_that_never_starts_is_retried_then_reported(tmp_path, monkeypatch):
+    # A real kernelspec whose process exits at once: jupyter_client reports "Kernel died
+    # before replying to kernel_info", the failure papermill issue #511 describes.
+    _kernelspec(tmp_path / "jupyter", "broken", [sys.executable, "-c", "raise SystemExit(3)",
+                                                 "-f", "{connection_file}"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nbs = fixture_notebooks("ok", tmp_path / "notebooks")
+    result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites="none",
+                              kernel="broken", attempts=2, progress=False)
+    [r] = result.results
+    assert r.status == "failed" and r.attempts == 2
+    assert "failed to start (2 attempts)" in r.error
+    assert "Kernel died before replying to kernel_info" in r.error
+    log = (tmp_path / "out" / "study" / "01_data_quality.log").read_text("utf-8")
+    assert "kernel start attempt 1 failed" in log
+
+
+def test_a_kernel_that_fails_once_succeeds_on_the_retry(tmp_path, monkeypatch):
+    marker = tmp_path / "first-start-happened"
+    launcher = tmp_path / "flaky.py"
+    launcher.write_text(
+        "import pathlib, runpy, sys\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.write_text('x')\n"
+        "    raise SystemExit(1)\n"
+        "sys.argv = ['ipykernel_launcher'] + sys.argv[1:]\n"
+        "runpy.run_module('ipykernel_launcher', run_name='__main__')\n", encoding="utf-8")
+    _kernelspec(tmp_path / "jupyter", "flaky", [sys.executable, str(launcher), "-f",
+                                                "{connection_file}"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nbs = fixture_notebooks("ok", tmp_path / "notebooks")
+    result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites="none",
+                              kernel="flaky", attempts=3, progress=False)
+    [r] = result.results
+    assert (r.status, r.attempts) == ("ok", 2)
+    assert (tmp_path / "out" / "study" / "01_data_quality.html").is_file()
+
+
+def test_the_time_limit_per_report(tmp_path):
+    nbs = fixture_notebooks("slow", tmp_path / "notebooks")
+    start = time.perf_counter()
+    result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites="none",
+                              timeout=4, progress=False)
+    assert time.perf_counter() - start < 30          # the notebook sleeps 120 s
+    [r] = result.results
+    assert r.status == "failed" and "time limit of 4 s" in r.error
+    assert not (tmp_path / "out" / "study" / "01_data_quality.html").exists()
+
+
+def test_kernel_start_failures_are_recognised():
+    import zmq
+
+    assert rp.is_kernel_start_failure(zmq.ZMQError(98, "Address already in use"))
+    assert rp.is_kernel_start_failure(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert not rp.is_kernel_start_failure(RuntimeError("Kernel died"))   # died mid-cell
+    assert not rp.is_kernel_start_failure(ValueError("Address already in use"))
+
+
+# =============================================================================================
+# Parameters: refused before anything runs (exit status 2)
+# =============================================================================================
+
+@pytest.mark.parametrize("extra, message", [
+    (["-p", "colour=blue"], "unknown parameter"),
+    (["-p", "confidence=high"], "wrong type"),
+    (["--sites", "Atlantis PCN"], "unknown site"),
+    (["--kernel", "no-such-kernel"], "not installed"),
+    (["--jobs", "0"], "jobs"),
+])
+def test_bad_parameters_exit_2_before_anything_runs(tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    status = main(["report", str(DEMO), "--out", str(out), "--no-progress", *extra])
+    assert status == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not list(out.rglob("*.html"))
+
+
+def test_check_parameters_against_inspect_notebook():
+    nb = rp.NOTEBOOKS_DIR / "02_outcome_change.ipynb"
+    sites = ["Riverside PCN", "Hillview PCN"]
+    rp.check_parameters(nb, {"study": "x", "site": "all", "confidence": 0.9}, sites=sites)
+    rp.check_parameters(nb, {"confidence": 1}, sites=sites)          # an int is a float
+    with pytest.raises(InputError, match="unknown parameter"):
+        rp.check_parameters(nb, {"confidance": 0.9})
+    with pytest.raises(InputError, match="wrong type"):
+        rp.check_parameters(nb, {"confidence": "0.9"})
+    with pytest.raises(InputError, match="wrong type"):
+        rp.check_parameters(nb, {"site": 3})
+    with pytest.raises(InputError, match="unknown site") as err:
+        rp.check_parameters(nb, {"site": "Lakeside"}, sites=sites)
+    assert "Riverside PCN" in str(err.value)
+
+
+def test_output_inside_the_study_folder_is_refused(tmp_path):
+    study = copy_demo(tmp_path / "demo")
+    with pytest.raises(InputError, match="inside the study"):
+        rp.build_reports(study, study / "reports", progress=False)
+    assert not (study / "reports").exists()
+
+
+def test_coerce_parameter():
+    assert rp.coerce_parameter("0.9", "float") == 0.9
+    assert rp.coerce_parameter("yes", "bool") is True
+    with pytest.raises(InputError):
+        rp.coerce_parameter("1.5", "int")
+
+
+# =============================================================================================
+# The study cache
+# =============================================================================================
+
+def test_cache_round_trip_and_invalidation(tmp_path, monkeypatch):
+    study_dir = copy_demo(tmp_path / "demo")
+    study = load_study(study_dir)
+    path = cache.write_cache(study, tmp_path / "c.pickle")
+    hit = cache.read_cache(path, study_dir)
+    assert hit is not None
+    pd.testing.assert_frame_equal(hit.scores, study.scores)
+    assert "scores" in vars(hit)                  # scored once, before pickling
+    # the kernel-side loader returns the cached study
+    monkeypatch.setenv(cache.ENV_VAR, str(path))
+    assert "scores" in vars(cache.load_study(study_dir))
+    # another study folder, a changed input file, a damaged file: ignored, recomputed
+    with pytest.warns(RuntimeWarning, match="another study"):
+        assert cache.read_cache(path, DEMO) is None
+    (study_dir / "participants.csv").write_bytes(
+        (study_dir / "participants.csv").read_bytes() + b"\n")
+    with pytest.warns(RuntimeWarning, match="changed"):
+        assert cache.read_cache(path, study_dir) is None
+    with pytest.warns(RuntimeWarning):
+        fresh = cache.load_study(study_dir)
+    assert "scores" not in vars(fresh)             # loaded afresh, not from the cache
+    broken = tmp_path / "broken.pickle"
+    broken.write_bytes(path.read_bytes()[:200])
+    with pytest.warns(RuntimeWarning):
+        assert cache.read_cache(broken, study_dir) is None
+    assert cache.read_cache(tmp_path / "missing.pickle", study_dir) is None
+
+
+def test_cache_install_patches_load_study_once():
+    import spanalysis
+    import spanalysis.study as study_module
+
+    original = getattr(study_module, "_uncached_load_study", study_module.load_study)
+    try:
+        cache.install()
+        cache.install()
+        assert study_module.load_study is cache.load_study
+        assert spanalysis.load_study is cache.load_study
+        assert study_module._uncached_load_study is original
+    finally:
+        study_module.load_study = original
+        if hasattr(study_module, "_uncached_load_study"):
+            del study_module._uncached_load_study
+
+
+# =============================================================================================
+# Site report helpers and the index
+# =============================================================================================
+
+def test_site_themes_against_counts_from_the_raw_files():
+    study = load_study(DEMO).for_site("Hillview PCN")
+    table = rp.site_themes(study).set_index("theme")
+    # independent count: distinct participants with an interview at the site in which the
+    # code was applied at least once, straight from sources.csv and segments.csv
+    src = pd.read_csv(DEMO / "qualitative" / "sources.csv", dtype=str)
+    seg = pd.read_csv(DEMO / "qualitative" / "segments.csv", dtype=str)
+    interviews = src[(src["source_type"] == "interview") & (src["site"] == "Hillview PCN")]
+    joined = seg.merge(interviews[["source_id", "participant_id"]], on="source_id")
+    expected = joined.groupby("code_id")["participant_id"].nunique()
+    assert (table["n_interviewed"] == interviews["participant_id"].nunique()).all()
+    for code, n in expected.items():
+        assert table.loc[code, "n_voiced"] == n, code
+    assert list(table["n_voiced"]) == sorted(table["n_voiced"], reverse=True)
+
+
+def test_quote_html_redacts_and_escapes():
+    out = rp.quote_html("Mary rang <script>window.x=1</script> on 07700 900123",
+                        names=["Mary"])
+    assert "Mary" not in out and "[NAME]" in out and "[PHONE]" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    hidden = rp.quote_html("a hard time", sensitive=True)
+    assert hidden.startswith('<details class="sp-sensitive"><summary>Content note')
+
+
+def test_joint_display_leaves_sensitive_quotes_out_by_default():
+    table = pd.DataFrame({
+        "theme_label": ["Hope <b>"], "qualitative_finding": ["Voiced by 6 of 9."],
+        "quotes": [[{"text": "plain quote", "sensitive": False},
+                    {"text": "distressing quote", "sensitive": True}]],
+        "primary_result": ["WEMWBS: withheld"], "quantitative_result": [""],
+        "fit": ["not assessable"]})
+    default = rp.joint_display_html(table)
+    assert "plain quote" in default and "distressing quote" not in default
+    assert "Hope &lt;b&gt;" in default
+    shown = BeautifulSoup(rp.joint_display_html(table, include_sensitive=True), "html.parser")
+    assert "distressing quote" in shown.find("details").get_text()
+    assert [th["scope"] for th in shown.find_all("th")] == ["col"] * 4 + ["row"]
+
+
+def test_index_suppresses_small_site_counts(tmp_path):
+    """Two sites with 3 and 30 people referred, 40 in a third: 3 is shown as "<5" and the
+    next smallest count (30) as "[c]", since the study total (73) is published; the change at
+    the site with 3 pairs is withheld."""
+    study = load_study(DEMO)
+
+    def site(name, referred, pairs, mean):
+        primary = {"instrument": "wemwbs", "scale": "total", "n_pairs": pairs,
+                   "small_group": pairs < 5, "confidence": 0.95}
+        if pairs >= 5:
+            primary.update(change_mean=mean, ci_low=mean - 1, ci_high=mean + 1)
+        return rp.ReportResult(rp.site_slug(name), "site", name, f"sites/{name}.html", "ok",
+                               name, summary={"referred": referred, "pairs": pairs,
+                                              "primary": primary,
+                                              "themes": [{"label": "Hope <i>", "n_voiced": 6},
+                                                         {"label": "Rare", "n_voiced": 2}]})
+    result = rp.BuildResult(tmp_path, [site("A", 3, 3, 9.0), site("B", 30, 20, 2.0),
+                                       site("C", 40, 30, 4.0)])
+    page = rp.write_index(result, study).read_text("utf-8")
+    soup = BeautifulSoup(page, "html.parser")
+    rows = {tr.find("th").get_text(strip=True): [td.get_text(" ", strip=True)
+                                                  for td in tr.find_all("td")]
+            for tr in soup.find_all("table")[-1].find("tbody").find_all("tr")}
+    # columns: status, people referred, pairs, change, themes, problem
+    assert [rows[s][1] for s in "ABC"] == ["<5", "[c]", "40"]     # referred 3, 30, 40
+    assert [rows[s][2] for s in "ABC"] == ["<5", "[c]", "30"]     # pairs 3, 20, 30
+    assert rows["A"][3] == "withheld (fewer than 5 pairs)"
+    assert rows["B"][3].startswith("withheld (so a smaller site")
+    assert rows["C"][3] == "+4.0 (95% CI +3.0 to +5.0)"
+    assert "Hope <i>" in rows["A"][4] and "Rare" not in rows["A"][4]
+    assert disclosure.scan_html_for_small_counts(page, study.min_cell_size) == []
+    assert render.external_references(page) == []
+
+
+def test_site_slug():
+    assert rp.site_slug("Kestrel Moor PCN") == "kestrel-moor-pcn"
+    assert rp.site_slug("***") == "site"
+
+
+# =============================================================================================
+# Dask
+# =============================================================================================
+
+def test_a_dask_local_cluster_renders_the_same_reports(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    study = copy_demo(tmp_path / "demo")
+    args = dict(sites="Riverside PCN,Oakfield PCN", study_reports=False, progress=False)
+    local = rp.build_reports(study, tmp_path / "local", jobs=2, **args)
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                                  dashboard_address=None, silence_logs=40) as cluster:
+        remote = rp.build_reports(study, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                                  **args)
+    assert [r.status for r in remote.results] == ["ok", "ok"] == [r.status for r in local.results]
+    for name in ("riverside-pcn", "oakfield-pcn"):
+        a = json.loads((tmp_path / "local" / "sites" / f"{name}.summary.json").read_text())
+        b = json.loads((tmp_path / "dask" / "sites" / f"{name}.summary.json").read_text())
+        assert a == b
+        html_a = (tmp_path / "local" / "sites" / f"{name}.html").read_text("utf-8")
+        html_b = (tmp_path / "dask" / "sites" / f"{name}.html").read_text("utf-8")
+        # identical apart from the run date in the footer
+        strip = lambda t: BeautifulSoup(t, "html.parser").find("main").get_text()  # noqa: E731
+        assert strip(html_a) == strip(html_b)
