@@ -112,3 +112,7 @@ def replace_in_file(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"fixture text {old!r} not in {path.name}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# Fixture notebooks are inputs to tests, not notebooks for nbval to run.
+collect_ignore_glob = ["fixtures/*"]
