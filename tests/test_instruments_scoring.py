@@ -45,10 +45,24 @@ def test_output_columns_and_types():
 
 
 # ------------------------------------------------------------------ SWEMWBS ----------------
+# The published raw-to-metric conversion (Stewart-Brown et al. 2009; Warwick guidance), as in
+# shared/reference/swemwbs_conversion.csv, written out here so the test does not depend on the
+# file the code reads.
+PUBLISHED_SWEMWBS = [
+    (7, 7.00), (8, 9.51), (9, 11.25), (10, 12.40), (11, 13.33), (12, 14.08),
+    (13, 14.75), (14, 15.32), (15, 15.84), (16, 16.36), (17, 16.88), (18, 17.43),
+    (19, 17.98), (20, 18.59), (21, 19.25), (22, 19.98), (23, 20.73), (24, 21.54),
+    (25, 22.35), (26, 23.21), (27, 24.11), (28, 25.03), (29, 26.02), (30, 27.03),
+    (31, 28.13), (32, 29.31), (33, 30.70), (34, 32.55), (35, 35.00),
+]
+
+
 def _reference_table() -> list[tuple[int, float]]:
-    path = REFERENCE_CSV if REFERENCE_CSV.exists() else PACKAGED_CSV
-    with open(path, newline="") as fh:
-        return [(int(r["raw"]), float(r["metric"])) for r in csv.DictReader(fh)]
+    if REFERENCE_CSV.exists():  # and it agrees with the values written out above
+        with open(REFERENCE_CSV, newline="") as fh:
+            from_file = [(int(r["raw"]), float(r["metric"])) for r in csv.DictReader(fh)]
+        assert from_file == PUBLISHED_SWEMWBS
+    return PUBLISHED_SWEMWBS
 
 
 def test_packaged_conversion_table_is_the_reference():

@@ -17,7 +17,8 @@ from spanalysis.qual.codebook import read_codebook
 from spanalysis.qual.refi import read_qdpx, schema_path, write_qdpx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qual"
-REFERENCE_XSD = Path("/work/shared/reference/refi-qda/Project.xsd")
+REFERENCE_XSD = (Path(__file__).resolve().parents[2] / "shared" / "reference" / "refi-qda"
+                 / "Project.xsd")
 NS = "urn:QDA-XML:project:1.0"
 
 G = {k: f"{i:08x}-0000-4000-8000-{i:012x}" for i, k in enumerate(
