@@ -639,20 +639,48 @@ def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
     warnings.simplefilter("ignore")
 
 
+#: a report whose worker process died this many times is reported as failed
+WORKER_DEATHS_ALLOWED = 2
+
+
 def _run_local(todo, settings, workers, on_done) -> None:
+    """Run the jobs in a pool of worker processes, surviving workers that die.
+
+    When a worker process dies (killed, out of memory, a crash in native code), Python marks
+    the whole pool broken and every unfinished job fails with it, not just the one that was
+    running there. Those jobs are run again in a fresh pool; a job caught up in a second
+    death is then run on its own, so that the job that kills its worker is identified and
+    reported while the others complete.
+    """
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
-        futures = {pool.submit(run_job, job, settings): job for job in todo}
-        try:
-            for future in as_completed(futures):
-                on_done(futures[future], future)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    deaths: dict[str, int] = {}
+    pending = list(todo)
+    while pending:
+        shared = [j for j in pending if deaths.get(j.html.as_posix(), 0) < WORKER_DEATHS_ALLOWED]
+        alone = [[j] for j in pending if j not in shared]
+        pending = []
+        for group in ([shared] if shared else []) + alone:
+            with ProcessPoolExecutor(max_workers=min(workers, len(group)),
+                                     mp_context=get_context("spawn"),
+                                     initializer=_worker_init) as pool:
+                futures = {pool.submit(run_job, job, settings): job for job in group}
+                try:
+                    for future in as_completed(futures):
+                        job = futures[future]
+                        if isinstance(future.exception(), BrokenProcessPool):
+                            key = job.html.as_posix()
+                            deaths[key] = deaths.get(key, 0) + 1
+                            if deaths[key] <= WORKER_DEATHS_ALLOWED:
+                                pending.append(job)
+                                continue
+                        on_done(job, future)
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
 
 
 def _run_dask(todo, settings, address, on_done) -> None:
@@ -796,6 +824,7 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
                      progress=progress)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+            _clean_partial(out)  # a worker that died mid-write leaves nothing behind
 
     ordered = [results[j.html.as_posix()] for j in todo_all]
     for r in ordered:
