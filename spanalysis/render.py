@@ -279,6 +279,10 @@ def _prepare(nb) -> tuple[Any, list[str]]:
     notes: list[str] = []
     section = None
     figure_no = 0
+    # Cell ids are random for cells papermill inserts; numbering them by position makes two
+    # renderings of the same results byte-identical (apart from the run date).
+    for number, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{number}"
     for cell in nb.cells:
         if cell.get("cell_type") == "markdown":
             found = _MD_HEADING.findall(cell.get("source", ""))
