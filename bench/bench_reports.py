@@ -54,6 +54,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--cache-sample", type=int, default=4,
                         help="site reports rendered again with and without the study cache")
+    parser.add_argument("--out", default=str(RESULTS / "reports.json"))
     args = parser.parse_args(argv)
 
     from spanalysis import demo
@@ -110,8 +111,8 @@ def main(argv=None) -> dict:
           f"ratio {loop / pipeline:.1f}x (target >= {TARGET_RATIO:g}x)")
     print(f"per report (1 job, forced): {per_report['with_cache']:.2f} s with the study cache, "
           f"{per_report['without_cache']:.2f} s without")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "reports.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return out
 
 

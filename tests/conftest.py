@@ -116,3 +116,14 @@ def replace_in_file(path: Path, old: str, new: str) -> None:
 
 # Fixture notebooks are inputs to tests, not notebooks for nbval to run.
 collect_ignore_glob = ["fixtures/*"]
+
+
+# Property tests draw the same examples on every run in CI, so a failure there is
+# reproducible; locally they explore new examples each run.
+import os  # noqa: E402
+
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

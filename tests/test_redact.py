@@ -101,3 +101,9 @@ def test_email_wins_over_name_inside_it():
 
 def test_read_names_fixture():
     assert read_names(FIXTURES / "names.txt") == ["Mary Jones", "Patel"]
+
+
+def test_two_titled_names_in_a_row_are_both_redacted():
+    # found by the property test: the second title was taken as the first name's surname
+    out, _ = redact("Mrs Patel Mrs Patel I I I.")
+    assert "Patel" not in out and out.count("Mrs [NAME]") == 2

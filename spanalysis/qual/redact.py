@@ -71,9 +71,11 @@ REDACTION_KINDS = tuple(PLACEHOLDERS)
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
                     r"\.[A-Za-z]{2,}(?![\w-])")
-_TITLE = re.compile(r"(?<![\w])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|MR|MRS|MS|MISS|MX|DR|PROF)\.?"
+_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|MR|MRS|MS|MISS|MX|DR|PROF)"
+# The second word of a name must not be another title ("Mrs Patel Mrs Patel" is two names).
+_TITLE = re.compile(r"(?<![\w])" + _TITLES + r"\.?"
                     r"[ \t]+(?P<name>[A-Z][a-zA-Z'\u2019-]*[a-zA-Z]"
-                    r"(?:[ \t]+[A-Z][a-zA-Z'\u2019-]*[a-zA-Z])?)")
+                    r"(?:[ \t]+(?!" + _TITLES + r"\b)[A-Z][a-zA-Z'\u2019-]*[a-zA-Z])?)")
 _NHS = re.compile(r"(?<![\w+])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\w])")
 _SEP = r"[ -]?"
 _PHONE = re.compile(
