@@ -76,9 +76,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from . import change
+from .change import _t_ppf, _t_sf
 from .errors import InputError
 from .io import atomic_write
 from .qual.redact import redact
@@ -330,7 +330,7 @@ def _group_stats(n1, m1, v1, n0, m0, v0, confidence):
     with np.errstate(divide="ignore", invalid="ignore"):
         for label, n, m, v in (("voiced", n1, m1, v1), ("not_voiced", n0, m0, v0)):
             se = np.where(n >= 2, np.sqrt(v / n), np.nan)
-            tc = stats.t.ppf(q, np.where(n >= 2, n - 1, np.nan))
+            tc = _t_ppf(q, np.where(n >= 2, n - 1, np.nan))
             out[f"{label}_mean"] = np.where(n >= 1, m, np.nan)
             out[f"{label}_sd"] = np.where(n >= 2, np.sqrt(v), np.nan)
             out[f"{label}_ci_low"] = m - tc * se
@@ -341,13 +341,13 @@ def _group_stats(n1, m1, v1, n0, m0, v0, confidence):
         df = np.where(ok, (a + b) ** 2 / (a ** 2 / (n1 - 1) + b ** 2 / (n0 - 1)), np.nan)
         diff = np.where(ok, m1 - m0, np.nan)
         t = np.where(se > 0, diff / se, np.nan)
-        tc = stats.t.ppf(q, df)
+        tc = _t_ppf(q, df)
         out["difference"] = diff
         out["difference_ci_low"] = diff - tc * se
         out["difference_ci_high"] = diff + tc * se
         out["t"] = t
         out["df"] = df
-        out["p"] = 2 * stats.t.sf(np.abs(t), df)
+        out["p"] = 2 * _t_sf(np.abs(t), df)
         pooled_df = n1 + n0 - 2
         sp = np.sqrt(((n1 - 1) * v1 + (n0 - 1) * v0) / pooled_df)
         d = np.where(ok & (sp > 0), diff / sp, np.nan)
@@ -1644,7 +1644,7 @@ def configuration_table(study, themes=None, primary=("wemwbs", "total"),
     out["n_completers"] = agg["count"].astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(n >= 2, agg["std"].to_numpy() / np.sqrt(n), np.nan)
-        tc = stats.t.ppf(1 - (1 - confidence) / 2, np.where(n >= 2, n - 1, np.nan))
+        tc = _t_ppf(1 - (1 - confidence) / 2, np.where(n >= 2, n - 1, np.nan))
     out["mean_change"] = agg["mean"]
     out["change_sd"] = agg["std"]
     out["ci_low"] = agg["mean"] - tc * se

@@ -71,12 +71,13 @@ def _instrument_list(study, instruments) -> list[str]:
     return [i for i in instruments if i not in NOT_PAIRED]
 
 
-def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None
-                 ) -> pd.DataFrame:
+def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None,
+                 wilcoxon: bool = True) -> pd.DataFrame:
     """:func:`spanalysis.change.paired_change` for the study's questionnaire scales."""
     return change.paired_change(questionnaire_scores(study, instruments), study.scale_info,
                                 study.participants, by=by, confidence=confidence,
-                                min_cell_size=study.min_cell_size, timepoints=study.timepoints)
+                                min_cell_size=study.min_cell_size, timepoints=study.timepoints,
+                                wilcoxon=wilcoxon)
 
 
 def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
@@ -143,11 +144,12 @@ def attrition_sensitivity(study, instruments=None, confidence: float = 0.95) -> 
 
 
 def headline(study, confidence: float = 0.95) -> dict:
-    """The primary outcome's change as plain numbers (for the report index)."""
+    """The primary outcome's change as plain numbers (for the report index; no signed-rank
+    test, which the index does not show)."""
     instrument, scale = primary_outcome(study)
     if instrument not in study.instruments:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}
-    row = change_table(study, [instrument], confidence).query("scale == @scale")
+    row = change_table(study, [instrument], confidence, wilcoxon=False).query("scale == @scale")
     if row.empty:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}
     r = row.iloc[0]

@@ -111,10 +111,7 @@ class Study:
         parts = [ins.score_all(self.responses, self.instruments)]
         if self.service_use is not None:
             parts.append(ins.score_service_use(self.service_use, self.timepoints))
-        scores = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        scores["timepoint"] = pd.Categorical(scores["timepoint"].astype(str),
-                                             categories=self.timepoints, ordered=True)
-        return scores
+        return _concat_scores(parts, self.timepoints)
 
     @cached_property
     def scale_info(self) -> pd.DataFrame:
@@ -180,6 +177,36 @@ class Study:
         if self.qualitative is None:
             return set()
         return self.qualitative.interviewed
+
+
+def _concat_scores(parts: list[pd.DataFrame], timepoints: list[str]) -> pd.DataFrame:
+    """Stack score tables, keeping every text column categorical.
+
+    ``pd.concat`` turns categoricals whose categories differ into Python strings, which for
+    tens of millions of score rows costs gigabytes; the categories are unified first.
+    ``timepoint`` gets the study's order.
+    """
+    parts = [p for p in parts if len(p)] or parts[:1]
+    if len(parts) > 1:
+        parts = [p.copy() for p in parts]
+        for col in ("participant_id", "timepoint", "instrument", "scale", "status"):
+            if col not in parts[0].columns:
+                continue
+            values = [p[col] if isinstance(p[col].dtype, pd.CategoricalDtype)
+                      else p[col].astype("category") for p in parts]
+            categories = pd.Index(pd.unique(np.concatenate(
+                [np.asarray(v.cat.categories, dtype=object) for v in values])))
+            for p, v in zip(parts, values):
+                p[col] = v.cat.set_categories(categories)
+        scores = pd.concat(parts, ignore_index=True)
+    else:
+        scores = parts[0]
+    tp = scores["timepoint"]
+    if isinstance(tp.dtype, pd.CategoricalDtype):
+        scores["timepoint"] = tp.cat.set_categories(list(timepoints), ordered=True)
+    else:
+        scores["timepoint"] = pd.Categorical(tp, categories=timepoints, ordered=True)
+    return scores
 
 
 def _sha256(path: Path) -> str:
