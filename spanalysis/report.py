@@ -637,13 +637,36 @@ def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
 
     # render.ReportWarning notes (e.g. a figure without alt text) go to the log, not the bar
     warnings.simplefilter("ignore")
+    # Import papermill and build the HTML exporter now: the pool is started before the study
+    # is loaded and the jobs are planned, so this work overlaps with the parent's.
+    import papermill  # noqa: F401
+
+    from . import render
+
+    render._exporter()
+
+
+def _ready() -> bool:  # pragma: no cover - runs in the worker processes
+    return True
+
+
+def _start_pool(workers: int):
+    """A pool of worker processes, started at once (see :func:`_worker_init`)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=_worker_init)
+    for _ in range(workers):
+        pool.submit(_ready)
+    return pool
 
 
 #: a report whose worker process died this many times is reported as failed
 WORKER_DEATHS_ALLOWED = 2
 
 
-def _run_local(todo, settings, workers, on_done) -> None:
+def _run_local(todo, settings, workers, on_done, first_pool=None) -> None:
     """Run the jobs in a pool of worker processes, surviving workers that die.
 
     When a worker process dies (killed, out of memory, a crash in native code), Python marks
@@ -652,9 +675,8 @@ def _run_local(todo, settings, workers, on_done) -> None:
     death is then run on its own, so that the job that kills its worker is identified and
     reported while the others complete.
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
-    from multiprocessing import get_context
 
     deaths: dict[str, int] = {}
     pending = list(todo)
@@ -663,9 +685,8 @@ def _run_local(todo, settings, workers, on_done) -> None:
         alone = [[j] for j in pending if j not in shared]
         pending = []
         for group in ([shared] if shared else []) + alone:
-            with ProcessPoolExecutor(max_workers=min(workers, len(group)),
-                                     mp_context=get_context("spawn"),
-                                     initializer=_worker_init) as pool:
+            pool, first_pool = first_pool or _start_pool(min(workers, len(group))), None
+            with pool:
                 futures = {pool.submit(run_job, job, settings): job for job in group}
                 try:
                     for future in as_completed(futures):
@@ -779,67 +800,74 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     if jobs is not None and jobs < 1:
         raise InputError("number of jobs out of range", column="--jobs", value=jobs,
                          expected="1 or more")
-    study = load_study(study_path)      # refuse an invalid study before any notebook starts
-    check_kernel(kernel)
-    todo_all = plan_jobs(study, out, sites=sites, study_reports=study_reports,
-                         notebooks_dir=Path(notebooks_dir), parameters=parameters)
+    # Worker processes start now, so that their imports overlap with loading the study
+    # and planning the jobs below (a Dask scheduler has its own workers).
+    pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1))
+    try:
+        study = load_study(study_path)      # refuse an invalid study before any notebook starts
+        check_kernel(kernel)
+        todo_all = plan_jobs(study, out, sites=sites, study_reports=study_reports,
+                             notebooks_dir=Path(notebooks_dir), parameters=parameters)
 
-    study_fp = cache.study_fingerprint(study_path)
-    # named relative to the study folder; a custom instrument kept elsewhere by its file
-    # name only, so that no report shows a researcher's folders
-    inputs = [{"path": name if not os.path.isabs(name)
-               else f"(outside the study folder) {Path(name).name}",
-               "sha256": digest, "bytes": (study_path / name).stat().st_size}
-              for name, digest in study_fp["files"].items()]
-    for job in todo_all:
-        job.fingerprint = _fingerprint(job, study_fp, kernel, out)
-        job.inputs = inputs
+        study_fp = cache.study_fingerprint(study_path)
+        # named relative to the study folder; a custom instrument kept elsewhere by its file
+        # name only, so that no report shows a researcher's folders
+        inputs = [{"path": name if not os.path.isabs(name)
+                   else f"(outside the study folder) {Path(name).name}",
+                   "sha256": digest, "bytes": (study_path / name).stat().st_size}
+                  for name, digest in study_fp["files"].items()]
+        for job in todo_all:
+            job.fingerprint = _fingerprint(job, study_fp, kernel, out)
+            job.inputs = inputs
 
-    out.mkdir(parents=True, exist_ok=True)
-    _clean_partial(out)
-    results: dict[str, ReportResult] = {}
-    todo = []
-    for job in todo_all:
-        record = None if force else _up_to_date(job)
-        if record is None:
-            todo.append(job)
-        else:
-            results[job.html.as_posix()] = ReportResult(
-                job.name, job.kind, job.title, str(job.html), "skipped", job.site,
-                float(record.get("seconds", 0.0)), 0, log=str(job.log),
-                summary=_read_summary(job.summary))
-    print(f"{len(todo_all)} report(s): {len(todo)} to render, "
-          f"{len(todo_all) - len(todo)} unchanged", file=sys.stderr)
+        out.mkdir(parents=True, exist_ok=True)
+        _clean_partial(out)
+        results: dict[str, ReportResult] = {}
+        todo = []
+        for job in todo_all:
+            record = None if force else _up_to_date(job)
+            if record is None:
+                todo.append(job)
+            else:
+                results[job.html.as_posix()] = ReportResult(
+                    job.name, job.kind, job.title, str(job.html), "skipped", job.site,
+                    float(record.get("seconds", 0.0)), 0, log=str(job.log),
+                    summary=_read_summary(job.summary))
+        print(f"{len(todo_all)} report(s): {len(todo)} to render, "
+              f"{len(todo_all) - len(todo)} unchanged", file=sys.stderr)
 
-    if todo:
-        tmpdir = tempfile.mkdtemp(prefix="spanalysis-cache-")
-        try:
-            cache_path = None
-            if use_cache:
-                cache_path = str(Path(tmpdir) / "study.pickle")
-                cache.write_cache(study, cache_path, study_fp)
-            settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
-                                   cache_path=cache_path, repo_dir=str(NOTEBOOKS_DIR.parent))
-            _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
-                     progress=progress)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-            _clean_partial(out)  # a worker that died mid-write leaves nothing behind
+        if todo:
+            tmpdir = tempfile.mkdtemp(prefix="spanalysis-cache-")
+            try:
+                cache_path = None
+                if use_cache:
+                    cache_path = str(Path(tmpdir) / "study.pickle")
+                    cache.write_cache(study, cache_path, study_fp)
+                settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
+                                       cache_path=cache_path, repo_dir=str(NOTEBOOKS_DIR.parent))
+                _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
+                         progress=progress, pool=pool)
+            finally:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+                _clean_partial(out)  # a worker that died mid-write leaves nothing behind
 
-    ordered = [results[j.html.as_posix()] for j in todo_all]
-    for r in ordered:
-        r.html = str(Path(r.html).relative_to(out).as_posix())
-        if r.log:
-            r.log = str(Path(r.log).relative_to(out).as_posix())
-    result = BuildResult(out, ordered, time.perf_counter() - t0)
-    write_index(result, study)
-    print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
-          f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
-          f"{out / 'index.html'}", file=sys.stderr)
-    return result
+        ordered = [results[j.html.as_posix()] for j in todo_all]
+        for r in ordered:
+            r.html = str(Path(r.html).relative_to(out).as_posix())
+            if r.log:
+                r.log = str(Path(r.log).relative_to(out).as_posix())
+        result = BuildResult(out, ordered, time.perf_counter() - t0)
+        write_index(result, study)
+        print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
+              f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
+              f"{out / 'index.html'}", file=sys.stderr)
+        return result
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _execute(todo, settings, results, *, jobs, scheduler, out, progress) -> None:
+def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=None) -> None:
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="reports", unit="report", file=sys.stderr,
@@ -870,7 +898,7 @@ def _execute(todo, settings, results, *, jobs, scheduler, out, progress) -> None
             _run_dask(todo, settings, scheduler, on_done)
         else:
             workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-            _run_local(todo, settings, workers, on_done)
+            _run_local(todo, settings, workers, on_done, first_pool=pool)
     finally:
         bar.close()
 
