@@ -551,7 +551,10 @@ def run_job(job: ReportJob, settings: RunSettings) -> ReportResult:
                     start_timeout=int(max(1, min(settings.start_timeout, deadline - time.perf_counter()))),
                     # the time limit is per report: each cell gets what is left of it
                     timeout_func=lambda _cell: max(1, int(deadline - time.perf_counter())),
-                    kernel_manager_class=_kernel_manager_class(klog))
+                    kernel_manager_class=_kernel_manager_class(klog),
+                    # every cell has finished and its outputs are saved by then: stopping the
+                    # kernel at once spares the ~0.3 s a polite shutdown waits per report
+                    shutdown_kernel="immediate")
                 error = None
                 break
             except PapermillExecutionError as exc:
