@@ -31,7 +31,8 @@ from .identifiers import looks_like_nhs_number
 from .io import TableRead, read_table
 from .manifest import FileSpec, Manifest, _site_key, read_manifest
 
-__all__ = ["Study", "load_study", "validate_study", "PARTICIPANT_COLUMNS"]
+__all__ = ["Study", "Qualitative", "load_study", "validate_study", "require_qualitative",
+           "PARTICIPANT_COLUMNS"]
 
 #: participants columns: name -> required
 PARTICIPANT_COLUMNS = {
@@ -781,6 +782,17 @@ class Qualitative:
         return Qualitative(self.codebook, self.sources[keep].reset_index(drop=True),
                            self.segments[self.segments["source_id"].isin(ids)]
                            .reset_index(drop=True), list(self.names))
+
+
+def require_qualitative(study) -> Qualitative:
+    """The qualitative material of a :class:`Study` (or a :class:`Qualitative` itself), or a
+    clear error when the study declares none."""
+    qual = getattr(study, "qualitative", study)
+    if qual is None or not hasattr(qual, "segments"):
+        raise InputError("the study has no qualitative material", file="study.yaml",
+                         column="files", expected="files: qualitative: (codebook, sources, "
+                                                  "segments) in study.yaml")
+    return qual
 
 
 def _from_refi(project: dict, participants) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import write_table
+from ..study import require_qualitative
 
 __all__ = ["qual_import", "qual_export", "agreement", "IMPORT_FILES"]
 
@@ -184,11 +185,7 @@ def qual_export(study_path: str | os.PathLike, out_file: str | os.PathLike) -> i
                          "spanalysis only reads", file=str(out), column="--out",
                          value=str(out), expected="a path outside " + str(folder))
     study = load_study(study_path)
-    qual = study.qualitative
-    if qual is None:
-        raise InputError("the study has no qualitative material", file="study.yaml",
-                         column="files", expected="files: qualitative: (codebook, sources, "
-                                                  "segments) in study.yaml")
+    qual = require_qualitative(study)
     cases, variables = _cases_and_variables(qual, study.participants)
     project = {"name": study.manifest.id,
                "codebook": qual.codebook, "sources": qual.sources,
@@ -254,11 +251,7 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
                              "spanalysis only reads", file=str(out), column="--out",
                              value=str(out), expected="a path outside " + str(folder))
     study = load_study(study_path)
-    qual = study.qualitative
-    if qual is None:
-        raise InputError("the study has no qualitative material", file="study.yaml",
-                         column="files", expected="files: qualitative: (codebook, sources, "
-                                                  "segments) in study.yaml")
+    qual = require_qualitative(study)
     if coders is not None:
         unknown = [c for c in coders if c not in set(qual.coders)]
         if unknown:

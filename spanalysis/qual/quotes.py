@@ -61,12 +61,9 @@ _LABEL = re.compile(r"^(?:Participant|Respondent|Patient|Interviewee|P\d*)\s*:\s
 
 
 def _qualitative(study):
-    qual = getattr(study, "qualitative", study)
-    if qual is None or not hasattr(qual, "segments"):
-        raise InputError("the study has no qualitative material", file="study.yaml",
-                         column="files", expected="files: qualitative: (codebook, sources, "
-                                                  "segments) in study.yaml")
-    return qual
+    from ..study import require_qualitative
+
+    return require_qualitative(study)
 
 
 def sensitive_codes(codebook: pd.DataFrame) -> set[str]:

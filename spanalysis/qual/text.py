@@ -707,12 +707,9 @@ def _suggest(sents: pd.DataFrame, keywords: pd.DataFrame) -> pd.DataFrame:
 
 
 def _qualitative(study):
-    qual = getattr(study, "qualitative", study)
-    if qual is None or not hasattr(qual, "segments"):
-        raise InputError("the study has no qualitative material", file="study.yaml",
-                         column="files", expected="files: qualitative: (codebook, sources, "
-                                                  "segments) in study.yaml")
-    return qual
+    from ..study import require_qualitative
+
+    return require_qualitative(study)
 
 
 def suggest_codes(sources: pd.DataFrame, segments: pd.DataFrame, codebook: pd.DataFrame, *,
