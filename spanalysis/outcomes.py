@@ -177,3 +177,15 @@ def reliable_change_counts(summary: pd.DataFrame) -> pd.DataFrame:
     table["Total"] = table.sum(axis=1)
     table.index.name = "scale"
     return table.astype(int)
+
+
+def score_pairs(study, instrument: str, scale: str) -> pd.DataFrame:
+    """Each participant's score on one scale at the first (``pre``) and last (``post``) time
+    point, for people with both (the data behind a paired plot)."""
+    scores = study.scores
+    one = scores[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
+    base, final = study.timepoints[0], study.timepoints[-1]
+    pairs = one.pivot_table(index="participant_id", columns="timepoint", values="score",
+                            observed=True).reindex(columns=[base, final]).dropna()
+    pairs.columns = ["pre", "post"]
+    return pairs

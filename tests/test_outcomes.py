@@ -128,3 +128,11 @@ def test_missing_published_reliability_falls_back_to_the_studys_alpha(demo):
     assert "this study's Cronbach's alpha" in info.loc[("gse", "total"), "reliability_source"]
     # single items have no alpha and stay unclassified
     assert np.isnan(info.loc[("ons4", "happy"), "reliability"])
+
+
+def test_score_pairs_match_the_raw_sums(demo):
+    pairs = outcomes.score_pairs(demo, "wemwbs", "total")
+    raw = _raw_wemwbs_pairs()
+    assert len(pairs) == len(raw)
+    assert (pairs.loc[raw.index, "pre"].to_numpy() == raw["baseline"].to_numpy()).all()
+    assert (pairs.loc[raw.index, "post"].to_numpy() == raw["followup"].to_numpy()).all()
