@@ -189,7 +189,7 @@ def _concat_scores(parts: list[pd.DataFrame], timepoints: list[str]) -> pd.DataF
     """
     parts = [p for p in parts if len(p)] or parts[:1]
     if len(parts) > 1:
-        parts = [p.copy() for p in parts]
+        unified: list[dict] = [{} for _ in parts]
         for col in ("participant_id", "timepoint", "instrument", "scale", "status"):
             if col not in parts[0].columns:
                 continue
@@ -197,9 +197,11 @@ def _concat_scores(parts: list[pd.DataFrame], timepoints: list[str]) -> pd.DataF
                       else p[col].astype("category") for p in parts]
             categories = pd.Index(pd.unique(np.concatenate(
                 [np.asarray(v.cat.categories, dtype=object) for v in values])))
-            for p, v in zip(parts, values):
-                p[col] = v.cat.set_categories(categories)
-        scores = pd.concat(parts, ignore_index=True)
+            for new, v in zip(unified, values):
+                new[col] = v.cat.set_categories(categories)
+        # assign() replaces the text columns without copying the numeric ones
+        scores = pd.concat([p.assign(**new) for p, new in zip(parts, unified)],
+                           ignore_index=True)
     else:
         scores = parts[0]
     tp = scores["timepoint"]
