@@ -80,6 +80,7 @@ import yaml
 from . import change
 from .change import _t_ppf, _t_sf
 from .errors import InputError
+from .instruments.model import _UniqueKeyLoader  # YAML that refuses duplicate keys
 from .io import atomic_write
 from .qual.redact import redact
 from .qual.themes import participant_code_matrix
@@ -665,25 +666,6 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
 # ============================================================================================
 # 2d. crosswalk and measurement coverage
 # ============================================================================================
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader refusing duplicate keys (PyYAML silently keeps the last one)."""
-
-
-def _mapping_no_duplicates(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
-                                                    key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _mapping_no_duplicates)
-
-
 def _read_yaml(path: Path, label: str, expected: str):
     if not path.is_file():
         raise InputError("file not found", file=label, value=str(path), expected=expected)

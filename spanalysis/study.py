@@ -778,6 +778,16 @@ class Qualitative:
     def coders(self) -> list[str]:
         return sorted(self.segments["coder"].dropna().unique())
 
+    def segments_by(self, coder: str | None) -> pd.DataFrame:
+        """The coded segments of one coder (all segments when ``coder`` is None)."""
+        if coder is None:
+            return self.segments
+        seg = self.segments[self.segments["coder"] == coder]
+        if seg.empty:
+            raise InputError("no segments by this coder", column="coder", value=coder,
+                             expected="one of " + ", ".join(self.coders))
+        return seg
+
     def for_site(self, site: str) -> "Qualitative":
         keep = self.sources["site"] == site
         ids = set(self.sources.loc[keep, "source_id"])

@@ -210,12 +210,7 @@ def quote_candidates(study, codes: Sequence[str] | None = None, *, coder: str | 
                          value=f"min {min_length}, max {max_length}",
                          expected="1 <= min_length <= max_length")
     qual = _qualitative(study)
-    seg = qual.segments
-    if coder is not None:
-        seg = seg[seg["coder"] == coder]
-        if seg.empty:
-            raise InputError("no segments by this coder", column="coder", value=coder,
-                             expected="one of " + ", ".join(qual.coders))
+    seg = qual.segments_by(coder)
     src = qual.sources[qual.sources["source_type"].isin(source_types)]
     seg = seg[seg["source_id"].isin(set(src["source_id"]))]
     if codes is not None:

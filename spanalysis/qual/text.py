@@ -847,12 +847,7 @@ def suggestion_quality(study, *, coder: str | None = None,
     1  micro-average        1               1                1        0.5     1.0
     """
     qual = _qualitative(study)
-    seg = qual.segments
-    if coder is not None:
-        seg = seg[seg["coder"] == coder]
-        if seg.empty:
-            raise InputError("no segments by this coder", column="coder", value=coder,
-                             expected="one of " + ", ".join(qual.coders))
+    seg = qual.segments_by(coder)
     keywords = keyword_table(qual.codebook)
     coded_sources = qual.sources[qual.sources["source_id"].isin(set(seg["source_id"]))]
     sents = sentences(coded_sources)
