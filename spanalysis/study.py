@@ -16,8 +16,10 @@ Loading never writes into the study folder.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +46,7 @@ _TEXT_COLUMNS = ["participant_id", "site", "timepoint", "item", "age_band", "gen
                  "ethnicity", "referral_reasons", "link_worker", "service", "period"]
 #: at most this many messages per check and column; the rest are counted in one message
 EXAMPLES_PER_CHECK = 10
+_ID_FILES = ["participants", "responses", "service_use"]
 
 
 @dataclass
@@ -286,11 +289,9 @@ class _Loader:
                                                             or Issue("error", str(exc))]
             return None, self.issues
         self._ids = {}
-        participants = self._participants(manifest)
-        responses = self._responses(manifest, instruments, participants)
-        service = self._service_use(manifest, participants)
+        participants, responses, service, ids = self._files(manifest, instruments)
         if participants is not None:
-            self._identifiers(manifest, participants, responses, service)
+            self._identifiers(manifest, participants, responses, service, ids)
             participants = participants.reset_index(drop=True)
         qualitative = self._qualitative(manifest, participants)
         if participants is not None:
@@ -303,6 +304,50 @@ class _Loader:
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         return study, self.issues
+
+    def _child(self) -> "_Loader":
+        """A loader sharing this one's state but collecting its own messages, so that checks
+        run side by side still report in a fixed order."""
+        child = copy.copy(self)
+        child.issues = []
+        return child
+
+    def _files(self, manifest: Manifest, instruments: dict):
+        """Read the participants, responses and service-use files, then check them.
+
+        The files are read one after another (the CSV parser already uses every core); the
+        checks of the three files, and the encoding of every participant id, then run side by
+        side in two threads (Arrow and numpy release the GIL). Messages keep file order.
+        """
+        from . import instruments as ins
+
+        items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
+        loaders = [self._child() for _ in range(3)]
+        tables = [loaders[0]._read(manifest.participants, text_columns=_TEXT_COLUMNS),
+                  loaders[1]._read(manifest.responses, text_columns=_TEXT_COLUMNS,
+                                   keep_codes=list(items.index),
+                                   numbers=(list(items.index)
+                                            if manifest.responses_layout == "wide"
+                                            else ["value"])),
+                  (loaders[2]._read(manifest.service_use, text_columns=_TEXT_COLUMNS)
+                   if manifest.service_use is not None else None)]
+        # The ids checked later are those of the files as read (a long responses file is
+        # pivoted first, so its ids are encoded afterwards).
+        names = [name for name, table in zip(_ID_FILES, tables)
+                 if table is not None and "participant_id" in table.frame.columns
+                 and (name != "responses" or manifest.responses_layout == "wide")]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ids = (pool.submit(_Ids, [tables[_ID_FILES.index(n)].frame["participant_id"]
+                                      for n in names], names)
+                   if "participants" in names else None)
+            checks = [pool.submit(loaders[0]._participants, manifest, tables[0]),
+                      pool.submit(loaders[1]._responses, manifest, items, tables[1]),
+                      pool.submit(loaders[2]._service_use, manifest, tables[2])]
+            participants, responses, service = (f.result() for f in checks)
+            ids = ids.result() if ids is not None else None
+        for loader in loaders:
+            self.issues += loader.issues
+        return participants, responses, service, ids
 
     def _integration_files(self, study: Study):
         """The crosswalk and meta-inference files are checked against the loaded study
@@ -343,8 +388,7 @@ class _Loader:
         return not missing
 
     # -- participants ---------------------------------------------------------------------
-    def _participants(self, manifest: Manifest) -> pd.DataFrame | None:
-        table = self._read(manifest.participants, text_columns=_TEXT_COLUMNS)
+    def _participants(self, manifest: Manifest, table: TableRead | None) -> pd.DataFrame | None:
         if table is None:
             return None
         required = [c for c, req in PARTICIPANT_COLUMNS.items() if req]
@@ -352,10 +396,9 @@ class _Loader:
             return None
         df = table.frame
         self._ids["participants"] = (table, df["participant_id"])
-        site = _text(df["site"])
-        self._check_sites(table, site, manifest.sites)
+        site_codes = self._check_sites(table, _Coded(df["site"]), manifest.sites)
         referral = self._dates(table, "referral_date", required=True)
-        out = pd.DataFrame({"site": pd.Categorical.from_codes(_positions(site, manifest.sites),
+        out = pd.DataFrame({"site": pd.Categorical.from_codes(site_codes,
                                                               categories=manifest.sites,
                                                               ordered=True),
                             "referral_date": referral}, index=df.index)
@@ -375,12 +418,16 @@ class _Loader:
             out[col] = df[col]
         return out
 
-    def _check_sites(self, table: TableRead, site: pd.Series, declared: list[str]):
-        self.flag_rows(table, site.isna(), "site", "site is blank",
-                       "one of the sites in study.yaml")
-        known = _isin(site, declared) | site.isna()
+    def _check_sites(self, table: TableRead, coded: "_Coded", declared: list[str]) -> np.ndarray:
+        """Check the site column; return each row's position in ``declared`` (-1: none)."""
+        blank = coded.isna()
+        self.flag_rows(table, blank, "site", "site is blank", "one of the sites in study.yaml")
+        positions = coded.positions(declared)
+        known = (positions >= 0) | blank
         if known.all():
-            return
+            return positions
+        site = coded.text()
+        known = pd.Series(known, index=site.index)
         canonical = {_site_key(s): s for s in declared}
         keys = site.map(lambda s: _site_key(s) if isinstance(s, str) else None)
         variant = ~known & keys.isin(list(canonical)).to_numpy()
@@ -393,6 +440,7 @@ class _Loader:
                      "spelled differently", file=table.label, column="site")
         self.flag_rows(table, ~known & ~variant, "site", "site not declared in study.yaml",
                        "one of " + ", ".join(declared))
+        return positions
 
     def _dates(self, table: TableRead, column: str, required: bool) -> pd.Series:
         raw = table.frame[column]
@@ -400,14 +448,25 @@ class _Loader:
             parsed = pd.to_datetime(raw).dt.normalize()
             bad = pd.Series(False, index=raw.index)
         else:
-            parsed, bad = _parse_dates(_text(raw))
+            # A study's dates take a few hundred distinct values: each is parsed once.
+            coded = _Coded(raw)
+            distinct, unparsed = _parse_dates(pd.Series(pd.array(coded.dictionary, dtype="str")))
+            table_ = np.append(distinct.to_numpy(dtype="datetime64[ns]"),
+                               np.datetime64("NaT", "ns"))
+            parsed = pd.Series(table_[coded.codes], index=raw.index)
+            bad = np.append(unparsed.to_numpy(dtype=bool), False)[coded.codes]
         self.flag_rows(table, bad, column, "not a date", "a date such as 2025-03-31 or 31/03/2025")
         if required:
             self.flag_rows(table, raw.isna(), column, "date is blank", "a date")
         return parsed.astype("datetime64[ns]")
 
     def _whole_numbers(self, table: TableRead, column: str, low, high, expected) -> pd.Series:
-        values, not_number = _numeric(table.frame[column])
+        raw = table.frame[column]
+        if raw.dtype.kind in "iu" and len(raw):  # whole numbers already: check the range only
+            v = raw.to_numpy()
+            if v.min() >= low and (high is None or v.max() <= high):
+                return raw.astype("Int64")
+        values, not_number = _numeric(raw)
         self.flag_rows(table, not_number, column, "not a number", expected)
         bad = values.notna() & ((values != np.floor(values)) | (values < low)
                                 | ((values > high) if high is not None else False))
@@ -415,13 +474,9 @@ class _Loader:
         return values.where(~bad).astype("Int64")
 
     # -- responses ------------------------------------------------------------------------
-    def _responses(self, manifest: Manifest, instruments: dict,
-                   participants: pd.DataFrame | None) -> pd.DataFrame | None:
-        from . import instruments as ins
-
-        items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
-        table = self._read(manifest.responses, text_columns=_TEXT_COLUMNS,
-                           keep_codes=list(items.index))
+    def _responses(self, manifest: Manifest, items: pd.DataFrame,
+                   table: TableRead | None) -> pd.DataFrame | None:
+        """``items``: the study's items (index: item id; min, max, integer)."""
         if table is None:
             return None
         df = table.frame
@@ -442,7 +497,7 @@ class _Loader:
             wide = self._check_wide(table, items)
         if wide is None:
             return None
-        self._check_response_keys(table, wide, manifest, participants)
+        self._check_response_keys(table, wide, manifest)
         return wide
 
     def _check_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame | None:
@@ -464,7 +519,7 @@ class _Loader:
             if checked is not None:
                 out[col] = checked
         out.insert(0, "participant_id", df["participant_id"])  # checked with the other ids
-        out.insert(1, "timepoint", _text(df["timepoint"]))
+        out.insert(1, "timepoint", df["timepoint"])  # trimmed and checked with the ids
         out.insert(2, "completed_date",
                    self._dates(table, "completed_date", required=False)
                    if "completed_date" in df.columns
@@ -480,9 +535,13 @@ class _Loader:
         self.flag_rows(table, not_number, column, f"answer to {item_id} is not a number",
                        expected, values=raw)
         v = values.to_numpy()
+        integer = bool(item.get("integer", True))
+        # Fast screen: NaN-skipping reductions, no row masks unless a value fails.
+        if _in_range(v, item["min"], item["max"], integer):
+            return values if raw.dtype != np.float64 else None
         with np.errstate(invalid="ignore"):
             bad = (v < item["min"]) | (v > item["max"])
-            if bool(item.get("integer", True)):
+            if integer:
                 bad |= v != np.floor(v)
         bad &= ~np.isnan(v)
         self.flag_rows(table, bad, column, f"answer to {item_id} is outside the item's range",
@@ -553,19 +612,21 @@ class _Loader:
         cols = ["participant_id", "timepoint", "completed_date"] + order
         return wide[cols]
 
-    def _check_response_keys(self, table: TableRead, wide: pd.DataFrame, manifest: Manifest,
-                             participants: pd.DataFrame | None):
+    def _check_response_keys(self, table: TableRead, wide: pd.DataFrame, manifest: Manifest):
         """Time points, duplicates, unknown participants and dates. ``wide.index`` holds the
         source file's 0-based row for each row (so messages name the right row)."""
         rows = _RowView(table, wide)
-        tp = wide["timepoint"]
-        self.flag_rows(rows, tp.isna(), "timepoint", "time point is blank",
+        tp = _Coded(wide["timepoint"])
+        blank = tp.isna()
+        self.flag_rows(rows, blank, "timepoint", "time point is blank",
                        "one of " + ", ".join(manifest.timepoint_ids))
-        unknown_tp = tp.notna() & ~_isin(tp, manifest.timepoint_ids)
-        self.flag_rows(rows, unknown_tp, "timepoint", "unknown time point",
-                       "one of " + ", ".join(manifest.timepoint_ids), values=tp)
+        positions = tp.positions(manifest.timepoint_ids)
+        unknown_tp = ~blank & (positions < 0)
+        if unknown_tp.any():
+            self.flag_rows(rows, unknown_tp, "timepoint", "unknown time point",
+                           "one of " + ", ".join(manifest.timepoint_ids), values=tp.text())
         self._ids["responses"] = (rows, wide["participant_id"])
-        wide["timepoint"] = pd.Categorical.from_codes(_positions(tp, manifest.timepoint_ids),
+        wide["timepoint"] = pd.Categorical.from_codes(positions,
                                                       categories=manifest.timepoint_ids,
                                                       ordered=True)
 
@@ -608,26 +669,25 @@ class _Loader:
                        level="warning")
 
     # -- service use -------------------------------------------------------------------------
-    def _service_use(self, manifest: Manifest, participants) -> pd.DataFrame | None:
-        if manifest.service_use is None:
-            return None
-        table = self._read(manifest.service_use, text_columns=_TEXT_COLUMNS)
+    def _service_use(self, manifest: Manifest, table: TableRead | None) -> pd.DataFrame | None:
         if table is None or not self._require(
                 table, ["participant_id", "service", "period", "count"], "service use"):
             return None
         df = table.frame
-        service = _text(df["service"])
-        period = _text(df["period"])
+        service = _Coded(df["service"])
+        period = _Coded(df["period"])
         self.flag_rows(table, service.isna(), "service", "service is blank",
                        "a service name such as gp_consultations")
-        self.flag_rows(table, ~_isin(period, ["before", "after"]), "period", "unknown period",
-                       "'before' or 'after' (referral)", values=period)
+        positions = period.positions(["before", "after"])
+        if (positions < 0).any():
+            self.flag_rows(table, positions < 0, "period", "unknown period",
+                           "'before' or 'after' (referral)", values=period.text())
         counts = self._whole_numbers(table, "count", 0, None, "a whole number of events, 0 or more")
         self._ids["service_use"] = (table, df["participant_id"])
-        return pd.DataFrame({"participant_id": df["participant_id"], "service": service,
+        self._ids["service_codes"] = service.codes
+        return pd.DataFrame({"participant_id": df["participant_id"], "service": service.text(),
                              "period": pd.Categorical.from_codes(
-                                 _positions(period, ["before", "after"]),
-                                 categories=["before", "after"], ordered=True),
+                                 positions, categories=["before", "after"], ordered=True),
                              "count": counts})
 
     def _check_service_ids(self, table: TableRead, service: pd.DataFrame, codes: np.ndarray,
@@ -635,7 +695,7 @@ class _Loader:
         pid = ids.lazy(codes)
         self.flag_rows(table, codes < 0, "participant_id", "participant id is blank",
                        "a participant id from the participants file")
-        dup = ids.duplicated(codes, _codes_of(service["service"]),
+        dup = ids.duplicated(codes, self._ids["service_codes"],
                              service["period"].cat.codes.to_numpy().astype(np.int64))
         self.flag_rows(table, dup, "period",
                        "the same participant, service and period appear more than once",
@@ -646,13 +706,16 @@ class _Loader:
                        "a participant id listed in " + manifest.participants.name, values=pid)
 
     # -- identifiers across files ---------------------------------------------------------
-    def _identifiers(self, manifest, participants, responses, service):
+    def _identifiers(self, manifest, participants, responses, service, ids=None):
         """Check participant ids in every file at once: one joint encoding of all ids, then
-        integer work (blank, duplicate, not pseudonymous, unknown participant, dates)."""
-        names = [n for n in ("participants", "responses", "service_use") if n in self._ids]
+        integer work (blank, duplicate, not pseudonymous, unknown participant, dates).
+        ``ids``: the ids already encoded while the files were checked, used when they are
+        those of the same files."""
+        names = [n for n in _ID_FILES if n in self._ids]
         if "participants" not in names:
             return
-        ids = _Ids([self._ids[n][1] for n in names])
+        if ids is None or ids.names != names:
+            ids = _Ids([self._ids[n][1] for n in names], names)
         codes = dict(zip(names, ids.codes))
         table, _ = self._ids["participants"]
         cp = codes["participants"]
@@ -667,20 +730,34 @@ class _Loader:
                        "this identifier is a valid NHS number; studies must use pseudonymous "
                        "identifiers", "a pseudonymous study identifier such as 'SP0001'",
                        values=_Constant("(NHS number withheld)"))
-        participants.insert(0, "participant_id", ids.decode(cp))
-        if responses is not None and "responses" in codes:
+        participants.insert(0, "participant_id", ids.column(names.index("participants")))
+
+        def check_responses(loader):
             rows, _ = self._ids["responses"]
-            self._check_response_ids(rows, responses, codes["responses"], ids, manifest,
-                                     participants)
-            responses["participant_id"] = pd.Series(ids.decode(codes["responses"]).array,
-                                                    index=responses.index)
-            self._coverage_baseline(manifest, participants, responses, cp, codes["responses"],
-                                    ids)
-        if service is not None and "service_use" in codes:
+            loader._check_response_ids(rows, responses, codes["responses"], ids, manifest,
+                                       participants)
+            responses["participant_id"] = pd.Series(
+                ids.column(names.index("responses")).array, index=responses.index)
+            loader._coverage_baseline(manifest, participants, responses, cp,
+                                      codes["responses"], ids)
+
+        def check_service(loader):
             table_s, _ = self._ids["service_use"]
-            self._check_service_ids(table_s, service, codes["service_use"], ids, manifest)
-            service["participant_id"] = pd.Series(ids.decode(codes["service_use"]).array,
-                                                  index=service.index)
+            loader._check_service_ids(table_s, service, codes["service_use"], ids, manifest)
+            service["participant_id"] = pd.Series(
+                ids.column(names.index("service_use")).array, index=service.index)
+
+        tasks = []
+        if responses is not None and "responses" in codes:
+            tasks.append(check_responses)
+        if service is not None and "service_use" in codes:
+            tasks.append(check_service)
+        loaders = [self._child() for _ in tasks]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the two files side by side
+            for future in [pool.submit(task, loader) for task, loader in zip(tasks, loaders)]:
+                future.result()
+        for loader in loaders:
+            self.issues += loader.issues
 
     # -- qualitative material -----------------------------------------------------------
     def _qualitative(self, manifest: Manifest, participants) -> "Qualitative | None":
@@ -833,32 +910,38 @@ class _Ids:
     code in every file, so that checks across files are integer operations.
     """
 
-    def __init__(self, columns: list[pd.Series]):
+    def __init__(self, columns: list[pd.Series], names: list[str] | None = None):
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        self.names = list(names) if names is not None else None
+
         arrays = []
+        self._text_as_read = []  # whether each column was text already
         for col in columns:
-            arr = _arrow_text(col)
+            arr = _arrow_text(col, chunked=True)
+            self._text_as_read.append(arr is not None)
             if arr is None:
                 arr = pa.array(_text(col), from_pandas=True)
             if arr.type != pa.large_string():
                 arr = arr.cast(pa.large_string())
-            arrays.append(arr)
+            arrays += arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
         # One hash pass over every id of every file; the chunks share one dictionary.
         encoded = pc.dictionary_encode(pa.chunked_array(arrays, type=pa.large_string()))
         dictionary = (encoded.chunk(0).dictionary if encoded.num_chunks
                       else pa.array([], type=pa.large_string()))
-        raw = np.concatenate([chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-                              for chunk in encoded.chunks] or [np.empty(0, np.int64)]
-                             ).astype(np.int64)
+        raw = np.concatenate([_indices(chunk) for chunk in encoded.chunks]
+                             or [np.empty(0, np.int64)], dtype=np.int64)
         trimmed = pc.utf8_trim_whitespace(dictionary)
+        self._columns = columns
+        self._clean = False   # every id already trimmed and none blank: columns kept as read
         if trimmed.equals(dictionary):
             self.dictionary = dictionary
             all_codes = raw
             blank = pc.index(dictionary, "").as_py()
             if blank >= 0:
                 all_codes = np.where(raw == blank, -1, raw)
+            self._clean = blank < 0
         else:  # values that differ only by surrounding spaces are the same id
             cleaned = pc.dictionary_encode(trimmed)
             remap = cleaned.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -887,24 +970,49 @@ class _Ids:
 
     def duplicated(self, codes: np.ndarray, *more: np.ndarray) -> np.ndarray:
         """Rows (with an id) whose id, and the given other codes, occur more than once."""
-        key = codes.astype(np.int64)
+        key = codes
         for other in more:
-            key = key * (int(other.max(initial=0)) + 2) + (other.astype(np.int64) + 1)
+            key = key * (int(other.max(initial=0)) + 2) + (other + 1)
         valid = codes >= 0
         out = np.zeros(len(codes), dtype=bool)
-        keys = key[valid]
+        all_valid = bool(valid.all())
+        keys = key if all_valid else key[valid]
         if len(keys) and keys.max() < 64 * len(codes) + 1_000_000:
             counts = np.bincount(keys)  # linear time when the key range is small
-            out[valid] = counts[keys] > 1
+            if counts.max(initial=0) <= 1:  # the usual case: no duplicate at all
+                return out
+            flags = counts[keys] > 1
         else:
             _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-            out[valid] = counts[inverse] > 1
+            flags = counts[inverse] > 1
+        if all_valid:
+            return flags
+        out[valid] = flags
         return out
 
     def nhs_numbers(self, codes: np.ndarray) -> np.ndarray:
         """Rows whose id is a valid NHS number (checked once per distinct id)."""
-        flags = looks_like_nhs_number(pd.Series(self.dictionary.to_pandas())).to_numpy()
+        import pyarrow.compute as pc
+
+        # Only ids of 10 digits, perhaps with spaces or dashes, can be NHS numbers: a cheap
+        # length screen first, so the full check runs on candidates only.
+        length = pc.utf8_length(self.dictionary)
+        near = pc.and_(pc.greater_equal(length, 10), pc.less_equal(length, 30))
+        flags = np.zeros(len(self.dictionary), dtype=bool)
+        where = np.flatnonzero(near.to_numpy(zero_copy_only=False))
+        if len(where):
+            candidates = pd.Series(self.dictionary.take(where).to_pandas())
+            flags[where] = looks_like_nhs_number(candidates).to_numpy()
+        if not flags.any():
+            return np.zeros(len(codes), dtype=bool)
         return (codes >= 0) & flags[np.maximum(codes, 0)]
+
+    def column(self, k: int) -> pd.Series:
+        """The ids of the ``k``-th column, trimmed, blanks missing (as text)."""
+        col = self._columns[k]
+        if self._clean and self._text_as_read[k] and pd.api.types.is_string_dtype(col.dtype):
+            return pd.Series(col.array, index=pd.RangeIndex(len(col)))  # nothing to change
+        return self.decode(self.codes[k])
 
     def decode(self, codes: np.ndarray) -> pd.Series:
         import pyarrow as pa
@@ -938,6 +1046,93 @@ class _Constant:
         return self.value
 
 
+_SCREEN = 1 << 16   # values per block when screening a column (the block stays in cache)
+
+
+def _in_range(v: np.ndarray, low: float, high: float, integer: bool) -> bool:
+    """Whether every non-NaN value is within ``[low, high]`` (and whole, if ``integer``).
+
+    A fast screen: NaN-skipping reductions over cache-sized blocks, so each column is read
+    from memory once and no row-sized temporary is made. Only a column that fails it is
+    searched row by row (to name the rows)."""
+    scratch = np.empty(min(len(v), _SCREEN))
+    for start in range(0, len(v), _SCREEN):
+        block = v[start:start + _SCREEN]
+        if np.fmin.reduce(block) < low or np.fmax.reduce(block) > high:
+            return False
+        if integer:
+            frac = np.floor(block, out=scratch[:len(block)])
+            np.subtract(block, frac, out=frac)
+            if np.fmax.reduce(frac) > 0:
+                return False
+    return True
+
+
+class _Coded:
+    """A text column encoded once: its distinct values (trimmed of surrounding spaces, blank
+    = missing) and each row's code (-1: missing). Checks of columns with few distinct values
+    (sites, time points, services) then look at each distinct value once."""
+
+    def __init__(self, series: pd.Series):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.index = series.index
+        arr = _arrow_text(series, chunked=True)
+        if arr is None:
+            arr = pa.array(_text(series), from_pandas=True)
+        encoded = pc.dictionary_encode(arr)
+        if isinstance(encoded, pa.ChunkedArray):  # the chunks share one dictionary
+            codes = np.concatenate([_indices(c) for c in encoded.chunks]
+                                   or [np.empty(0, np.int64)], dtype=np.int64)
+            original = (encoded.chunk(0).dictionary if encoded.num_chunks
+                        else pa.array([], type=arr.type))
+        else:
+            codes = _indices(encoded).astype(np.int64)
+            original = encoded.dictionary
+        dictionary = pc.utf8_trim_whitespace(original)
+        if not dictionary.equals(original):  # " a" and "a" are the same value
+            again = pc.dictionary_encode(dictionary)
+            remap = _indices(again).astype(np.int64)
+            dictionary = again.dictionary
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        blank = pc.index(dictionary, "").as_py()
+        if blank >= 0:
+            codes[codes == blank] = -1
+        self.codes, self.dictionary = codes, dictionary
+
+    def isna(self) -> np.ndarray:
+        return self.codes < 0
+
+    def positions(self, values) -> np.ndarray:
+        """Position of each row's value in ``values`` (-1: absent or missing)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        value_set = pa.array([str(v) for v in values], type=self.dictionary.type)
+        found = pc.index_in(self.dictionary, value_set=value_set)
+        table = np.append(found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
+                          -1)
+        return table[self.codes]  # code -1 takes the appended -1
+
+    def text(self) -> pd.Series:
+        """The trimmed text of every row (pandas string dtype, missing for blanks)."""
+        import pyarrow as pa
+
+        indices = pa.array(self.codes, mask=self.codes < 0, type=pa.int64())
+        text = pa.DictionaryArray.from_arrays(indices, self.dictionary).cast(
+            self.dictionary.type)
+        return pd.Series(pd.array(text, dtype="str"), index=self.index)
+
+
+def _indices(chunk) -> np.ndarray:
+    """The indices of a dictionary-encoded Arrow chunk as numpy (null: -1)."""
+    indices = chunk.indices
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    return indices.to_numpy(zero_copy_only=False)
+
+
 def _codes_of(series: pd.Series) -> np.ndarray:
     """Integer codes of a text column (blank: -1)."""
     codes, _ = pd.factorize(series, use_na_sentinel=True)
@@ -961,8 +1156,9 @@ class _RowView:
 # read). Text columns are Arrow-backed in pandas 3, so text work is done with Arrow compute
 # kernels instead of element-wise Python.
 
-def _arrow_text(series: pd.Series):
-    """The column as an Arrow string array, or None when it is not text."""
+def _arrow_text(series: pd.Series, chunked: bool = False):
+    """The column as an Arrow string array, or None when it is not text. With ``chunked``,
+    a column the parser built in pieces is returned as a ChunkedArray, without a copy."""
     import pyarrow as pa
 
     try:
@@ -970,7 +1166,9 @@ def _arrow_text(series: pd.Series):
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        if isinstance(arr, pa.ChunkedArray) and not chunked:
+            return arr.combine_chunks()
+        return arr
     return None
 
 
