@@ -650,14 +650,15 @@ class _Loader:
                            values=wide["timepoint"].astype(object))
         # A follow-up cannot be completed before the referral it follows.
         row_of = ids.participant_row(codes)
-        referral_dates = participants["referral_date"].to_numpy()
-        referral = pd.Series(np.where(row_of >= 0, referral_dates[np.maximum(row_of, 0)],
-                                      np.datetime64("NaT")), index=wide.index)
+        referral_dates = np.append(participants["referral_date"].to_numpy(dtype="datetime64[ns]"),
+                                   np.datetime64("NaT", "ns"))
+        referral_np = referral_dates[row_of]  # row -1 (not a participant) finds NaT
         done = wide["completed_date"]
-        early = (done.notna() & referral.notna() & (done < referral)).to_numpy()
+        early = done.to_numpy(dtype="datetime64[ns]") < referral_np  # NaT compares False
         later = (tp_codes > 0)
         shown = None
         if early.any():  # formatting dates is slow: only when something is to be reported
+            referral = pd.Series(referral_np, index=wide.index)
             shown = (done.dt.strftime("%Y-%m-%d") + " (referral "
                      + referral.dt.strftime("%Y-%m-%d") + ")")
         self.flag_rows(rows, early & later, "completed_date",
@@ -957,13 +958,14 @@ class _Ids:
 
     def set_participants(self, cp: np.ndarray):
         """Remember which code is on which participants row (the first, if repeated)."""
-        row = np.full(self.size, -1, dtype=np.int64)
+        # One extra slot at the end: code -1 (blank) indexes it and finds -1.
+        row = np.full(self.size + 1, -1, dtype=np.int64)
         valid = np.flatnonzero(cp >= 0)
         row[cp[valid][::-1]] = valid[::-1]
         self._row = row
 
     def participant_row(self, codes: np.ndarray) -> np.ndarray:
-        return np.where(codes >= 0, self._row[np.maximum(codes, 0)], -1)
+        return self._row[codes]
 
     def in_participants(self, codes: np.ndarray) -> np.ndarray:
         return self.participant_row(codes) >= 0
@@ -977,10 +979,15 @@ class _Ids:
         out = np.zeros(len(codes), dtype=bool)
         all_valid = bool(valid.all())
         keys = key if all_valid else key[valid]
-        if len(keys) and keys.max() < 64 * len(codes) + 1_000_000:
-            counts = np.bincount(keys)  # linear time when the key range is small
-            if counts.max(initial=0) <= 1:  # the usual case: no duplicate at all
+        top = int(keys.max()) if len(keys) else 0
+        if len(keys) and top < 64 * len(codes) + 1_000_000:
+            # linear time when the key range is small; first a one-byte-per-key screen, since
+            # duplicates are rare and counting needs eight bytes per key
+            seen = np.zeros(top + 1, dtype=bool)
+            seen[keys] = True
+            if np.count_nonzero(seen) == len(keys):
                 return out
+            counts = np.bincount(keys)
             flags = counts[keys] > 1
         else:
             _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)

@@ -10,6 +10,7 @@ categoricals, to keep a million-participant table small.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -147,6 +148,8 @@ class _Plan:
         self.index = {it.id: j for j, it in enumerate(items)}
         self.scales = _scorable(inst)
         self._offset = 0   # first row of the chunk being scored (for messages)
+        self._scratch = np.empty((0, len(items)))
+        self._reversed = None
         # Per scale: item positions, whether they are all the items in order, which are
         # optional, how many are required; lookup tables as arrays.
         self.meta = {}
@@ -181,15 +184,29 @@ class _Plan:
         """Whether any whole-number item holds a fraction (NaN ignored)."""
         if not self.int_check.any():
             return False
-        sub = X[:, self.int_check]
-        frac = np.floor(sub)
+        sub = X if self.int_check.all() else X[:, self.int_check]
+        if not sub.size:
+            return False
+        if self._scratch.shape[0] < len(sub):
+            self._scratch = np.empty((len(sub), len(self.inst.items)), order="F")
+        frac = np.floor(sub, out=self._scratch[: len(sub), : sub.shape[1]])
         np.subtract(sub, frac, out=frac)
-        return bool(np.fmax.reduce(frac, axis=None) > 0) if frac.size else False
+        return bool(np.fmax.reduce(frac, axis=None) > 0)
+
+    def buffers(self, rows: int) -> None:
+        """Scratch matrices reused by every chunk (no fresh memory per chunk)."""
+        shape = (rows, len(self.inst.items))
+        self._scratch = np.empty(shape, order="F")
+        self._reversed = np.empty(shape, order="F") if self.reverse else None
 
     def reversed(self, X: np.ndarray) -> np.ndarray:
         if not self.reverse:
             return X
-        out = X.copy()
+        if self._reversed is not None and len(X) <= len(self._reversed):
+            out = self._reversed[: len(X)]
+            np.copyto(out, X)
+        else:
+            out = X.copy()
         for j in self.reverse:
             it = self.inst.items[j]
             out[:, j] = it.min + it.max - X[:, j]
@@ -208,6 +225,7 @@ class _Plan:
 
 
 _CHUNK = 1 << 15   # rows per chunk: keeps temporaries in cache, avoids page-fault churn
+_PARALLEL_MIN = 1 << 20   # answers (rows x items) below which scoring stays in one thread
 
 
 def item_matrix(responses: pd.DataFrame, instrument, *, reverse: bool = True) -> np.ndarray:
@@ -272,9 +290,9 @@ _TOO_FEW, _INCOMPLETE, _NOT_ADMIN = (_ST["too_few_items"], _ST["incomplete_for_l
 
 def _status(n_ans, n_exp, enough, partial_code: int) -> np.ndarray:
     # Later assignments win: too few < partial/prorated < ok < not administered.
-    status = np.where(enough, partial_code, _TOO_FEW).astype(np.int8)
-    status[n_ans == n_exp] = _OK
-    status[n_ans == 0] = _NOT_ADMIN
+    status = np.where(enough, np.int8(partial_code), np.int8(_TOO_FEW))
+    np.putmask(status, n_ans == n_exp, _OK)
+    np.putmask(status, n_ans == 0, _NOT_ADMIN)
     return status
 
 
@@ -578,8 +596,6 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
     plans = [_Plan(wide, inst) for inst in insts.values() if _scorable(inst)]
     if not plans:
         return _empty_scores()
-    pid_codes, pid_cats = _codes(wide["participant_id"])
-    tp_codes, tp_cats = _codes(wide["timepoint"])
     n = len(wide)
 
     blocks = [(k, sc) for k, plan in enumerate(plans) for sc in plan.scales]
@@ -593,16 +609,22 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
 
     # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
     # results go straight into the preallocated output columns.
-    for k, plan in enumerate(plans):
-        buf = np.empty((min(n, _CHUNK), len(plan.inst.items)), order="F")
+    def run(k: int, plan: _Plan):
+        rows = min(n, _CHUNK)
+        buf = np.empty((rows, len(plan.inst.items)), order="F")
+        missing_buf = np.empty(buf.shape, dtype=bool, order="F")
+        zero_buf = np.empty(buf.shape, order="F")
+        plan.buffers(rows)
         first_block = next(b for b, (kk, _) in enumerate(blocks) if kk == k)
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
             plan._offset = start
             X_raw = plan.chunk(start, stop, buf)
             X = plan.reversed(X_raw)
-            missing = np.isnan(X)
-            Xz = np.where(missing, 0.0, X)
+            missing = np.isnan(X, out=missing_buf[: stop - start])
+            Xz = zero_buf[: stop - start]
+            np.copyto(Xz, X)
+            np.copyto(Xz, 0.0, where=missing)
             cache: dict = {}
             for b, sc in enumerate(plan.scales):
                 v, a, e, st_ = _scale_chunk(sc, plan, X, X_raw, missing, Xz, cache)
@@ -611,6 +633,24 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
                 answered_out[off + start: off + stop] = a
                 expected_out[off + start: off + stop] = e
                 status_out[off + start: off + stop] = st_
+
+    # Instruments are scored side by side in two threads (numpy releases the GIL in its
+    # loops; each instrument writes its own rows of the output), and the participant ids
+    # are encoded meanwhile. An error is raised for the first instrument that has one, as
+    # a one-thread run would.
+    if n * sum(len(p.inst.items) for p in plans) < _PARALLEL_MIN:
+        pid_codes, pid_cats = _codes(wide["participant_id"])
+        for k, plan in enumerate(plans):
+            run(k, plan)
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ids = pool.submit(_codes, wide["participant_id"])
+            order = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
+            done = {k: pool.submit(run, k, plans[k]) for k in order}
+            pid_codes, pid_cats = ids.result()  # a blank id is reported first, as before
+            for k in range(len(plans)):
+                done[k].result()
+    tp_codes, tp_cats = _codes(wide["timepoint"])
 
     inst_ids = [plan.inst.id for plan in plans]
     scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
