@@ -53,6 +53,7 @@ import pandas as pd
 from scipy import special
 
 from .errors import InputError
+from .instruments.scoring import _cat_dtype
 
 __all__ = [
     "paired_change", "paired_effect_sizes", "p_adjust_holm",
@@ -113,6 +114,8 @@ def _check_min_cell(min_cell_size) -> int:
 
 
 def _numeric(df: pd.DataFrame, column: str, what: str) -> pd.Series:
+    if df[column].dtype == np.float64:  # numbers already (blank = NaN): nothing to check
+        return df[column]
     values = pd.to_numeric(df[column], errors="coerce")
     bad = values.isna() & df[column].notna()
     if bad.any():
@@ -174,16 +177,24 @@ def _tidy_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (-1 for missing) and the text of each category."""
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for missing; the categorical's own small integer type, not copied)
+    and the text of each category."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return (column.cat.codes.to_numpy().astype(np.int64),
-                np.asarray(column.cat.categories.astype(str), dtype=object))
+        categories = column.cat.categories
+        if not pd.api.types.is_string_dtype(categories.dtype) or \
+                pd.api.types.is_object_dtype(categories.dtype):
+            categories = categories.astype(str)
+        return column.cat.codes.to_numpy(), categories
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    return codes, pd.Index(uniques).astype(str)
 
 
-def _pair_table(scores: pd.DataFrame, pre: str, post: str) -> pd.DataFrame:
+_BLOCK = 1 << 20   # score rows per block in _pair_table
+
+
+def _pair_table(scores: pd.DataFrame, pre: str, post: str,
+                instruments: list[str] | None = None) -> pd.DataFrame:
     """One row per (instrument, scale, participant) with ``pre`` and ``post`` (NaN if absent).
 
     Works on integer codes with direct addressing (linear time), because score tables of
@@ -193,47 +204,76 @@ def _pair_table(scores: pd.DataFrame, pre: str, post: str) -> pd.DataFrame:
     _require_columns(scores, _SCORE_COLUMNS, "scores")
     score = _numeric(scores, "score", "scores").to_numpy(dtype=float)
     t_code, t_cats = _codes(scores["timepoint"])
-    side_of = np.array([0 if c == pre else 1 if c == post else -1 for c in t_cats] + [-1])
+    side_of = np.array([0 if c == pre else 1 if c == post else -1 for c in t_cats] + [-1],
+                       dtype=np.int8)
     side = side_of[t_code]  # code -1 (missing) picks the trailing -1
-    keep = np.flatnonzero(side >= 0)
     i_code, i_cats = _codes(scores["instrument"])
     s_code, s_cats = _codes(scores["scale"])
     p_code, p_cats = _codes(scores["participant_id"])
-    i_code, s_code, p_code, side, score = (i_code[keep], s_code[keep], p_code[keep],
-                                           side[keep], score[keep])
-    # instrument x scale pairs that occur, numbered 0..n_pairs-1
-    pair = i_code * (len(s_cats) + 1) + s_code
-    present = np.zeros((len(i_cats) + 1) * (len(s_cats) + 1), dtype=bool)
-    present[pair] = True
-    pair_index = np.cumsum(present) - 1
-    pair = pair_index[pair]
-    n_pairs, n_people = int(present.sum()), len(p_cats) + 1
-    slot = pair * n_people + p_code  # p_code -1 never occurs for valid scores; guard below
+    if (side < 0).any():  # scores at other time points are left out
+        keep = np.flatnonzero(side >= 0)
+        i_code, s_code, p_code, side, score = (i_code[keep], s_code[keep], p_code[keep],
+                                               side[keep], score[keep])
     if (p_code < 0).any():
         raise InputError("a score has no participant_id", file="scores", column="participant_id",
                          expected="a participant id on every row")
-    counts = np.bincount(slot * 2 + side, minlength=2 * n_pairs * n_people)
-    if (counts > 1).any():
-        where = int(np.flatnonzero(counts > 1)[0])
-        hit = np.flatnonzero(slot * 2 + side == where)[0]
+    # instrument x scale pairs that occur, numbered 0..n_pairs-1
+    n_s = len(s_cats) + 1
+    # Rows are taken a block at a time so that the temporaries stay small (fresh memory is
+    # slow to touch on virtual machines, and a score table can have tens of millions of rows).
+    blocks = [slice(a, a + _BLOCK) for a in range(0, len(score), _BLOCK)]
+    present = np.zeros((len(i_cats) + 1) * n_s, dtype=bool)
+    for sl in blocks:
+        present[i_code[sl].astype(np.int32) * n_s + s_code[sl]] = True
+    pair_index = np.cumsum(present) - 1
+    n_pairs, n_people = int(present.sum()), len(p_cats) + 1
+    # one slot per (scale, participant) and side: slot = (pair * people + person) * 2 + side;
+    # the index fits 32 bits for any real study
+    wide = np.int32 if 2 * n_pairs * n_people < 2**31 else np.int64
+    first_slot = (pair_index * (2 * n_people)).astype(wide)
+
+    def slots(sl: slice) -> np.ndarray:
+        k = first_slot[i_code[sl].astype(np.int32) * n_s + s_code[sl]]
+        k += p_code[sl].astype(wide) * 2
+        k += side[sl]
+        return k
+
+    # Each (scale, participant, side) once: a one-byte-per-slot mark, then (only if some
+    # slot was hit twice) a count to name the duplicate.
+    seen = np.zeros(2 * n_pairs * n_people, dtype=bool)
+    values = np.full(2 * n_pairs * n_people, np.nan)
+    for sl in blocks:
+        k = slots(sl)
+        seen[k] = True
+        values[k] = score[sl]
+    if np.count_nonzero(seen) != len(score):
+        key = np.concatenate([slots(sl) for sl in blocks])
+        counts = np.bincount(key, minlength=len(seen))
+        hit = int(np.flatnonzero(counts[key] > 1)[0])
         keys = [i_cats[i_code[hit]], s_cats[s_code[hit]], p_cats[p_code[hit]],
                 pre if side[hit] == 0 else post]
         raise InputError("more than one score for the same participant, time point, "
                          "instrument and scale", file="scores", value=" / ".join(map(str, keys)),
                          expected="one score per participant, time point, instrument and scale")
-    values = np.full((2, n_pairs * n_people), np.nan)
-    values[side, slot] = score
-    used = np.flatnonzero(counts.reshape(-1, 2).sum(axis=1) > 0)
-    pair_of = used // n_people
+    occupied = seen.reshape(-1, 2).any(axis=1)
     codes_of_pair = np.flatnonzero(present)  # back to instrument and scale codes
-    inst = codes_of_pair[pair_of] // (len(s_cats) + 1)
-    scale = codes_of_pair[pair_of] % (len(s_cats) + 1)
-    return pd.DataFrame({
-        "instrument": pd.Categorical.from_codes(inst, categories=i_cats),
-        "scale": pd.Categorical.from_codes(scale, categories=s_cats),
-        "participant_id": pd.Categorical.from_codes(used % n_people, categories=p_cats),
-        "pre": values[0, used], "post": values[1, used],
-    })
+    if instruments is not None:  # only these instruments' scales (whole slot ranges)
+        wanted = np.asarray(pd.Index(i_cats).isin([str(i) for i in instruments]))
+        drop = ~wanted[codes_of_pair // n_s]
+        for k in np.flatnonzero(drop):
+            occupied[k * n_people:(k + 1) * n_people] = False
+    used = np.flatnonzero(occupied)
+    pair_of = used // n_people
+    inst = codes_of_pair[pair_of] // n_s
+    scale = codes_of_pair[pair_of] % n_s
+    # pre and post as one two-column block (pandas keeps it without copying)
+    out = pd.DataFrame(values.reshape(-1, 2)[used], columns=["pre", "post"], copy=False)
+    out.insert(0, "instrument", pd.Categorical.from_codes(inst, categories=i_cats))
+    out.insert(1, "scale", pd.Categorical.from_codes(scale, categories=s_cats))
+    # categories known to be unique: pandas need not hash a million ids again
+    out.insert(2, "participant_id", pd.Categorical.from_codes(
+        used % n_people, dtype=_cat_dtype(p_cats), validate=False))
+    return out
 
 
 def _attach_group(pairs: pd.DataFrame, participants, by: str | None) -> pd.DataFrame:
@@ -292,13 +332,32 @@ def _scale_info(scale_info: pd.DataFrame, needed: pd.DataFrame | None = None) ->
     info["scale_name"] = name.where(name.notna(), info["instrument"] + " " + info["scale"])
     if needed is not None:
         have = pd.MultiIndex.from_frame(info[_KEYS])
-        want = pd.MultiIndex.from_frame(needed[_KEYS].drop_duplicates())
+        want = pd.MultiIndex.from_frame(_distinct_scales(needed))
         missing = want.difference(have)
         if len(missing):
             raise InputError("a scored scale has no entry in scale_info", file="scale_info",
                              column="scale", value="/".join(missing[0]),
                              expected="a row with its direction (higher or lower is better)")
     return info.reset_index(drop=True)
+
+
+def _distinct_scales(frame: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (instrument, scale) rows of ``frame`` (by integer codes when both columns
+    are categorical: linear time at millions of rows)."""
+    inst, scale = frame["instrument"], frame["scale"]
+    if not (isinstance(inst.dtype, pd.CategoricalDtype)
+            and isinstance(scale.dtype, pd.CategoricalDtype)):
+        return frame[_KEYS].drop_duplicates()
+    n_scale = len(scale.cat.categories) + 1
+    code = (inst.cat.codes.to_numpy().astype(np.int64) + 1) * n_scale \
+        + scale.cat.codes.to_numpy() + 1
+    present = np.flatnonzero(np.bincount(code, minlength=(len(inst.cat.categories) + 1)
+                                         * n_scale))
+    i, sc = present // n_scale - 1, present % n_scale - 1
+    name = (lambda cats, c: np.where(c >= 0, np.asarray(cats, dtype=object)[np.maximum(c, 0)],
+                                     None))
+    return pd.DataFrame({"instrument": name(inst.cat.categories, i),
+                         "scale": name(scale.cat.categories, sc)})
 
 
 def _better_sign(direction) -> np.ndarray:
@@ -377,15 +436,50 @@ def _norm_ppf(q):
 
 def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
     """scipy's signed-rank test with its defaults; NaN when every difference is zero."""
-    from scipy import stats
-
     diffs = np.asarray(diffs, dtype=float)
     if diffs.size == 0 or np.all(diffs == 0):
         return math.nan, math.nan
+    if diffs.size > 50:
+        return _signed_rank_normal(diffs)
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small-n normal-approximation warnings
         res = stats.wilcoxon(diffs)
     return float(res.statistic), float(res.pvalue)
+
+
+def _signed_rank_normal(diffs: np.ndarray) -> tuple[float, float]:
+    """Wilcoxon's signed-rank test by the normal approximation, as ``scipy.stats.wilcoxon``
+    computes it with its defaults for more than 50 differences: zero differences dropped,
+    average ranks for ties with the tie-corrected variance, no continuity correction,
+    two-sided; the statistic is the smaller rank sum.
+
+    With n non-zero differences, R+ the sum of the ranks of |d| over positive d, and t_j the
+    sizes of the groups of tied |d|: z = (R+ - n(n+1)/4) / sqrt((n(n+1)(2n+1) -
+    sum(t_j^3 - t_j)/2) / 24), p = 2 (1 - Phi(|z|)) (Hollander & Wolfe 1999, section 3.1;
+    scipy.stats.wilcoxon). Questionnaire differences take few distinct values, so the ranks
+    are found by hashing the values and sorting only the distinct ones: linear time, where
+    scipy sorts every difference. Tested against scipy in tests/test_change.py.
+    """
+    nonzero = diffs[diffs != 0]
+    n = nonzero.size
+    codes, distinct = pd.factorize(np.abs(nonzero), sort=False)
+    ties = np.bincount(codes, minlength=len(distinct)).astype(float)
+    order = np.argsort(distinct, kind="stable")
+    ends = np.cumsum(ties[order])            # last rank of each group, in sorted order
+    avg_rank = np.empty(len(distinct))
+    avg_rank[order] = ends - (ties[order] - 1.0) / 2.0
+    positive = np.bincount(codes[nonzero > 0], minlength=len(distinct)).astype(float)
+    r_plus = float(positive @ avg_rank)
+    r_minus = float((ties - positive) @ avg_rank)
+    mean = n * (n + 1.0) * 0.25
+    se = math.sqrt((n * (n + 1.0) * (2.0 * n + 1.0) - float(np.sum(ties ** 3 - ties)) / 2.0)
+                   / 24.0)
+    if se == 0:
+        return min(r_plus, r_minus), math.nan
+    z = (r_plus - mean) / se
+    return min(r_plus, r_minus), float(2.0 * special.ndtr(-abs(z)))
 
 
 def _dz_ci(d_z, n, confidence):
@@ -482,19 +576,24 @@ def paired_effect_sizes(pre, post) -> dict:
 def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confidence: float,
                   min_cell_size: int, wilcoxon: bool = True) -> pd.DataFrame:
     keys = _KEYS + ([by] if by else [])
-    everyone = pairs.groupby(keys, sort=True).size().index
-    both = pairs["pre"].notna() & pairs["post"].notna()
-    c = pairs.loc[both].assign(diff=lambda d: d["post"] - d["pre"])
-    out = (c.groupby(keys, sort=True)
-           .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
-                post_mean=("post", "mean"), post_sd=("post", "std"),
-                change_mean=("diff", "mean"), change_sd=("diff", "std"))
-           .reindex(everyone))
-    out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
-    baseline_only = pairs["pre"].notna() & pairs["post"].isna()
-    out.insert(1, "n_baseline_only",
-               pairs.loc[baseline_only].groupby(keys).size().reindex(everyone, fill_value=0)
-               .astype(int))
+    fast = by is None and all(isinstance(pairs[k].dtype, pd.CategoricalDtype) for k in keys)
+    if fast:  # integer group codes and bincount: linear time at millions of pairs
+        out, diffs_of = _moments_by_scale(pairs)
+        everyone = out.index
+    else:
+        everyone = pairs.groupby(keys, sort=True).size().index
+        both = pairs["pre"].notna() & pairs["post"].notna()
+        c = pairs.loc[both].assign(diff=lambda d: d["post"] - d["pre"])
+        out = (c.groupby(keys, sort=True)
+               .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
+                    post_mean=("post", "mean"), post_sd=("post", "std"),
+                    change_mean=("diff", "mean"), change_sd=("diff", "std"))
+               .reindex(everyone))
+        out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
+        baseline_only = pairs["pre"].notna() & pairs["post"].isna()
+        out.insert(1, "n_baseline_only",
+                   pairs.loc[baseline_only].groupby(keys).size().reindex(everyone, fill_value=0)
+                   .astype(int))
     n = out["n_pairs"].to_numpy(float)
     mean_d = out["change_mean"].to_numpy(float)
     sd_d = out["change_sd"].to_numpy(float)
@@ -515,8 +614,12 @@ def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confi
     out["d_z_ci_low"], out["d_z_ci_high"] = _dz_ci(out["d_z"].to_numpy(), n, confidence)
     out["g_av"] = out["d_av"] * hedges_j(df)
     # Signed-rank test per group: one scipy call per scale x group (few), not per row.
-    wil = ({k: _wilcoxon(g.to_numpy()) for k, g in c.groupby(keys, sort=True)["diff"]}
-           if wilcoxon else {})
+    if not wilcoxon:
+        wil = {}
+    elif fast:
+        wil = {k: _wilcoxon(d) for k, d in diffs_of.items()}
+    else:
+        wil = {k: _wilcoxon(g.to_numpy()) for k, g in c.groupby(keys, sort=True)["diff"]}
     wil = pd.DataFrame.from_dict(wil, orient="index", columns=["wilcoxon_W", "wilcoxon_p"])
     if len(wil):
         wil.index = pd.MultiIndex.from_tuples(wil.index, names=keys)
@@ -552,9 +655,55 @@ def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confi
     return out[columns]
 
 
+def _moments_by_scale(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Per (instrument, scale): complete pairs, means and SDs (n - 1) of pre, post and their
+    difference, and people with a baseline only, as ``groupby(...).agg`` gives them; and the
+    differences of each scale (for the signed-rank test). Rows in category order.
+
+    SDs are two-pass (sum of squared deviations from the group mean), as numerically stable
+    as pandas' own."""
+    inst, scale = pairs["instrument"], pairs["scale"]
+    n_scale = len(scale.cat.categories)
+    group = inst.cat.codes.to_numpy().astype(np.int32) * n_scale + scale.cat.codes.to_numpy()
+    pre, post = pairs["pre"].to_numpy(dtype=float), pairs["post"].to_numpy(dtype=float)
+    size = len(inst.cat.categories) * n_scale
+    present = np.bincount(group, minlength=size) > 0
+    index = np.cumsum(present) - 1            # group code -> row of the table
+    k = int(present.sum())
+    row = index[group]
+    has_pre, has_post = ~np.isnan(pre), ~np.isnan(post)
+    both = has_pre & has_post
+    g = row[both]
+    x_pre, x_post = pre[both], post[both]
+    diff = x_post - x_pre
+    n = np.bincount(g, minlength=k)
+    stats = {"n_pairs": n,
+             "n_baseline_only": np.bincount(row[has_pre & ~has_post], minlength=k)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, x in (("pre", x_pre), ("post", x_post), ("change", diff)):
+            mean = np.bincount(g, weights=x, minlength=k) / n
+            squares = np.bincount(g, weights=(x - mean[g]) ** 2, minlength=k)
+            stats[f"{name}_mean"] = np.where(n > 0, mean, np.nan)
+            stats[f"{name}_sd"] = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
+    codes = np.flatnonzero(present)
+    names = pd.MultiIndex.from_arrays(
+        [inst.cat.categories[codes // n_scale], scale.cat.categories[codes % n_scale]],
+        names=_KEYS)
+    out = pd.DataFrame({c: stats[c] for c in
+                        ("n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean",
+                         "post_sd", "change_mean", "change_sd")}, index=names)
+    # the differences of each scale, grouped by a stable counting sort of the small codes
+    order = np.argsort(g.astype(np.int16 if k < 2**15 else np.int32), kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(n)])
+    sorted_diff = diff[order]
+    diffs_of = {names[i]: sorted_diff[bounds[i]:bounds[i + 1]] for i in range(k) if n[i]}
+    return out, diffs_of
+
+
 def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=None, by=None,
                   confidence: float = 0.95, min_cell_size: int = 5, pre=None, post=None,
-                  timepoints=None, wilcoxon: bool = True) -> pd.DataFrame:
+                  timepoints=None, wilcoxon: bool = True,
+                  instruments: list[str] | None = None) -> pd.DataFrame:
     """Mean change between two time points for each scale (and group), with tests and effect sizes.
 
     Parameters
@@ -580,6 +729,9 @@ def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=N
     wilcoxon : bool
         Compute the signed-rank test (default True); False leaves ``wilcoxon_W`` and
         ``wilcoxon_p`` empty (the site reports, which do not show it, skip the work).
+    instruments : list of str, optional
+        Only these instruments' scales (default: every instrument in ``scores``). Cheaper
+        than filtering a large score table first.
 
     Returns
     -------
@@ -634,7 +786,7 @@ def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=N
     confidence = _check_confidence(confidence)
     min_cell_size = _check_min_cell(min_cell_size)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
-    pairs = _pair_table(scores, pre, post)
+    pairs = _pair_table(scores, pre, post, instruments)
     info = _scale_info(scale_info, pairs)
     pairs = _attach_group(pairs, participants, by)
     return _paired_stats(pairs, info, by, confidence, min_cell_size, wilcoxon)

@@ -46,16 +46,21 @@ def questionnaire_scores(study, instruments: list[str] | str | None = None) -> p
     ``instruments``: a list, a comma-separated string, or None / "all" for every instrument
     except those in :data:`NOT_PAIRED`.
     """
+    scores = study.scores
+    return scores[scores["instrument"].isin(_chosen(study, instruments))]
+
+
+def _chosen(study, instruments) -> list[str]:
+    """The instruments asked for, each checked to be scored in the study."""
     from .errors import InputError
 
-    scores = study.scores
     chosen = _instrument_list(study, instruments)
-    present = _present_instruments(scores)
+    present = _present_instruments(study.scores)
     unknown = [i for i in chosen if i not in present]
     if unknown:
         raise InputError("instrument not scored in this study", value=unknown[0],
                          expected="one of " + ", ".join(sorted(set(present) - set(NOT_PAIRED))))
-    return scores[scores["instrument"].isin(chosen)]
+    return chosen
 
 
 def _present_instruments(scores: pd.DataFrame) -> list[str]:
@@ -74,10 +79,11 @@ def _instrument_list(study, instruments) -> list[str]:
 def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None,
                  wilcoxon: bool = True) -> pd.DataFrame:
     """:func:`spanalysis.change.paired_change` for the study's questionnaire scales."""
-    return change.paired_change(questionnaire_scores(study, instruments), study.scale_info,
-                                study.participants, by=by, confidence=confidence,
-                                min_cell_size=study.min_cell_size, timepoints=study.timepoints,
-                                wilcoxon=wilcoxon)
+    # the whole score table with the instruments named: no filtered copy of it is made
+    return change.paired_change(study.scores, study.scale_info, study.participants, by=by,
+                                confidence=confidence, min_cell_size=study.min_cell_size,
+                                timepoints=study.timepoints, wilcoxon=wilcoxon,
+                                instruments=_chosen(study, instruments))
 
 
 def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:

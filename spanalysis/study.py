@@ -30,6 +30,7 @@ import pandas as pd
 
 from .errors import InputError, Issue, SpanalysisError, ValidationError
 from .identifiers import looks_like_nhs_number
+from .instruments.scoring import _cat_dtype
 from .io import TableRead, read_table
 from .manifest import FileSpec, Manifest, _site_key, read_manifest
 
@@ -112,10 +113,13 @@ class Study:
         :func:`spanalysis.instruments.score`."""
         from . import instruments as ins
 
-        parts = [ins.score_all(self.responses, self.instruments)]
-        if self.service_use is not None:
-            parts.append(ins.score_service_use(self.service_use, self.timepoints))
-        return _concat_scores(parts, self.timepoints)
+        from .instruments.scoring import _score_all
+
+        service = (ins.score_service_use(self.service_use, self.timepoints)
+                   if self.service_use is not None else None)
+        # one table: the service-use rows are written after the questionnaire rows
+        return _concat_scores([_score_all(self.responses, self.instruments, append=service)],
+                              self.timepoints)
 
     @cached_property
     def scale_info(self) -> pd.DataFrame:
@@ -198,10 +202,20 @@ def _concat_scores(parts: list[pd.DataFrame], timepoints: list[str]) -> pd.DataF
                 continue
             values = [p[col] if isinstance(p[col].dtype, pd.CategoricalDtype)
                       else p[col].astype("category") for p in parts]
-            categories = pd.Index(pd.unique(np.concatenate(
-                [np.asarray(v.cat.categories, dtype=object) for v in values])))
+            # The first table's categories come first and its codes stay as they are; the
+            # others' categories are looked up once each (not once per row) and recoded.
+            categories = values[0].cat.categories
+            for v in values[1:]:
+                extra = v.cat.categories[categories.get_indexer(v.cat.categories) < 0]
+                if len(extra):
+                    categories = categories.append(extra)
+            dtype = _cat_dtype(categories)
             for new, v in zip(unified, values):
-                new[col] = v.cat.set_categories(categories)
+                codes = v.cat.codes.to_numpy()
+                if not v.cat.categories.equals(categories[:len(v.cat.categories)]):
+                    lookup = np.append(categories.get_indexer(v.cat.categories), -1)
+                    codes = lookup[codes]  # code -1 (missing) finds the appended -1
+                new[col] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
         # assign() replaces the text columns without copying the numeric ones
         scores = pd.concat([p.assign(**new) for p, new in zip(parts, unified)],
                            ignore_index=True)

@@ -638,3 +638,57 @@ def test_docstring_examples_run():
     import doctest
     result = doctest.testmod(change, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+@pytest.mark.parametrize("n", [51, 60, 500, 20_000])
+@pytest.mark.parametrize("kind", ["whole", "continuous", "halves", "many_zeros", "one_sided"])
+def test_signed_rank_normal_approximation_equals_scipy(n, kind):
+    """The linear-time signed-rank test used above 50 differences gives scipy's statistic and
+    p-value (scipy.stats.wilcoxon, defaults: the normal approximation with tie correction)."""
+    from spanalysis.change import _signed_rank_normal, _wilcoxon
+
+    rng = np.random.default_rng(n)
+    d = {"whole": lambda: rng.integers(-5, 8, n).astype(float),
+         "continuous": lambda: rng.normal(0.3, 1.0, n),
+         "halves": lambda: rng.integers(-10, 12, n) / 2,
+         "many_zeros": lambda: np.where(rng.random(n) < 0.6, 0.0, rng.integers(-3, 4, n)),
+         "one_sided": lambda: rng.integers(0, 4, n).astype(float)}[kind]()
+    reference = stats.wilcoxon(d)
+    statistic, p = _signed_rank_normal(d)
+    assert statistic == pytest.approx(float(reference.statistic), rel=1e-12)
+    assert p == pytest.approx(float(reference.pvalue), rel=1e-9, abs=1e-300)
+    assert _wilcoxon(d) == (statistic, p)
+
+
+def test_moments_by_scale_equal_pandas_groupby():
+    """The bincount summaries per scale equal pandas' groupby on the same pairs (an
+    independent implementation), including scales with one pair or none complete."""
+    from spanalysis.change import _moments_by_scale
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    inst = rng.choice(["a", "b", "c"], n)
+    scale = rng.choice(["x", "y"], n)
+    pre = np.where(rng.random(n) < 0.2, np.nan, rng.normal(20, 4, n))
+    post = np.where(rng.random(n) < 0.3, np.nan, rng.normal(22, 5, n))
+    # one scale with a single complete pair, one with no complete pair
+    inst[:3], scale[:3], pre[:3], post[:3] = "d", "z", [1.0, 2.0, np.nan], [3.0, np.nan, 4.0]
+    inst[3:5], scale[3:5], pre[3:5], post[3:5] = "e", "z", [1.0, np.nan], [np.nan, 2.0]
+    pairs = pd.DataFrame({"instrument": pd.Categorical(inst), "scale": pd.Categorical(scale),
+                          "pre": pre, "post": post})
+    out, diffs = _moments_by_scale(pairs)
+    both = pairs.dropna(subset=["pre", "post"]).assign(diff=lambda d: d["post"] - d["pre"])
+    ref = (both.groupby(["instrument", "scale"], observed=True)
+           .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
+                post_mean=("post", "mean"), post_sd=("post", "std"),
+                change_mean=("diff", "mean"), change_sd=("diff", "std")))
+    ref = ref.reindex(out.index)
+    ref["n_pairs"] = ref["n_pairs"].fillna(0)  # as paired_change reports a scale with none
+    for col in ref.columns:
+        np.testing.assert_allclose(out[col].to_numpy(float), ref[col].to_numpy(float),
+                                   rtol=1e-12, equal_nan=True)
+    assert out.loc[("d", "z"), "n_pairs"] == 1 and np.isnan(out.loc[("d", "z"), "pre_sd"])
+    assert out.loc[("e", "z"), "n_pairs"] == 0 and out.loc[("e", "z"), "n_baseline_only"] == 1
+    for key, d in diffs.items():
+        g = both[(both["instrument"] == key[0]) & (both["scale"] == key[1])]
+        np.testing.assert_array_equal(np.sort(d), np.sort(g["diff"].to_numpy()))

@@ -586,6 +586,14 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
     0       ucla3   total    4.0
     1  ons_lonely  lonely    4.0
     """
+    return _score_all(responses, instruments)
+
+
+def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """:func:`score_all`, with the rows of ``append`` (a score table with categorical text
+    columns, such as :func:`score_service_use` gives) written after the questionnaire rows:
+    one table built once instead of two tables and a copy of both."""
     insts = _as_dict(instruments)
     wide = _to_wide(responses)
     only_counts = [i for i in insts.values() if not _scorable(i)]
@@ -595,17 +603,18 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
                          expected="score it with score_service_use(service_use, timepoints)")
     plans = [_Plan(wide, inst) for inst in insts.values() if _scorable(inst)]
     if not plans:
-        return _empty_scores()
+        return _empty_scores() if append is None else append
     n = len(wide)
+    m = 0 if append is None else len(append)
 
     blocks = [(k, sc) for k, plan in enumerate(plans) for sc in plan.scales]
     n_blocks = len(blocks)
     # Item counts fit int8 unless a scale has more than 127 items.
     count_dtype = np.int8 if max(len(sc.items) for _, sc in blocks) <= 127 else np.int16
-    score_out = np.empty(n_blocks * n)
-    answered_out = np.empty(n_blocks * n, dtype=count_dtype)
-    expected_out = np.empty(n_blocks * n, dtype=count_dtype)
-    status_out = np.empty(n_blocks * n, dtype=np.int8)
+    score_out = np.empty(n_blocks * n + m)
+    answered_out = np.empty(n_blocks * n + m, dtype=count_dtype)
+    expected_out = np.empty(n_blocks * n + m, dtype=count_dtype)
+    status_out = np.empty(n_blocks * n + m, dtype=np.int8)
 
     # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
     # results go straight into the preallocated output columns.
@@ -661,16 +670,31 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
 
     # Key columns: one block of n rows per scale, filled by slice (memcpy/fill), which is far
     # faster than np.tile / np.repeat at tens of millions of rows.
-    pid_out = np.empty(n_blocks * n, dtype=pid_codes.dtype)
-    tp_out = np.empty(n_blocks * n, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
-    inst_out = np.empty(n_blocks * n, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
-    scale_out = np.empty(n_blocks * n, dtype=np.int8 if len(scale_cats) < 127 else np.int16)
+    tail = slice(n_blocks * n, n_blocks * n + m)
+    if m:  # the appended rows: their categories joined to ours, their codes mapped
+        pid_cats, pid_tail = _join_categories(pid_cats, append["participant_id"])
+        tp_cats, tp_tail = _join_categories(tp_cats, append["timepoint"])
+        inst_ids, inst_tail = _join_categories(inst_ids, append["instrument"])
+        scale_cats, scale_tail = _join_categories(scale_cats, append["scale"])
+        _, status_tail = _join_categories(list(STATUSES), append["status"])
+        score_out[tail] = append["score"].to_numpy(dtype=float)
+        answered_out[tail] = append["items_answered"].to_numpy()
+        expected_out[tail] = append["items_expected"].to_numpy()
+        status_out[tail] = status_tail
+    pid_out = np.empty(n_blocks * n + m, dtype=np.int32 if len(pid_cats) < 2**31 else np.int64)
+    tp_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
+    inst_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
+    scale_out = np.empty(n_blocks * n + m,
+                         dtype=np.int8 if len(scale_cats) < 127 else np.int16)
     for b, (k, sc) in enumerate(blocks):
         sl = slice(b * n, (b + 1) * n)
         pid_out[sl] = pid_codes
         tp_out[sl] = tp_codes
         inst_out[sl] = k
         scale_out[sl] = scale_code[sc.id]
+    if m:
+        pid_out[tail], tp_out[tail] = pid_tail, tp_tail
+        inst_out[tail], scale_out[tail] = inst_tail, scale_tail
     return pd.DataFrame({
         "participant_id": cat(pid_out, pid_cats),
         "timepoint": cat(tp_out, tp_cats),
@@ -681,6 +705,18 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
         "items_expected": expected_out,
         "status": cat(status_out, list(STATUSES)),
     }, copy=False)
+
+
+def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """``categories`` followed by those of the categorical ``column`` not among them, and
+    the column's codes in that joint list (each category looked up once, not each row)."""
+    categories = pd.Index(categories)
+    theirs = column.cat.categories
+    extra = theirs[categories.get_indexer(theirs) < 0]
+    if len(extra):
+        categories = categories.append(extra)
+    lookup = np.append(categories.get_indexer(theirs), -1)
+    return categories, lookup[column.cat.codes.to_numpy()]  # -1 (missing) stays -1
 
 
 def _cat_dtype(categories) -> pd.CategoricalDtype:
@@ -794,8 +830,19 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
     tps = [getattr(t, "id", t) for t in timepoints]
     if not tps:
         raise InputError("no time points given", expected="the study's ordered time points")
-    period = service_use["period"].astype("string").str.strip().str.lower()
-    bad = ~period.isin(["before", "after"]).fillna(False).to_numpy(dtype=bool)
+    raw_period = service_use["period"]
+    if isinstance(raw_period.dtype, pd.CategoricalDtype) and \
+            set(map(str, raw_period.cat.categories)) <= {"before", "after"}:
+        # as the study loader gives it: look at the (two) categories, not every row
+        cats = [str(c) for c in raw_period.cat.categories]
+        after_code = np.int8(cats.index("after")) if "after" in cats else np.int8(-2)
+        pcodes = raw_period.cat.codes.to_numpy()
+        bad = pcodes < 0
+        is_before = (pcodes >= 0) & (pcodes != after_code)
+    else:
+        period = raw_period.astype("string").str.strip().str.lower()
+        bad = ~period.isin(["before", "after"]).fillna(False).to_numpy(dtype=bool)
+        is_before = (period == "before").fillna(False).to_numpy(dtype=bool)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise InputError("unknown period", file=f, row=pos + 2, column="period",
@@ -808,18 +855,20 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
         raise InputError("count must be a whole number of events, 0 or more", file=f,
                          row=pos + 2, column="count", value=_val(counts[pos]),
                          expected="a whole number >= 0")
-    keys = pd.DataFrame({"p": service_use["participant_id"].to_numpy(),
-                         "s": service_use["service"].to_numpy(), "t": period.to_numpy()})
-    dup = keys.duplicated().to_numpy()
-    if dup.any():
+    pid_codes, pid_cats = _codes(service_use["participant_id"])
+    svc_codes, svc_cats = _codes(service_use["service"].astype(str))
+    # (participant, service, period) once each: integer keys, one byte per possible key
+    key = (pid_codes.astype(np.int64) * len(svc_cats) + svc_codes) * 2 + is_before
+    seen = np.zeros(2 * len(pid_cats) * max(len(svc_cats), 1), dtype=bool)
+    seen[key] = True
+    if np.count_nonzero(seen) != len(key):
+        dup = pd.Series(key).duplicated().to_numpy()
         pos = int(np.flatnonzero(dup)[0])
         raise InputError("the same participant, service and period appear twice", file=f,
                          row=pos + 2, column="service", value=service_use["service"].iloc[pos],
                          expected="one row per participant, service and period")
-    pid_codes, pid_cats = _codes(service_use["participant_id"])
-    svc_codes, svc_cats = _codes(service_use["service"].astype(str))
     tp_cats = list(dict.fromkeys(str(t) for t in tps))
-    tp_code = np.where(period.to_numpy() == "before", tp_cats.index(str(tps[0])),
+    tp_code = np.where(is_before, tp_cats.index(str(tps[0])),
                        tp_cats.index(str(tps[-1]))).astype(np.int32)
     answered = (~np.isnan(counts)).astype(np.int8)
     n = len(service_use)
