@@ -94,7 +94,7 @@ def detect_encoding(data: bytes, label: str) -> tuple[str, str, list[Issue]]:
 
 def read_table(path: str | os.PathLike, *, label: str | None = None,
                text_columns: Iterable[str] = (), keep_codes: Iterable[str] = (),
-               sheet: str | int | None = None, numbers: Iterable[str] = ()) -> TableRead:
+               sheet: str | int | None = None) -> TableRead:
     """Read one study table, choosing the reader by file extension.
 
     Parameters
@@ -106,10 +106,6 @@ def read_table(path: str | os.PathLike, *, label: str | None = None,
     keep_codes : SPSS columns whose value labels must NOT be applied (questionnaire items
         keep their numeric codes); every other labelled column gets its labels.
     sheet : XLSX sheet name or index (default: the first sheet).
-    numbers : columns expected to hold numbers (questionnaire answers). A CSV parses them as
-        floats straight away, which is faster than letting the parser guess; if any cell is
-        not a number the file is parsed again without that assumption, so that the checks
-        can name the cell. The result is the same either way.
     """
     path = Path(path)
     label = label or path.name
@@ -119,7 +115,7 @@ def read_table(path: str | os.PathLike, *, label: str | None = None,
     ext = path.suffix.lower()
     text_columns = list(text_columns)
     if ext == ".csv":
-        return _read_csv(path, label, text_columns, list(numbers))
+        return _read_csv(path, label, text_columns)
     if ext == ".xlsx":
         return _read_xlsx(path, label, text_columns, sheet)
     if ext == ".sav":
@@ -162,8 +158,7 @@ def _ascii_with_content(path: Path) -> tuple[bool, bool]:
     return True, content
 
 
-def _read_csv(path: Path, label: str, text_columns: list[str],
-              numbers: list[str] = ()) -> TableRead:
+def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
     ascii_only, content = _ascii_with_content(path)
     encoding, issues = "utf-8", []
     source = path  # the parser reads the file itself when it is plain UTF-8
@@ -181,7 +176,7 @@ def _read_csv(path: Path, label: str, text_columns: list[str],
     # such as 0012) is then re-read as text, which keeps leading zeros. Asking for text up
     # front makes the parser several times slower on large files.
     try:
-        frame = _parse_csv(source, numbers)
+        frame = pd.read_csv(source, engine="c", encoding="utf-8")
         raw_names = {str(c).strip(): c for c in frame.columns}
         numeric_text = [raw_names[c] for c in text_columns if c in raw_names
                         and not (pd.api.types.is_string_dtype(frame[raw_names[c]])
@@ -201,29 +196,6 @@ def _read_csv(path: Path, label: str, text_columns: list[str],
                          expected="a header row and data rows") from None
     frame = _clean_columns(frame, label)
     return TableRead(frame, path, label, encoding, issues)
-
-
-def _parse_csv(source, numbers: list[str]) -> pd.DataFrame:
-    """``pandas.read_csv`` with the ``numbers`` columns (as named in the header, surrounding
-    spaces ignored) parsed as floats when every cell is a number; otherwise as inferred."""
-    if numbers:
-        try:
-            if isinstance(source, io.BytesIO):
-                header = _raw_header(source.getvalue()[:1 << 20])
-            else:
-                with open(source, "rb") as fh:
-                    header = _raw_header(fh.read(1 << 20))
-        except (UnicodeDecodeError, csv.Error):  # an odd header: let the parser judge it
-            header = []
-        wanted = set(numbers)
-        dtype = {name: "float64" for name in header if name.strip() in wanted}
-        if dtype and len(set(header)) == len(header):
-            try:
-                return pd.read_csv(source, engine="c", encoding="utf-8", dtype=dtype)
-            except ValueError:  # a cell that is not a number: the checks will name it
-                if isinstance(source, io.BytesIO):
-                    source.seek(0)
-    return pd.read_csv(source, engine="c", encoding="utf-8")
 
 
 def _raw_header(data: bytes) -> list[str]:

@@ -339,10 +339,7 @@ class _Loader:
         loaders = [self._child() for _ in range(3)]
         tables = [loaders[0]._read(manifest.participants, text_columns=_TEXT_COLUMNS),
                   loaders[1]._read(manifest.responses, text_columns=_TEXT_COLUMNS,
-                                   keep_codes=list(items.index),
-                                   numbers=(list(items.index)
-                                            if manifest.responses_layout == "wide"
-                                            else ["value"])),
+                                   keep_codes=list(items.index)),
                   (loaders[2]._read(manifest.service_use, text_columns=_TEXT_COLUMNS)
                    if manifest.service_use is not None else None)]
         # The ids checked later are those of the files as read (a long responses file is
