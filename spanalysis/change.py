@@ -185,12 +185,14 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
         if not pd.api.types.is_string_dtype(categories.dtype) or \
                 pd.api.types.is_object_dtype(categories.dtype):
             categories = categories.astype(str)
-        return column.cat.codes.to_numpy(), categories
+        return column.array.codes, categories  # a view, not a copy
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     return codes, pd.Index(uniques).astype(str)
 
 
 _BLOCK = 1 << 20   # score rows per block in _pair_table
+#: ``scores.attrs`` key under which the scoring records its block structure
+BLOCKS_ATTR = "spanalysis_score_blocks"
 
 
 def _pair_table(scores: pd.DataFrame, pre: str, post: str,
@@ -573,12 +575,16 @@ def paired_effect_sizes(pre, post) -> dict:
 # --------------------------------------------------------------------------------------------
 # group change
 # --------------------------------------------------------------------------------------------
-def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confidence: float,
-                  min_cell_size: int, wilcoxon: bool = True) -> pd.DataFrame:
+def _paired_stats(pairs: pd.DataFrame | None, info: pd.DataFrame, by: str | None,
+                  confidence: float, min_cell_size: int, wilcoxon: bool = True,
+                  moments: tuple[pd.DataFrame, dict] | None = None) -> pd.DataFrame:
+    """``moments``: the per-scale summaries and differences already computed (as
+    :func:`_moments_by_scale` returns them), in which case ``pairs`` is not used."""
     keys = _KEYS + ([by] if by else [])
-    fast = by is None and all(isinstance(pairs[k].dtype, pd.CategoricalDtype) for k in keys)
+    fast = moments is not None or (
+        by is None and all(isinstance(pairs[k].dtype, pd.CategoricalDtype) for k in keys))
     if fast:  # integer group codes and bincount: linear time at millions of pairs
-        out, diffs_of = _moments_by_scale(pairs)
+        out, diffs_of = moments if moments is not None else _moments_by_scale(pairs)
         everyone = out.index
     else:
         everyone = pairs.groupby(keys, sort=True).size().index
@@ -653,6 +659,113 @@ def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None, confi
                       "d_z_ci_low", "d_z_ci_high", "d_av", "g_av", "direction", "improvement",
                       "small_group", "scale_name", "confidence"]
     return out[columns]
+
+
+def _block_layout(scores: pd.DataFrame) -> dict | None:
+    """The block structure of a score table built by the scoring (one block of ``rows`` rows
+    per scale, the same participants and time points in the same order in every block,
+    recorded in ``scores.attrs``), verified against the table itself; None when the table
+    does not have it (filtered, reordered or built by hand)."""
+    hint = scores.attrs.get(BLOCKS_ATTR) if hasattr(scores, "attrs") else None
+    if not isinstance(hint, dict):
+        return None
+    n, count = hint.get("rows"), hint.get("blocks")
+    if not (isinstance(n, int) and isinstance(count, int) and n > 0 and count > 0
+            and len(scores) >= n * count):
+        return None
+    columns = ("participant_id", "timepoint", "instrument", "scale")
+    if not all(c in scores.columns and isinstance(scores[c].dtype, pd.CategoricalDtype)
+               for c in columns) or scores["score"].dtype != np.float64:
+        return None
+    # Categorical.codes is a view (Series.cat.codes would copy tens of millions of codes)
+    codes = {c: scores[c].array.codes[: n * count].reshape(count, n) for c in columns}
+    for c in ("participant_id", "timepoint"):  # the same rows in every block
+        if not (codes[c] == codes[c][0]).all():
+            return None
+    for c in ("instrument", "scale"):  # one scale per block
+        if not (codes[c] == codes[c][:, :1]).all():
+            return None
+    return {"rows": n, "blocks": count, "participant": codes["participant_id"][0],
+            "timepoint": codes["timepoint"][0], "instrument": codes["instrument"][:, 0],
+            "scale": codes["scale"][:, 0]}
+
+
+def _block_moments(scores: pd.DataFrame, pre: str, post: str,
+                   instruments: list[str] | None) -> tuple[pd.DataFrame, dict] | None:
+    """What :func:`_moments_by_scale` gives for ``_pair_table(scores, ...)``, computed from
+    the blocks of a score table with the block structure (see :func:`_block_layout`): the
+    participants are paired once, then each scale's scores are taken by those rows. None
+    when the structure is absent or the general path must decide (blank or repeated ids,
+    or asked-for instruments outside the blocks)."""
+    layout = _block_layout(scores)
+    if layout is None:
+        return None
+    n, count = layout["rows"], layout["blocks"]
+    i_cats = scores["instrument"].cat.categories
+    s_cats = scores["scale"].cat.categories
+    in_blocks = set(i_cats[np.unique(layout["instrument"])].astype(str))
+    if len(scores) > n * count:  # rows after the blocks (service use): only if not asked for
+        rest = scores["instrument"].array.codes[n * count:]
+        later = set(i_cats[np.unique(rest[rest >= 0])].astype(str))
+        wanted = set(in_blocks | later) if instruments is None else {str(i) for i in instruments}
+        if wanted & later:
+            return None
+    wanted = in_blocks if instruments is None else {str(i) for i in instruments} & in_blocks
+    t_cats = [str(c) for c in scores["timepoint"].cat.categories]
+    side_of = np.array([0 if c == pre else 1 if c == post else -1 for c in t_cats] + [-1],
+                       dtype=np.int8)
+    side = side_of[layout["timepoint"]]
+    person = layout["participant"].astype(np.int64)
+    if (person < 0).any():
+        return None
+    n_people = len(scores["participant_id"].cat.categories)
+    row_of = []
+    for s_ in (0, 1):
+        rows = np.flatnonzero(side == s_)
+        if len(rows) and np.bincount(person[rows]).max() > 1:
+            return None  # the same person twice at one time point: the general path says so
+        at = np.full(n_people, -1, dtype=np.int64)
+        at[person[rows]] = rows
+        row_of.append(at)
+    people = np.flatnonzero((row_of[0] >= 0) | (row_of[1] >= 0))
+    if not len(people):
+        return None
+    row_pre, row_post = row_of[0][people], row_of[1][people]
+    no_pre, no_post = row_pre < 0, row_post < 0
+    take_pre, take_post = np.maximum(row_pre, 0), np.maximum(row_post, 0)
+    score = scores["score"].to_numpy()
+    order = sorted((int(layout["instrument"][b]), int(layout["scale"][b]), b)
+                   for b in range(count) if str(i_cats[layout["instrument"][b]]) in wanted)
+    stats: dict[str, list] = {c: [] for c in ("n_pairs", "n_baseline_only", "pre_mean",
+                                              "pre_sd", "post_mean", "post_sd", "change_mean",
+                                              "change_sd")}
+    names, diffs_of = [], {}
+    for i, sc, b in order:
+        values = score[b * n:(b + 1) * n]
+        x_pre, x_post = values[take_pre], values[take_post]
+        x_pre[no_pre] = np.nan
+        x_post[no_post] = np.nan
+        has_pre, has_post = ~np.isnan(x_pre), ~np.isnan(x_post)
+        both = has_pre & has_post
+        a, z = x_pre[both], x_post[both]
+        diff = z - a
+        k = len(diff)
+        stats["n_pairs"].append(k)
+        stats["n_baseline_only"].append(int(np.count_nonzero(has_pre & ~has_post)))
+        for name, x in (("pre", a), ("post", z), ("change", diff)):
+            mean = x.sum() / k if k else np.nan
+            stats[f"{name}_mean"].append(mean)
+            stats[f"{name}_sd"].append(math.sqrt(((x - mean) ** 2).sum() / (k - 1))
+                                       if k > 1 else np.nan)
+        key = (i_cats[i], s_cats[sc])
+        names.append(key)
+        if k:
+            diffs_of[key] = diff
+    index = pd.MultiIndex.from_tuples(names, names=_KEYS)
+    out = pd.DataFrame(stats, index=index)
+    out["n_pairs"] = out["n_pairs"].astype(np.int64)
+    out["n_baseline_only"] = out["n_baseline_only"].astype(np.int64)
+    return out, diffs_of
 
 
 def _moments_by_scale(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -786,6 +899,12 @@ def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=N
     confidence = _check_confidence(confidence)
     min_cell_size = _check_min_cell(min_cell_size)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
+    if by is None:  # a score table as Study.scores builds it: straight from its blocks
+        moments = _block_moments(scores, pre, post, instruments)
+        if moments is not None:
+            info = _scale_info(scale_info, moments[0].index.to_frame(index=False))
+            return _paired_stats(None, info, by, confidence, min_cell_size, wilcoxon,
+                                 moments=moments)
     pairs = _pair_table(scores, pre, post, instruments)
     info = _scale_info(scale_info, pairs)
     pairs = _attach_group(pairs, participants, by)

@@ -15,6 +15,7 @@ Which scales go where
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import change, sites
@@ -65,7 +66,16 @@ def _chosen(study, instruments) -> list[str]:
 
 def _present_instruments(scores: pd.DataFrame) -> list[str]:
     """Instruments with at least one score row, in order of appearance (fast on categoricals)."""
-    return [str(i) for i in pd.unique(scores["instrument"])]
+    column = scores["instrument"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.array.codes
+        if not len(codes):
+            return []
+        # the code at each change of value, in order: a handful, however long the table
+        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+        firsts = [int(c) for c in dict.fromkeys(codes[starts].tolist()) if c >= 0]
+        return [str(column.cat.categories[c]) for c in firsts]
+    return [str(i) for i in pd.unique(column)]
 
 
 def _instrument_list(study, instruments) -> list[str]:

@@ -136,3 +136,47 @@ def test_score_pairs_match_the_raw_sums(demo):
     assert len(pairs) == len(raw)
     assert (pairs.loc[raw.index, "pre"].to_numpy() == raw["baseline"].to_numpy()).all()
     assert (pairs.loc[raw.index, "post"].to_numpy() == raw["followup"].to_numpy()).all()
+
+
+def _without_layout(scores: pd.DataFrame) -> pd.DataFrame:
+    plain = scores.copy()
+    plain.attrs = {}
+    return plain
+
+
+@pytest.mark.parametrize("wilcoxon", [True, False])
+def test_change_from_score_blocks_equals_the_general_pairing(demo, wilcoxon):
+    """Study.scores records its block layout; paired change read straight from the blocks
+    gives the same table as pairing the long table row by row (the general path)."""
+    from spanalysis import change
+
+    scores = demo.scores
+    assert change._block_layout(scores) is not None
+    chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
+    kwargs = dict(confidence=0.9, min_cell_size=demo.min_cell_size, timepoints=demo.timepoints,
+                  wilcoxon=wilcoxon, instruments=chosen)
+    assert change._block_moments(scores, "baseline", "followup", chosen) is not None
+    fast = change.paired_change(scores, demo.scale_info, **kwargs)
+    general = change.paired_change(_without_layout(scores), demo.scale_info, **kwargs)
+    assert change._block_layout(_without_layout(scores)) is None
+    pd.testing.assert_frame_equal(fast, general, check_exact=False, rtol=1e-12)
+    assert (fast["n_pairs"] > 0).all()
+
+
+def test_block_layout_is_verified_before_use(demo):
+    """A table that kept the layout note but not the layout (rows filtered or shuffled) is
+    paired the general way, with the same results as a table without the note."""
+    from spanalysis import change
+
+    scores = demo.scores
+    questionnaire = scores[scores["instrument"] != "service_use"]
+    shuffled = questionnaire.sample(frac=1.0, random_state=3)
+    assert shuffled.attrs  # pandas carries attrs along
+    assert change._block_layout(shuffled) is None
+    dropped = questionnaire.drop(index=questionnaire.index[5])
+    assert change._block_layout(dropped) is None
+    kwargs = dict(min_cell_size=demo.min_cell_size, timepoints=demo.timepoints)
+    pd.testing.assert_frame_equal(
+        change.paired_change(shuffled, demo.scale_info, **kwargs),
+        change.paired_change(_without_layout(questionnaire), demo.scale_info, **kwargs),
+        check_exact=False, rtol=1e-12)

@@ -695,7 +695,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     if m:
         pid_out[tail], tp_out[tail] = pid_tail, tp_tail
         inst_out[tail], scale_out[tail] = inst_tail, scale_tail
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "participant_id": cat(pid_out, pid_cats),
         "timepoint": cat(tp_out, tp_cats),
         "instrument": cat(inst_out, inst_ids),
@@ -705,6 +705,11 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         "items_expected": expected_out,
         "status": cat(status_out, list(STATUSES)),
     }, copy=False)
+    # The layout (one block of n rows per scale, rows in the responses' order): change
+    # statistics can then pair each scale's block directly. It is checked against the table
+    # before use, so a table filtered or reordered afterwards is simply treated as any other.
+    out.attrs["spanalysis_score_blocks"] = {"rows": n, "blocks": n_blocks}
+    return out
 
 
 def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
