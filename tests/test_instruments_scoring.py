@@ -466,3 +466,37 @@ def test_all_builtins_on_10000_rows():
     # ... and the ONS anxiety item passes straight through.
     got = out[(out.instrument == "ons4") & (out.scale == "anxious")].score.to_numpy()
     np.testing.assert_array_equal(got, df.ons4_anxious.to_numpy())
+
+
+def test_threaded_scoring_reports_the_first_error_and_matches_one_thread():
+    """Large tables are scored in two threads; the error raised is still the first one in
+    instrument order, and the scores equal those of a one-thread run."""
+    from spanalysis.instruments import scoring
+
+    n = 60_000  # 60,000 rows x 24 items: above the size scored in threads
+    rng = np.random.default_rng(11)
+    data = {f"wemwbs_{k}": rng.integers(1, 6, n).astype(float) for k in range(1, 15)}
+    data.update({f"gse_{k}": rng.integers(1, 5, n).astype(float) for k in range(1, 11)})
+    df = pd.DataFrame(data)
+    df.insert(0, "timepoint", "baseline")
+    df.insert(0, "participant_id", [f"p{k}" for k in range(n)])
+    assert n * 24 >= scoring._PARALLEL_MIN
+    threaded = I.score_all(df, ["gse", "wemwbs"])
+    old = scoring._PARALLEL_MIN
+    scoring._PARALLEL_MIN = 1 << 62
+    try:
+        single = I.score_all(df, ["gse", "wemwbs"])
+    finally:
+        scoring._PARALLEL_MIN = old
+    pd.testing.assert_frame_equal(threaded, single)
+
+    bad = df.copy()
+    bad.loc[55_000, "wemwbs_2"] = 9   # a later row of the first instrument ...
+    bad.loc[50_000, "gse_4"] = 7
+    bad.loc[42_000, "wemwbs_9"] = 0   # ... and the first bad row of the first instrument
+    with pytest.raises(InputError) as exc:
+        I.score_all(bad, ["wemwbs", "gse"])
+    assert exc.value.issue.column == "wemwbs_9" and "participant p42000" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        I.score_all(bad, ["gse", "wemwbs"])
+    assert exc.value.issue.column == "gse_4" and "participant p50000" in str(exc.value)

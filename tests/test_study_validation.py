@@ -323,3 +323,24 @@ def test_load_study_raises_validation_error_with_all_issues(make_study):
         load_study(folder)
     assert len(info.value.errors) == 2
     assert re.search(r"2 error\(s\)", str(info.value))
+
+
+def test_messages_keep_file_order_when_files_are_checked_side_by_side(make_study):
+    """The three files are checked in two threads; the messages still come file by file
+    (participants, responses, service use, then the checks across files) and two runs give
+    exactly the same list."""
+    folder = make_study()
+    replace_in(folder / "participants.csv", "SP002,Riverside,2025-01-15",
+               "SP002,Riverside,2025-13-45")                       # participants: bad date
+    replace_in(folder / "responses.csv", "SP003,baseline", "SP003,midway")   # unknown time point
+    replace_in(folder / "service_use.csv", "SP002,gp_consultations,after,2",
+               "SP002,gp_consultations,later,2")                  # unknown period
+    replace_in(folder / "service_use.csv", "SP001,gp_consultations,before,5",
+               "SP099,gp_consultations,before,5")                 # across files: unknown person
+    first = [str(i) for i in validate_study(folder)]
+    assert first == [str(i) for i in validate_study(folder)]
+    files = [i.file for i in validate_study(folder) if i.level == "error"]
+    assert files == ["participants.csv", "responses.csv", "service_use.csv", "service_use.csv"]
+    messages = [i.message for i in validate_study(folder) if i.level == "error"]
+    assert messages[:3] == ["not a date", "unknown time point", "unknown period"]
+    assert "not in the participants file" in messages[3]
