@@ -72,6 +72,10 @@ class Study:
     instruments: dict
     issues: list[Issue] = field(default_factory=list)
     qualitative: "Qualitative | None" = None
+    #: the loader's integer code of every ``responses`` and ``service_use`` row's participant
+    #: (one dictionary for every file), so that scoring does not encode the ids again; None
+    #: for studies built in other ways
+    _id_codes: dict | None = field(default=None, repr=False, compare=False)
 
     # -- descriptive shortcuts -------------------------------------------------------
     @property
@@ -115,11 +119,30 @@ class Study:
 
         from .instruments.scoring import _score_all
 
-        service = (ins.score_service_use(self.service_use, self.timepoints)
-                   if self.service_use is not None else None)
+        responses, service_use = self._with_coded_ids()
+        service = (ins.score_service_use(service_use, self.timepoints)
+                   if service_use is not None else None)
         # one table: the service-use rows are written after the questionnaire rows
-        return _concat_scores([_score_all(self.responses, self.instruments, append=service)],
+        return _concat_scores([_score_all(responses, self.instruments, append=service)],
                               self.timepoints)
+
+    def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """``responses`` and ``service_use`` with ``participant_id`` as a categorical on the
+        loader's codes (no copy of the other columns), when the loader left them; otherwise
+        the tables as they are."""
+        codes = self._id_codes
+        responses, service = self.responses, self.service_use
+        if not codes or len(codes.get("responses", ())) != len(responses) or (
+                service is not None and len(codes.get("service_use", ())) != len(service)):
+            return responses, service
+        dtype = _cat_dtype(pd.Index(pd.array(codes["dictionary"], dtype="str")))
+
+        def coded(frame, rows):
+            column = pd.Categorical.from_codes(rows, dtype=dtype, validate=False)
+            return frame.assign(participant_id=pd.Series(column, index=frame.index))
+
+        return (coded(responses, codes["responses"]),
+                None if service is None else coded(service, codes["service_use"]))
 
     @cached_property
     def scale_info(self) -> pd.DataFrame:
@@ -303,6 +326,7 @@ class _Loader:
                                                             or Issue("error", str(exc))]
             return None, self.issues
         self._ids = {}
+        self._id_codes = None
         participants, responses, service, ids = self._files(manifest, instruments)
         if participants is not None:
             self._identifiers(manifest, participants, responses, service, ids)
@@ -313,7 +337,7 @@ class _Loader:
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         study = Study(manifest, participants, responses, service, instruments,
-                      list(self.issues), qualitative)
+                      list(self.issues), qualitative, _id_codes=self._id_codes)
         self._integration_files(study)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
@@ -729,6 +753,10 @@ class _Loader:
         if ids is None or ids.names != names:
             ids = _Ids([self._ids[n][1] for n in names], names)
         codes = dict(zip(names, ids.codes))
+        if "responses" in codes:  # kept for scoring (Study._id_codes)
+            self._id_codes = {"dictionary": ids.dictionary, "responses": codes["responses"],
+                              **({"service_use": codes["service_use"]}
+                                 if "service_use" in codes else {})}
         table, _ = self._ids["participants"]
         cp = codes["participants"]
         ids.set_participants(cp)

@@ -180,3 +180,19 @@ def test_block_layout_is_verified_before_use(demo):
         change.paired_change(shuffled, demo.scale_info, **kwargs),
         change.paired_change(_without_layout(questionnaire), demo.scale_info, **kwargs),
         check_exact=False, rtol=1e-12)
+
+
+def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
+    """Study.scores reuses the loader's participant codes; the table is the one computed
+    from the ids themselves, row for row (only the order of unused categories may differ)."""
+    import dataclasses
+
+    assert demo._id_codes is not None
+    plain = dataclasses.replace(demo, _id_codes=None)
+    fast, slow = demo.scores, plain.scores
+    assert len(fast) == len(slow)
+    for col in fast.columns:
+        a, b = fast[col], slow[col]
+        if isinstance(a.dtype, pd.CategoricalDtype):
+            a, b = a.astype(str), b.astype(str)
+        pd.testing.assert_series_equal(a, b, check_names=True)

@@ -717,6 +717,8 @@ def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarra
     the column's codes in that joint list (each category looked up once, not each row)."""
     categories = pd.Index(categories)
     theirs = column.cat.categories
+    if theirs.equals(categories):  # the same categories (e.g. the loader's id codes)
+        return categories, column.array.codes
     extra = theirs[categories.get_indexer(theirs) < 0]
     if len(extra):
         categories = categories.append(extra)
