@@ -296,9 +296,9 @@ class _Loader:
                   expected: str | None, values: pd.Series | None = None, level="error"):
         """One issue per flagged row (up to EXAMPLES_PER_CHECK), then a count of the rest."""
         mask = np.asarray(mask, dtype=bool)
-        hits = np.flatnonzero(mask)
-        if not len(hits):
+        if not mask.any():  # the usual case, and much cheaper than listing the rows
             return
+        hits = np.flatnonzero(mask)
         if values is None:
             values = table.frame[column] if column in table.frame.columns else None
         for i in hits[:EXAMPLES_PER_CHECK]:
@@ -1137,6 +1137,9 @@ class _Coded:
             codes = _indices(encoded).astype(np.int64)
             original = encoded.dictionary
         dictionary = pc.utf8_trim_whitespace(original)
+        # text already trimmed, with no blank: the column can be kept as it was read
+        self._as_read = series if pd.api.types.is_string_dtype(series.dtype) and not \
+            pd.api.types.is_object_dtype(series.dtype) and dictionary.equals(original) else None
         if not dictionary.equals(original):  # " a" and "a" are the same value
             again = pc.dictionary_encode(dictionary)
             remap = _indices(again).astype(np.int64)
@@ -1145,6 +1148,7 @@ class _Coded:
         blank = pc.index(dictionary, "").as_py()
         if blank >= 0:
             codes[codes == blank] = -1
+            self._as_read = None
         self.codes, self.dictionary = codes, dictionary
 
     def isna(self) -> np.ndarray:
@@ -1164,6 +1168,9 @@ class _Coded:
     def text(self) -> pd.Series:
         """The trimmed text of every row (pandas string dtype, missing for blanks)."""
         import pyarrow as pa
+
+        if self._as_read is not None:
+            return pd.Series(self._as_read.array, index=self.index)
 
         indices = pa.array(self.codes, mask=self.codes < 0, type=pa.int64())
         text = pa.DictionaryArray.from_arrays(indices, self.dictionary).cast(
