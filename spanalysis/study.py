@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -1186,12 +1185,6 @@ def _indices(chunk) -> np.ndarray:
     return indices.to_numpy(zero_copy_only=False)
 
 
-def _codes_of(series: pd.Series) -> np.ndarray:
-    """Integer codes of a text column (blank: -1)."""
-    codes, _ = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64)
-
-
 class _RowView:
     """Adapter giving :meth:`_Loader.flag_rows` the source row of each row of a derived table."""
 
@@ -1263,23 +1256,6 @@ def _positions(series: pd.Series, values) -> np.ndarray:
 def _isin(series: pd.Series, values) -> pd.Series:
     """``series.isin(values)`` for text columns, vectorised in Arrow."""
     return pd.Series(_positions(series, values) >= 0, index=series.index)
-
-
-def _duplicated(*columns: pd.Series) -> np.ndarray:
-    """Rows whose combination of values occurs more than once (all of them are flagged)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        arr = _arrow_text(col)
-        if arr is None:
-            arr = pa.array(_text(col), from_pandas=True)
-        encoded = pc.dictionary_encode(arr)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        key = key * (len(encoded.dictionary) + 1) + (codes + 1)
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return counts[inverse] > 1
 
 
 def _parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -9,9 +9,8 @@ categoricals, to keep a million-participant table small.
 """
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
