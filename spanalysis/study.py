@@ -134,10 +134,23 @@ class Study:
         if not codes or len(codes.get("responses", ())) != len(responses) or (
                 service is not None and len(codes.get("service_use", ())) != len(service)):
             return responses, service
-        dtype = _cat_dtype(pd.Index(pd.array(codes["dictionary"], dtype="str")))
+        import pyarrow as pa
 
-        def coded(frame, rows):
-            column = pd.Categorical.from_codes(rows, dtype=dtype, validate=False)
+        # only the ids that occur in these tables become categories (in the loader's order)
+        rows = [codes["responses"]] + ([] if service is None else [codes["service_use"]])
+        every = np.concatenate(rows)
+        used = np.bincount(every[every >= 0], minlength=len(codes["dictionary"])) > 0
+        dictionary = codes["dictionary"]
+        renumber = None
+        if not used.all():
+            renumber = np.append(np.where(used, np.cumsum(used) - 1, -1), -1)  # -1 stays -1
+            dictionary = dictionary.filter(pa.array(used))
+        dtype = _cat_dtype(pd.Index(pd.array(dictionary, dtype="str")))
+
+        def coded(frame, row_codes):
+            if renumber is not None:
+                row_codes = renumber[row_codes]
+            column = pd.Categorical.from_codes(row_codes, dtype=dtype, validate=False)
             return frame.assign(participant_id=pd.Series(column, index=frame.index))
 
         return (coded(responses, codes["responses"]),

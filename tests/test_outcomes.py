@@ -184,7 +184,7 @@ def test_block_layout_is_verified_before_use(demo):
 
 def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
     """Study.scores reuses the loader's participant codes; the table is the one computed
-    from the ids themselves, row for row (only the order of unused categories may differ)."""
+    from the ids themselves, row for row, with no category that no row uses."""
     import dataclasses
 
     assert demo._id_codes is not None
@@ -196,3 +196,4 @@ def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
         if isinstance(a.dtype, pd.CategoricalDtype):
             a, b = a.astype(str), b.astype(str)
         pd.testing.assert_series_equal(a, b, check_names=True)
+    assert set(fast["participant_id"].cat.categories) == set(fast["participant_id"].astype(str))

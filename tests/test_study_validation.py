@@ -344,3 +344,20 @@ def test_messages_keep_file_order_when_files_are_checked_side_by_side(make_study
     messages = [i.message for i in validate_study(folder) if i.level == "error"]
     assert messages[:3] == ["not a date", "unknown time point", "unknown period"]
     assert "not in the participants file" in messages[3]
+
+
+def test_scores_categories_are_the_scored_participants_only(make_study):
+    """A participant with no questionnaire and no service use is not a category of the score
+    table (the loader's codes are renumbered for the ids that occur)."""
+    import dataclasses
+
+    folder = make_study()
+    with open(folder / "participants.csv", "a", encoding="utf-8") as fh:
+        fh.write("SP005,Hillview,2025-03-05,35-49,Female,2,0\n")
+    study = load_study(folder)
+    scores = study.scores
+    assert "SP005" not in set(scores["participant_id"].cat.categories)
+    assert set(scores["participant_id"].cat.categories) == {"SP001", "SP002", "SP003", "SP004"}
+    plain = dataclasses.replace(study, _id_codes=None).scores
+    assert (scores["participant_id"].astype(str) == plain["participant_id"].astype(str)).all()
+    assert scores["score"].equals(plain["score"])
