@@ -98,6 +98,20 @@ def make_study(tmp_path):
     return make
 
 
+REPORT_FIXTURES = Path(__file__).parent / "fixtures" / "report"
+
+
+def fixture_notebooks(name: str, dest: Path) -> Path:
+    """Copy the fixture notebooks ``fixtures/report/<name>/*.nbjson`` into ``dest`` as
+    ``.ipynb`` files (stored under another suffix so that nbval does not collect them)."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in (REPORT_FIXTURES / name).glob("*.nbjson"):
+        shutil.copy(path, dest / f"{path.stem}.ipynb")
+    return dest
+
+
 def folder_digest(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder`` (to prove nothing was written or changed)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

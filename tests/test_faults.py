@@ -3,22 +3,13 @@ fails. In each case the other reports complete, no partial file is left, the fai
 reported, and a rerun finishes the rest."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from spanalysis import report as rp
 
-from conftest import DEMO
+from conftest import DEMO, fixture_notebooks
 
-FIXTURES = Path(__file__).parent / "fixtures" / "report"
 SITES = "Riverside PCN,Hillview PCN"
-
-
-def notebooks(name: str, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in (FIXTURES / name).glob("*.nbjson"):
-        shutil.copy(path, dest / f"{path.stem}.ipynb")
-    return dest
 
 
 def partial_files(out: Path) -> list[Path]:
@@ -29,7 +20,7 @@ def test_a_worker_killed_mid_run(tmp_path):
     """The study notebook's kernel kills the worker process running it (SIGKILL). The pool
     breaks; the other jobs are rerun in a fresh pool and complete, the killer is isolated,
     retried alone and reported as failed."""
-    nbs = notebooks("killer", tmp_path / "notebooks")
+    nbs = fixture_notebooks("killer", tmp_path / "notebooks")
     out = tmp_path / "out"
     result = rp.build_reports(DEMO, out, notebooks_dir=nbs, sites=SITES, jobs=2,
                               progress=False, timeout=120)
@@ -55,7 +46,7 @@ def test_a_write_that_fails(tmp_path):
     """The report's file cannot be written (a folder is in the way): that report fails with
     the reason, the others complete, nothing half-written remains; once the obstacle is gone
     a rerun renders only that report."""
-    nbs = notebooks("ok", tmp_path / "notebooks")
+    nbs = fixture_notebooks("ok", tmp_path / "notebooks")
     out = tmp_path / "out"
     blocker = out / "sites" / "hillview-pcn.html"
     blocker.mkdir(parents=True)

@@ -28,21 +28,13 @@ from spanalysis.cli import main
 from spanalysis.errors import InputError, SpanalysisError
 from spanalysis.study import load_study
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "data" / "demo"
-FIXTURES = Path(__file__).parent / "fixtures" / "report"
+from conftest import DEMO, fixture_notebooks
+
 BUDGET = 1.5 * 1024 * 1024      # bytes per site report (issue 7)
 
 
 def copy_demo(dest: Path) -> Path:
     shutil.copytree(DEMO, dest)
-    return dest
-
-
-def fixture_notebooks(name: str, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in (FIXTURES / name).glob("*.nbjson"):
-        shutil.copy(path, dest / f"{path.stem}.ipynb")
     return dest
 
 

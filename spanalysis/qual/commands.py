@@ -40,6 +40,16 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
+def _refuse_inside_study(out: Path, study_path) -> None:
+    """An output path inside the study folder is refused: spanalysis only reads studies."""
+    folder = Path(study_path)
+    folder = folder.parent if folder.is_file() else folder
+    if _inside(out, folder):
+        raise InputError("the output would be written inside the study folder, which "
+                         "spanalysis only reads", file=str(out), column="--out",
+                         value=str(out), expected="a path outside " + str(folder))
+
+
 def _codebook_table(codebook: pd.DataFrame) -> pd.DataFrame:
     """Codebook as a flat table: keywords joined with '; ' (a CSV cell holds no list)."""
     out = codebook.copy()
@@ -178,12 +188,7 @@ def qual_export(study_path: str | os.PathLike, out_file: str | os.PathLike) -> i
     if out.suffix.lower() != ".qdpx":
         raise InputError("the output must be a .qdpx file", file=str(out), column="--out",
                          value=out.name, expected="a file name ending in .qdpx")
-    folder = Path(study_path)
-    folder = folder.parent if folder.is_file() else folder
-    if _inside(out, folder):
-        raise InputError("the output would be written inside the study folder, which "
-                         "spanalysis only reads", file=str(out), column="--out",
-                         value=str(out), expected="a path outside " + str(folder))
+    _refuse_inside_study(out, study_path)
     study = load_study(study_path)
     qual = require_qualitative(study)
     cases, variables = _cases_and_variables(qual, study.participants)
@@ -239,17 +244,12 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
 
     if isinstance(coders, str):
         coders = [c.strip() for c in coders.split(",") if c.strip()]
-    folder = Path(study_path)
-    folder = folder.parent if folder.is_file() else folder
     if out is not None:
         out = Path(out)
         if out.suffix.lower() not in (".csv", ".parquet"):
             raise InputError("unsupported output type", file=str(out), column="--out",
                              value=out.suffix or "(none)", expected=".csv or .parquet")
-        if _inside(out, folder):
-            raise InputError("the output would be written inside the study folder, which "
-                             "spanalysis only reads", file=str(out), column="--out",
-                             value=str(out), expected="a path outside " + str(folder))
+        _refuse_inside_study(out, study_path)
     study = load_study(study_path)
     qual = require_qualitative(study)
     if coders is not None:
