@@ -498,9 +498,9 @@ class _Loader:
             # A study's dates take a few hundred distinct values: each is parsed once.
             coded = _Coded(raw)
             distinct, unparsed = _parse_dates(pd.Series(pd.array(coded.dictionary, dtype="str")))
-            table_ = np.append(distinct.to_numpy(dtype="datetime64[ns]"),
-                               np.datetime64("NaT", "ns"))
-            parsed = pd.Series(table_[coded.codes], index=raw.index)
+            lookup = np.append(distinct.to_numpy(dtype="datetime64[ns]"),
+                               np.datetime64("NaT", "ns"))  # code -1 (blank) finds NaT
+            parsed = pd.Series(lookup[coded.codes], index=raw.index)
             bad = np.append(unparsed.to_numpy(dtype=bool), False)[coded.codes]
         self.flag_rows(table, bad, column, "not a date", "a date such as 2025-03-31 or 31/03/2025")
         if required:
@@ -603,8 +603,9 @@ class _Loader:
         df = table.frame
         pid = _text(df["participant_id"])
         tp = _text(df["timepoint"])
-        item = _text(df["item"])
-        unknown = ~_isin(item, items.index)
+        coded_item = _Coded(df["item"])
+        item = coded_item.text()
+        unknown = pd.Series(coded_item.positions(items.index) < 0, index=df.index)
         self.flag_rows(table, unknown, "item", "not an item of the study's instruments",
                        "an item id such as " + ", ".join(items.index[:3]), values=item)
         key = pd.DataFrame({"p": pid, "t": tp, "i": item})
@@ -964,7 +965,6 @@ class _Ids:
 
     def __init__(self, columns: list[pd.Series], names: list[str] | None = None):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         self.names = list(names) if names is not None else None
 
@@ -973,35 +973,10 @@ class _Ids:
         for col in columns:
             arr = _arrow_text(col, chunked=True)
             self._text_as_read.append(arr is not None)
-            if arr is None:
-                arr = pa.array(_text(col), from_pandas=True)
-            if arr.type != pa.large_string():
-                arr = arr.cast(pa.large_string())
-            arrays += arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-        # One hash pass over every id of every file; the chunks share one dictionary.
-        encoded = pc.dictionary_encode(pa.chunked_array(arrays, type=pa.large_string()))
-        dictionary = (encoded.chunk(0).dictionary if encoded.num_chunks
-                      else pa.array([], type=pa.large_string()))
-        raw = np.concatenate([_indices(chunk) for chunk in encoded.chunks]
-                             or [np.empty(0, np.int64)], dtype=np.int64)
-        trimmed = pc.utf8_trim_whitespace(dictionary)
+            arrays.append(arr if arr is not None else pa.array(_text(col), from_pandas=True))
+        # One hash pass over every id of every file; one dictionary for all of them.
+        all_codes, self.dictionary, self._clean = _encode_text(arrays)
         self._columns = columns
-        self._clean = False   # every id already trimmed and none blank: columns kept as read
-        if trimmed.equals(dictionary):
-            self.dictionary = dictionary
-            all_codes = raw
-            blank = pc.index(dictionary, "").as_py()
-            if blank >= 0:
-                all_codes = np.where(raw == blank, -1, raw)
-            self._clean = blank < 0
-        else:  # values that differ only by surrounding spaces are the same id
-            cleaned = pc.dictionary_encode(trimmed)
-            remap = cleaned.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            self.dictionary = cleaned.dictionary
-            blank = pc.index(self.dictionary, "").as_py()
-            if blank >= 0:
-                remap[remap == blank] = -1
-            all_codes = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1)
         bounds = np.cumsum([0] + [len(c) for c in columns])
         self.codes = [all_codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         self.size = len(self.dictionary)
@@ -1133,35 +1108,16 @@ class _Coded:
 
     def __init__(self, series: pd.Series):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         self.index = series.index
         arr = _arrow_text(series, chunked=True)
+        as_text = arr is not None and pd.api.types.is_string_dtype(series.dtype) and not \
+            pd.api.types.is_object_dtype(series.dtype)
         if arr is None:
             arr = pa.array(_text(series), from_pandas=True)
-        encoded = pc.dictionary_encode(arr)
-        if isinstance(encoded, pa.ChunkedArray):  # the chunks share one dictionary
-            codes = np.concatenate([_indices(c) for c in encoded.chunks]
-                                   or [np.empty(0, np.int64)], dtype=np.int64)
-            original = (encoded.chunk(0).dictionary if encoded.num_chunks
-                        else pa.array([], type=arr.type))
-        else:
-            codes = _indices(encoded).astype(np.int64)
-            original = encoded.dictionary
-        dictionary = pc.utf8_trim_whitespace(original)
+        self.codes, self.dictionary, clean = _encode_text([arr])
         # text already trimmed, with no blank: the column can be kept as it was read
-        self._as_read = series if pd.api.types.is_string_dtype(series.dtype) and not \
-            pd.api.types.is_object_dtype(series.dtype) and dictionary.equals(original) else None
-        if not dictionary.equals(original):  # " a" and "a" are the same value
-            again = pc.dictionary_encode(dictionary)
-            remap = _indices(again).astype(np.int64)
-            dictionary = again.dictionary
-            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        blank = pc.index(dictionary, "").as_py()
-        if blank >= 0:
-            codes[codes == blank] = -1
-            self._as_read = None
-        self.codes, self.dictionary = codes, dictionary
+        self._as_read = series if clean and as_text else None
 
     def isna(self) -> np.ndarray:
         return self.codes < 0
@@ -1188,6 +1144,41 @@ class _Coded:
         text = pa.DictionaryArray.from_arrays(indices, self.dictionary).cast(
             self.dictionary.type)
         return pd.Series(pd.array(text, dtype="str"), index=self.index)
+
+
+def _encode_text(arrays: list) -> tuple[np.ndarray, "pa.Array", bool]:
+    """Dictionary-encode Arrow text arrays (or chunked arrays) jointly, in one hash pass.
+
+    Each value is trimmed of surrounding spaces (so " a" and "a" share a code) and a blank
+    is missing. Returns ``(codes, dictionary, clean)``: int64 codes of every value in order
+    (-1: missing), the distinct trimmed values, and whether nothing needed trimming and no
+    value was blank (the arrays can then be kept as they were read).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for arr in arrays:
+        if arr.type != pa.large_string():
+            arr = arr.cast(pa.large_string())
+        chunks += arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
+    original = (encoded.chunk(0).dictionary if encoded.num_chunks  # shared by every chunk
+                else pa.array([], type=pa.large_string()))
+    codes = np.concatenate([_indices(c) for c in encoded.chunks] or [np.empty(0, np.int64)],
+                           dtype=np.int64)
+    dictionary = pc.utf8_trim_whitespace(original)
+    clean = dictionary.equals(original)
+    if not clean:  # values that differ only by surrounding spaces are the same value
+        again = pc.dictionary_encode(dictionary)
+        remap = _indices(again).astype(np.int64)
+        dictionary = again.dictionary
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    blank = pc.index(dictionary, "").as_py()
+    if blank >= 0:
+        codes[codes == blank] = -1
+        clean = False
+    return codes, dictionary, clean
 
 
 def _indices(chunk) -> np.ndarray:
@@ -1250,25 +1241,6 @@ def _text(series: pd.Series) -> pd.Series:
     if pc.any(pc.equal(trimmed, "")).as_py():
         trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
     return pd.Series(pd.array(trimmed, dtype="str"), index=series.index)
-
-
-def _positions(series: pd.Series, values) -> np.ndarray:
-    """Position of each element of ``series`` in ``values`` (-1 when absent or missing)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = _arrow_text(series)
-    if arr is None:
-        arr = pa.array(_text(series), from_pandas=True)
-    value_set = pa.array(list(values) if not isinstance(values, (pd.Series, pd.Index)) else
-                         values.astype(object).tolist(), type=pa.large_string())
-    found = pc.index_in(arr.cast(pa.large_string()), value_set=value_set)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _isin(series: pd.Series, values) -> pd.Series:
-    """``series.isin(values)`` for text columns, vectorised in Arrow."""
-    return pd.Series(_positions(series, values) >= 0, index=series.index)
 
 
 def _parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
