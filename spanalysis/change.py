@@ -53,7 +53,7 @@ import pandas as pd
 from scipy import special
 
 from .errors import InputError
-from .instruments.scoring import _cat_dtype
+from .instruments.scoring import SCORE_BLOCKS_ATTR, _cat_dtype
 
 __all__ = [
     "paired_change", "paired_effect_sizes", "p_adjust_holm",
@@ -191,8 +191,13 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 _BLOCK = 1 << 20   # score rows per block in _pair_table
-#: ``scores.attrs`` key under which the scoring records its block structure
-BLOCKS_ATTR = "spanalysis_score_blocks"
+
+
+def _side_of(timepoints, pre: str, post: str) -> np.ndarray:
+    """Per time-point code: 0 for ``pre``, 1 for ``post``, -1 otherwise; one more entry,
+    -1, so that code -1 (missing) finds it."""
+    return np.array([0 if str(c) == pre else 1 if str(c) == post else -1 for c in timepoints]
+                    + [-1], dtype=np.int8)
 
 
 def _pair_table(scores: pd.DataFrame, pre: str, post: str,
@@ -206,9 +211,7 @@ def _pair_table(scores: pd.DataFrame, pre: str, post: str,
     _require_columns(scores, _SCORE_COLUMNS, "scores")
     score = _numeric(scores, "score", "scores").to_numpy(dtype=float)
     t_code, t_cats = _codes(scores["timepoint"])
-    side_of = np.array([0 if c == pre else 1 if c == post else -1 for c in t_cats] + [-1],
-                       dtype=np.int8)
-    side = side_of[t_code]  # code -1 (missing) picks the trailing -1
+    side = _side_of(t_cats, pre, post)[t_code]
     i_code, i_cats = _codes(scores["instrument"])
     s_code, s_cats = _codes(scores["scale"])
     p_code, p_cats = _codes(scores["participant_id"])
@@ -219,11 +222,11 @@ def _pair_table(scores: pd.DataFrame, pre: str, post: str,
     if (p_code < 0).any():
         raise InputError("a score has no participant_id", file="scores", column="participant_id",
                          expected="a participant id on every row")
-    # instrument x scale pairs that occur, numbered 0..n_pairs-1
-    n_s = len(s_cats) + 1
     # Rows are taken a block at a time so that the temporaries stay small (fresh memory is
     # slow to touch on virtual machines, and a score table can have tens of millions of rows).
     blocks = [slice(a, a + _BLOCK) for a in range(0, len(score), _BLOCK)]
+    # instrument x scale pairs that occur, numbered 0..n_pairs-1
+    n_s = len(s_cats) + 1
     present = np.zeros((len(i_cats) + 1) * n_s, dtype=bool)
     for sl in blocks:
         present[i_code[sl].astype(np.int32) * n_s + s_code[sl]] = True
@@ -666,7 +669,7 @@ def _block_layout(scores: pd.DataFrame) -> dict | None:
     per scale, the same participants and time points in the same order in every block,
     recorded in ``scores.attrs``), verified against the table itself; None when the table
     does not have it (filtered, reordered or built by hand)."""
-    hint = scores.attrs.get(BLOCKS_ATTR) if hasattr(scores, "attrs") else None
+    hint = scores.attrs.get(SCORE_BLOCKS_ATTR)
     if not isinstance(hint, dict):
         return None
     n, count = hint.get("rows"), hint.get("blocks")
@@ -704,17 +707,14 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
     i_cats = scores["instrument"].cat.categories
     s_cats = scores["scale"].cat.categories
     in_blocks = set(i_cats[np.unique(layout["instrument"])].astype(str))
+    asked = None if instruments is None else {str(i) for i in instruments}
     if len(scores) > n * count:  # rows after the blocks (service use): only if not asked for
         rest = scores["instrument"].array.codes[n * count:]
         later = set(i_cats[np.unique(rest[rest >= 0])].astype(str))
-        wanted = set(in_blocks | later) if instruments is None else {str(i) for i in instruments}
-        if wanted & later:
+        if asked is None or asked & later:
             return None
-    wanted = in_blocks if instruments is None else {str(i) for i in instruments} & in_blocks
-    t_cats = [str(c) for c in scores["timepoint"].cat.categories]
-    side_of = np.array([0 if c == pre else 1 if c == post else -1 for c in t_cats] + [-1],
-                       dtype=np.int8)
-    side = side_of[layout["timepoint"]]
+    wanted = in_blocks if asked is None else asked & in_blocks
+    side = _side_of(scores["timepoint"].cat.categories, pre, post)[layout["timepoint"]]
     person = layout["participant"].astype(np.int64)
     if (person < 0).any():
         return None

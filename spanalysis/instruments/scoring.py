@@ -223,6 +223,9 @@ class _Plan:
                          expected=rng)
 
 
+#: ``attrs`` key under which a score table records its layout (rows per block, blocks)
+SCORE_BLOCKS_ATTR = "spanalysis_score_blocks"
+
 _CHUNK = 1 << 15   # rows per chunk: keeps temporaries in cache, avoids page-fault churn
 _PARALLEL_MIN = 1 << 20   # answers (rows x items) below which scoring stays in one thread
 
@@ -707,7 +710,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     # The layout (one block of n rows per scale, rows in the responses' order): change
     # statistics can then pair each scale's block directly. It is checked against the table
     # before use, so a table filtered or reordered afterwards is simply treated as any other.
-    out.attrs["spanalysis_score_blocks"] = {"rows": n, "blocks": n_blocks}
+    out.attrs[SCORE_BLOCKS_ATTR] = {"rows": n, "blocks": n_blocks}
     return out
 
 
