@@ -122,8 +122,8 @@ class Study:
         service = (ins.score_service_use(service_use, self.timepoints)
                    if service_use is not None else None)
         # one table: the service-use rows are written after the questionnaire rows
-        return _concat_scores([_score_all(responses, self.instruments, append=service)],
-                              self.timepoints)
+        return _in_study_order(_score_all(responses, self.instruments, append=service),
+                               self.timepoints)
 
     def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """``responses`` and ``service_use`` with ``participant_id`` as a categorical on the
@@ -222,40 +222,8 @@ class Study:
         return self.qualitative.interviewed
 
 
-def _concat_scores(parts: list[pd.DataFrame], timepoints: list[str]) -> pd.DataFrame:
-    """Stack score tables, keeping every text column categorical.
-
-    ``pd.concat`` turns categoricals whose categories differ into Python strings, which for
-    tens of millions of score rows costs gigabytes; the categories are unified first.
-    ``timepoint`` gets the study's order.
-    """
-    parts = [p for p in parts if len(p)] or parts[:1]
-    if len(parts) > 1:
-        unified: list[dict] = [{} for _ in parts]
-        for col in ("participant_id", "timepoint", "instrument", "scale", "status"):
-            if col not in parts[0].columns:
-                continue
-            values = [p[col] if isinstance(p[col].dtype, pd.CategoricalDtype)
-                      else p[col].astype("category") for p in parts]
-            # The first table's categories come first and its codes stay as they are; the
-            # others' categories are looked up once each (not once per row) and recoded.
-            categories = values[0].cat.categories
-            for v in values[1:]:
-                extra = v.cat.categories[categories.get_indexer(v.cat.categories) < 0]
-                if len(extra):
-                    categories = categories.append(extra)
-            dtype = _cat_dtype(categories)
-            for new, v in zip(unified, values):
-                codes = v.cat.codes.to_numpy()
-                if not v.cat.categories.equals(categories[:len(v.cat.categories)]):
-                    lookup = np.append(categories.get_indexer(v.cat.categories), -1)
-                    codes = lookup[codes]  # code -1 (missing) finds the appended -1
-                new[col] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-        # assign() replaces the text columns without copying the numeric ones
-        scores = pd.concat([p.assign(**new) for p, new in zip(parts, unified)],
-                           ignore_index=True)
-    else:
-        scores = parts[0]
+def _in_study_order(scores: pd.DataFrame, timepoints: list[str]) -> pd.DataFrame:
+    """The score table with ``timepoint`` an ordered categorical in the study's order."""
     tp = scores["timepoint"]
     if isinstance(tp.dtype, pd.CategoricalDtype):
         scores["timepoint"] = tp.cat.set_categories(list(timepoints), ordered=True)
