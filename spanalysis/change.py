@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ._memory import with_small_pages
 from .errors import InputError
 from .instruments.scoring import SCORE_BLOCKS_ATTR, _cat_dtype
 
@@ -813,6 +814,7 @@ def _moments_by_scale(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return out, diffs_of
 
 
+@with_small_pages
 def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=None, by=None,
                   confidence: float = 0.95, min_cell_size: int = 5, pre=None, post=None,
                   timepoints=None, wilcoxon: bool = True,

@@ -27,6 +27,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ._memory import with_small_pages
 from .errors import InputError, Issue, SpanalysisError, ValidationError
 from .identifiers import looks_like_nhs_number
 from .instruments.scoring import _cat_dtype
@@ -292,6 +293,7 @@ class _Loader:
                      file=table.label, column=column, expected=expected)
 
     # -- main ---------------------------------------------------------------------------
+    @with_small_pages
     def run(self) -> tuple[Study | None, list[Issue]]:
         try:
             manifest = read_manifest(self.path)

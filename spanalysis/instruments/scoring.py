@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .._memory import with_small_pages
 from ..errors import InputError
 from .model import STATUSES, Instrument, Scale, _as_dict, load
 
@@ -591,6 +592,7 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
     return _score_all(responses, instruments)
 
 
+@with_small_pages
 def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None
                ) -> pd.DataFrame:
     """:func:`score_all`, with the rows of ``append`` (a score table with categorical text
