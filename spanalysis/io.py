@@ -141,36 +141,28 @@ def _clean_columns(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
-_BLOCK = 1 << 23   # bytes per block when screening a CSV for non-ASCII bytes
-
-
-def _ascii_with_content(path: Path) -> tuple[bool, bool]:
-    """``(all ASCII, has a non-space byte)``, read in blocks so that a large file is neither
-    held in memory nor copied: plain ASCII (the usual case) is UTF-8 and the parser can read
-    the file itself."""
-    content = False
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            if not block.isascii():
-                return False, True
-            # isspace() stops at the first byte that is not white space, so this is cheap
-            content = content or not block.isspace()
-    return True, content
-
-
 def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
-    ascii_only, content = _ascii_with_content(path)
-    encoding, issues = "utf-8", []
-    source = path  # the parser reads the file itself when it is plain UTF-8
-    if not ascii_only:
-        data = path.read_bytes()
-        text, encoding, issues = detect_encoding(data, label)
-        if text is not None:  # the parser gets UTF-8 bytes without a byte order mark
-            data = text.encode("utf-8")
-            source = io.BytesIO(data)
-        content = not data.isspace() and len(data) > 0
-    if not content:
-        raise InputError("the file is empty", file=label, expected="a header row and data rows")
+    # The parser reads the file itself as UTF-8 (a byte order mark is skipped), and stops
+    # with UnicodeDecodeError at the first byte that is not UTF-8. Only then is the whole
+    # file read into memory and decoded by the rules of detect_encoding (Windows-1252 with a
+    # warning, or a clear error), so a plain UTF-8 file is never scanned or copied first.
+    with open(path, "rb") as fh:
+        encoding = "utf-8-sig" if fh.read(len(_UTF8_BOM)) == _UTF8_BOM else "utf-8"
+    issues: list[Issue] = []
+    try:
+        frame = _parse_csv(path, path, label, text_columns)
+    except UnicodeDecodeError:
+        text, encoding, issues = detect_encoding(path.read_bytes(), label)
+        if text is None:  # pragma: no cover - valid UTF-8 the parser could not decode
+            raise InputError("the file could not be decoded", file=label,
+                             expected="UTF-8 or Windows-1252 text") from None
+        frame = _parse_csv(io.BytesIO(text.encode("utf-8")), path, label, text_columns)
+    frame = _clean_columns(frame, label)
+    return TableRead(frame, path, label, encoding, issues)
+
+
+def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.DataFrame:
+    """Parse UTF-8 CSV from ``source`` (a path or a BytesIO of UTF-8 bytes)."""
     # pandas' C parser (the same parser as the plain read_csv the benchmark compares
     # against). Columns are inferred; a text column that came out as numbers (identifiers
     # such as 0012) is then re-read as text, which keeps leading zeros. Asking for text up
@@ -188,20 +180,15 @@ def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
                                 dtype={c: "str" for c in numeric_text})
             for col in numeric_text:
                 frame[col] = again[col]
-    except (pd.errors.ParserError, ValueError) as exc:
-        raw = source.getvalue() if isinstance(source, io.BytesIO) else path.read_bytes()
-        raise _csv_structure_error(raw.decode("utf-8"), label, str(exc)) from None
+    except UnicodeDecodeError:
+        raise
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", file=label,
                          expected="a header row and data rows") from None
-    frame = _clean_columns(frame, label)
-    return TableRead(frame, path, label, encoding, issues)
-
-
-def _raw_header(data: bytes) -> list[str]:
-    end = data.find(b"\n")
-    first = data if end < 0 else data[:end]
-    return next(csv.reader(io.StringIO(first.decode("utf-8").rstrip("\r"))), [])
+    except (pd.errors.ParserError, ValueError) as exc:
+        raw = source.getvalue() if isinstance(source, io.BytesIO) else path.read_bytes()
+        raise _csv_structure_error(raw.decode("utf-8"), label, str(exc)) from None
+    return frame
 
 
 def _csv_structure_error(text: str, label: str, message: str) -> InputError:

@@ -44,6 +44,33 @@ def test_windows_1252_is_detected_and_warned(tmp_path):
     assert table.issues[0].row == 4 and "Windows-1252" in table.issues[0].message
 
 
+@pytest.mark.parametrize("where", ["text", "number"])
+def test_windows_1252_far_into_a_large_file_is_detected(tmp_path, where):
+    # The parser reads a large file in pieces (in threads); a Windows-1252 byte in the last
+    # row, in a text or an otherwise numeric column, must still send the file to detection.
+    rows = 300_000
+    last = "Zo\u00eb" if where == "text" else "4\u00e9"
+    body = "".join(f"SP{i:07d},Hillview,{i % 7}\n" for i in range(rows - 1))
+    data = ("participant_id,site,score\n" + body
+            + (f"SP9999999,{last},1\n" if where == "text" else f"SP9999999,Hillview,{last}\n"))
+    path = tmp_path / "big.csv"
+    path.write_bytes(data.encode("cp1252"))
+    table = read_table(path, text_columns=["participant_id"])
+    assert table.encoding == "cp1252" and len(table.frame) == rows
+    assert table.issues[0].row == rows + 1
+    column = "site" if where == "text" else "score"
+    assert table.frame[column].iloc[-1] == last
+
+
+def test_bom_then_bytes_that_are_not_utf8_are_an_error(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + ACCENTED.encode("cp1252"))
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert "byte order mark but is not valid UTF-8" in str(info.value)
+    assert info.value.issue.row == 4
+
+
 def test_bytes_that_are_neither_encoding_are_an_error(tmp_path):
     path = tmp_path / "p.csv"
     data = PARTICIPANTS.encode("utf-8").replace(b"Hillview,2025-02-01", b"Hill\x81view,2025-02-01")
