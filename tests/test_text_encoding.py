@@ -1,0 +1,144 @@
+"""The loader's text encoding: trimmed, blank = missing, one code per distinct id.
+
+The fast paths (ids of one prefix and fixed-width digits read from Arrow's buffers; text
+columns kept as read when a byte screen shows nothing to trim) must give exactly what a
+plain reference gives: Arrow's own whitespace trimming, then codes in order of first
+appearance worked out with a Python dict.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spanalysis.study import _encode_numbered, _encode_text, _text, _trimmed_no_blank
+
+
+def reference_encoding(values: list) -> tuple[list[int], list[str]]:
+    """Codes (first appearance, -1 for blank) and dictionary, by trimming with Arrow."""
+    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.large_string())).to_pylist()
+    seen: dict[str, int] = {}
+    codes = []
+    for v in trimmed:
+        if v is None or v == "":
+            codes.append(-1)
+        else:
+            codes.append(seen.setdefault(v, len(seen)))
+    return codes, list(seen)
+
+
+def as_arrays(values: list, splits: list[int], chunk: int) -> list:
+    """``values`` cut into files at ``splits``, each file a chunked array of ``chunk``."""
+    bounds = [0] + sorted(min(s, len(values)) for s in splits) + [len(values)]
+    arrays = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        part = values[a:b]
+        pieces = [pa.array(part[i:i + chunk], type=pa.large_string())
+                  for i in range(0, len(part), chunk)] or [pa.array([], type=pa.large_string())]
+        arrays.append(pa.chunked_array(pieces, type=pa.large_string()))
+    return arrays
+
+
+def check(values, splits=(), chunk=7):
+    codes, dictionary, _ = _encode_text(as_arrays(values, list(splits), chunk))
+    want_codes, want_dictionary = reference_encoding(values)
+    words = dictionary.to_pylist()
+    assert len(set(words)) == len(words)
+    # every row decodes to its trimmed value (blank: code -1) ...
+    assert [words[c] if c >= 0 else None for c in codes.tolist()] == \
+        [want_dictionary[c] if c >= 0 else None for c in want_codes]
+    # ... and the values are numbered in order of first appearance (a blank may stay in
+    # the dictionary, but no row has its code)
+    assert [w for w in words if w != ""] == want_dictionary
+
+
+numbered = st.builds(lambda prefix, width, numbers: [f"{prefix}{n:0{width}d}" for n in numbers],
+                     st.sampled_from(["SP", "P-", "", "Site A/", "é"]),
+                     st.integers(1, 9),
+                     st.lists(st.integers(0, 999), min_size=1, max_size=60))
+texty = st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "SP001", " SP001", "SP001 ",
+                                                       "SP002", "\u00a0SP002", "SP 3", "sp001",
+                                                       "SP001\t", "0012", "12"])),
+                 min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(numbered, st.lists(st.integers(0, 80), max_size=2), st.integers(1, 9))
+def test_numbered_ids_encode_as_the_reference(values, splits, chunk):
+    check(values, splits, chunk)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texty, st.lists(st.integers(0, 50), max_size=2), st.integers(1, 9))
+def test_any_ids_encode_as_the_reference(values, splits, chunk):
+    check(values, splits, chunk)
+
+
+def chunks_of(values):
+    return [pa.array(values, type=pa.large_string())]
+
+
+@pytest.mark.parametrize("values", [
+    ["SP001", "SP1"],            # different lengths
+    [" SP01", " SP02"],          # a prefix starting with a space
+    ["AB1", "CD2"],              # a prefix that varies
+    ["SP01", None],              # a blank
+    ["SP0A", "SP01"],            # a letter where the first id has a digit
+    ["1" * 19, "2" * 19],        # digits that differ beyond 18 places
+])
+def test_fast_path_declines_what_it_cannot_read(values):
+    assert _encode_numbered(chunks_of(values)) is None
+    check(values)
+
+
+def test_fast_path_taken_for_usual_ids_and_thinly_spread_numbers_declined():
+    assert _encode_numbered(chunks_of(["SP0003", "SP0001", "SP0003"])) is not None
+    assert _encode_numbered(chunks_of(["N000000000000001", "N900000000000000"])) is None
+    check(["N000000000000001", "N900000000000000"])
+
+
+def test_first_appearance_order_when_files_are_not_sorted():
+    values = ["SP09", "SP02", "SP09", "SP05", "SP02", "SP01"]
+    codes, dictionary, clean = _encode_text([pa.array(values[:3]), pa.array(values[3:])])
+    assert codes.tolist() == [0, 1, 0, 2, 1, 3] and clean
+    assert dictionary.to_pylist() == ["SP09", "SP02", "SP05", "SP01"]
+
+
+def reference_text(values: list) -> list:
+    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string())).to_pylist()
+    return [None if v is None or v == "" else v for v in trimmed]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texty)
+def test_text_is_trimmed_with_blanks_missing(values):
+    out = _text(pd.Series(values, dtype="str"))
+    assert str(out.dtype) == "str"
+    assert [None if pd.isna(v) else v for v in out] == reference_text(values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6)), min_size=1, max_size=30))
+def test_clean_screen_never_passes_text_that_trimming_would_change(values):
+    arr = pa.array(values, type=pa.large_string())
+    if _trimmed_no_blank(arr):
+        assert reference_text(values) == values
+
+
+def test_clean_screen_on_sliced_and_chunked_arrays():
+    arr = pa.array(["  x", "ab", "cd", "e "], type=pa.large_string())
+    assert _trimmed_no_blank(arr.slice(1, 2))
+    assert not _trimmed_no_blank(arr.slice(2, 2))
+    assert _trimmed_no_blank(pa.chunked_array([arr.slice(1, 1), arr.slice(2, 1)]))
+    assert not _trimmed_no_blank(pa.array(["a", "", None]))
+    assert _trimmed_no_blank(pa.array(["a", None, "b"]))
+
+
+def test_a_clean_text_column_is_kept_without_a_copy():
+    series = pd.Series(["Male", "Female", None], dtype="str")
+    assert _text(series).array._pa_array is series.array._pa_array
+    untrimmed = pd.Series([" Male", "Female", None], dtype="str")
+    assert _text(untrimmed).array._pa_array is not untrimmed.array._pa_array
