@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spanalysis.study import _encode_numbered, _encode_text, _text, _trimmed_no_blank
+from spanalysis._textcodes import encode_numbered as _encode_numbered
+from spanalysis._textcodes import trimmed_no_blank as _trimmed_no_blank
+from spanalysis.study import _encode_text, _text
 
 
 def reference_encoding(values: list) -> tuple[list[int], list[str]]:
@@ -142,3 +144,17 @@ def test_a_clean_text_column_is_kept_without_a_copy():
     assert _text(series).array._pa_array is series.array._pa_array
     untrimmed = pd.Series([" Male", "Female", None], dtype="str")
     assert _text(untrimmed).array._pa_array is not untrimmed.array._pa_array
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(numbered, texty.filter(lambda v: None not in v)))
+def test_scoring_codes_equal_pandas_factorize(values):
+    from spanalysis.instruments.scoring import _codes
+
+    series = pd.Series(values, dtype="str", name="participant_id")
+    if "" in values:  # factorize keeps '' as a value; so must the scoring
+        assert _codes(series)[1].tolist() == list(dict.fromkeys(values))
+    codes, categories = _codes(series)
+    want_codes, want_uniques = pd.factorize(series, sort=False)
+    assert codes.tolist() == want_codes.tolist()
+    assert categories.tolist() == list(want_uniques) and str(categories.dtype) == "str"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._memory import with_small_pages
+from .._textcodes import STR, encode_numbered
 from ..errors import InputError
 from .model import STATUSES, Instrument, Scale, _as_dict, load
 
@@ -148,8 +149,9 @@ class _Plan:
         self.index = {it.id: j for j, it in enumerate(items)}
         self.scales = _scorable(inst)
         self._offset = 0   # first row of the chunk being scored (for messages)
-        self._scratch = np.empty((0, len(items)))
-        self._reversed = None
+        self._rule_tables: dict = {}
+        self._scratch1 = np.empty(0)   # reused by the whole-number test
+        self._reverse_set = set(self.reverse)
         # Per scale: item positions, whether they are all the items in order, which are
         # optional, how many are required; lookup tables as arrays.
         self.meta = {}
@@ -167,46 +169,103 @@ class _Plan:
         X = buf[: stop - start]
         for j, arr in enumerate(self.arrays):
             X[:, j] = np.nan if arr is None else arr[start:stop]
-        # Fast screen: fmin/fmax reductions skip NaN and make no temporaries; only when a
-        # column fails is the offending cell searched for.
-        if len(X) and ((np.fmin.reduce(X, axis=0) < self.lo).any()
-                       or (np.fmax.reduce(X, axis=0) > self.hi).any()
-                       or self._fraction(X)):
-            with np.errstate(invalid="ignore"):
-                bad = (X < self.lo) | (X > self.hi)
-                sub = X[:, self.int_check]
-                bad[:, self.int_check] |= (sub != np.rint(sub)) & ~np.isnan(sub)
-            r, j = (int(v[0]) for v in np.nonzero(bad))
-            self._range_error(start + r, j, X[r, j])
+        if not all(self._passes(j, X[:, j]) for j in range(len(self.arrays))):
+            self._first_error(start, X)
         return X
 
-    def _fraction(self, X: np.ndarray) -> bool:
-        """Whether any whole-number item holds a fraction (NaN ignored)."""
-        if not self.int_check.any():
-            return False
-        sub = X if self.int_check.all() else X[:, self.int_check]
-        if not sub.size:
-            return False
-        if self._scratch.shape[0] < len(sub):
-            self._scratch = np.empty((len(sub), len(self.inst.items)), order="F")
-        frac = np.floor(sub, out=self._scratch[: len(sub), : sub.shape[1]])
-        np.subtract(sub, frac, out=frac)
-        return bool(np.fmax.reduce(frac, axis=None) > 0)
+    def prepare(self, start: int, stop: int, missing_buf: np.ndarray,
+                zero_buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows start:stop checked, as what the scales need: ``missing`` (blank answers) and
+        ``Xz`` (answers after reverse scoring, blanks as 0).
 
-    def buffers(self, rows: int) -> None:
-        """Scratch matrices reused by every chunk (no fresh memory per chunk)."""
-        shape = (rows, len(self.inst.items))
-        self._scratch = np.empty(shape, order="F")
-        self._reversed = np.empty(shape, order="F") if self.reverse else None
+        The work is done column by column straight from the source columns: each column's
+        slice stays in cache while it is checked and converted, and no (rows x items)
+        matrix of the answers is assembled.
+        """
+        rows = stop - start
+        missing, Xz = missing_buf[:rows], zero_buf[:rows]
+        ok = True
+        for j, arr in enumerate(self.arrays):
+            if arr is None:  # an optional item without a column: never answered
+                missing[:, j] = True
+                Xz[:, j] = 0.0
+                continue
+            col = arr[start:stop]
+            ok = self._passes(j, col) and ok
+            out = Xz[:, j]
+            if j in self._reverse_set:
+                np.subtract(self.lo[j] + self.hi[j], col, out=out)
+                source = out
+            else:
+                source = col
+            np.isnan(source, out=missing[:, j])
+            if self.lo[j] >= 0:  # fmax skips NaN: a blank becomes 0, an answer (>= 0) stays
+                np.fmax(source, 0.0, out=out)
+            else:  # answers may be negative (GAS levels): copy, then blanks to 0
+                if source is not out:
+                    np.copyto(out, source)
+                np.copyto(out, 0.0, where=missing[:, j])
+        if not ok:
+            X = np.empty((rows, len(self.arrays)), order="F")
+            self._first_error(start, self.chunk_unchecked(start, stop, X))
+        return missing, Xz
+
+    def chunk_unchecked(self, start: int, stop: int, X: np.ndarray) -> np.ndarray:
+        for j, arr in enumerate(self.arrays):
+            X[:, j] = np.nan if arr is None else arr[start:stop]
+        return X
+
+    def answers(self, j: int, start: int, stop: int) -> np.ndarray:
+        """Item j's answers on rows start:stop after reverse scoring (float, NaN = blank)."""
+        arr = self.arrays[j]
+        if arr is None:
+            return np.full(stop - start, np.nan)
+        col = arr[start:stop]
+        if j in self._reverse_set:
+            return (self.lo[j] + self.hi[j]) - col.astype(float)
+        return col.astype(float, copy=False)
+
+    def raw(self, j: int, start: int, stop: int) -> np.ndarray:
+        """Item j's answers on rows start:stop as recorded (NaN = blank)."""
+        arr = self.arrays[j]
+        return np.full(stop - start, np.nan) if arr is None else arr[start:stop]
+
+    def _passes(self, j: int, col: np.ndarray) -> bool:
+        """Fast screen of one column slice: NaN-skipping reductions, no row-sized temporary
+        (the whole-number test reuses a scratch buffer). Only a failing chunk is searched."""
+        if not len(col):
+            return True
+        if np.fmin.reduce(col) < self.lo[j] or np.fmax.reduce(col) > self.hi[j]:
+            return False
+        if self.int_check[j]:
+            if len(self._scratch1) < len(col):
+                self._scratch1 = np.empty(len(col))
+            frac = np.floor(col, out=self._scratch1[: len(col)])
+            np.subtract(col, frac, out=frac)
+            if np.fmax.reduce(frac) > 0:
+                return False
+        return True
+
+    def _first_error(self, start: int, X: np.ndarray):
+        """Raise for the first offending cell of the chunk X (row first, then item)."""
+        with np.errstate(invalid="ignore"):
+            bad = (X < self.lo) | (X > self.hi)
+            sub = X[:, self.int_check]
+            bad[:, self.int_check] |= (sub != np.rint(sub)) & ~np.isnan(sub)
+        r, j = (int(v[0]) for v in np.nonzero(bad))
+        self._range_error(start + r, j, X[r, j])
+
+    def rule_tables(self, sc: Scale, n_items: int, n_exp: int):
+        """:func:`_rule_tables` for one scale, made once per plan."""
+        key = (sc.id, n_items, n_exp)
+        if key not in self._rule_tables:
+            self._rule_tables[key] = _rule_tables(sc, n_items, n_exp)
+        return self._rule_tables[key]
 
     def reversed(self, X: np.ndarray) -> np.ndarray:
         if not self.reverse:
             return X
-        if self._reversed is not None and len(X) <= len(self._reversed):
-            out = self._reversed[: len(X)]
-            np.copyto(out, X)
-        else:
-            out = X.copy()
+        out = X.copy()
         for j in self.reverse:
             it = self.inst.items[j]
             out[:, j] = it.min + it.max - X[:, j]
@@ -227,7 +286,7 @@ class _Plan:
 #: ``attrs`` key under which a score table records its layout (rows per block, blocks)
 SCORE_BLOCKS_ATTR = "spanalysis_score_blocks"
 
-_CHUNK = 1 << 15   # rows per chunk: keeps temporaries in cache, avoids page-fault churn
+_CHUNK = 1 << 16   # rows per chunk: keeps temporaries in cache, avoids page-fault churn
 _PARALLEL_MIN = 1 << 20   # answers (rows x items) below which scoring stays in one thread
 
 
@@ -299,18 +358,18 @@ def _status(n_ans, n_exp, enough, partial_code: int) -> np.ndarray:
     return status
 
 
-def _scale_chunk(sc: Scale, plan: _Plan, X: np.ndarray, X_raw: np.ndarray,
+def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
                  missing: np.ndarray, Xz: np.ndarray, cache: dict):
-    """X: answers after reverse scoring; X_raw: as recorded (for count_values);
-    missing: isnan(X); Xz: X with blanks as 0; cache: per-chunk results shared by scales
-    with the same items (SWEMWBS metric and raw)."""
+    """Rows start:stop of one scale. missing: blank answers; Xz: answers after reverse
+    scoring with blanks as 0 (both from :meth:`_Plan.prepare`); cache: per-chunk results
+    shared by scales with the same items (SWEMWBS metric and raw)."""
     idx, full, optional, n_req = plan.meta[sc.id]
     m = sc.method
     if len(idx) == 1 and m in ("sum", "mean") and n_req == 1:
         # A single required item (ONS4, MYCaW ratings): the score is the answer itself.
         answered = ~missing[:, idx[0]]
-        status = np.where(answered, _OK, _NOT_ADMIN).astype(np.int8)
-        return X[:, idx[0]], answered, 1, status
+        status = np.where(answered, np.int8(_OK), np.int8(_NOT_ADMIN))
+        return plan.answers(idx[0], start, stop), answered, 1, status
     key = tuple(idx)
     if key in cache:
         ans, n_ans, n_exp, total = cache[key]
@@ -326,6 +385,21 @@ def _scale_chunk(sc: Scale, plan: _Plan, X: np.ndarray, X_raw: np.ndarray,
             n_exp = n_req   # a scalar broadcasts in comparisons and in the output write
         total = (Xz if full else Xz[:, idx]).sum(axis=1)
         cache[key] = ans, n_ans, n_exp, total
+    if np.ndim(n_exp) == 0 and m in _BY_TABLE:
+        # Every item required: status and the score's divisor and factor depend on the
+        # number answered alone, so they are looked up (tables from _rule_tables).
+        status_of, divide_by, factor = plan.rule_tables(sc, len(idx), int(n_exp))
+        status = status_of[n_ans]
+        if m == "lookup":
+            value = _converted(sc, plan, total)
+        elif m == "dichotomise_count":
+            value = _counted(sc, idx, plan, start, stop)
+        elif divide_by is not None:   # mean; sum prorated when items are missing
+            value = total / divide_by[n_ans]
+        else:
+            value = total * 1.0       # a new array: total is shared with other scales
+        value *= factor[n_ans]        # NaN where the rule gives no score
+        return value, n_ans, n_exp, status
     rule = sc.missing
     if rule.rule == "complete":
         enough = n_ans == n_exp
@@ -348,18 +422,9 @@ def _scale_chunk(sc: Scale, plan: _Plan, X: np.ndarray, X_raw: np.ndarray,
     elif m == "lookup":
         status = np.where(n_ans == n_exp, _OK, _INCOMPLETE).astype(np.int8)
         status[n_ans == 0] = _NOT_ADMIN
-        # The table lists every raw sum once, in order, from its first raw value, so the
-        # position is raw - first (incomplete rows are clipped, then masked below).
-        conv = plan.tables[sc.id]
-        pos = total - sc.lookup[0][0]
-        np.clip(pos, 0, len(conv) - 1, out=pos)
-        value = conv[pos.astype(np.intp)]
+        value = _converted(sc, plan, total)
     elif m == "dichotomise_count":
-        # count_values name answers as recorded, so reverse keying does not apply here.
-        value = np.zeros(len(X))
-        for k, iid in enumerate(sc.items):
-            value += np.isin(X_raw[:, idx[k]], sc.count_values[iid])
-        # The manual's SPSS COUNT: a missing item simply adds nothing to the count.
+        value = _counted(sc, idx, plan, start, stop)
         status = _status(n_ans, n_exp, enough, _PARTIAL)
     elif m == "gas_tscore":
         set_ = ~missing[:, idx]          # goals set (blank level = no goal)
@@ -385,6 +450,67 @@ def _scale_chunk(sc: Scale, plan: _Plan, X: np.ndarray, X_raw: np.ndarray,
     ok = status <= _PARTIAL    # ok, prorated, partial carry a score
     value = np.where(ok, value, np.nan)
     return value, n_ans, n_exp, status
+
+
+_BY_TABLE = ("sum", "mean", "lookup", "dichotomise_count")
+
+
+def _rule_tables(sc: Scale, n_items: int, n_exp: int):
+    """For a scale whose items are all required (``n_exp`` of them), indexed by the number
+    of items answered (0..n_items): the status; the divisor of the item total (None when the
+    total is used as it is); the factor applied last (NaN where no score is given).
+
+    The score is ``total / divisor * factor``, the same operations in the same order as
+    the row-by-row rules in :func:`_scale_chunk`, so the results are identical: a complete
+    sum is ``total / 1 * 1``, a prorated sum ``total / answered * expected``, a mean
+    ``total / answered * 1``.
+    """
+    k = np.arange(n_items + 1)
+    rule, m = sc.missing, sc.method
+    if rule.rule == "complete":
+        enough = k == n_exp
+    elif rule.rule == "min_answered":
+        enough = k >= rule.min_answered
+    else:
+        enough = (n_exp - k) <= rule.max_missing
+    if m == "lookup":
+        status = np.where(k == n_exp, _OK, _INCOMPLETE).astype(np.int8)
+        status[k == 0] = _NOT_ADMIN
+    else:
+        partial = _PRORATED if m == "mean" or (m == "sum" and rule.prorate) else _PARTIAL
+        status = _status(k, n_exp, enough, partial)
+    ok = status <= _PARTIAL
+    factor = np.where(ok, 1.0, np.nan)
+    divide_by = None
+    if m == "mean":
+        divide_by = np.maximum(k, 1).astype(float)
+    elif m == "sum" and rule.prorate:
+        prorated = ok & (k != n_exp)
+        divide_by = np.where(prorated, k, 1).astype(float)
+        factor[prorated] = n_exp
+    return status, divide_by, factor
+
+
+def _converted(sc: Scale, plan: "_Plan", total: np.ndarray) -> np.ndarray:
+    """Raw sums through the scale's published conversion table."""
+    # The table lists every raw sum once, in order, from its first raw value, so the
+    # position is raw - first (incomplete rows are clipped here and get no score).
+    conv = plan.tables[sc.id]
+    pos = total - sc.lookup[0][0]
+    np.clip(pos, 0, len(conv) - 1, out=pos)
+    return conv[pos.astype(np.intp)]
+
+
+def _counted(sc: Scale, idx: list[int], plan: "_Plan", start: int, stop: int) -> np.ndarray:
+    """Number of the scale's items answered with one of its ``count_values``."""
+    # count_values name answers as recorded, so reverse keying does not apply here. The
+    # manual's SPSS COUNT: a missing item simply adds nothing to the count.
+    value = np.zeros(stop - start)
+    for k, iid in enumerate(sc.items):
+        answers = plan.raw(idx[k], start, stop)
+        for v in set(sc.count_values[iid]):   # a value or two: comparisons beat np.isin
+            value += answers == v        # a blank (NaN) equals nothing
+    return value
 
 
 def _gas_matrix(L: np.ndarray, W: np.ndarray, rho: float) -> np.ndarray:
@@ -482,6 +608,14 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
             raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
                              expected="a value in every row")
         return codes.astype(np.int32), series.cat.categories
+    if series.dtype == STR:  # ids such as SP0000123: read from the buffers, no hashing
+        import pyarrow as pa
+
+        arr = pa.array(series, from_pandas=True)
+        numbered = encode_numbered(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
+        if numbered is not None:  # the same codes and order as factorize gives
+            codes, dictionary, _ = numbered
+            return codes.astype(np.int32), pd.Index(pd.array(dictionary, dtype="str"))
     codes, uniques = pd.factorize(series, sort=False)
     if (codes < 0).any():
         pos = int(np.flatnonzero(codes < 0)[0])
@@ -623,24 +757,17 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
     # results go straight into the preallocated output columns.
     def run(k: int, plan: _Plan):
-        rows = min(n, _CHUNK)
-        buf = np.empty((rows, len(plan.inst.items)), order="F")
-        missing_buf = np.empty(buf.shape, dtype=bool, order="F")
-        zero_buf = np.empty(buf.shape, order="F")
-        plan.buffers(rows)
+        shape = (min(n, _CHUNK), len(plan.inst.items))
+        missing_buf = np.empty(shape, dtype=bool, order="F")
+        zero_buf = np.empty(shape, order="F")
         first_block = next(b for b, (kk, _) in enumerate(blocks) if kk == k)
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
             plan._offset = start
-            X_raw = plan.chunk(start, stop, buf)
-            X = plan.reversed(X_raw)
-            missing = np.isnan(X, out=missing_buf[: stop - start])
-            Xz = zero_buf[: stop - start]
-            np.copyto(Xz, X)
-            np.copyto(Xz, 0.0, where=missing)
+            missing, Xz = plan.prepare(start, stop, missing_buf, zero_buf)
             cache: dict = {}
             for b, sc in enumerate(plan.scales):
-                v, a, e, st_ = _scale_chunk(sc, plan, X, X_raw, missing, Xz, cache)
+                v, a, e, st_ = _scale_chunk(sc, plan, start, stop, missing, Xz, cache)
                 off = (first_block + b) * n
                 score_out[off + start: off + stop] = v
                 answered_out[off + start: off + stop] = a
