@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,15 @@ def _timepoint_order(scores: pd.DataFrame, timepoints) -> list[str] | None:
 
 def _resolve_pre_post(scores, timepoints, pre, post) -> tuple[str, str]:
     order = _timepoint_order(scores, timepoints)
-    present = [str(t) for t in pd.unique(scores["timepoint"].dropna())]
+    column = scores["timepoint"]
+    if order is not None and isinstance(column.dtype, pd.CategoricalDtype):
+        # only categories outside the study's order can be unknown: look for those alone
+        # (usually none, so tens of millions of codes are not scanned)
+        codes = column.array.codes
+        present = [str(c) for k, c in enumerate(column.cat.categories)
+                   if str(c) not in order and (codes == k).any()]
+    else:
+        present = [str(t) for t in pd.unique(column.dropna())]
     if order is None:
         if pre is None or post is None:
             raise InputError("the order of the time points is unknown", file="scores",
@@ -455,6 +464,9 @@ def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+_COUNT_MAX = 1 << 20   # largest whole |difference| ranked by counting
+
+
 def _signed_rank_normal(diffs: np.ndarray) -> tuple[float, float]:
     """Wilcoxon's signed-rank test by the normal approximation, as ``scipy.stats.wilcoxon``
     computes it with its defaults for more than 50 differences: zero differences dropped,
@@ -470,13 +482,24 @@ def _signed_rank_normal(diffs: np.ndarray) -> tuple[float, float]:
     """
     nonzero = diffs[diffs != 0]
     n = nonzero.size
-    codes, distinct = pd.factorize(np.abs(nonzero), sort=False)
-    ties = np.bincount(codes, minlength=len(distinct)).astype(float)
-    order = np.argsort(distinct, kind="stable")
-    ends = np.cumsum(ties[order])            # last rank of each group, in sorted order
-    avg_rank = np.empty(len(distinct))
-    avg_rank[order] = ends - (ties[order] - 1.0) / 2.0
-    positive = np.bincount(codes[nonzero > 0], minlength=len(distinct)).astype(float)
+    size = np.abs(nonzero)
+    whole = size.astype(np.int64)
+    if size.max() < _COUNT_MAX and (whole == size).all():
+        # Whole-number differences (sums of item scores): the values are their own codes
+        # and counting them sorts them, so no hashing and no sort.
+        codes = whole
+        ties = np.bincount(codes).astype(float)
+        ends = np.cumsum(ties)
+        avg_rank = ends - (ties - 1.0) / 2.0   # unused values have no ties: weight 0 below
+        positive = np.bincount(codes[nonzero > 0], minlength=len(ties)).astype(float)
+    else:
+        codes, distinct = pd.factorize(size, sort=False)
+        ties = np.bincount(codes, minlength=len(distinct)).astype(float)
+        order = np.argsort(distinct, kind="stable")
+        ends = np.cumsum(ties[order])            # last rank of each group, in sorted order
+        avg_rank = np.empty(len(distinct))
+        avg_rank[order] = ends - (ties[order] - 1.0) / 2.0
+        positive = np.bincount(codes[nonzero > 0], minlength=len(distinct)).astype(float)
     r_plus = float(positive @ avg_rank)
     r_minus = float((ties - positive) @ avg_rank)
     mean = n * (n + 1.0) * 0.25
@@ -626,8 +649,9 @@ def _paired_stats(pairs: pd.DataFrame | None, info: pd.DataFrame, by: str | None
     # Signed-rank test per group: one scipy call per scale x group (few), not per row.
     if not wilcoxon:
         wil = {}
-    elif fast:
-        wil = {k: _wilcoxon(d) for k, d in diffs_of.items()}
+    elif fast:  # one test per scale, two at a time (numpy releases the GIL)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            wil = dict(zip(diffs_of, pool.map(_wilcoxon, diffs_of.values())))
     else:
         wil = {k: _wilcoxon(g.to_numpy()) for k, g in c.groupby(keys, sort=True)["diff"]}
     wil = pd.DataFrame.from_dict(wil, orient="index", columns=["wilcoxon_W", "wilcoxon_p"])
@@ -732,17 +756,15 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
     if not len(people):
         return None
     row_pre, row_post = row_of[0][people], row_of[1][people]
-    no_pre, no_post = row_pre < 0, row_post < 0
+    # people without a row at one time point (usually few): their score there is blank
+    no_pre, no_post = np.flatnonzero(row_pre < 0), np.flatnonzero(row_post < 0)
     take_pre, take_post = np.maximum(row_pre, 0), np.maximum(row_post, 0)
     score = scores["score"].to_numpy()
     order = sorted((int(layout["instrument"][b]), int(layout["scale"][b]), b)
                    for b in range(count) if str(i_cats[layout["instrument"][b]]) in wanted)
-    stats: dict[str, list] = {c: [] for c in ("n_pairs", "n_baseline_only", "pre_mean",
-                                              "pre_sd", "post_mean", "post_sd", "change_mean",
-                                              "change_sd")}
-    names, diffs_of = [], {}
-    for i, sc, b in order:
-        values = score[b * n:(b + 1) * n]
+
+    def one_scale(block: int):
+        values = score[block * n:(block + 1) * n]
         x_pre, x_post = values[take_pre], values[take_post]
         x_pre[no_pre] = np.nan
         x_post[no_post] = np.nan
@@ -751,17 +773,25 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
         a, z = x_pre[both], x_post[both]
         diff = z - a
         k = len(diff)
-        stats["n_pairs"].append(k)
-        stats["n_baseline_only"].append(int(np.count_nonzero(has_pre & ~has_post)))
-        for name, x in (("pre", a), ("post", z), ("change", diff)):
+        row = [k, int(np.count_nonzero(has_pre & ~has_post))]
+        for x in (a, z, diff):
             mean = x.sum() / k if k else np.nan
-            stats[f"{name}_mean"].append(mean)
-            stats[f"{name}_sd"].append(math.sqrt(((x - mean) ** 2).sum() / (k - 1))
-                                       if k > 1 else np.nan)
-        key = (i_cats[i], s_cats[sc])
-        names.append(key)
-        if k:
-            diffs_of[key] = diff
+            sd = np.nan
+            if k > 1:  # two-pass: squared deviations from the mean
+                dev = x - mean
+                np.multiply(dev, dev, out=dev)
+                sd = math.sqrt(dev.sum() / (k - 1))
+            row += [mean, sd]
+        return row, diff
+
+    # The scales are independent: two threads (numpy releases the GIL in its loops).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one_scale, [b for _, _, b in order]))
+    columns = ("n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean", "post_sd",
+               "change_mean", "change_sd")
+    stats = {c: [row[j] for row, _ in results] for j, c in enumerate(columns)}
+    names = [(i_cats[i], s_cats[sc]) for i, sc, _ in order]
+    diffs_of = {key: diff for key, (row, diff) in zip(names, results) if row[0]}
     index = pd.MultiIndex.from_tuples(names, names=_KEYS)
     out = pd.DataFrame(stats, index=index)
     out["n_pairs"] = out["n_pairs"].astype(np.int64)

@@ -641,7 +641,8 @@ def test_docstring_examples_run():
 
 
 @pytest.mark.parametrize("n", [51, 60, 500, 20_000])
-@pytest.mark.parametrize("kind", ["whole", "continuous", "halves", "many_zeros", "one_sided"])
+@pytest.mark.parametrize("kind", ["whole", "continuous", "halves", "many_zeros", "one_sided",
+                                  "wide_whole"])
 def test_signed_rank_normal_approximation_equals_scipy(n, kind):
     """The linear-time signed-rank test used above 50 differences gives scipy's statistic and
     p-value (scipy.stats.wilcoxon, defaults: the normal approximation with tie correction)."""
@@ -652,7 +653,9 @@ def test_signed_rank_normal_approximation_equals_scipy(n, kind):
          "continuous": lambda: rng.normal(0.3, 1.0, n),
          "halves": lambda: rng.integers(-10, 12, n) / 2,
          "many_zeros": lambda: np.where(rng.random(n) < 0.6, 0.0, rng.integers(-3, 4, n)),
-         "one_sided": lambda: rng.integers(0, 4, n).astype(float)}[kind]()
+         "one_sided": lambda: rng.integers(0, 4, n).astype(float),
+         # whole, but too spread out to be counted: ranked by hashing instead
+         "wide_whole": lambda: rng.integers(-3_000_000, 3_000_000, n).astype(float)}[kind]()
     reference = stats.wilcoxon(d)
     statistic, p = _signed_rank_normal(d)
     assert statistic == pytest.approx(float(reference.statistic), rel=1e-12)
@@ -692,3 +695,32 @@ def test_moments_by_scale_equal_pandas_groupby():
     for key, d in diffs.items():
         g = both[(both["instrument"] == key[0]) & (both["scale"] == key[1])]
         np.testing.assert_array_equal(np.sort(d), np.sort(g["diff"].to_numpy()))
+
+
+def _categorical_timepoints(scores, categories):
+    return scores.assign(timepoint=pd.Categorical(scores["timepoint"], categories=categories,
+                                                  ordered=True))
+
+
+def test_time_point_outside_the_given_order_is_an_error():
+    scores = _categorical_timepoints(make_scores(PRE, POST), ["baseline", "followup", "mid"])
+    scores.loc[0, "timepoint"] = "mid"
+    with pytest.raises(InputError) as info:
+        paired_change(scores, WEMWBS, timepoints=["baseline", "followup"])
+    assert "not among the study's time points" in str(info.value)
+    assert info.value.issue.value == "mid"
+
+
+def test_unused_category_outside_the_given_order_is_not_an_error():
+    scores = _categorical_timepoints(make_scores(PRE, POST), ["baseline", "followup", "mid"])
+    table = paired_change(scores, WEMWBS, timepoints=["baseline", "followup"])
+    assert table["n_pairs"].tolist() == [5]
+
+
+def test_time_point_order_unknown_and_same_pre_post_are_errors():
+    with pytest.raises(InputError, match="order of the time points is unknown"):
+        paired_change(make_scores(PRE, POST), WEMWBS)
+    with pytest.raises(InputError, match="pre and post are the same"):
+        paired_change(make_scores(PRE, POST), WEMWBS, pre="baseline", post="baseline")
+    with pytest.raises(InputError, match="the post time point is not in the data"):
+        paired_change(make_scores(PRE, POST), WEMWBS, pre="baseline", post="month12")
