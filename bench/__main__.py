@@ -21,14 +21,16 @@ SIZES = {
               "scoring": ["--participants", "20000", "--repeats", "2"],
               "pipeline": ["--participants", "20000", "--repeats", "2"],
               "refi": ["--sources", "100", "--codings", "5000"],
-              "reports": ["--sites-count", "4"]},
+              "reports": ["--sites-count", "4"],
+              "hugepages": ["--mb", "200", "--repeats", "2"]},
     # Five repeats at full size: on a virtual machine, touching fresh memory is sometimes
     # several times slower than usual, and the fastest of five is rarely disturbed.
     "full": {"load": ["--participants", "1000000", "--repeats", "5"],
              "scoring": ["--participants", "1000000", "--repeats", "5"],
              "pipeline": ["--participants", "1000000", "--repeats", "5"],
              "refi": ["--sources", "1000", "--codings", "100000"],
-             "reports": ["--sites-count", "40"]},
+             "reports": ["--sites-count", "40"],
+             "hugepages": ["--mb", "800", "--repeats", "5"]},
 }
 
 

@@ -322,14 +322,15 @@ def _id_list(chk, path, value, what, allow_empty=True) -> list[str]:
     if not isinstance(value, list) or (not allow_empty and not value):
         chk.error(path, f"should be a list of {what}", value=_kind(value))
         return []
-    out = []
+    out, seen = [], set()   # the set: a national study lists thousands of sites
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             chk.error(path + (i,), "should be text", value=item)
-        elif item in out:
+        elif item in seen:
             chk.error(path + (i,), "listed twice", value=item)
         else:
             out.append(item)
+            seen.add(item)
     return out
 
 

@@ -588,7 +588,9 @@ class _Loader:
                        "one answer per participant, time point and item", values=item)
         raw = df["value"]
         values, not_number = _numeric(raw)
-        self.flag_rows(table, not_number & ~unknown, "value", "answer is not a number",
+        if len(not_number):
+            not_number = not_number & ~unknown
+        self.flag_rows(table, not_number, "value", "answer is not a number",
                        "a number in the item's range", values=raw)
         lo = item.map(items["min"])
         hi = item.map(items["max"])
@@ -833,7 +835,7 @@ class _Loader:
 
     # -- coverage warnings ------------------------------------------------------------------
     def _coverage(self, manifest: Manifest, participants: pd.DataFrame):
-        counts = participants["site"].value_counts()
+        counts = participants["site"].value_counts().to_dict()  # a dict: thousands of sites
         for site in manifest.sites:
             if counts.get(site, 0) == 0:
                 self.add("warning", "a declared site has no participants", file="study.yaml",
@@ -998,14 +1000,21 @@ class _Ids:
 
     def nhs_numbers(self, codes: np.ndarray) -> np.ndarray:
         """Rows whose id is a valid NHS number (checked once per distinct id)."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         # Only ids of 10 digits, perhaps with spaces or dashes, can be NHS numbers: a cheap
-        # length screen first, so the full check runs on candidates only.
-        length = pc.utf8_length(self.dictionary)
-        near = pc.and_(pc.greater_equal(length, 10), pc.less_equal(length, 30))
+        # length screen first, so the full check runs on candidates only. Lengths in bytes,
+        # from the offsets (such an id is ASCII, so bytes are characters).
+        d = self.dictionary
+        if pa.types.is_large_string(d.type) or pa.types.is_string(d.type):
+            width = np.int64 if pa.types.is_large_string(d.type) else np.int32
+            offsets = np.frombuffer(d.buffers()[1], dtype=width)[d.offset: d.offset + len(d) + 1]
+            length = np.diff(offsets)
+        else:  # pragma: no cover - the dictionary is always text
+            length = pc.utf8_length(d).to_numpy(zero_copy_only=False)
         flags = np.zeros(len(self.dictionary), dtype=bool)
-        where = np.flatnonzero(near.to_numpy(zero_copy_only=False))
+        where = np.flatnonzero((length >= 10) & (length <= 30))
         if len(where):
             candidates = pd.Series(self.dictionary.take(where).to_pandas())
             flags[where] = looks_like_nhs_number(candidates).to_numpy()
@@ -1254,12 +1263,16 @@ def _parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, out.isna() & text.notna()
 
 
-def _numeric(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers as float, and a mask of cells that hold something that is not a number."""
+_NONE = np.zeros(0, dtype=bool)   # "no row": what a check that finds nothing returns
+
+
+def _numeric(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers as float, and a mask of cells that hold something that is not a number (a
+    column already numeric has none: an empty mask, which flags nothing)."""
     if pd.api.types.is_bool_dtype(raw):
-        return raw.astype(float), pd.Series(False, index=raw.index)
+        return raw.astype(float), _NONE
     if pd.api.types.is_numeric_dtype(raw):
-        return raw.astype("float64"), pd.Series(False, index=raw.index)
+        return raw.astype("float64"), _NONE
     text = _text(raw)
     values = pd.to_numeric(text, errors="coerce").astype("float64")
     return values, values.isna() & text.notna()
