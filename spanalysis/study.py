@@ -126,8 +126,8 @@ class Study:
         service = (ins.score_service_use(service_use, self.timepoints)
                    if service_use is not None else None)
         # one table: the service-use rows are written after the questionnaire rows
-        return _in_study_order(_score_all(responses, self.instruments, append=service),
-                               self.timepoints)
+        return _score_all(responses, self.instruments, append=service,
+                          timepoints=self.timepoints)
 
     def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """``responses`` and ``service_use`` with ``participant_id`` as a categorical on the
@@ -224,16 +224,6 @@ class Study:
         if self.qualitative is None:
             return set()
         return self.qualitative.interviewed
-
-
-def _in_study_order(scores: pd.DataFrame, timepoints: list[str]) -> pd.DataFrame:
-    """The score table with ``timepoint`` an ordered categorical in the study's order."""
-    tp = scores["timepoint"]
-    if isinstance(tp.dtype, pd.CategoricalDtype):
-        scores["timepoint"] = tp.cat.set_categories(list(timepoints), ordered=True)
-    else:
-        scores["timepoint"] = pd.Categorical(tp, categories=timepoints, ordered=True)
-    return scores
 
 
 def _sha256(path: Path) -> str:

@@ -727,11 +727,14 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
 
 
 @with_small_pages
-def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None
-               ) -> pd.DataFrame:
+def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None,
+               timepoints: Sequence[str] | None = None) -> pd.DataFrame:
     """:func:`score_all`, with the rows of ``append`` (a score table with categorical text
     columns, such as :func:`score_service_use` gives) written after the questionnaire rows:
-    one table built once instead of two tables and a copy of both."""
+    one table built once instead of two tables and a copy of both. With ``timepoints`` (the
+    study's order), ``timepoint`` is an ordered categorical in that order; a time point not
+    in it is blank (as ``set_categories`` would make it), without a second pass over the
+    table."""
     insts = _as_dict(instruments)
     wide = _to_wide(responses)
     only_counts = [i for i in insts.values() if not _scorable(i)]
@@ -812,6 +815,14 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         answered_out[tail] = append["items_answered"].to_numpy()
         expected_out[tail] = append["items_expected"].to_numpy()
         status_out[tail] = status_tail
+    tp_dtype = None
+    if timepoints is not None:  # the study's order: only the short code arrays are mapped
+        order = [str(t) for t in timepoints]
+        remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
+        tp_codes = remap[tp_codes]
+        if m:
+            tp_tail = remap[tp_tail]
+        tp_cats, tp_dtype = order, pd.CategoricalDtype(order, ordered=True)
     pid_out = np.empty(n_blocks * n + m, dtype=np.int32 if len(pid_cats) < 2**31 else np.int64)
     tp_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
     inst_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
@@ -828,7 +839,8 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         inst_out[tail], scale_out[tail] = inst_tail, scale_tail
     out = pd.DataFrame({
         "participant_id": cat(pid_out, pid_cats),
-        "timepoint": cat(tp_out, tp_cats),
+        "timepoint": (cat(tp_out, tp_cats) if tp_dtype is None else
+                      pd.Categorical.from_codes(tp_out, dtype=tp_dtype, validate=False)),
         "instrument": cat(inst_out, inst_ids),
         "scale": cat(scale_out, scale_cats),
         "score": score_out,
