@@ -500,3 +500,20 @@ def test_threaded_scoring_reports_the_first_error_and_matches_one_thread():
     with pytest.raises(InputError) as exc:
         I.score_all(bad, ["gse", "wemwbs"])
     assert exc.value.issue.column == "gse_4" and "participant p50000" in str(exc.value)
+
+
+@pytest.mark.parametrize("rows", [5, 200_000])
+def test_first_bad_answer_is_named_row_first(rows, monkeypatch):
+    """With several bad answers, the one reported is in the earliest row (then the earliest
+    item), whether the table is scored in one thread or in chunks side by side."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"participant_id": [f"p{i}" for i in range(rows)],
+                       "timepoint": "baseline"})
+    for k in range(1, 15):
+        df[f"wemwbs_{k}"] = rng.integers(1, 6, rows).astype(float)
+    df.loc[rows - 2, "wemwbs_2"] = 9.0      # a later row, an earlier item
+    df.loc[rows - 3, "wemwbs_13"] = 3.5     # the earliest bad row: this one is named
+    with pytest.raises(InputError) as exc:
+        I.score_all(df, ["wemwbs"])
+    assert exc.value.issue.column == "wemwbs_13"
+    assert f"participant p{rows - 3}" in str(exc.value) and "found 3.5" in str(exc.value)

@@ -166,9 +166,7 @@ class _Plan:
 
     def chunk(self, start: int, stop: int, buf: np.ndarray) -> np.ndarray:
         """Rows start:stop as a validated (rows x items) float matrix, answers as recorded."""
-        X = buf[: stop - start]
-        for j, arr in enumerate(self.arrays):
-            X[:, j] = np.nan if arr is None else arr[start:stop]
+        X = self._gather(start, stop, buf[: stop - start])
         if not all(self._passes(j, X[:, j]) for j in range(len(self.arrays))):
             self._first_error(start, X)
         return X
@@ -205,12 +203,13 @@ class _Plan:
                 if source is not out:
                     np.copyto(out, source)
                 np.copyto(out, 0.0, where=missing[:, j])
-        if not ok:
+        if not ok:  # name the first offending cell, row first, as chunk() does
             X = np.empty((rows, len(self.arrays)), order="F")
-            self._first_error(start, self.chunk_unchecked(start, stop, X))
+            self._first_error(start, self._gather(start, stop, X))
         return missing, Xz
 
-    def chunk_unchecked(self, start: int, stop: int, X: np.ndarray) -> np.ndarray:
+    def _gather(self, start: int, stop: int, X: np.ndarray) -> np.ndarray:
+        """Rows start:stop of every item column into X (rows x items), answers as recorded."""
         for j, arr in enumerate(self.arrays):
             X[:, j] = np.nan if arr is None else arr[start:stop]
         return X
