@@ -56,15 +56,18 @@ _BLOCK = 1 << 15   # ids per block when the numbers are read
 
 
 def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
-    """The joint encoding of the loader (``study._encode_text``) for the usual shape of study identifiers, without hashing text:
-    every value is one fixed prefix followed by a fixed number of digits (``SP0000123``).
+    """Dictionary-encode Arrow ``large_string`` chunks jointly, without hashing text, when
+    every value has the usual shape of a study identifier: one fixed prefix followed by a
+    fixed number of digits (``SP0000123``).
 
-    Each id is then its number, read straight from the Arrow buffers, and numbers are
-    encoded by direct addressing: a few sequential passes instead of a hash lookup per value
-    (a cache miss, with a million distinct ids). Codes and dictionary are exactly those of
-    the hashing path, codes in order of first appearance. Returns None (use the hashing
-    path) for anything else: blanks, values of different lengths, a prefix that varies or
-    starts with a space or a non-ASCII byte, or numbers spread too thinly.
+    Returns ``(codes, dictionary, True)`` exactly as the loader's hashing path
+    (``study._encode_text``) and ``pandas.factorize`` give them: int64 codes in order of
+    first appearance, and the distinct values in that order. Each id is read as its number
+    straight from the Arrow buffers, and the numbers are encoded by direct addressing: a few
+    sequential passes instead of a hash lookup per value (a cache miss, with a million
+    distinct ids). Returns None (use the hashing path) for anything else: blanks, values of
+    different lengths, a prefix that varies or starts with a space or a non-ASCII byte, or
+    numbers spread too thinly.
     """
     import pyarrow as pa
 

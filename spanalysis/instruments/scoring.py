@@ -400,12 +400,7 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
         value *= factor[n_ans]        # NaN where the rule gives no score
         return value, n_ans, n_exp, status
     rule = sc.missing
-    if rule.rule == "complete":
-        enough = n_ans == n_exp
-    elif rule.rule == "min_answered":
-        enough = n_ans >= rule.min_answered
-    else:
-        enough = (n_exp - n_ans) <= rule.max_missing
+    enough = _enough(rule, n_ans, n_exp)
     if m == "sum":
         if rule.prorate:
             status = _status(n_ans, n_exp, enough, _PRORATED)
@@ -454,6 +449,15 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
 _BY_TABLE = ("sum", "mean", "lookup", "dichotomise_count")
 
 
+def _enough(rule, n_ans, n_exp):
+    """Whether enough items are answered for a score, by the scale's missing-item rule."""
+    if rule.rule == "complete":
+        return n_ans == n_exp
+    if rule.rule == "min_answered":
+        return n_ans >= rule.min_answered
+    return (n_exp - n_ans) <= rule.max_missing
+
+
 def _rule_tables(sc: Scale, n_items: int, n_exp: int):
     """For a scale whose items are all required (``n_exp`` of them), indexed by the number
     of items answered (0..n_items): the status; the divisor of the item total (None when the
@@ -466,12 +470,7 @@ def _rule_tables(sc: Scale, n_items: int, n_exp: int):
     """
     k = np.arange(n_items + 1)
     rule, m = sc.missing, sc.method
-    if rule.rule == "complete":
-        enough = k == n_exp
-    elif rule.rule == "min_answered":
-        enough = k >= rule.min_answered
-    else:
-        enough = (n_exp - k) <= rule.max_missing
+    enough = _enough(rule, k, n_exp)
     if m == "lookup":
         status = np.where(k == n_exp, _OK, _INCOMPLETE).astype(np.int8)
         status[k == 0] = _NOT_ADMIN
