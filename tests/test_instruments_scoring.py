@@ -517,3 +517,28 @@ def test_first_bad_answer_is_named_row_first(rows, monkeypatch):
         I.score_all(df, ["wemwbs"])
     assert exc.value.issue.column == "wemwbs_13"
     assert f"participant p{rows - 3}" in str(exc.value) and "found 3.5" in str(exc.value)
+
+
+@pytest.mark.parametrize("rows", [4, 200_000])
+def test_blank_keys_are_refused_in_a_fixed_order(rows):
+    """A blank participant id is reported before anything else, a bad answer before a blank
+    time point, in one thread and in parallel chunks alike."""
+    def table():
+        df = pd.DataFrame({"participant_id": [f"p{i}" for i in range(rows)],
+                           "timepoint": "baseline"})
+        for k in range(1, 15):
+            df[f"wemwbs_{k}"] = 3.0
+        return df
+
+    df = table()
+    df.loc[2, "timepoint"] = None
+    with pytest.raises(InputError, match="blank 'timepoint'") as exc:
+        I.score_all(df, ["wemwbs"])
+    assert exc.value.issue.row == 4
+    df.loc[1, "wemwbs_4"] = 7.0
+    with pytest.raises(InputError, match="outside the range of item 'wemwbs_4'"):
+        I.score_all(df, ["wemwbs"])
+    df.loc[3, "participant_id"] = None
+    with pytest.raises(InputError, match="blank 'participant_id'") as exc:
+        I.score_all(df, ["wemwbs"])
+    assert exc.value.issue.row == 5

@@ -755,9 +755,43 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     expected_out = np.empty(n_blocks * n + m, dtype=count_dtype)
     status_out = np.empty(n_blocks * n + m, dtype=np.int8)
 
+    # The categories of the key columns, joined with those of the appended rows, and the
+    # time-point codes (in the study's order when it is given) are settled first, so that
+    # every instrument can write its own blocks of the key columns as well.
+    inst_ids = [plan.inst.id for plan in plans]
+    scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
+    try:
+        tp_codes, tp_cats = _codes(wide["timepoint"])
+        tp_error = None
+    except InputError as exc:  # reported after the id and item checks, as it always was
+        tp_codes, tp_cats, tp_error = None, [], exc
+    tail = slice(n_blocks * n, n_blocks * n + m)
+    if m:  # the appended rows: their categories joined to ours, their codes mapped
+        tp_cats, tp_tail = _join_categories(tp_cats, append["timepoint"])
+        inst_ids, inst_tail = _join_categories(inst_ids, append["instrument"])
+        scale_cats, scale_tail = _join_categories(scale_cats, append["scale"])
+    tp_dtype = None
+    if timepoints is not None and tp_error is None:
+        # the study's order: only the short code arrays are mapped, not the table
+        order = [str(t) for t in timepoints]
+        remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
+        tp_codes = remap[tp_codes]
+        if m:
+            tp_tail = remap[tp_tail]
+        tp_cats, tp_dtype = order, pd.CategoricalDtype(order, ordered=True)
+    scale_code = {s: c for c, s in enumerate(scale_cats)}
+    # a participant category per row at most, so int32 codes unless the table is enormous
+    pid_out = np.empty(n_blocks * n + m, dtype=np.int32 if n + m < 2**31 else np.int64)
+    tp_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
+    inst_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
+    scale_out = np.empty(n_blocks * n + m,
+                         dtype=np.int8 if len(scale_cats) < 127 else np.int16)
+
     # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
-    # results go straight into the preallocated output columns.
-    def run(k: int, plan: _Plan):
+    # results go straight into the preallocated output columns. Then the instrument's
+    # blocks of the key columns, filled by slice (memcpy/fill), which is far faster than
+    # np.tile / np.repeat at tens of millions of rows.
+    def run(k: int, plan: _Plan, ids):
         shape = (min(n, _CHUNK), len(plan.inst.items))
         missing_buf = np.empty(shape, dtype=bool, order="F")
         zero_buf = np.empty(shape, order="F")
@@ -774,65 +808,47 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
                 answered_out[off + start: off + stop] = a
                 expected_out[off + start: off + stop] = e
                 status_out[off + start: off + stop] = st_
+        pid_codes = ids.result()[0] if hasattr(ids, "result") else ids[0]
+        if tp_error is not None:
+            return
+        for b, sc in enumerate(plan.scales):
+            sl = slice((first_block + b) * n, (first_block + b + 1) * n)
+            pid_out[sl] = pid_codes
+            tp_out[sl] = tp_codes
+            inst_out[sl] = k
+            scale_out[sl] = scale_code[sc.id]
 
     # Instruments are scored side by side in two threads (numpy releases the GIL in its
     # loops; each instrument writes its own rows of the output), and the participant ids
-    # are encoded meanwhile. An error is raised for the first instrument that has one, as
-    # a one-thread run would.
+    # are encoded meanwhile (submitted first, so an instrument waiting for them never
+    # waits for a task not yet started). An error is raised for the first instrument that
+    # has one, as a one-thread run would.
     if n * sum(len(p.inst.items) for p in plans) < _PARALLEL_MIN:
-        pid_codes, pid_cats = _codes(wide["participant_id"])
+        ids = _codes(wide["participant_id"])
         for k, plan in enumerate(plans):
-            run(k, plan)
+            run(k, plan, ids)
+        pid_codes, pid_cats = ids
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:
             ids = pool.submit(_codes, wide["participant_id"])
             order = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
-            done = {k: pool.submit(run, k, plans[k]) for k in order}
+            done = {k: pool.submit(run, k, plans[k], ids) for k in order}
             pid_codes, pid_cats = ids.result()  # a blank id is reported first, as before
             for k in range(len(plans)):
                 done[k].result()
-    tp_codes, tp_cats = _codes(wide["timepoint"])
-
-    inst_ids = [plan.inst.id for plan in plans]
-    scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
-    scale_code = {s: c for c, s in enumerate(scale_cats)}
+    if tp_error is not None:
+        raise tp_error
 
     def cat(codes, categories):
         return pd.Categorical.from_codes(codes, dtype=_cat_dtype(categories), validate=False)
 
-    # Key columns: one block of n rows per scale, filled by slice (memcpy/fill), which is far
-    # faster than np.tile / np.repeat at tens of millions of rows.
-    tail = slice(n_blocks * n, n_blocks * n + m)
-    if m:  # the appended rows: their categories joined to ours, their codes mapped
+    if m:
         pid_cats, pid_tail = _join_categories(pid_cats, append["participant_id"])
-        tp_cats, tp_tail = _join_categories(tp_cats, append["timepoint"])
-        inst_ids, inst_tail = _join_categories(inst_ids, append["instrument"])
-        scale_cats, scale_tail = _join_categories(scale_cats, append["scale"])
         _, status_tail = _join_categories(list(STATUSES), append["status"])
         score_out[tail] = append["score"].to_numpy(dtype=float)
         answered_out[tail] = append["items_answered"].to_numpy()
         expected_out[tail] = append["items_expected"].to_numpy()
         status_out[tail] = status_tail
-    tp_dtype = None
-    if timepoints is not None:  # the study's order: only the short code arrays are mapped
-        order = [str(t) for t in timepoints]
-        remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
-        tp_codes = remap[tp_codes]
-        if m:
-            tp_tail = remap[tp_tail]
-        tp_cats, tp_dtype = order, pd.CategoricalDtype(order, ordered=True)
-    pid_out = np.empty(n_blocks * n + m, dtype=np.int32 if len(pid_cats) < 2**31 else np.int64)
-    tp_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
-    inst_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
-    scale_out = np.empty(n_blocks * n + m,
-                         dtype=np.int8 if len(scale_cats) < 127 else np.int16)
-    for b, (k, sc) in enumerate(blocks):
-        sl = slice(b * n, (b + 1) * n)
-        pid_out[sl] = pid_codes
-        tp_out[sl] = tp_codes
-        inst_out[sl] = k
-        scale_out[sl] = scale_code[sc.id]
-    if m:
         pid_out[tail], tp_out[tail] = pid_tail, tp_tail
         inst_out[tail], scale_out[tail] = inst_tail, scale_tail
     out = pd.DataFrame({
