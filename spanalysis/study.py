@@ -346,12 +346,15 @@ class _Loader:
         names = [name for name, table in zip(_ID_FILES, tables)
                  if table is not None and "participant_id" in table.frame.columns
                  and (name != "responses" or manifest.responses_layout == "wide")]
+        # Longest first (responses, then the ids, participants and service use), so that
+        # the two threads finish close together.
         with ThreadPoolExecutor(max_workers=2) as pool:
+            check_responses = pool.submit(loaders[1]._responses, manifest, items, tables[1])
             ids = (pool.submit(_Ids, [tables[_ID_FILES.index(n)].frame["participant_id"]
                                       for n in names], names)
                    if "participants" in names else None)
             checks = [pool.submit(loaders[0]._participants, manifest, tables[0]),
-                      pool.submit(loaders[1]._responses, manifest, items, tables[1]),
+                      check_responses,
                       pool.submit(loaders[2]._service_use, manifest, tables[2])]
             participants, responses, service = (f.result() for f in checks)
             ids = ids.result() if ids is not None else None
