@@ -57,8 +57,8 @@ _BLOCK = 1 << 15   # ids per block when the numbers are read
 
 def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     """Dictionary-encode Arrow ``large_string`` chunks jointly, without hashing text, when
-    every value has the usual shape of a study identifier: one fixed prefix followed by a
-    fixed number of digits (``SP0000123``).
+    every value is digits and fixed characters in fixed places: the usual shape of a study
+    identifier (``SP0000123``) and of an ISO date (``2025-03-31``).
 
     Returns ``(codes, dictionary, True)`` exactly as the loader's hashing path
     (``study._encode_text``) and ``pandas.factorize`` give them: int64 codes in order of
@@ -66,8 +66,8 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     straight from the Arrow buffers, and the numbers are encoded by direct addressing: a few
     sequential passes instead of a hash lookup per value (a cache miss, with a million
     distinct ids). Returns None (use the hashing path) for anything else: blanks, values of
-    different lengths, a prefix that varies or starts with a space or a non-ASCII byte, or
-    numbers spread too thinly.
+    different lengths, fixed characters that vary, a value that starts or ends with a space
+    or a non-ASCII byte, or numbers spread too thinly.
     """
     import pyarrow as pa
 
@@ -87,21 +87,22 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
         if not (np.diff(offsets) == w).all():
             return None
         views.append(np.frombuffer(c.buffers()[2], dtype=np.uint8)[first:last].reshape(-1, w))
-    # The layout is read from the first id: its trailing digits (at most 18, so numbers fit
-    # an int64) and the prefix before them. Every id must then have exactly that prefix and
-    # digits in the same places, checked byte by byte (the bytes minus the lowest allowed
-    # value, as unsigned bytes, must not exceed the allowed spread).
+    # The layout is read from the first value: the places that hold a digit (the last 18
+    # at most, so that numbers fit an int64) and the fixed characters between them (a
+    # prefix such as SP, or the dashes of a date). Every value must then have exactly those
+    # characters and digits in the same places, checked byte by byte (the bytes minus the
+    # lowest allowed value, as unsigned bytes, must not exceed the allowed spread).
     reference = views[0][0].copy()
-    k = 0
-    while k < min(width, _MAX_DIGITS) and 48 <= reference[width - 1 - k] <= 57:
-        k += 1
-    prefix = width - k
-    if k == 0 or (prefix and not 0x20 < reference[0] < 0x7F):
-        return None
+    digit = (reference >= 48) & (reference <= 57)
+    places = np.flatnonzero(digit)[-_MAX_DIGITS:]
+    k = len(places)
+    ends = reference[[0, width - 1]]
+    if k == 0 or not ((ends > 0x20) & (ends < 0x7F)).all():
+        return None  # no digits, or a value that may start or end with (Unicode) space
     low_byte = reference.copy()
-    low_byte[prefix:] = 48
+    low_byte[places] = 48
     spread = np.zeros(width, dtype=np.uint8)
-    spread[prefix:] = 9
+    spread[places] = 9
     tiled_low, tiled_spread = np.tile(low_byte, _TILE), np.tile(spread, _TILE)
     for v in views:
         whole = len(v) // _TILE * _TILE
@@ -109,16 +110,16 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
         if ((rows - tiled_low) > tiled_spread).any() or \
                 ((v[whole:] - low_byte) > spread).any():
             return None
-    # The numbers: ten times the number so far plus the next digit byte, position by
-    # position; the bytes' offset from 0 (48 in each place) is taken off once at the end.
+    # The numbers: ten times the number so far plus the next digit byte, place by place;
+    # the bytes' offset from 0 (48 in each place) is taken off once at the end.
     number = np.empty(total, dtype=np.int64)
     at = 0
     for v in views:
         for a in range(0, len(v), _BLOCK):  # blocks that stay in cache across the passes
             part = v[a: a + _BLOCK]
             out = number[at: at + len(part)]
-            out[:] = part[:, prefix]
-            for j in range(prefix + 1, width):
+            out[:] = part[:, places[0]]
+            for j in places[1:]:
                 out *= 10
                 out += part[:, j]
             at += len(part)

@@ -61,6 +61,12 @@ numbered = st.builds(lambda prefix, width, numbers: [f"{prefix}{n:0{width}d}" fo
                      st.sampled_from(["SP", "P-", "", "Site A/", "é"]),
                      st.integers(1, 9),
                      st.lists(st.integers(0, 999), min_size=1, max_size=60))
+dates = st.builds(lambda sep, days: [f"{2024 + d // 400:04d}{sep}{1 + d % 12:02d}{sep}"
+                                      f"{1 + d % 28:02d}" for d in days],
+                  st.sampled_from(["-", "/", ""]),
+                  st.lists(st.integers(0, 2000), min_size=1, max_size=60))
+mixed = st.lists(st.sampled_from(["A1B2", "A3B4", "A1B2", "A9C2", "x-1", "x-2", "1x", "9x"]),
+                 min_size=1, max_size=30)
 texty = st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "SP001", " SP001", "SP001 ",
                                                        "SP002", "\u00a0SP002", "SP 3", "sp001",
                                                        "SP001\t", "0012", "12"])),
@@ -79,6 +85,18 @@ def test_any_ids_encode_as_the_reference(values, splits, chunk):
     check(values, splits, chunk)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(dates, mixed), st.lists(st.integers(0, 50), max_size=2), st.integers(1, 9))
+def test_dates_and_fixed_characters_encode_as_the_reference(values, splits, chunk):
+    check(values, splits, chunk)
+
+
+def test_fast_path_taken_for_iso_dates():
+    assert _encode_numbered(chunks_of(["2025-03-31", "2025-01-02", "2025-03-31"])) is not None
+    assert _encode_numbered(chunks_of(["2025-03-31", "2025/01/02"])) is None  # separators vary
+    check(["2025-03-31", "2025/01/02", "2025-03-31"])
+
+
 def chunks_of(values):
     return [pa.array(values, type=pa.large_string())]
 
@@ -87,6 +105,7 @@ def chunks_of(values):
     ["SP001", "SP1"],            # different lengths
     [" SP01", " SP02"],          # a prefix starting with a space
     ["AB1", "CD2"],              # a prefix that varies
+    ["1A", "1B"],                # a fixed character that varies
     ["SP01", None],              # a blank
     ["SP0A", "SP01"],            # a letter where the first id has a digit
     ["1" * 19, "2" * 19],        # digits that differ beyond 18 places
