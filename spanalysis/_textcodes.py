@@ -129,9 +129,10 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     if span > 8 * total + (1 << 20):
         return None  # numbers spread too thinly for a direct-address table
     number -= low
-    # First row of each number (reversed assignment: the earliest row is written last).
+    # First row of each number: np.minimum.at keeps the earliest whatever order numpy
+    # assigns repeated indices in (plain fancy assignment makes no promise about that).
     first_row = np.full(span, total, dtype=np.int64)
-    first_row[number[::-1]] = np.arange(total - 1, -1, -1, dtype=np.int64)
+    np.minimum.at(first_row, number, np.arange(total, dtype=np.int64))
     distinct = np.flatnonzero(first_row < total)
     order = first_row[distinct]
     if len(order) > 1 and not (order[1:] > order[:-1]).all():

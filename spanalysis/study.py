@@ -953,9 +953,13 @@ class _Ids:
     def set_participants(self, cp: np.ndarray):
         """Remember which code is on which participants row (the first, if repeated)."""
         # One extra slot at the end: code -1 (blank) indexes it and finds -1.
-        row = np.full(self.size + 1, -1, dtype=np.int64)
+        # np.minimum.at: the first row wins whatever order numpy assigns repeated indices in
+        # (plain fancy assignment makes no promise about that).
+        none = np.iinfo(np.int64).max
+        row = np.full(self.size + 1, none, dtype=np.int64)
         valid = np.flatnonzero(cp >= 0)
-        row[cp[valid][::-1]] = valid[::-1]
+        np.minimum.at(row, cp[valid], valid)
+        row[row == none] = -1
         self._row = row
 
     def participant_row(self, codes: np.ndarray) -> np.ndarray:
