@@ -20,6 +20,7 @@ import csv
 import io
 import os
 import secrets
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -168,7 +169,12 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.Da
     # such as 0012) is then re-read as text, which keeps leading zeros. Asking for text up
     # front makes the parser several times slower on large files.
     try:
-        frame = pd.read_csv(source, engine="c", encoding="utf-8")
+        with warnings.catch_warnings():
+            # A number column with text far down changes type between the parser's pieces;
+            # pandas then advises setting dtype. The loader's checks report such cells one by
+            # one (file, row, column, value), so the advice would only confuse.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = pd.read_csv(source, engine="c", encoding="utf-8")
         raw_names = {str(c).strip(): c for c in frame.columns}
         numeric_text = [raw_names[c] for c in text_columns if c in raw_names
                         and not (pd.api.types.is_string_dtype(frame[raw_names[c]])

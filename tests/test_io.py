@@ -62,6 +62,20 @@ def test_windows_1252_far_into_a_large_file_is_detected(tmp_path, where):
     assert table.frame[column].iloc[-1] == last
 
 
+def test_text_far_down_a_number_column_is_kept_without_a_pandas_warning(tmp_path):
+    import warnings
+
+    rows = 300_000
+    body = "".join(f"SP{i:07d},{i % 5 + 1}\n" for i in range(rows - 1))
+    path = tmp_path / "big.csv"
+    path.write_text("participant_id,wemwbs_1\n" + body + "SP9999999,often\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # any warning fails the test
+        table = read_table(path, text_columns=["participant_id"])
+    assert str(table.frame["wemwbs_1"].iloc[-1]) == "often"
+    assert int(table.frame["wemwbs_1"].iloc[0]) == 1
+
+
 def test_bom_then_bytes_that_are_not_utf8_are_an_error(tmp_path):
     path = tmp_path / "p.csv"
     path.write_bytes(b"\xef\xbb\xbf" + ACCENTED.encode("cp1252"))
