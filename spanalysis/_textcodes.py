@@ -13,6 +13,23 @@ import pandas as pd
 STR = pd.api.types.pandas_dtype("str")
 
 
+def string_buffers(chunk) -> tuple[np.ndarray, np.ndarray] | None:
+    """The value offsets (``len(chunk) + 1`` of them, slice offset applied) and the bytes of
+    an Arrow ``string`` or ``large_string`` array, as numpy views (no copy); None for any
+    other type."""
+    import pyarrow as pa
+
+    if chunk.type == pa.large_string():
+        width = np.int64
+    elif chunk.type == pa.string():
+        width = np.int32
+    else:
+        return None
+    _, offsets, data = chunk.buffers()
+    offsets = np.frombuffer(offsets, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data else np.empty(0, np.uint8))
+
+
 def trimmed_no_blank(arr) -> bool:
     """A cheap, conservative screen: True only if no value of the Arrow (large) string array
     could be changed by trimming or is blank, judged from the buffers without copying text.
@@ -27,15 +44,10 @@ def trimmed_no_blank(arr) -> bool:
     for c in chunks:
         if not len(c):
             continue
-        if c.type == pa.large_string():
-            width = np.int64
-        elif c.type == pa.string():
-            width = np.int32
-        else:
+        buffers = string_buffers(c)
+        if buffers is None:
             return False
-        offsets = np.frombuffer(c.buffers()[1], dtype=width)[c.offset: c.offset + len(c) + 1]
-        data = np.frombuffer(c.buffers()[2], dtype=np.uint8) if c.buffers()[2] else \
-            np.empty(0, np.uint8)
+        offsets, data = buffers
         start, end = offsets[:-1], offsets[1:]
         if c.null_count:
             valid = c.is_valid().to_numpy(zero_copy_only=False)
@@ -78,7 +90,7 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     for c in chunks:
         if not len(c):
             continue
-        offsets = np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c) + 1]
+        offsets, data = string_buffers(c)
         first, last = int(offsets[0]), int(offsets[-1])
         w, rest = divmod(last - first, len(c))
         if rest or w == 0 or (width is not None and w != width):
@@ -86,7 +98,7 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
         width = w
         if not (np.diff(offsets) == w).all():
             return None
-        views.append(np.frombuffer(c.buffers()[2], dtype=np.uint8)[first:last].reshape(-1, w))
+        views.append(data[first:last].reshape(-1, w))
     # The layout is read from the first value: the places that hold a digit (the last 18
     # at most, so that numbers fit an int64) and the fixed characters between them (a
     # prefix such as SP, or the dashes of a date). Every value must then have exactly those

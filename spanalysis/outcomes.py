@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from . import change, sites
-from ._memory import with_small_pages
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
            "scale_info_with_study_reliability",
@@ -87,7 +86,6 @@ def _instrument_list(study, instruments) -> list[str]:
     return [i for i in instruments if i not in NOT_PAIRED]
 
 
-@with_small_pages
 def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None,
                  wilcoxon: bool = True) -> pd.DataFrame:
     """:func:`spanalysis.change.paired_change` for the study's questionnaire scales."""

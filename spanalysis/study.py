@@ -30,6 +30,7 @@ import pandas as pd
 from ._memory import with_small_pages
 from ._textcodes import STR as _STR
 from ._textcodes import encode_numbered as _encode_numbered
+from ._textcodes import string_buffers as _string_buffers
 from ._textcodes import trimmed_no_blank as _trimmed_no_blank
 from .errors import InputError, Issue, SpanalysisError, ValidationError
 from .identifiers import looks_like_nhs_number
@@ -997,19 +998,11 @@ class _Ids:
 
     def nhs_numbers(self, codes: np.ndarray) -> np.ndarray:
         """Rows whose id is a valid NHS number (checked once per distinct id)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         # Only ids of 10 digits, perhaps with spaces or dashes, can be NHS numbers: a cheap
         # length screen first, so the full check runs on candidates only. Lengths in bytes,
         # from the offsets (such an id is ASCII, so bytes are characters).
-        d = self.dictionary
-        if pa.types.is_large_string(d.type) or pa.types.is_string(d.type):
-            width = np.int64 if pa.types.is_large_string(d.type) else np.int32
-            offsets = np.frombuffer(d.buffers()[1], dtype=width)[d.offset: d.offset + len(d) + 1]
-            length = np.diff(offsets)
-        else:  # pragma: no cover - the dictionary is always text
-            length = pc.utf8_length(d).to_numpy(zero_copy_only=False)
+        offsets, _ = _string_buffers(self.dictionary)
+        length = np.diff(offsets)
         flags = np.zeros(len(self.dictionary), dtype=bool)
         where = np.flatnonzero((length >= 10) & (length <= 30))
         if len(where):

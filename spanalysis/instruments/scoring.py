@@ -145,13 +145,12 @@ class _Plan:
         # Whole-number check only where the item needs it and the column can hold fractions.
         self.int_check = np.array([it.integer and a is not None and a.dtype.kind == "f"
                                    for it, a in zip(items, self.arrays)])
-        self.reverse = [j for j, it in enumerate(items) if it.reverse]
         self.index = {it.id: j for j, it in enumerate(items)}
         self.scales = _scorable(inst)
         self._offset = 0   # first row of the chunk being scored (for messages)
         self._rule_tables: dict = {}
         self._scratch1 = np.empty(0)   # reused by the whole-number test
-        self._reverse_set = set(self.reverse)
+        self._reverse_set = {j for j, it in enumerate(items) if it.reverse}
         # Per scale: item positions, whether they are all the items in order, which are
         # optional, how many are required; lookup tables as arrays.
         self.meta = {}
@@ -261,15 +260,6 @@ class _Plan:
             self._rule_tables[key] = _rule_tables(sc, n_items, n_exp)
         return self._rule_tables[key]
 
-    def reversed(self, X: np.ndarray) -> np.ndarray:
-        if not self.reverse:
-            return X
-        out = X.copy()
-        for j in self.reverse:
-            it = self.inst.items[j]
-            out[:, j] = it.min + it.max - X[:, j]
-        return out
-
     def _range_error(self, row: int, j: int, value: float):
         it = self.inst.items[j]
         rng = f"{_fmt(it.min)} to {_fmt(it.max)}"
@@ -317,7 +307,7 @@ def item_matrix(responses: pd.DataFrame, instrument, *, reverse: bool = True) ->
     for start in range(0, n, _CHUNK):
         stop = min(n, start + _CHUNK)
         plan.chunk(start, stop, X[start:stop])
-    return plan.reversed(X) if reverse else X
+    return _reverse(X, plan.inst) if reverse else X
 
 
 def _reverse(X: np.ndarray, inst: Instrument) -> np.ndarray:
