@@ -6,9 +6,12 @@ imports made by one step do not speed up another.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 # Peak memory is the kernel's high-water mark of this process's resident set (VmHWM in
 # /proc/self/status). ru_maxrss is not used: Linux carries the parent's peak across exec.
@@ -36,3 +39,19 @@ def measure(body: str) -> dict:
         raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
     line = [l for l in proc.stdout.splitlines() if l.startswith("__RESULT__")][-1]
     return json.loads(line[len("__RESULT__"):])
+
+
+def write_result(result: dict, out) -> None:
+    """Write a benchmark's JSON result to ``out`` atomically (a temporary file in the same
+    folder, then a rename), creating the folder if needed."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

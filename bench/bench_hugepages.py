@@ -10,12 +10,11 @@ numpy's default advice and once inside ``spanalysis._memory.small_pages()``, alt
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -63,8 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "hugepages.json"))
     args = parser.parse_args(argv)
     result = run(args.mb, args.repeats)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     thp = result["transparent_hugepage"]
     print(f"transparent huge pages: enabled {thp['enabled']}; defrag {thp['defrag']}")
     for k, v in result["seconds"].items():

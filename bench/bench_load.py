@@ -11,14 +11,13 @@ beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -86,8 +85,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args(argv)
     result = run(args.participants, args.repeats)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     r, a, l = result["read_csv_responses"], result["read_csv_all_files"], result["load_study"]
     print(f"participants {args.participants:,}; files " + ", ".join(
         f"{k} {v:.0f} MB" for k, v in result["files_mb"].items()))

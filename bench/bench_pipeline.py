@@ -9,14 +9,13 @@ by side in the same run; peak memory is reported.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -68,8 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "pipeline.json"))
     args = parser.parse_args(argv)
     result = run(args.participants, args.repeats)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(result, args.out)
     p, q = result["parse"], result["pipeline"]
     print(f"participants {args.participants:,}")
     print(f"pandas.read_csv of the 3 files  {p['seconds']:7.2f} s  peak RSS {p['peak_rss_mb']:7.0f} MB")

@@ -10,7 +10,6 @@ a fresh Python process that also reports its peak resident memory. Target: < 5 s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_SECONDS = 5.0
@@ -108,11 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "refi.json"))
     args = parser.parse_args(argv)
     result = run(args.sources, args.codings)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out)
+    write_result(result, args.out)
     r = result["read_qdpx"]
     print(f"sources {args.sources:,}  codings {args.codings:,}  qdpx {result['qdpx_mb']:.1f} MB  "
           f"write {result['write_seconds']:.2f} s")

@@ -21,7 +21,6 @@ printed and written to ``bench/results/reports.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -29,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import write_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,8 +113,7 @@ def main(argv=None) -> dict:
           f"ratio {loop / pipeline:.1f}x (target >= {TARGET_RATIO:g}x)")
     print(f"per report (1 job, forced): {per_report['with_cache']:.2f} s with the study cache, "
           f"{per_report['without_cache']:.2f} s without")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    write_result(out, args.out)
     return out
 
 

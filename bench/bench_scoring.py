@@ -14,7 +14,6 @@ summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,6 +31,9 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spanalysis import instruments as I  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TIMEPOINTS = ("baseline", "followup")
@@ -148,18 +150,6 @@ def run(participants: int, workdir: str | None = None, repeats: int = 3) -> dict
     return result
 
 
-def write_json(result: dict, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(result, fh, indent=2)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1_000_000)
@@ -172,7 +162,7 @@ def main(argv=None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     r = run(args.participants, args.workdir, args.repeats)
-    write_json(r, Path(args.out))
+    write_result(r, args.out)
     print(f"participants {r['participants']:,} x {len(TIMEPOINTS)} time points = "
           f"{r['rows']:,} rows, {r['item_columns']} item columns, CSV "
           f"{r['responses_file_mb']:.0f} MB")
