@@ -131,30 +131,50 @@ class Study:
                           timepoints=self.timepoints)
 
     def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """``responses`` and ``service_use`` with ``participant_id`` as a categorical on the
-        loader's codes (no copy of the other columns), when the loader left them; otherwise
-        the tables as they are."""
+        """``responses`` and ``service_use`` with ``participant_id`` (and ``service``) as
+        categoricals on the loader's codes (no copy of the other columns), when the columns
+        are still those the loader encoded; otherwise the tables as they are.
+
+        The codes describe the columns as loaded, row by row. An analyst may reorder, filter
+        or edit ``study.responses`` before asking for the scores, so the codes are used only
+        when each column still holds the very Arrow array the loader encoded (Arrow arrays
+        cannot be changed: any edit, reordering or filter makes a new one)."""
         codes = self._id_codes
         responses, service = self.responses, self.service_use
-        if not codes or len(codes.get("responses", ())) != len(responses) or (
-                service is not None and len(codes.get("service_use", ())) != len(service)):
+        if not codes:
+            return responses, service
+        sources = codes.get("sources", {})
+
+        def unchanged(frame, name, column) -> bool:
+            source = sources.get(name)
+            return (frame is not None and source is not None and column in frame.columns
+                    and _arrow_source(frame[column]) is source)
+
+        if service is not None and unchanged(service, "service", "service"):
+            service_codes, service_names = codes["service"]
+            service = service.assign(service=pd.Series(pd.Categorical.from_codes(
+                service_codes, dtype=_cat_dtype(pd.Index(pd.array(service_names, dtype="str"))),
+                validate=False), index=service.index))
+        if not unchanged(responses, "responses", "participant_id") or (
+                service is not None and not unchanged(service, "service_use", "participant_id")):
             return responses, service
         import pyarrow as pa
 
         # only the ids that occur in these tables become categories (in the loader's order)
         rows = [codes["responses"]] + ([] if service is None else [codes["service_use"]])
-        every = np.concatenate(rows)
-        used = np.bincount(every[every >= 0], minlength=len(codes["dictionary"])) > 0
         dictionary = codes["dictionary"]
-        renumber = None
+        used = np.zeros(len(dictionary), dtype=bool)
+        for row_codes in rows:  # a loaded study has no blank id; a -1 would mark nothing
+            used[row_codes[row_codes >= 0] if (row_codes < 0).any() else row_codes] = True
+        # int32 codes (what a categorical of this many ids holds), -1 kept for a blank
+        renumber = np.append(np.where(used, np.cumsum(used, dtype=np.int32) - 1, -1),
+                             -1).astype(np.int32)
         if not used.all():
-            renumber = np.append(np.where(used, np.cumsum(used) - 1, -1), -1)  # -1 stays -1
             dictionary = dictionary.filter(pa.array(used))
         dtype = _cat_dtype(pd.Index(pd.array(dictionary, dtype="str")))
 
         def coded(frame, row_codes):
-            if renumber is not None:
-                row_codes = renumber[row_codes]
+            row_codes = renumber[row_codes]
             column = pd.Categorical.from_codes(row_codes, dtype=dtype, validate=False)
             return frame.assign(participant_id=pd.Series(column, index=frame.index))
 
@@ -312,6 +332,12 @@ class _Loader:
             self._coverage(manifest, participants)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
+        if self._id_codes is not None:  # the columns the codes describe (see _with_coded_ids)
+            self._id_codes["sources"] = {
+                "responses": _arrow_source(responses["participant_id"]),
+                **({} if service is None else {
+                    "service_use": _arrow_source(service["participant_id"]),
+                    "service": _arrow_source(service["service"])})}
         study = Study(manifest, participants, responses, service, instruments,
                       list(self.issues), qualitative, _id_codes=self._id_codes)
         self._integration_files(study)
@@ -703,6 +729,7 @@ class _Loader:
         counts = self._whole_numbers(table, "count", 0, None, "a whole number of events, 0 or more")
         self._ids["service_use"] = (table, df["participant_id"])
         self._ids["service_codes"] = service.codes
+        self._ids["service_names"] = (service.codes, service.dictionary)
         return pd.DataFrame({"participant_id": df["participant_id"], "service": service.text(),
                              "period": pd.Categorical.from_codes(
                                  positions, categories=["before", "after"], ordered=True),
@@ -737,7 +764,8 @@ class _Loader:
         codes = dict(zip(names, ids.codes))
         if "responses" in codes:  # kept for scoring (Study._id_codes)
             self._id_codes = {"dictionary": ids.dictionary, "responses": codes["responses"],
-                              **({"service_use": codes["service_use"]}
+                              **({"service_use": codes["service_use"],
+                                  "service": self._ids["service_names"]}
                                  if "service_use" in codes else {})}
         table, _ = self._ids["participants"]
         cp = codes["participants"]
@@ -1219,6 +1247,15 @@ def _text(series: pd.Series) -> pd.Series:
     if pc.any(pc.equal(trimmed, "")).as_py():
         trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
     return pd.Series(pd.array(trimmed, dtype="str"), index=series.index)
+
+
+def _arrow_source(series: pd.Series):
+    """The Arrow array holding an Arrow-backed column (the same object for as long as the
+    column is not changed, since Arrow arrays are immutable); None for other columns."""
+    values = series.array
+    if not isinstance(values, pd.arrays.ArrowExtensionArray):
+        return None
+    return values.__arrow_array__()
 
 
 def _is_string_column(series: pd.Series) -> bool:

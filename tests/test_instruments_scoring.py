@@ -435,6 +435,23 @@ def test_service_use_tidy_format():
         I.score_service_use(pd.concat([su, su.iloc[[0]]]), ["t0", "t1"])
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["gp", "ae", "nurse", "111"]), min_size=1, max_size=30),
+       st.permutations(["gp", "ae", "nurse", "111", "unused"]))
+def test_service_use_with_categorical_services_equals_text(services, category_order):
+    """A categorical service column (as the study loader hands it over, in any category
+    order, with unused categories) scores exactly as the same services written as text:
+    scale categories in order of first appearance, only those that occur."""
+    n = len(services)
+    su = pd.DataFrame({"participant_id": [f"P{i}" for i in range(n)], "service": services,
+                       "period": ["before"] * n, "count": np.arange(n, dtype=float)})
+    text = I.score_service_use(su, ["t0", "t1"])
+    coded = I.score_service_use(
+        su.assign(service=pd.Categorical(services, categories=category_order)), ["t0", "t1"])
+    pd.testing.assert_frame_equal(coded, text)
+    assert list(text["scale"].cat.categories) == list(dict.fromkeys(services))
+
+
 # ------------------------------------------------------------------ size ------------------
 def test_all_builtins_on_10000_rows():
     rng = np.random.default_rng(20240501)

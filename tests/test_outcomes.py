@@ -197,3 +197,40 @@ def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
             a, b = a.astype(str), b.astype(str)
         pd.testing.assert_series_equal(a, b, check_names=True)
     assert set(fast["participant_id"].cat.categories) == set(fast["participant_id"].astype(str))
+
+
+def _by_key(scores: pd.DataFrame) -> pd.DataFrame:
+    """A score table with text keys, sorted, for comparing tables built in other orders."""
+    keys = ["participant_id", "timepoint", "instrument", "scale"]
+    out = scores.astype({k: str for k in keys})
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("change", ["reversed", "renamed", "service reversed",
+                                    "service renamed"])
+def test_scores_follow_tables_changed_after_loading(change):
+    """An analyst may reorder or edit study.responses / study.service_use before asking for
+    the scores. The loader's participant and service codes describe the tables as loaded,
+    so they must not be applied to changed tables: each score still belongs to the
+    participant (and service) of its own row, as scoring the changed tables afresh gives."""
+    from spanalysis import instruments as ins
+
+    study = load_study(DEMO)
+    if change == "reversed":
+        study.responses = study.responses.iloc[::-1].reset_index(drop=True)
+    elif change == "renamed":  # edited in place, same length
+        study.responses.loc[0, "participant_id"] = "SP9999"
+    elif change == "service reversed":
+        study.service_use = study.service_use.iloc[::-1].reset_index(drop=True)
+    else:
+        study.service_use.loc[0, "service"] = "a_and_e_visits"
+    expected = ins.score_all(study.responses, study.instruments)
+    service = ins.score_service_use(study.service_use, study.timepoints)
+    expected = pd.concat([expected, service.astype({k: str for k in service.columns
+                                                    if k in ("participant_id", "timepoint",
+                                                             "instrument", "scale", "status")})])
+    got = _by_key(study.scores)
+    want = _by_key(expected)
+    assert len(got) == len(want)
+    for column in ["participant_id", "timepoint", "instrument", "scale", "score"]:
+        pd.testing.assert_series_equal(got[column], want[column], check_dtype=False)

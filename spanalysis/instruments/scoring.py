@@ -612,6 +612,20 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int32), pd.Index(uniques)
 
 
+def _codes_by_appearance(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_codes` of a categorical column as ``_codes(series.astype(str))`` gives them
+    (categories as text, in order of first appearance, only those that occur), from the
+    column's codes: a few short arrays instead of hashing every row's text."""
+    codes, _ = _codes(series)  # raises for a blank row, as the text would
+    categories = series.cat.categories
+    first = np.full(len(categories), len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    order = np.argsort(first, kind="stable")[: np.count_nonzero(first < len(codes))]
+    renumber = np.empty(len(categories), dtype=np.int32)
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    return renumber[codes], pd.Index(categories[order].astype(str))
+
+
 def _scorable(inst: Instrument) -> list[Scale]:
     return [sc for sc in inst.scales if sc.method != "count"]
 
@@ -1010,7 +1024,10 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
                          row=pos + 2, column="count", value=_val(counts[pos]),
                          expected="a whole number >= 0")
     pid_codes, pid_cats = _codes(service_use["participant_id"])
-    svc_codes, svc_cats = _codes(service_use["service"].astype(str))
+    service = service_use["service"]
+    svc_codes, svc_cats = (_codes_by_appearance(service)
+                           if isinstance(service.dtype, pd.CategoricalDtype)
+                           else _codes(service.astype(str)))
     # (participant, service, period) once each: integer keys, one byte per possible key
     key = (pid_codes.astype(np.int64) * len(svc_cats) + svc_codes) * 2 + is_before
     seen = np.zeros(2 * len(pid_cats) * max(len(svc_cats), 1), dtype=bool)
@@ -1027,7 +1044,9 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
     answered = (~np.isnan(counts)).astype(np.int8)
     n = len(service_use)
     return pd.DataFrame({
-        "participant_id": pd.Categorical.from_codes(pid_codes, categories=pid_cats),
+        # categories from a categorical or factorize are unique: not hashed again
+        "participant_id": pd.Categorical.from_codes(pid_codes, dtype=_cat_dtype(pid_cats),
+                                                    validate=False),
         "timepoint": pd.Categorical.from_codes(tp_code, categories=tp_cats),
         "instrument": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
                                                 categories=["service_use"]),
