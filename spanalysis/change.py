@@ -734,51 +734,55 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
     in_blocks = set(i_cats[np.unique(layout["instrument"])].astype(str))
     asked = None if instruments is None else {str(i) for i in instruments}
     if len(scores) > n * count:  # rows after the blocks (service use): only if not asked for
-        rest = scores["instrument"].array.codes[n * count:]
-        later = set(i_cats[np.unique(rest[rest >= 0])].astype(str))
+        seen = np.zeros(len(i_cats) + 1, dtype=bool)  # the last slot takes code -1 (blank)
+        seen[scores["instrument"].array.codes[n * count:]] = True
+        later = set(i_cats[np.flatnonzero(seen[:-1])].astype(str))
         if asked is None or asked & later:
             return None
     wanted = in_blocks if asked is None else asked & in_blocks
     side = _side_of(scores["timepoint"].cat.categories, pre, post)[layout["timepoint"]]
-    person = layout["participant"].astype(np.int64)
+    person = layout["participant"]
     if (person < 0).any():
         return None
     n_people = len(scores["participant_id"].cat.categories)
     row_of = []
     for s_ in (0, 1):
         rows = np.flatnonzero(side == s_)
-        if len(rows) and np.bincount(person[rows]).max() > 1:
-            return None  # the same person twice at one time point: the general path says so
         at = np.full(n_people, -1, dtype=np.int64)
         at[person[rows]] = rows
+        if np.count_nonzero(at >= 0) != len(rows):
+            return None  # the same person twice at one time point: the general path says so
         row_of.append(at)
-    people = np.flatnonzero((row_of[0] >= 0) | (row_of[1] >= 0))
-    if not len(people):
+    # the rows of each person (in category order) with both time points, and of those with
+    # a baseline only
+    has_pre, has_post = row_of[0] >= 0, row_of[1] >= 0
+    if not (has_pre.any() or has_post.any()):
         return None
-    row_pre, row_post = row_of[0][people], row_of[1][people]
-    # people without a row at one time point (usually few): their score there is blank
-    no_pre, no_post = np.flatnonzero(row_pre < 0), np.flatnonzero(row_post < 0)
-    take_pre, take_post = np.maximum(row_pre, 0), np.maximum(row_post, 0)
+    paired = has_pre & has_post
+    pair_pre, pair_post = row_of[0][paired], row_of[1][paired]
+    pre_only = row_of[0][has_pre & ~has_post]
     score = scores["score"].to_numpy()
     order = sorted((int(layout["instrument"][b]), int(layout["scale"][b]), b)
                    for b in range(count) if str(i_cats[layout["instrument"][b]]) in wanted)
 
     def one_scale(block: int):
         values = score[block * n:(block + 1) * n]
-        x_pre, x_post = values[take_pre], values[take_post]
-        x_pre[no_pre] = np.nan
-        x_post[no_post] = np.nan
-        has_pre, has_post = ~np.isnan(x_pre), ~np.isnan(x_post)
-        both = has_pre & has_post
-        a, z = x_pre[both], x_post[both]
+        a, z = values[pair_pre], values[pair_post]
+        no_a, no_z = np.isnan(a), np.isnan(z)
+        baseline_only = int(np.count_nonzero(~np.isnan(values[pre_only])))
+        incomplete = no_a | no_z
+        if incomplete.any():  # a blank score at either time point: not a complete pair
+            baseline_only += int(np.count_nonzero(~no_a & no_z))
+            a, z = a[~incomplete], z[~incomplete]
         diff = z - a
         k = len(diff)
-        row = [k, int(np.count_nonzero(has_pre & ~has_post))]
+        row = [k, baseline_only]
+        dev = np.empty(k)
         for x in (a, z, diff):
             mean = x.sum() / k if k else np.nan
             sd = np.nan
-            if k > 1:  # two-pass: squared deviations from the mean
-                dev = x - mean
+            if k > 1:  # two-pass: the sum of squared deviations from the mean
+                np.subtract(x, mean, out=dev)
                 np.multiply(dev, dev, out=dev)
                 sd = math.sqrt(dev.sum() / (k - 1))
             row += [mean, sd]

@@ -55,8 +55,8 @@ def _chosen(study, instruments) -> list[str]:
     """The instruments asked for, each checked to be scored in the study."""
     from .errors import InputError
 
-    chosen = _instrument_list(study, instruments)
     present = _present_instruments(study.scores)
+    chosen = _instrument_list(instruments, present)
     unknown = [i for i in chosen if i not in present]
     if unknown:
         raise InputError("instrument not scored in this study", value=unknown[0],
@@ -78,9 +78,10 @@ def _present_instruments(scores: pd.DataFrame) -> list[str]:
     return [str(i) for i in pd.unique(column)]
 
 
-def _instrument_list(study, instruments) -> list[str]:
+def _instrument_list(instruments, present: list[str]) -> list[str]:
+    """The instruments named (or every one of ``present`` for None / "all"), paired ones."""
     if instruments in (None, "", "all"):
-        return [i for i in _present_instruments(study.scores) if i not in NOT_PAIRED]
+        return [i for i in present if i not in NOT_PAIRED]
     if isinstance(instruments, str):
         instruments = [i.strip() for i in instruments.split(",") if i.strip()]
     return [i for i in instruments if i not in NOT_PAIRED]

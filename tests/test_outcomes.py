@@ -234,3 +234,23 @@ def test_scores_follow_tables_changed_after_loading(change):
     assert len(got) == len(want)
     for column in ["participant_id", "timepoint", "instrument", "scale", "score"]:
         pd.testing.assert_series_equal(got[column], want[column], check_dtype=False)
+
+
+@pytest.mark.parametrize("timepoint", ["baseline", "followup"])
+def test_block_path_leaves_a_repeated_person_to_the_general_pairing(demo, timepoint):
+    """Scores built from responses with one person twice at a time point keep the block
+    layout, but the block path declines them, and paired change names the duplicate as the
+    general pairing does."""
+    from spanalysis import change
+    from spanalysis.errors import InputError
+    from spanalysis.instruments.scoring import _score_all
+
+    responses = demo.responses
+    first = responses.index[responses["timepoint"] == timepoint][0]
+    doubled = pd.concat([responses, responses.loc[[first]]], ignore_index=True)
+    scores = _score_all(doubled, demo.instruments, timepoints=demo.timepoints)
+    assert change._block_layout(scores) is not None
+    assert change._block_moments(scores, "baseline", "followup", None) is None
+    with pytest.raises(InputError, match="more than one score") as exc:
+        change.paired_change(scores, demo.scale_info, timepoints=demo.timepoints)
+    assert timepoint in str(exc.value)
