@@ -770,7 +770,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     except InputError as exc:  # reported after the id and item checks, as it always was
         tp_codes, tp_cats, tp_error = None, [], exc
     tail = slice(n_blocks * n, n_blocks * n + m)
-    if m:  # the appended rows: their categories joined to ours, their codes mapped
+    if m:  # the appended rows: their categories joined to ours (how to map their codes)
         tp_cats, tp_tail = _join_categories(tp_cats, append["timepoint"])
         inst_ids, inst_tail = _join_categories(inst_ids, append["instrument"])
         scale_cats, scale_tail = _join_categories(scale_cats, append["scale"])
@@ -780,8 +780,9 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         order = [str(t) for t in timepoints]
         remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
         tp_codes = remap[tp_codes]
-        if m:
-            tp_tail = remap[tp_tail]
+        if m:  # the appended rows' lookup composed with the new order
+            tp_tail = remap[np.append(np.arange(len(append["timepoint"].cat.categories)), -1)
+                            if tp_tail is None else tp_tail]
         tp_cats, tp_dtype = order, pd.CategoricalDtype(order, ordered=True)
     scale_code = {s: c for c, s in enumerate(scale_cats)}
     # a participant category per row at most, so int32 codes unless the table is enormous
@@ -852,9 +853,12 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         score_out[tail] = append["score"].to_numpy(dtype=float)
         answered_out[tail] = append["items_answered"].to_numpy()
         expected_out[tail] = append["items_expected"].to_numpy()
-        status_out[tail] = status_tail
-        pid_out[tail], tp_out[tail] = pid_tail, tp_tail
-        inst_out[tail], scale_out[tail] = inst_tail, scale_tail
+        for out_, lookup, column in ((status_out, status_tail, "status"),
+                                     (pid_out, pid_tail, "participant_id"),
+                                     (tp_out, tp_tail, "timepoint"),
+                                     (inst_out, inst_tail, "instrument"),
+                                     (scale_out, scale_tail, "scale")):
+            _map_codes(append[column], lookup, out_[tail])
     out = pd.DataFrame({
         "participant_id": cat(pid_out, pid_cats),
         "timepoint": (cat(tp_out, tp_cats) if tp_dtype is None else
@@ -873,18 +877,31 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     return out
 
 
-def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
+def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarray | None]:
     """``categories`` followed by those of the categorical ``column`` not among them, and
-    the column's codes in that joint list (each category looked up once, not each row)."""
-    categories = pd.Index(categories)
+    where each of the column's categories is in that joint list, with -1 appended for a
+    blank row's code -1 (None: the same list, codes unchanged). Each category is looked up
+    once, not each row; :func:`_map_codes` then maps the rows."""
     theirs = column.cat.categories
-    if theirs.equals(categories):  # the same categories (e.g. the loader's id codes)
-        return categories, column.array.codes
+    if theirs is categories:  # the very same categories (the loader's id codes): no compare
+        return categories, None
+    categories = pd.Index(categories)
+    if theirs.equals(categories):  # the same categories
+        return categories, None
     extra = theirs[categories.get_indexer(theirs) < 0]
     if len(extra):
         categories = categories.append(extra)
-    lookup = np.append(categories.get_indexer(theirs), -1)
-    return categories, lookup[column.cat.codes.to_numpy()]  # -1 (missing) stays -1
+    return categories, np.append(categories.get_indexer(theirs), -1)
+
+
+def _map_codes(column: pd.Series, lookup: np.ndarray | None, out: np.ndarray) -> None:
+    """Write the categorical ``column``'s codes, mapped by a :func:`_join_categories` lookup,
+    into ``out`` (no temporary: "wrap" sends a blank's -1 to the lookup's last entry, -1)."""
+    codes = column.array.codes  # a view (Series.cat.codes copies)
+    if lookup is None:
+        out[...] = codes
+    else:
+        np.take(lookup.astype(out.dtype), codes, out=out, mode="wrap")
 
 
 def _cat_dtype(categories) -> pd.CategoricalDtype:
@@ -1023,7 +1040,12 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
         raise InputError("count must be a whole number of events, 0 or more", file=f,
                          row=pos + 2, column="count", value=_val(counts[pos]),
                          expected="a whole number >= 0")
-    pid_codes, pid_cats = _codes(service_use["participant_id"])
+    pid = service_use["participant_id"]
+    pid_codes, pid_cats = _codes(pid)
+    # an unordered categorical keeps its dtype (the same categories object as the
+    # questionnaires' ids when the study loader's codes are used: joined without comparing)
+    pid_dtype = (pid.dtype if isinstance(pid.dtype, pd.CategoricalDtype) and not pid.dtype.ordered
+                 else _cat_dtype(pid_cats))
     service = service_use["service"]
     svc_codes, svc_cats = (_codes_by_appearance(service)
                            if isinstance(service.dtype, pd.CategoricalDtype)
@@ -1045,7 +1067,7 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
     n = len(service_use)
     return pd.DataFrame({
         # categories from a categorical or factorize are unique: not hashed again
-        "participant_id": pd.Categorical.from_codes(pid_codes, dtype=_cat_dtype(pid_cats),
+        "participant_id": pd.Categorical.from_codes(pid_codes, dtype=pid_dtype,
                                                     validate=False),
         "timepoint": pd.Categorical.from_codes(tp_code, categories=tp_cats),
         "instrument": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
