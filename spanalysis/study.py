@@ -80,6 +80,10 @@ class Study:
     #: (one dictionary for every file), so that scoring does not encode the ids again; None
     #: for studies built in other ways
     _id_codes: dict | None = field(default=None, repr=False, compare=False)
+    #: the item columns of ``responses`` as the loader checked them (a shallow copy, which
+    #: copy-on-write keeps unchanged) and the rule each was checked against, so that
+    #: scoring does not check them again; dropped once the scores are made
+    _checked_items: dict | None = field(default=None, repr=False, compare=False)
 
     # -- descriptive shortcuts -------------------------------------------------------
     @property
@@ -127,8 +131,27 @@ class Study:
         service = (ins.score_service_use(service_use, self.timepoints)
                    if service_use is not None else None)
         # one table: the service-use rows are written after the questionnaire rows
-        return _score_all(responses, self.instruments, append=service,
-                          timepoints=self.timepoints)
+        scores = _score_all(responses, self.instruments, append=service,
+                            timepoints=self.timepoints, checked=self._unchanged_items(responses))
+        self._checked_items = None  # its columns need not be kept any longer
+        return scores
+
+    def _unchanged_items(self, responses: pd.DataFrame) -> dict | None:
+        """The item columns of ``responses`` still holding the very values the loader
+        checked, each with its rule ``(min, max, whole numbers only)``.
+
+        The loader kept a shallow copy of the columns it checked. pandas' copy-on-write
+        never lets a change to one table show in another, so an analyst's edit of
+        ``study.responses`` (in place or not) gives it new memory: a column is unchanged
+        exactly when it is still the same memory as the copy's. Any other column is checked
+        again when scored."""
+        kept = self._checked_items
+        if not kept or not responses.columns.is_unique:
+            return None
+        frame, rules = kept["frame"], kept["rules"]
+        return {c: rule for c, rule in rules.items()
+                if c in responses.columns and c in frame.columns
+                and _same_memory(responses[c], frame[c])} or None
 
     def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """``responses`` and ``service_use`` with ``participant_id`` (and ``service``) as
@@ -338,8 +361,12 @@ class _Loader:
                 **({} if service is None else {
                     "service_use": _arrow_source(service["participant_id"]),
                     "service": _arrow_source(service["service"])})}
+        rules = self._ids.get("item_rules")
+        checked = ({"frame": responses.copy(deep=False), "rules": rules}
+                   if rules and responses is not None else None)
         study = Study(manifest, participants, responses, service, instruments,
-                      list(self.issues), qualitative, _id_codes=self._id_codes)
+                      list(self.issues), qualitative, _id_codes=self._id_codes,
+                      _checked_items=checked)
         self._integration_files(study)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
@@ -538,6 +565,12 @@ class _Loader:
         if wide is None:
             return None
         self._check_response_keys(table, wide, manifest)
+        # every answer is now a number in its item's range (or blank): the rule of each
+        # item column, so that scoring need not check the same columns again
+        self._ids["item_rules"] = {
+            c: (float(items.at[c, "min"]), float(items.at[c, "max"]),
+                bool(True if pd.isna(items.at[c, "integer"]) else items.at[c, "integer"]))
+            for c in wide.columns if c in items.index and wide[c].dtype == np.float64}
         return wide
 
     def _check_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame | None:
@@ -1247,6 +1280,16 @@ def _text(series: pd.Series) -> pd.Series:
     if pc.any(pc.equal(trimmed, "")).as_py():
         trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
     return pd.Series(pd.array(trimmed, dtype="str"), index=series.index)
+
+
+def _same_memory(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two float columns are views of the very same memory (same start, length and
+    step), not merely equal values."""
+    if a.dtype != np.float64 or b.dtype != np.float64:
+        return False
+    x, y = a.to_numpy(), b.to_numpy()
+    return (x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
+            and x.shape == y.shape and x.strides == y.strides)
 
 
 def _arrow_source(series: pd.Series):

@@ -559,3 +559,22 @@ def test_blank_keys_are_refused_in_a_fixed_order(rows):
     with pytest.raises(InputError, match="blank 'participant_id'") as exc:
         I.score_all(df, ["wemwbs"])
     assert exc.value.issue.row == 5
+
+
+def test_a_column_checked_against_a_looser_rule_is_screened_again():
+    """A column is skipped by the screen only when it was checked against a rule at least as
+    strict as the item's own (range inside the item's, whole numbers if the item needs them)."""
+    from spanalysis.instruments.scoring import _Plan, _score_all
+
+    wide = pd.DataFrame({"participant_id": ["a"], "timepoint": ["t0"],
+                         "ucla3_1": [2.0], "ucla3_2": [2.0], "ucla3_3": [2.0]})
+    inst = I.load("ucla3")  # items 1 to 3, whole numbers
+    rules = {"ucla3_1": (1.0, 3.0, True),    # the item's own rule
+             "ucla3_2": (1.0, 4.0, True),    # a wider range
+             "ucla3_3": (1.0, 3.0, False)}   # fractions allowed
+    assert _Plan(wide, inst, rules).screened == [True, False, False]
+    assert _Plan(wide, inst, {"ucla3_1": (2.0, 3.0, True)}).screened == [True, False, False]
+    assert _Plan(wide, inst).screened == [False, False, False]
+    bad = wide.assign(ucla3_2=[4.0])
+    with pytest.raises(InputError, match="ucla3_2"):
+        _score_all(bad, ["ucla3"], checked=rules)

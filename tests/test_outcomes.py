@@ -254,3 +254,64 @@ def test_block_path_leaves_a_repeated_person_to_the_general_pairing(demo, timepo
     with pytest.raises(InputError, match="more than one score") as exc:
         change.paired_change(scores, demo.scale_info, timepoints=demo.timepoints)
     assert timepoint in str(exc.value)
+
+
+def test_scoring_does_not_check_again_what_the_loader_checked(monkeypatch):
+    """The loader has checked every answer, so Study.scores screens no item column again
+    (the loader's rule is kept with each column); scoring the same table afresh screens
+    every one."""
+    from spanalysis.instruments import scoring
+
+    screened = []
+    real = scoring._Plan._passes
+
+    def counting(self, j, col):
+        screened.append(self.cols[j])
+        return real(self, j, col)
+
+    monkeypatch.setattr(scoring._Plan, "_passes", counting)
+    study = load_study(DEMO)
+    assert study._checked_items is not None
+    scores = study.scores
+    assert screened == []
+    assert study._checked_items is None  # the copy is not kept once the scores are made
+    fresh = scoring.score_all(study.responses, study.instruments)
+    assert "wemwbs_1" in screened and "gse_10" in screened
+    questionnaire = scores[scores["instrument"] != "service_use"]
+    assert np.array_equal(questionnaire["score"].to_numpy(), fresh["score"].to_numpy(),
+                          equal_nan=True)
+
+
+@pytest.mark.parametrize("edit", ["loc", "column", "replaced"])
+def test_an_answer_changed_after_loading_is_checked_when_scored(edit):
+    """Copy-on-write gives an edited responses table new memory, so an answer put out of
+    range after loading (in place, by column or by a new table) is found when scored."""
+    from spanalysis.errors import InputError
+
+    study = load_study(DEMO)
+    if edit == "loc":
+        study.responses.loc[3, "wemwbs_2"] = 9.0
+    elif edit == "column":
+        study.responses["wemwbs_2"] = study.responses["wemwbs_2"].where(
+            study.responses.index != 3, 9.0)
+    else:
+        study.responses = study.responses.assign(
+            wemwbs_2=study.responses["wemwbs_2"].where(study.responses.index != 3, 9.0))
+    who, when = study.responses.loc[3, ["participant_id", "timepoint"]]
+    with pytest.raises(InputError) as exc:
+        study.scores
+    issue = exc.value.issue
+    assert issue.column == "wemwbs_2" and issue.value == 9
+    assert f"participant {who} at {when}" in issue.message
+
+
+def test_a_valid_edit_after_loading_is_scored():
+    study = load_study(DEMO)
+    study.responses.loc[3, "wemwbs_2"] = 5.0
+    from spanalysis.instruments import scoring
+
+    fresh = scoring.score_all(study.responses, study.instruments)
+    scores = study.scores
+    questionnaire = scores[scores["instrument"] != "service_use"]
+    assert np.array_equal(questionnaire["score"].to_numpy(), fresh["score"].to_numpy(),
+                          equal_nan=True)

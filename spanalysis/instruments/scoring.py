@@ -134,7 +134,11 @@ def _source_columns(wide: pd.DataFrame, inst: Instrument) -> list[str | None]:
 class _Plan:
     """One instrument prepared for scoring: its source arrays and per-item metadata."""
 
-    def __init__(self, wide: pd.DataFrame, inst: Instrument):
+    def __init__(self, wide: pd.DataFrame, inst: Instrument, checked: dict | None = None):
+        """``checked``: columns whose every answer is already known to be valid, each with
+        the rule it was checked against, ``(min, max, whole numbers only)`` (the study
+        loader's checks, see :attr:`spanalysis.study.Study.scores`). A column is not screened
+        again when that rule is at least as strict as the item's."""
         self.inst = inst
         self.wide = wide
         self.cols = _source_columns(wide, inst)
@@ -142,6 +146,10 @@ class _Plan:
         items = inst.items
         self.lo = np.array([it.min for it in items])
         self.hi = np.array([it.max for it in items])
+        checked = checked or {}
+        self.screened = [c in checked and checked[c][0] >= it.min and checked[c][1] <= it.max
+                         and (checked[c][2] or not it.integer)
+                         for c, it in zip(self.cols, items)]
         # Whole-number check only where the item needs it and the column can hold fractions.
         self.int_check = np.array([it.integer and a is not None and a.dtype.kind == "f"
                                    for it, a in zip(items, self.arrays)])
@@ -188,7 +196,8 @@ class _Plan:
                 Xz[:, j] = 0.0
                 continue
             col = arr[start:stop]
-            ok = self._passes(j, col) and ok
+            if not self.screened[j]:
+                ok = self._passes(j, col) and ok
             out = Xz[:, j]
             if j in self._reverse_set:
                 np.subtract(self.lo[j] + self.hi[j], col, out=out)
@@ -730,13 +739,15 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
 
 @with_small_pages
 def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None,
-               timepoints: Sequence[str] | None = None) -> pd.DataFrame:
+               timepoints: Sequence[str] | None = None,
+               checked: dict | None = None) -> pd.DataFrame:
     """:func:`score_all`, with the rows of ``append`` (a score table with categorical text
     columns, such as :func:`score_service_use` gives) written after the questionnaire rows:
     one table built once instead of two tables and a copy of both. With ``timepoints`` (the
     study's order), ``timepoint`` is an ordered categorical in that order; a time point not
     in it is blank (as ``set_categories`` would make it), without a second pass over the
-    table."""
+    table. ``checked``: columns of ``responses`` already known to be valid (see
+    :class:`_Plan`), not screened again."""
     insts = _as_dict(instruments)
     wide = _to_wide(responses)
     only_counts = [i for i in insts.values() if not _scorable(i)]
@@ -744,7 +755,8 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         raise InputError(f"'{only_counts[0].id}' is not scored from questionnaire items",
                          value=only_counts[0].id,
                          expected="score it with score_service_use(service_use, timepoints)")
-    plans = [_Plan(wide, inst) for inst in insts.values() if _scorable(inst)]
+    plans = [_Plan(wide, inst, checked if wide is responses else None)
+             for inst in insts.values() if _scorable(inst)]
     if not plans:
         return _empty_scores() if append is None else append
     n = len(wide)
