@@ -755,8 +755,8 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         raise InputError(f"'{only_counts[0].id}' is not scored from questionnaire items",
                          value=only_counts[0].id,
                          expected="score it with score_service_use(service_use, timepoints)")
-    plans = [_Plan(wide, inst, checked if wide is responses else None)
-             for inst in insts.values() if _scorable(inst)]
+    plan_checked = checked if wide is responses else None
+    plans = [_Plan(wide, inst, plan_checked) for inst in insts.values() if _scorable(inst)]
     if not plans:
         return _empty_scores() if append is None else append
     n = len(wide)
@@ -808,13 +808,14 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     # results go straight into the preallocated output columns. Then the instrument's
     # blocks of the key columns, filled by slice (memcpy/fill), which is far faster than
     # np.tile / np.repeat at tens of millions of rows.
-    def run(k: int, plan: _Plan, ids):
+    def run(k: int, plan: _Plan, ids, rows: range):
+        """Instrument k's rows ``rows`` (a range of whole chunks)."""
         shape = (min(n, _CHUNK), len(plan.inst.items))
         missing_buf = np.empty(shape, dtype=bool, order="F")
         zero_buf = np.empty(shape, order="F")
         first_block = next(b for b, (kk, _) in enumerate(blocks) if kk == k)
-        for start in range(0, n, _CHUNK):
-            stop = min(n, start + _CHUNK)
+        for start in range(rows.start, rows.stop, _CHUNK):
+            stop = min(rows.stop, start + _CHUNK)
             plan._offset = start
             missing, Xz = plan.prepare(start, stop, missing_buf, zero_buf)
             cache: dict = {}
@@ -829,30 +830,39 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         if tp_error is not None:
             return
         for b, sc in enumerate(plan.scales):
-            sl = slice((first_block + b) * n, (first_block + b + 1) * n)
-            pid_out[sl] = pid_codes
-            tp_out[sl] = tp_codes
+            off = (first_block + b) * n
+            sl = slice(off + rows.start, off + rows.stop)
+            pid_out[sl] = pid_codes[rows.start:rows.stop]
+            tp_out[sl] = tp_codes[rows.start:rows.stop]
             inst_out[sl] = k
             scale_out[sl] = scale_code[sc.id]
 
     # Instruments are scored side by side in two threads (numpy releases the GIL in its
-    # loops; each instrument writes its own rows of the output), and the participant ids
-    # are encoded meanwhile (submitted first, so an instrument waiting for them never
-    # waits for a task not yet started). An error is raised for the first instrument that
-    # has one, as a one-thread run would.
+    # loops; each task writes its own rows of the output), and the participant ids are
+    # encoded meanwhile (submitted first, so a task waiting for them never waits for a task
+    # not yet started). Each instrument's rows are split in two halves of whole chunks, so
+    # that an instrument slower than its item count suggests (optional items, GAS) does not
+    # leave one thread alone at the end; each half has its own plan (a plan notes the
+    # chunk it is on). Errors are raised in the order of a one-thread run: the first
+    # instrument that has one, its earlier half first.
     if n * sum(len(p.inst.items) for p in plans) < _PARALLEL_MIN:
         ids = _codes(wide["participant_id"])
         for k, plan in enumerate(plans):
-            run(k, plan, ids)
+            run(k, plan, ids, range(n))
         pid_codes, pid_cats = ids
     else:
+        middle = (n // 2 + _CHUNK - 1) // _CHUNK * _CHUNK
+        halves = [range(0, middle), range(middle, n)] if 0 < middle < n else [range(n)]
         with ThreadPoolExecutor(max_workers=2) as pool:
             ids = pool.submit(_codes, wide["participant_id"])
             order = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
-            done = {k: pool.submit(run, k, plans[k], ids) for k in order}
+            done = {(k, h): pool.submit(run, k, plans[k] if h == 0 else
+                                        _Plan(wide, plans[k].inst, plan_checked), ids, rows)
+                    for k in order for h, rows in enumerate(halves)}
             pid_codes, pid_cats = ids.result()  # a blank id is reported first, as before
             for k in range(len(plans)):
-                done[k].result()
+                for h in range(len(halves)):
+                    done[k, h].result()
     if tp_error is not None:
         raise tp_error
 
