@@ -74,31 +74,48 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
 
     Returns ``(codes, dictionary, True)`` exactly as the loader's hashing path
     (``study._encode_text``) and ``pandas.factorize`` give them: int64 codes in order of
-    first appearance, and the distinct values in that order. Each id is read as its number
-    straight from the Arrow buffers, and the numbers are encoded by direct addressing: a few
-    sequential passes instead of a hash lookup per value (a cache miss, with a million
-    distinct ids). Returns None (use the hashing path) for anything else: blanks, values of
-    different lengths, fixed characters that vary, a value that starts or ends with a space
-    or a non-ASCII byte, or numbers spread too thinly.
+    first appearance (-1 for a missing value), and the distinct values in that order. Each
+    id is read as its number straight from the Arrow buffers, and the numbers are encoded by
+    direct addressing: a few sequential passes instead of a hash lookup per value (a cache
+    miss, with a million distinct ids). Missing values (a blank cell, such as a
+    questionnaire date not yet known) are allowed. Returns None (use the hashing path) for
+    anything else: empty text, values of different lengths, fixed characters that vary, a
+    value that starts or ends with a space or a non-ASCII byte, or numbers spread too
+    thinly.
     """
     import pyarrow as pa
 
     total = sum(len(c) for c in chunks)
-    if not total or any(c.null_count or c.type != pa.large_string() for c in chunks):
+    if not total or any(c.type != pa.large_string() for c in chunks):
         return None
-    width, views = None, []
+    width, views, valid_parts = None, [], []
     for c in chunks:
         if not len(c):
             continue
         offsets, data = string_buffers(c)
+        lengths = np.diff(offsets)
+        present = len(c)
+        if c.null_count:  # a missing value must take no bytes (as Arrow writes them)
+            valid = c.is_valid().to_numpy(zero_copy_only=False)
+            if lengths[~valid].any():
+                return None
+            present = len(c) - c.null_count
+            if not present:
+                valid_parts.append(valid)
+                continue
+            lengths = lengths[valid]
+        valid_parts.append(None if present == len(c) else valid)
         first, last = int(offsets[0]), int(offsets[-1])
-        w, rest = divmod(last - first, len(c))
+        w, rest = divmod(last - first, present)
         if rest or w == 0 or (width is not None and w != width):
             return None
         width = w
-        if not (np.diff(offsets) == w).all():
+        if not (lengths == w).all():
             return None
         views.append(data[first:last].reshape(-1, w))
+    if width is None:
+        return None  # nothing but missing values
+    total_present = sum(len(v) for v in views)
     # The layout is read from the first value: the places that hold a digit (the last 18
     # at most, so that numbers fit an int64) and the fixed characters between them (a
     # prefix such as SP, or the dashes of a date). Every value must then have exactly those
@@ -124,7 +141,7 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
             return None
     # The numbers: ten times the number so far plus the next digit byte, place by place;
     # the bytes' offset from 0 (48 in each place) is taken off once at the end.
-    number = np.empty(total, dtype=np.int64)
+    number = np.empty(total_present, dtype=np.int64)
     at = 0
     for v in views:
         for a in range(0, len(v), _BLOCK):  # blocks that stay in cache across the passes
@@ -138,14 +155,14 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     number -= 48 * int("1" * k)
     low, high = int(number.min()), int(number.max())
     span = high - low + 1
-    if span > 8 * total + (1 << 20):
+    if span > 8 * total_present + (1 << 20):
         return None  # numbers spread too thinly for a direct-address table
     number -= low
     # First row of each number: np.minimum.at keeps the earliest whatever order numpy
     # assigns repeated indices in (plain fancy assignment makes no promise about that).
-    first_row = np.full(span, total, dtype=np.int64)
-    np.minimum.at(first_row, number, np.arange(total, dtype=np.int64))
-    distinct = np.flatnonzero(first_row < total)
+    first_row = np.full(span, total_present, dtype=np.int64)
+    np.minimum.at(first_row, number, np.arange(total_present, dtype=np.int64))
+    distinct = np.flatnonzero(first_row < total_present)
     order = first_row[distinct]
     if len(order) > 1 and not (order[1:] > order[:-1]).all():
         sort = np.argsort(order, kind="stable")
@@ -154,6 +171,13 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     code_of[distinct] = np.arange(len(distinct), dtype=np.int64)
     codes = code_of[number]
     every = pa.chunked_array(chunks, type=pa.large_string())
+    if any(v is not None for v in valid_parts):  # back to every row: missing ones get -1
+        valid = np.concatenate([np.ones(len(c), dtype=bool) if v is None else v
+                                for c, v in zip([c for c in chunks if len(c)], valid_parts)])
+        rows = np.flatnonzero(valid)
+        every_codes = np.full(total, -1, dtype=np.int64)
+        every_codes[rows] = codes
+        codes, order = every_codes, rows[order]
     if order[-1] == len(order) - 1:  # the first rows are the distinct ids, in order
         dictionary = every.slice(0, len(order)).combine_chunks()
     else:

@@ -605,15 +605,17 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
             raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
                              expected="a value in every row")
         return codes.astype(np.int32), series.cat.categories
+    numbered = None
     if series.dtype == STR:  # ids such as SP0000123: read from the buffers, no hashing
         import pyarrow as pa
 
         arr = pa.array(series, from_pandas=True)
         numbered = encode_numbered(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
-        if numbered is not None:  # the same codes and order as factorize gives
-            codes, dictionary, _ = numbered
-            return codes.astype(np.int32), pd.Index(pd.array(dictionary, dtype="str"))
-    codes, uniques = pd.factorize(series, sort=False)
+    if numbered is not None:  # the same codes and order as factorize gives
+        codes, dictionary, _ = numbered
+        uniques = pd.array(dictionary, dtype="str")
+    else:
+        codes, uniques = pd.factorize(series, sort=False)
     if (codes < 0).any():
         pos = int(np.flatnonzero(codes < 0)[0])
         raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
