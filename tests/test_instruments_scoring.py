@@ -429,8 +429,15 @@ def test_service_use_tidy_format():
     with pytest.raises(InputError) as exc:
         I.score_service_use(su.assign(period=["before", "during", "after", "after"]), ["t0"])
     assert exc.value.issue.row == 3 and exc.value.issue.column == "period"
-    with pytest.raises(InputError, match="whole number"):
-        I.score_service_use(su.assign(count=[1, -2, 0, 0]), ["t0", "t1"])
+    for bad_counts in ([1, -2, 0, 0], [1.0, 1.5, 0.0, nan], [-1.0, 2.0, 0.0, nan],
+                       pd.array([1, None, -3, 0], dtype="Int64")):
+        with pytest.raises(InputError, match="whole number") as exc:
+            I.score_service_use(su.assign(count=bad_counts), ["t0", "t1"])
+        assert exc.value.issue.column == "count"
+    whole = I.score_service_use(su.assign(count=pd.array([6, 2, None, 0], dtype="Int64")),
+                                ["t0", "t1"])
+    assert whole["items_answered"].tolist() == [1, 1, 0, 1]
+    assert whole["status"].tolist() == ["ok", "ok", "not_administered", "ok"]
     with pytest.raises(InputError, match="twice"):
         I.score_service_use(pd.concat([su, su.iloc[[0]]]), ["t0", "t1"])
 

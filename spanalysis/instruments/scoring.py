@@ -1056,10 +1056,17 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
         pos = int(np.flatnonzero(bad)[0])
         raise InputError("unknown period", file=f, row=pos + 2, column="period",
                          value=service_use["period"].iloc[pos], expected="before or after")
-    counts = _numeric(service_use["count"], "count", service_use).astype(float)
-    with np.errstate(invalid="ignore"):
-        badc = ~np.isnan(counts) & ((counts < 0) | (counts != np.floor(counts)))
-    if badc.any():
+    raw_count = service_use["count"]
+    counts = _numeric(raw_count, "count", service_use).astype(float, copy=False)
+    blank = np.isnan(counts)
+    # an integer column holds whole numbers already: only the sign is left to check
+    if pd.api.types.is_integer_dtype(raw_count.dtype) and (
+            not len(counts) or np.fmin.reduce(counts) >= 0):
+        badc = None
+    else:
+        with np.errstate(invalid="ignore"):
+            badc = ~blank & ((counts < 0) | (counts != np.floor(counts)))
+    if badc is not None and badc.any():
         pos = int(np.flatnonzero(badc)[0])
         raise InputError("count must be a whole number of events, 0 or more", file=f,
                          row=pos + 2, column="count", value=_val(counts[pos]),
@@ -1075,7 +1082,11 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
                            if isinstance(service.dtype, pd.CategoricalDtype)
                            else _codes(service.astype(str)))
     # (participant, service, period) once each: integer keys, one byte per possible key
-    key = (pid_codes.astype(np.int64) * len(svc_cats) + svc_codes) * 2 + is_before
+    key = pid_codes.astype(np.int64)
+    key *= len(svc_cats)
+    key += svc_codes
+    key *= 2
+    key += is_before
     seen = np.zeros(2 * len(pid_cats) * max(len(svc_cats), 1), dtype=bool)
     seen[key] = True
     if np.count_nonzero(seen) != len(key):
@@ -1085,9 +1096,10 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
                          row=pos + 2, column="service", value=service_use["service"].iloc[pos],
                          expected="one row per participant, service and period")
     tp_cats = list(dict.fromkeys(str(t) for t in tps))
-    tp_code = np.where(is_before, tp_cats.index(str(tps[0])),
-                       tp_cats.index(str(tps[-1]))).astype(np.int32)
-    answered = (~np.isnan(counts)).astype(np.int8)
+    code_type = np.int8 if len(tp_cats) < 127 else np.int32
+    tp_code = np.where(is_before, code_type(tp_cats.index(str(tps[0]))),
+                       code_type(tp_cats.index(str(tps[-1]))))
+    answered = np.logical_not(blank).view(np.int8)  # 1 where a count is recorded
     n = len(service_use)
     return pd.DataFrame({
         # categories from a categorical or factorize are unique: not hashed again
@@ -1101,6 +1113,6 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
         "items_answered": answered,
         "items_expected": np.ones(n, dtype=np.int8),
         "status": pd.Categorical.from_codes(
-            np.where(answered == 1, _ST["ok"], _ST["not_administered"]).astype(np.int8),
-            dtype=_STATUS_DTYPE),
-    })
+            np.where(blank, np.int8(_ST["not_administered"]), np.int8(_ST["ok"])),
+            dtype=_STATUS_DTYPE, validate=False),
+    }, copy=False)
