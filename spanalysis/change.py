@@ -452,10 +452,10 @@ def _norm_ppf(q):
 def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
     """scipy's signed-rank test with its defaults; NaN when every difference is zero."""
     diffs = np.asarray(diffs, dtype=float)
-    if diffs.size == 0 or np.all(diffs == 0):
-        return math.nan, math.nan
     if diffs.size > 50:
         return _signed_rank_normal(diffs)
+    if diffs.size == 0 or np.all(diffs == 0):
+        return math.nan, math.nan
     from scipy import stats
 
     with warnings.catch_warnings():
@@ -471,35 +471,46 @@ def _signed_rank_normal(diffs: np.ndarray) -> tuple[float, float]:
     """Wilcoxon's signed-rank test by the normal approximation, as ``scipy.stats.wilcoxon``
     computes it with its defaults for more than 50 differences: zero differences dropped,
     average ranks for ties with the tie-corrected variance, no continuity correction,
-    two-sided; the statistic is the smaller rank sum.
+    two-sided; the statistic is the smaller rank sum. NaN, NaN when every difference is
+    zero.
 
     With n non-zero differences, R+ the sum of the ranks of |d| over positive d, and t_j the
     sizes of the groups of tied |d|: z = (R+ - n(n+1)/4) / sqrt((n(n+1)(2n+1) -
     sum(t_j^3 - t_j)/2) / 24), p = 2 (1 - Phi(|z|)) (Hollander & Wolfe 1999, section 3.1;
     scipy.stats.wilcoxon). Questionnaire differences take few distinct values, so the ranks
-    are found by hashing the values and sorting only the distinct ones: linear time, where
-    scipy sorts every difference. Tested against scipy in tests/test_change.py.
+    are found by counting (whole numbers) or by hashing the values and sorting only the
+    distinct ones: linear time, where scipy sorts every difference. Tested against scipy in
+    tests/test_change.py.
     """
-    nonzero = diffs[diffs != 0]
-    n = nonzero.size
-    size = np.abs(nonzero)
-    whole = size.astype(np.int64)
-    if size.max() < _COUNT_MAX and (whole == size).all():
-        # Whole-number differences (sums of item scores): the values are their own codes
-        # and counting them sorts them, so no hashing and no sort.
-        codes = whole
-        ties = np.bincount(codes).astype(float)
+    ties = positive = None
+    if len(diffs):
+        low, high = float(diffs.min()), float(diffs.max())
+        if -_COUNT_MAX < low and high < _COUNT_MAX:
+            whole = diffs.astype(np.int64)
+            if (whole == diffs).all():
+                # Whole-number differences (sums of item scores): one count per signed
+                # value, |d| = v gathers the counts at +v and -v; zeros are left out.
+                reach = int(max(-low, high))
+                whole += reach
+                counts = np.bincount(whole, minlength=2 * reach + 1).astype(float)
+                positive = np.concatenate([[0.0], counts[reach + 1:]])
+                ties = positive.copy()
+                ties[1:] += counts[:reach][::-1]
+    if ties is not None:
         ends = np.cumsum(ties)
         avg_rank = ends - (ties - 1.0) / 2.0   # unused values have no ties: weight 0 below
-        positive = np.bincount(codes[nonzero > 0], minlength=len(ties)).astype(float)
     else:
-        codes, distinct = pd.factorize(size, sort=False)
+        nonzero = diffs[diffs != 0]
+        codes, distinct = pd.factorize(np.abs(nonzero), sort=False)
         ties = np.bincount(codes, minlength=len(distinct)).astype(float)
         order = np.argsort(distinct, kind="stable")
         ends = np.cumsum(ties[order])            # last rank of each group, in sorted order
         avg_rank = np.empty(len(distinct))
         avg_rank[order] = ends - (ties[order] - 1.0) / 2.0
         positive = np.bincount(codes[nonzero > 0], minlength=len(distinct)).astype(float)
+    n = float(ties.sum())
+    if n == 0:
+        return math.nan, math.nan
     r_plus = float(positive @ avg_rank)
     r_minus = float((ties - positive) @ avg_rank)
     mean = n * (n + 1.0) * 0.25

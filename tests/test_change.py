@@ -642,7 +642,8 @@ def test_docstring_examples_run():
 
 @pytest.mark.parametrize("n", [51, 60, 500, 20_000])
 @pytest.mark.parametrize("kind", ["whole", "continuous", "halves", "many_zeros", "one_sided",
-                                  "wide_whole"])
+                                  "wide_whole", "all_negative", "all_positive_large",
+                                  "one_nonzero"])
 def test_signed_rank_normal_approximation_equals_scipy(n, kind):
     """The linear-time signed-rank test used above 50 differences gives scipy's statistic and
     p-value (scipy.stats.wilcoxon, defaults: the normal approximation with tie correction)."""
@@ -655,12 +656,23 @@ def test_signed_rank_normal_approximation_equals_scipy(n, kind):
          "many_zeros": lambda: np.where(rng.random(n) < 0.6, 0.0, rng.integers(-3, 4, n)),
          "one_sided": lambda: rng.integers(0, 4, n).astype(float),
          # whole, but too spread out to be counted: ranked by hashing instead
-         "wide_whole": lambda: rng.integers(-3_000_000, 3_000_000, n).astype(float)}[kind]()
+         "wide_whole": lambda: rng.integers(-3_000_000, 3_000_000, n).astype(float),
+         "all_negative": lambda: rng.integers(-6, 0, n).astype(float),
+         "all_positive_large": lambda: rng.integers(900_000, 1_000_000, n).astype(float),
+         "one_nonzero": lambda: np.where(np.arange(n) == 7, -2.0, 0.0)}[kind]()
     reference = stats.wilcoxon(d)
     statistic, p = _signed_rank_normal(d)
     assert statistic == pytest.approx(float(reference.statistic), rel=1e-12)
     assert p == pytest.approx(float(reference.pvalue), rel=1e-9, abs=1e-300)
     assert _wilcoxon(d) == (statistic, p)
+
+
+@pytest.mark.parametrize("n", [10, 51, 5_000])
+def test_signed_rank_test_is_not_computed_when_every_difference_is_zero(n):
+    from spanalysis.change import _wilcoxon
+
+    w, p = _wilcoxon(np.zeros(n))
+    assert math.isnan(w) and math.isnan(p)
 
 
 def test_moments_by_scale_equal_pandas_groupby():
