@@ -716,14 +716,19 @@ def _block_layout(scores: pd.DataFrame) -> dict | None:
     if not all(c in scores.columns and isinstance(scores[c].dtype, pd.CategoricalDtype)
                for c in columns) or scores["score"].dtype != np.float64:
         return None
-    # Categorical.codes is a view (Series.cat.codes would copy tens of millions of codes)
+    # Categorical.codes is a view (Series.cat.codes would copy tens of millions of codes).
+    # Block by block, with one block-sized buffer: no table-sized temporary.
     codes = {c: scores[c].array.codes[: n * count].reshape(count, n) for c in columns}
+    same = np.empty(n, dtype=bool)
     for c in ("participant_id", "timepoint"):  # the same rows in every block
-        if not (codes[c] == codes[c][0]).all():
-            return None
+        first = codes[c][0]
+        for block in codes[c][1:]:
+            if not np.equal(block, first, out=same).all():
+                return None
     for c in ("instrument", "scale"):  # one scale per block
-        if not (codes[c] == codes[c][:, :1]).all():
-            return None
+        for block in codes[c]:
+            if block.min() != block.max():
+                return None
     return {"rows": n, "blocks": count, "participant": codes["participant_id"][0],
             "timepoint": codes["timepoint"][0], "instrument": codes["instrument"][:, 0],
             "scale": codes["scale"][:, 0]}

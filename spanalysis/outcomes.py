@@ -64,6 +64,9 @@ def _chosen(study, instruments) -> list[str]:
     return chosen
 
 
+_PRESENT_STEP = 1 << 20   # rows compared at a time by _present_instruments
+
+
 def _present_instruments(scores: pd.DataFrame) -> list[str]:
     """Instruments with at least one score row, in order of appearance (fast on categoricals)."""
     column = scores["instrument"]
@@ -71,10 +74,19 @@ def _present_instruments(scores: pd.DataFrame) -> list[str]:
         codes = column.array.codes
         if not len(codes):
             return []
-        # the code at each change of value, in order: a handful, however long the table
-        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
-        firsts = [int(c) for c in dict.fromkeys(codes[starts].tolist()) if c >= 0]
-        return [str(column.cat.categories[c]) for c in firsts]
+        # The code at each change of value, in order: a handful, however long the table.
+        # A million rows at a time, with one buffer (no table-sized temporary), each piece's
+        # codes kept in order of first appearance.
+        seen = [int(codes[0])]
+        step = _PRESENT_STEP
+        changed = np.empty(min(step, len(codes)), dtype=bool)
+        for a in range(0, len(codes) - 1, step):
+            b = min(a + step, len(codes) - 1)
+            after = codes[a + 1:b + 1]
+            values = after[np.not_equal(after, codes[a:b], out=changed[:b - a])]
+            _, first = np.unique(values, return_index=True)
+            seen += values[np.sort(first)].tolist()
+        return [str(column.cat.categories[c]) for c in dict.fromkeys(seen) if c >= 0]
     return [str(i) for i in pd.unique(column)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 from spanalysis import load_study, outcomes, plotting
@@ -315,3 +316,21 @@ def test_a_valid_edit_after_loading_is_scored():
     questionnaire = scores[scores["instrument"] != "service_use"]
     assert np.array_equal(questionnaire["score"].to_numpy(), fresh["score"].to_numpy(),
                           equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=1, max_size=40),
+       st.integers(1, 7))
+def test_present_instruments_in_order_of_appearance(values, step):
+    """The instruments of a score table in order of first appearance, blanks left out, as
+    pandas.unique gives them, wherever the pieces the table is read in begin."""
+    import spanalysis.outcomes as out
+
+    table = pd.DataFrame({"instrument": pd.Categorical(values, categories=["c", "b", "a"])})
+    want = [v for v in pd.unique(pd.Series(values, dtype=object)) if v is not None]
+    old = out._PRESENT_STEP
+    out._PRESENT_STEP = step
+    try:
+        assert out._present_instruments(table) == want
+    finally:
+        out._PRESENT_STEP = old
