@@ -122,7 +122,14 @@ class Study:
     @cached_property
     def scores(self) -> pd.DataFrame:
         """Tidy scores for every instrument (and service use), see
-        :func:`spanalysis.instruments.score`."""
+        :func:`spanalysis.instruments.score`.
+
+        The scores are made from ``responses`` and ``service_use`` as they are when first
+        asked for (an analyst may edit or filter them before), then kept. Answers the
+        loader checked are not checked again while their columns are unchanged; to keep
+        that knowledge safe, the study holds the checked columns until the scores are made,
+        so a first in-place edit of ``study.responses`` before then copies the edited block
+        (pandas' copy-on-write)."""
         from . import instruments as ins
 
         from .instruments.scoring import _score_all
