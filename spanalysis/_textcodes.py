@@ -133,11 +133,21 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     spread = np.zeros(width, dtype=np.uint8)
     spread[places] = 9
     tiled_low, tiled_spread = np.tile(low_byte, _TILE), np.tile(spread, _TILE)
+    # a block of rows at a time, into two reused buffers (no temporaries the size of the
+    # column: fresh memory is slow to touch)
+    step = max(1, _BLOCK // _TILE)
+    diff = np.empty((step, _TILE * width), dtype=np.uint8)
+    over = np.empty((step, _TILE * width), dtype=bool)
     for v in views:
         whole = len(v) // _TILE * _TILE
         rows = v[:whole].reshape(-1, _TILE * width)
-        if ((rows - tiled_low) > tiled_spread).any() or \
-                ((v[whole:] - low_byte) > spread).any():
+        for a in range(0, len(rows), step):
+            part = rows[a:a + step]
+            d, o = diff[:len(part)], over[:len(part)]
+            np.subtract(part, tiled_low, out=d)
+            if np.greater(d, tiled_spread, out=o).any():
+                return None
+        if ((v[whole:] - low_byte) > spread).any():
             return None
     # The numbers: ten times the number so far plus the next digit byte, place by place;
     # the bytes' offset from 0 (48 in each place) is taken off once at the end.

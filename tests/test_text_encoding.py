@@ -218,3 +218,21 @@ def test_scoring_codes_equal_pandas_factorize(values):
     want_codes, want_uniques = pd.factorize(series, sort=False)
     assert codes.tolist() == want_codes.tolist()
     assert categories.tolist() == list(want_uniques) and str(categories.dtype) == "str"
+
+
+@pytest.mark.parametrize("bad_at", [None, 5, 40_000, 99_990])
+def test_byte_screen_reads_every_block_of_a_long_column(bad_at):
+    """The byte screen of the fast path runs over blocks of rows: a value that breaks the
+    shape anywhere (first block, a later block, the last rows) sends the column to the
+    hashing path, and a clean column is encoded as pandas.factorize does."""
+    values = [f"SP{(i * 7919) % 100_000:06d}" for i in range(100_000)]
+    if bad_at is not None:
+        values[bad_at] = values[bad_at][:4] + "X" + values[bad_at][5:]
+    fast = _encode_numbered(chunks_of(values))
+    if bad_at is not None:
+        assert fast is None
+        return
+    codes, dictionary, _ = fast
+    want_codes, want_uniques = pd.factorize(pd.Series(values))
+    assert codes.tolist() == want_codes.tolist()
+    assert dictionary.to_pylist() == list(want_uniques)
