@@ -224,13 +224,23 @@ class Study:
         if self.service_use is not None:
             # services the definition does not name are counts too: lower is better
             known = set(table.loc[table["instrument"] == "service_use", "scale"])
-            extra = [sv for sv in self.service_use["service"].dropna().unique() if sv not in known]
+            extra = [sv for sv in self._services() if sv not in known]
             if extra:
                 rows = pd.DataFrame({"instrument": "service_use", "scale": extra,
                                      "scale_name": [sv.replace("_", " ") for sv in extra],
                                      "direction": "lower"})
                 table = pd.concat([table, rows], ignore_index=True)
         return table
+
+    def _services(self) -> list[str]:
+        """The services of ``service_use``, in order of first appearance: the loader's list
+        while the column is the one it encoded, else read from the column."""
+        codes = self._id_codes or {}
+        source = codes.get("sources", {}).get("service")
+        column = self.service_use["service"]
+        if source is not None and "service" in codes and _arrow_source(column) is source:
+            return [str(v) for v in codes["service"][1].to_pylist()]
+        return [str(v) for v in column.dropna().unique()]
 
     @cached_property
     def item_info(self) -> pd.DataFrame:

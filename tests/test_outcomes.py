@@ -334,3 +334,16 @@ def test_present_instruments_in_order_of_appearance(values, step):
         assert out._present_instruments(table) == want
     finally:
         out._PRESENT_STEP = old
+
+
+def test_services_listed_from_the_loader_equal_those_of_the_column():
+    """The scale table lists each service once, in order of appearance, from the loader's
+    codes while the column is unchanged and from the column itself after an edit."""
+    study = load_study(DEMO)
+    assert study._id_codes["sources"]["service"] is not None  # the loader's list is used
+    column = study.service_use["service"]
+    assert study._services() == [str(v) for v in column.dropna().unique()]
+    study.service_use.loc[0, "service"] = "a_and_e_visits"
+    assert study._services()[0] == "a_and_e_visits"
+    assert study._services() == [str(v) for v in study.service_use["service"].dropna().unique()]
+    assert "a_and_e_visits" in set(study.scale_info["scale"])
