@@ -196,15 +196,18 @@ class Study:
         used = np.zeros(len(dictionary), dtype=bool)
         for row_codes in rows:  # a loaded study has no blank id; a -1 would mark nothing
             used[row_codes[row_codes >= 0] if (row_codes < 0).any() else row_codes] = True
-        # int32 codes (what a categorical of this many ids holds), -1 kept for a blank
-        renumber = np.append(np.where(used, np.cumsum(used, dtype=np.int32) - 1, -1),
-                             -1).astype(np.int32)
+        # int32 codes (what a categorical of this many ids holds), -1 kept for a blank;
+        # when every id occurs the codes stay as they are
+        renumber = None
         if not used.all():
+            renumber = np.append(np.where(used, np.cumsum(used, dtype=np.int32) - 1, -1),
+                                 -1).astype(np.int32)
             dictionary = dictionary.filter(pa.array(used))
         dtype = _cat_dtype(pd.Index(pd.array(dictionary, dtype="str")))
 
         def coded(frame, row_codes):
-            row_codes = renumber[row_codes]
+            row_codes = (row_codes.astype(np.int32) if renumber is None
+                         else renumber[row_codes])
             column = pd.Categorical.from_codes(row_codes, dtype=dtype, validate=False)
             return frame.assign(participant_id=pd.Series(column, index=frame.index))
 
