@@ -132,11 +132,19 @@ class Study:
         (pandas' copy-on-write)."""
         from . import instruments as ins
 
-        from .instruments.scoring import _score_all
+        from .instruments.scoring import Later, _score_all
 
         responses, service_use = self._with_coded_ids()
-        service = (ins.score_service_use(service_use, self.timepoints)
-                   if service_use is not None else None)
+        service = None
+        if service_use is not None:
+            services = service_use["service"]
+            if isinstance(services.dtype, pd.CategoricalDtype):
+                # the loader's codes: scored while the questionnaires are (one row per row,
+                # adding at most the services, one instrument and two time points)
+                service = Later(len(service_use), max(len(services.cat.categories), 2),
+                                lambda: ins.score_service_use(service_use, self.timepoints))
+            else:
+                service = ins.score_service_use(service_use, self.timepoints)
         # one table: the service-use rows are written after the questionnaire rows
         scores = _score_all(responses, self.instruments, append=service,
                             timepoints=self.timepoints, checked=self._unchanged_items(responses))

@@ -347,3 +347,77 @@ def test_services_listed_from_the_loader_equal_those_of_the_column():
     assert study._services()[0] == "a_and_e_visits"
     assert study._services() == [str(v) for v in study.service_use["service"].dropna().unique()]
     assert "a_and_e_visits" in set(study.scale_info["scale"])
+
+
+@pytest.fixture(scope="module")
+def threaded_study(tmp_path_factory):
+    """A generated study large enough to be scored in threads (over a million answers)."""
+    from spanalysis import demo as demo_module
+    from spanalysis.instruments import scoring
+
+    folder = demo_module.generate(tmp_path_factory.mktemp("threaded") / "study",
+                                  participants=20_000, qualitative=False)
+    study = load_study(folder)
+    answers = len(study.responses) * sum(len(i.items) for i in study.instruments.values())
+    assert answers >= scoring._PARALLEL_MIN
+    return study
+
+
+def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Equal column by column: categoricals by their values, numbers exactly."""
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for column in a.columns:
+        x, y = a[column], b[column]
+        if isinstance(x.dtype, pd.CategoricalDtype):
+            assert list(x.cat.categories) == list(y.cat.categories), column
+            assert np.array_equal(x.cat.codes.to_numpy(), y.cat.codes.to_numpy()), column
+        else:
+            assert x.dtype == y.dtype, column
+            assert np.array_equal(x.to_numpy(), y.to_numpy(), equal_nan=True), column
+
+
+def test_service_use_scored_alongside_the_questionnaires_equals_scoring_it_first(
+        threaded_study):
+    """In threads, the loader-coded service use is scored while the questionnaires are; the
+    table equals the one built with the service use scored first from plain text."""
+    import dataclasses
+
+    import spanalysis.instruments.scoring as scoring
+
+    assert isinstance(threaded_study._with_coded_ids()[1]["service"].dtype,
+                      pd.CategoricalDtype)
+    plain = dataclasses.replace(threaded_study, _id_codes=None, _checked_items=None)
+    fast = dataclasses.replace(threaded_study)  # its own cache of scores
+    calls = []
+    original = scoring._score_all
+
+    def spy(responses, instruments, append=None, **kwargs):
+        calls.append(type(append).__name__)
+        return original(responses, instruments, append=append, **kwargs)
+
+    scoring._score_all = spy
+    try:
+        deferred, first = fast.scores, plain.scores
+    finally:
+        scoring._score_all = original
+    assert calls == ["Later", "DataFrame"]
+    _same_table(deferred, first)
+    assert (deferred["instrument"] == "service_use").sum() == len(threaded_study.service_use)
+
+
+def test_rows_to_append_report_their_error_first(threaded_study):
+    """An error in the rows made alongside the questionnaires is raised before a bad answer
+    in the questionnaires, as when those rows were made first."""
+    from spanalysis.errors import InputError
+    from spanalysis.instruments.scoring import Later, _score_all
+
+    responses = threaded_study.responses.copy()
+    responses.loc[10, "wemwbs_1"] = 9.0
+
+    def broken():
+        raise InputError("unknown period", column="period", row=7)
+
+    with pytest.raises(InputError, match="wemwbs_1"):
+        _score_all(responses, threaded_study.instruments)
+    with pytest.raises(InputError, match="unknown period"):
+        _score_all(responses, threaded_study.instruments, append=Later(5, 2, broken))

@@ -10,7 +10,8 @@ categoricals, to keep a million-participant table small.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -759,10 +760,18 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
                          expected="score it with score_service_use(service_use, timepoints)")
     plan_checked = checked if wide is responses else None
     plans = [_Plan(wide, inst, plan_checked) for inst in insts.values() if _scorable(inst)]
+    later = append if isinstance(append, Later) else None
+    if later is not None:
+        append = None
     if not plans:
+        if later is not None:
+            append = later.make()
         return _empty_scores() if append is None else append
     n = len(wide)
-    m = 0 if append is None else len(append)
+    m = later.rows if later is not None else 0 if append is None else len(append)
+    # categories the appended rows may add to each key column (for the code widths)
+    extra = (later.new_categories if later is not None else 0 if append is None else
+             max(len(append[c].cat.categories) for c in ("timepoint", "instrument", "scale")))
 
     blocks = [(k, sc) for k, plan in enumerate(plans) for sc in plan.scales]
     n_blocks = len(blocks)
@@ -773,9 +782,10 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     expected_out = np.empty(n_blocks * n + m, dtype=count_dtype)
     status_out = np.empty(n_blocks * n + m, dtype=np.int8)
 
-    # The categories of the key columns, joined with those of the appended rows, and the
-    # time-point codes (in the study's order when it is given) are settled first, so that
-    # every instrument can write its own blocks of the key columns as well.
+    # The categories of the key columns and the time-point codes (in the study's order when
+    # it is given) are settled first, so that every instrument can write its own blocks of
+    # the key columns as well. The appended rows' categories are joined after ours later:
+    # joining only adds categories at the end, so our codes stay as they are.
     inst_ids = [plan.inst.id for plan in plans]
     scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
     try:
@@ -783,28 +793,50 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         tp_error = None
     except InputError as exc:  # reported after the id and item checks, as it always was
         tp_codes, tp_cats, tp_error = None, [], exc
-    tail = slice(n_blocks * n, n_blocks * n + m)
-    if m:  # the appended rows: their categories joined to ours (how to map their codes)
-        tp_cats, tp_tail = _join_categories(tp_cats, append["timepoint"])
-        inst_ids, inst_tail = _join_categories(inst_ids, append["instrument"])
-        scale_cats, scale_tail = _join_categories(scale_cats, append["scale"])
-    tp_dtype = None
-    if timepoints is not None and tp_error is None:
+    order = None if timepoints is None or tp_error is not None else [str(t) for t in timepoints]
+    if order is not None:
         # the study's order: only the short code arrays are mapped, not the table
-        order = [str(t) for t in timepoints]
         remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
         tp_codes = remap[tp_codes]
-        if m:  # the appended rows' lookup composed with the new order
-            tp_tail = remap[np.append(np.arange(len(append["timepoint"].cat.categories)), -1)
-                            if tp_tail is None else tp_tail]
-        tp_cats, tp_dtype = order, pd.CategoricalDtype(order, ordered=True)
     scale_code = {s: c for c, s in enumerate(scale_cats)}
+
+    def width(count: int, small=np.int8, large=np.int16):
+        return small if count + extra < 127 else large
+
     # a participant category per row at most, so int32 codes unless the table is enormous
     pid_out = np.empty(n_blocks * n + m, dtype=np.int32 if n + m < 2**31 else np.int64)
-    tp_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(tp_cats) < 127 else np.int32)
-    inst_out = np.empty(n_blocks * n + m, dtype=np.int8 if len(inst_ids) < 127 else np.int16)
-    scale_out = np.empty(n_blocks * n + m,
-                         dtype=np.int8 if len(scale_cats) < 127 else np.int16)
+    tp_out = np.empty(n_blocks * n + m,
+                      dtype=width(len(order if order is not None else tp_cats), large=np.int32))
+    inst_out = np.empty(n_blocks * n + m, dtype=width(len(inst_ids)))
+    scale_out = np.empty(n_blocks * n + m, dtype=width(len(scale_cats)))
+    tail = slice(n_blocks * n, n_blocks * n + m)
+
+    def write_tail(rows: pd.DataFrame, pid_cats) -> dict:
+        """The appended rows written after ours, their codes mapped to the joined categories
+        (returned by column)."""
+        if len(rows) != m:  # pragma: no cover - a Later that does not keep its word
+            raise ValueError(f"{len(rows)} rows appended where {m} were announced")
+        joined = {}
+        for column, ours, out_ in (("participant_id", pid_cats, pid_out),
+                                   ("timepoint", tp_cats, tp_out),
+                                   ("instrument", inst_ids, inst_out),
+                                   ("scale", scale_cats, scale_out),
+                                   ("status", list(STATUSES), status_out)):
+            categories, lookup = _join_categories(ours, rows[column])
+            if column == "timepoint" and order is not None:  # then to the study's order
+                study_order = np.append(
+                    pd.Index(order).get_indexer(pd.Index(categories).astype(str)), -1)
+                lookup = study_order[np.append(np.arange(len(rows[column].cat.categories)),
+                                               -1) if lookup is None else lookup]
+                categories = order
+            if len(categories) > np.iinfo(out_.dtype).max:  # pragma: no cover - see width()
+                raise ValueError(f"too many categories in the appended '{column}'")
+            _map_codes(rows[column], lookup, out_[tail])
+            joined[column] = categories
+        score_out[tail] = rows["score"].to_numpy(dtype=float)
+        answered_out[tail] = rows["items_answered"].to_numpy()
+        expected_out[tail] = rows["items_expected"].to_numpy()
+        return joined
 
     # Chunks of rows: every temporary stays small (cache-resident, no page-fault churn) and
     # results go straight into the preallocated output columns. Then the instrument's
@@ -842,12 +874,16 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     # Instruments are scored side by side in two threads (numpy releases the GIL in its
     # loops; each task writes its own rows of the output), and the participant ids are
     # encoded meanwhile (submitted first, so a task waiting for them never waits for a task
-    # not yet started). Each instrument's rows are split in two halves of whole chunks, so
-    # that an instrument slower than its item count suggests (optional items, GAS) does not
-    # leave one thread alone at the end; each half has its own plan (a plan notes the
-    # chunk it is on). Errors are raised in the order of a one-thread run: the first
-    # instrument that has one, its earlier half first.
+    # not yet started). Rows to append later (service use) are made in the same threads.
+    # Each instrument's rows are split in two halves of whole chunks, so that an instrument
+    # slower than its item count suggests (optional items, GAS) does not leave one thread
+    # alone at the end; each half has its own plan (a plan notes the chunk it is on).
+    # Errors are raised in the order of a one-thread run: the appended rows' first, then a
+    # blank id, then the first instrument that has one, its earlier half first.
+    joined = None
     if n * sum(len(p.inst.items) for p in plans) < _PARALLEL_MIN:
+        if later is not None:
+            append = later.make()
         ids = _codes(wide["participant_id"])
         for k, plan in enumerate(plans):
             run(k, plan, ids, range(n))
@@ -857,36 +893,35 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         halves = [range(0, middle), range(middle, n)] if 0 < middle < n else [range(n)]
         with ThreadPoolExecutor(max_workers=2) as pool:
             ids = pool.submit(_codes, wide["participant_id"])
-            order = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
+            appended = (pool.submit(lambda: write_tail(later.make(), ids.result()[1]))
+                        if later is not None else None)
+            by_size = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
             done = {(k, h): pool.submit(run, k, plans[k] if h == 0 else
                                         _Plan(wide, plans[k].inst, plan_checked), ids, rows)
-                    for k in order for h, rows in enumerate(halves)}
-            pid_codes, pid_cats = ids.result()  # a blank id is reported first, as before
+                    for k in by_size for h, rows in enumerate(halves)}
+            if appended is not None:
+                joined = appended.result()  # its errors first, as when made beforehand
+            pid_codes, pid_cats = ids.result()  # then a blank id, as before
             for k in range(len(plans)):
                 for h in range(len(halves)):
                     done[k, h].result()
     if tp_error is not None:
         raise tp_error
+    if m and joined is None:
+        joined = write_tail(append, pid_cats)
+    if joined is not None:
+        pid_cats, tp_cats = joined["participant_id"], joined["timepoint"]
+        inst_ids, scale_cats = joined["instrument"], joined["scale"]
+    elif order is not None:
+        tp_cats = order
 
     def cat(codes, categories):
         return pd.Categorical.from_codes(codes, dtype=_cat_dtype(categories), validate=False)
 
-    if m:
-        pid_cats, pid_tail = _join_categories(pid_cats, append["participant_id"])
-        _, status_tail = _join_categories(list(STATUSES), append["status"])
-        score_out[tail] = append["score"].to_numpy(dtype=float)
-        answered_out[tail] = append["items_answered"].to_numpy()
-        expected_out[tail] = append["items_expected"].to_numpy()
-        for out_, lookup, column in ((status_out, status_tail, "status"),
-                                     (pid_out, pid_tail, "participant_id"),
-                                     (tp_out, tp_tail, "timepoint"),
-                                     (inst_out, inst_tail, "instrument"),
-                                     (scale_out, scale_tail, "scale")):
-            _map_codes(append[column], lookup, out_[tail])
     out = pd.DataFrame({
         "participant_id": cat(pid_out, pid_cats),
-        "timepoint": (cat(tp_out, tp_cats) if tp_dtype is None else
-                      pd.Categorical.from_codes(tp_out, dtype=tp_dtype, validate=False)),
+        "timepoint": (cat(tp_out, tp_cats) if order is None else pd.Categorical.from_codes(
+            tp_out, dtype=pd.CategoricalDtype(order, ordered=True), validate=False)),
         "instrument": cat(inst_out, inst_ids),
         "scale": cat(scale_out, scale_cats),
         "score": score_out,
@@ -899,6 +934,18 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     # before use, so a table filtered or reordered afterwards is simply treated as any other.
     out.attrs[SCORE_BLOCKS_ATTR] = {"rows": n, "blocks": n_blocks}
     return out
+
+
+@dataclass(frozen=True)
+class Later:
+    """Score rows to append to :func:`_score_all`'s table, made while the questionnaires
+    are scored (in the same threads): ``make()`` returns them (a score table with
+    categorical key columns, exactly ``rows`` rows, adding at most ``new_categories``
+    categories to any key column)."""
+
+    rows: int
+    new_categories: int
+    make: Callable[[], pd.DataFrame]
 
 
 def _join_categories(categories, column: pd.Series) -> tuple[pd.Index, np.ndarray | None]:
