@@ -700,11 +700,15 @@ def _paired_stats(pairs: pd.DataFrame | None, info: pd.DataFrame, by: str | None
     return out[columns]
 
 
-def _block_layout(scores: pd.DataFrame) -> dict | None:
+def _block_layout(scores: pd.DataFrame, defer_participants: bool = False) -> dict | None:
     """The block structure of a score table built by the scoring (one block of ``rows`` rows
     per scale, the same participants and time points in the same order in every block,
     recorded in ``scores.attrs``), verified against the table itself; None when the table
-    does not have it (filtered, reordered or built by hand)."""
+    does not have it (filtered, reordered or built by hand).
+
+    ``defer_participants``: the participant codes (the largest check) are left for the
+    caller to verify with :func:`_same_blocks` on ``layout["participant_blocks"]``, in
+    another thread while it pairs the participants."""
     hint = scores.attrs.get(SCORE_BLOCKS_ATTR)
     if not isinstance(hint, dict):
         return None
@@ -717,36 +721,38 @@ def _block_layout(scores: pd.DataFrame) -> dict | None:
                for c in columns) or scores["score"].dtype != np.float64:
         return None
     # Categorical.codes is a view (Series.cat.codes would copy tens of millions of codes).
-    # Block by block, with one block-sized buffer: no table-sized temporary.
     codes = {c: scores[c].array.codes[: n * count].reshape(count, n) for c in columns}
-    same = np.empty(n, dtype=bool)
-    for c in ("participant_id", "timepoint"):  # the same rows in every block
-        first = codes[c][0]
-        for block in codes[c][1:]:
-            if not np.equal(block, first, out=same).all():
-                return None
+    if not defer_participants and not _same_blocks(codes["participant_id"]):
+        return None
+    if not _same_blocks(codes["timepoint"]):  # the same rows in every block
+        return None
     for c in ("instrument", "scale"):  # one scale per block
         for block in codes[c]:
             if block.min() != block.max():
                 return None
-    return {"rows": n, "blocks": count, "participant": codes["participant_id"][0],
-            "timepoint": codes["timepoint"][0], "instrument": codes["instrument"][:, 0],
-            "scale": codes["scale"][:, 0]}
+    layout = {"rows": n, "blocks": count, "participant": codes["participant_id"][0],
+              "timepoint": codes["timepoint"][0], "instrument": codes["instrument"][:, 0],
+              "scale": codes["scale"][:, 0]}
+    if defer_participants:
+        layout["participant_blocks"] = codes["participant_id"]
+    return layout
 
 
-def _block_moments(scores: pd.DataFrame, pre: str, post: str,
-                   instruments: list[str] | None) -> tuple[pd.DataFrame, dict] | None:
-    """What :func:`_moments_by_scale` gives for ``_pair_table(scores, ...)``, computed from
-    the blocks of a score table with the block structure (see :func:`_block_layout`): the
-    participants are paired once, then each scale's scores are taken by those rows. None
-    when the structure is absent or the general path must decide (blank or repeated ids,
-    or asked-for instruments outside the blocks)."""
-    layout = _block_layout(scores)
-    if layout is None:
-        return None
+def _same_blocks(blocks: np.ndarray) -> bool:
+    """Whether every row of ``blocks`` (blocks x rows) equals the first: block by block,
+    with one block-sized buffer, so no table-sized temporary is made."""
+    same = np.empty(blocks.shape[1], dtype=bool)
+    first = blocks[0]
+    return all(np.equal(block, first, out=same).all() for block in blocks[1:])
+
+
+def _pair_blocks(scores: pd.DataFrame, layout: dict, pre: str, post: str,
+                 instruments: list[str] | None):
+    """For :func:`_block_moments`: the blocks to summarise (as ``(instrument, scale, block)``
+    in table order) and the rows of each person with both time points and with a baseline
+    only; None when the general path must decide."""
     n, count = layout["rows"], layout["blocks"]
     i_cats = scores["instrument"].cat.categories
-    s_cats = scores["scale"].cat.categories
     in_blocks = set(i_cats[np.unique(layout["instrument"])].astype(str))
     asked = None if instruments is None else {str(i) for i in instruments}
     if len(scores) > n * count:  # rows after the blocks (service use): only if not asked for
@@ -777,9 +783,31 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
     paired = has_pre & has_post
     pair_pre, pair_post = row_of[0][paired], row_of[1][paired]
     pre_only = row_of[0][has_pre & ~has_post]
-    score = scores["score"].to_numpy()
     order = sorted((int(layout["instrument"][b]), int(layout["scale"][b]), b)
                    for b in range(count) if str(i_cats[layout["instrument"][b]]) in wanted)
+    return order, pair_pre, pair_post, pre_only
+
+
+def _block_moments(scores: pd.DataFrame, pre: str, post: str,
+                   instruments: list[str] | None) -> tuple[pd.DataFrame, dict] | None:
+    """What :func:`_moments_by_scale` gives for ``_pair_table(scores, ...)``, computed from
+    the blocks of a score table with the block structure (see :func:`_block_layout`): the
+    participants are paired once, then each scale's scores are taken by those rows. None
+    when the structure is absent or the general path must decide (blank or repeated ids,
+    or asked-for instruments outside the blocks)."""
+    layout = _block_layout(scores, defer_participants=True)
+    if layout is None:
+        return None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # checked while the pairs are found
+        same_people = pool.submit(_same_blocks, layout["participant_blocks"])
+        pairing = _pair_blocks(scores, layout, pre, post, instruments)
+        if not same_people.result() or pairing is None:
+            return None
+    n, count = layout["rows"], layout["blocks"]
+    score = scores["score"].to_numpy()
+    order, pair_pre, pair_post, pre_only = pairing
+    i_cats = scores["instrument"].cat.categories
+    s_cats = scores["scale"].cat.categories
 
     def one_scale(block: int):
         values = score[block * n:(block + 1) * n]

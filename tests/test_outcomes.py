@@ -421,3 +421,30 @@ def test_rows_to_append_report_their_error_first(threaded_study):
         _score_all(responses, threaded_study.instruments)
     with pytest.raises(InputError, match="unknown period"):
         _score_all(responses, threaded_study.instruments, append=Later(5, 2, broken))
+
+
+def test_block_path_declines_a_table_whose_participants_differ_between_blocks(demo):
+    """Two people swapped in one scale's block only (time points unchanged): the table keeps
+    its layout note, but the participant check (made while the pairs are found) declines
+    it, and paired change equals the general pairing."""
+    from spanalysis import change
+    from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR
+
+    scores = demo.scores.copy()
+    n = scores.attrs[SCORE_BLOCKS_ATTR]["rows"]
+    block = scores.iloc[n:2 * n]
+    baseline = np.flatnonzero((block["timepoint"] == "baseline").to_numpy())[:2] + n
+    i, j = scores.index[baseline]
+    a, b = scores.at[i, "participant_id"], scores.at[j, "participant_id"]
+    scores.loc[[i, j], "participant_id"] = [b, a]
+    assert change._block_layout(scores, defer_participants=True) is not None
+    assert change._block_layout(scores) is None
+    chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
+    assert change._block_moments(demo.scores, "baseline", "followup", chosen) is not None
+    assert change._block_moments(scores, "baseline", "followup", chosen) is None
+    kwargs = dict(min_cell_size=demo.min_cell_size, timepoints=demo.timepoints)
+    questionnaire = ~scores["instrument"].isin(["service_use"])
+    pd.testing.assert_frame_equal(
+        change.paired_change(scores[questionnaire], demo.scale_info, **kwargs),
+        change.paired_change(_without_layout(scores[questionnaire]), demo.scale_info,
+                             **kwargs), check_exact=False, rtol=1e-12)
