@@ -432,8 +432,9 @@ class _Loader:
         # the two threads finish close together.
         with ThreadPoolExecutor(max_workers=2) as pool:
             check_responses = pool.submit(loaders[1]._responses, manifest, items, tables[1])
-            ids = (pool.submit(_Ids, [tables[_ID_FILES.index(n)].frame["participant_id"]
-                                      for n in names], names)
+            ids = (pool.submit(_Ids.with_participants,
+                               [tables[_ID_FILES.index(n)].frame["participant_id"]
+                                for n in names], names)
                    if "participants" in names else None)
             checks = [pool.submit(loaders[0]._participants, manifest, tables[0]),
                       check_responses,
@@ -549,7 +550,8 @@ class _Loader:
             lookup = np.append(distinct.to_numpy(dtype="datetime64[ns]"),
                                np.datetime64("NaT", "ns"))  # code -1 (blank) finds NaT
             parsed = pd.Series(lookup[coded.codes], index=raw.index)
-            bad = np.append(unparsed.to_numpy(dtype=bool), False)[coded.codes]
+            unparsed = unparsed.to_numpy(dtype=bool)  # per distinct value: rows only if any
+            bad = np.append(unparsed, False)[coded.codes] if unparsed.any() else _NONE
         self.flag_rows(table, bad, column, "not a date", "a date such as 2025-03-31 or 31/03/2025")
         if required:
             self.flag_rows(table, raw.isna(), column, "date is blank", "a date")
@@ -830,7 +832,8 @@ class _Loader:
                                  if "service_use" in codes else {})}
         table, _ = self._ids["participants"]
         cp = codes["participants"]
-        ids.set_participants(cp)
+        if ids._row is None:  # not yet done while the files were checked
+            ids.set_participants(cp)
         pid = ids.lazy(cp)
         self.flag_rows(table, cp < 0, "participant_id", "participant id is blank",
                        "a pseudonymous identifier")
@@ -1039,6 +1042,13 @@ class _Ids:
         self.codes = [all_codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         self.size = len(self.dictionary)
         self._row = None
+
+    @classmethod
+    def with_participants(cls, columns: list[pd.Series], names: list[str]) -> "_Ids":
+        """The ids encoded, and the participants file's rows noted (see set_participants)."""
+        ids = cls(columns, names)
+        ids.set_participants(ids.codes[names.index("participants")])
+        return ids
 
     def set_participants(self, cp: np.ndarray):
         """Remember which code is on which participants row (the first, if repeated)."""
