@@ -132,7 +132,7 @@ class Study:
         (pandas' copy-on-write)."""
         from . import instruments as ins
 
-        from .instruments.scoring import Later, _score_all
+        from .instruments.scoring import _Later, _score_all
 
         responses, service_use = self._with_coded_ids()
         service = None
@@ -141,7 +141,7 @@ class Study:
             if isinstance(services.dtype, pd.CategoricalDtype):
                 # the loader's codes: scored while the questionnaires are (one row per row,
                 # adding at most the services, one instrument and two time points)
-                service = Later(len(service_use), max(len(services.cat.categories), 2),
+                service = _Later(len(service_use), max(len(services.cat.categories), 2),
                                 lambda: ins.score_service_use(service_use, self.timepoints))
             else:
                 service = ins.score_service_use(service_use, self.timepoints)

@@ -400,7 +400,7 @@ def test_service_use_scored_alongside_the_questionnaires_equals_scoring_it_first
         deferred, first = fast.scores, plain.scores
     finally:
         scoring._score_all = original
-    assert calls == ["Later", "DataFrame"]
+    assert calls == ["_Later", "DataFrame"]
     _same_table(deferred, first)
     assert (deferred["instrument"] == "service_use").sum() == len(threaded_study.service_use)
 
@@ -409,7 +409,7 @@ def test_rows_to_append_report_their_error_first(threaded_study):
     """An error in the rows made alongside the questionnaires is raised before a bad answer
     in the questionnaires, as when those rows were made first."""
     from spanalysis.errors import InputError
-    from spanalysis.instruments.scoring import Later, _score_all
+    from spanalysis.instruments.scoring import _Later, _score_all
 
     responses = threaded_study.responses.copy()
     responses.loc[10, "wemwbs_1"] = 9.0
@@ -420,7 +420,7 @@ def test_rows_to_append_report_their_error_first(threaded_study):
     with pytest.raises(InputError, match="wemwbs_1"):
         _score_all(responses, threaded_study.instruments)
     with pytest.raises(InputError, match="unknown period"):
-        _score_all(responses, threaded_study.instruments, append=Later(5, 2, broken))
+        _score_all(responses, threaded_study.instruments, append=_Later(5, 2, broken))
 
 
 def test_block_path_declines_a_table_whose_participants_differ_between_blocks(demo):

@@ -760,7 +760,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
                          expected="score it with score_service_use(service_use, timepoints)")
     plan_checked = checked if wide is responses else None
     plans = [_Plan(wide, inst, plan_checked) for inst in insts.values() if _scorable(inst)]
-    later = append if isinstance(append, Later) else None
+    later = append if isinstance(append, _Later) else None
     if later is not None:
         append = None
     if not plans:
@@ -814,7 +814,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     def write_tail(rows: pd.DataFrame, pid_cats) -> dict:
         """The appended rows written after ours, their codes mapped to the joined categories
         (returned by column)."""
-        if len(rows) != m:  # pragma: no cover - a Later that does not keep its word
+        if len(rows) != m:  # pragma: no cover - a _Later that does not keep its word
             raise ValueError(f"{len(rows)} rows appended where {m} were announced")
         joined = {}
         for column, ours, out_ in (("participant_id", pid_cats, pid_out),
@@ -937,7 +937,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
 
 
 @dataclass(frozen=True)
-class Later:
+class _Later:
     """Score rows to append to :func:`_score_all`'s table, made while the questionnaires
     are scored (in the same threads): ``make()`` returns them (a score table with
     categorical key columns, exactly ``rows`` rows, adding at most ``new_categories``
