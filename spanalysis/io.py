@@ -186,7 +186,7 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.Da
                                 dtype={c: "str" for c in numeric_text})
             for col in numeric_text:
                 frame[col] = again[col]
-    except UnicodeDecodeError:
+    except UnicodeDecodeError:  # a ValueError too: left to _read_csv, which detects the encoding
         raise
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", file=label,

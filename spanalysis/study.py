@@ -181,20 +181,14 @@ class Study:
         responses, service = self.responses, self.service_use
         if not codes:
             return responses, service
-        sources = codes.get("sources", {})
-
-        def unchanged(frame, name, column) -> bool:
-            source = sources.get(name)
-            return (frame is not None and source is not None and column in frame.columns
-                    and _arrow_source(frame[column]) is source)
-
-        if service is not None and unchanged(service, "service", "service"):
+        if self._as_loaded(service, "service", "service"):
             service_codes, service_names = codes["service"]
             service = service.assign(service=pd.Series(pd.Categorical.from_codes(
                 service_codes, dtype=_cat_dtype(pd.Index(pd.array(service_names, dtype="str"))),
                 validate=False), index=service.index))
-        if not unchanged(responses, "responses", "participant_id") or (
-                service is not None and not unchanged(service, "service_use", "participant_id")):
+        if not self._as_loaded(responses, "responses", "participant_id") or (
+                service is not None
+                and not self._as_loaded(service, "service_use", "participant_id")):
             return responses, service
         import pyarrow as pa
 
@@ -243,15 +237,19 @@ class Study:
                 table = pd.concat([table, rows], ignore_index=True)
         return table
 
+    def _as_loaded(self, frame: pd.DataFrame | None, name: str, column: str) -> bool:
+        """Whether ``frame[column]`` is still the very Arrow array the loader encoded as
+        ``name`` (its codes in ``_id_codes`` then describe it row by row)."""
+        source = ((self._id_codes or {}).get("sources") or {}).get(name)
+        return (frame is not None and source is not None and column in frame.columns
+                and _arrow_source(frame[column]) is source)
+
     def _services(self) -> list[str]:
         """The services of ``service_use``, in order of first appearance: the loader's list
         while the column is the one it encoded, else read from the column."""
-        codes = self._id_codes or {}
-        source = codes.get("sources", {}).get("service")
-        column = self.service_use["service"]
-        if source is not None and "service" in codes and _arrow_source(column) is source:
-            return [str(v) for v in codes["service"][1].to_pylist()]
-        return [str(v) for v in column.dropna().unique()]
+        if self._as_loaded(self.service_use, "service", "service"):
+            return [str(v) for v in self._id_codes["service"][1].to_pylist()]
+        return [str(v) for v in self.service_use["service"].dropna().unique()]
 
     @cached_property
     def item_info(self) -> pd.DataFrame:
@@ -599,7 +597,7 @@ class _Loader:
         # item column, so that scoring need not check the same columns again
         self._ids["item_rules"] = {
             c: (float(items.at[c, "min"]), float(items.at[c, "max"]),
-                bool(True if pd.isna(items.at[c, "integer"]) else items.at[c, "integer"]))
+                bool(items.at[c, "integer"]))  # as _item_values read it
             for c in wide.columns if c in items.index and wide[c].dtype == np.float64}
         return wide
 
@@ -791,8 +789,7 @@ class _Loader:
                            "'before' or 'after' (referral)", values=period.text())
         counts = self._whole_numbers(table, "count", 0, None, "a whole number of events, 0 or more")
         self._ids["service_use"] = (table, df["participant_id"])
-        self._ids["service_codes"] = service.codes
-        self._ids["service_names"] = (service.codes, service.dictionary)
+        self._ids["service_codes"] = (service.codes, service.dictionary)
         return pd.DataFrame({"participant_id": df["participant_id"], "service": service.text(),
                              "period": pd.Categorical.from_codes(
                                  positions, categories=["before", "after"], ordered=True),
@@ -803,7 +800,7 @@ class _Loader:
         pid = ids.lazy(codes)
         self.flag_rows(table, codes < 0, "participant_id", "participant id is blank",
                        "a participant id from the participants file")
-        dup = ids.duplicated(codes, self._ids["service_codes"],
+        dup = ids.duplicated(codes, self._ids["service_codes"][0],
                              service["period"].cat.codes.to_numpy().astype(np.int64))
         self.flag_rows(table, dup, "period",
                        "the same participant, service and period appear more than once",
@@ -828,7 +825,7 @@ class _Loader:
         if "responses" in codes:  # kept for scoring (Study._id_codes)
             self._id_codes = {"dictionary": ids.dictionary, "responses": codes["responses"],
                               **({"service_use": codes["service_use"],
-                                  "service": self._ids["service_names"]}
+                                  "service": self._ids["service_codes"]}
                                  if "service_use" in codes else {})}
         table, _ = self._ids["participants"]
         cp = codes["participants"]

@@ -414,8 +414,7 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
         with np.errstate(invalid="ignore", divide="ignore"):
             value = total / n_ans
     elif m == "lookup":
-        status = np.where(n_ans == n_exp, _OK, _INCOMPLETE).astype(np.int8)
-        status[n_ans == 0] = _NOT_ADMIN
+        status = _lookup_status(n_ans, n_exp)
         value = _converted(sc, plan, total)
     elif m == "dichotomise_count":
         value = _counted(sc, idx, plan, start, stop)
@@ -458,6 +457,13 @@ def _enough(rule, n_ans, n_exp):
     return (n_exp - n_ans) <= rule.max_missing
 
 
+def _lookup_status(n_ans, n_exp) -> np.ndarray:
+    """Status of a conversion-table score: it needs every item answered."""
+    status = np.where(n_ans == n_exp, _OK, _INCOMPLETE).astype(np.int8)
+    status[n_ans == 0] = _NOT_ADMIN
+    return status
+
+
 def _rule_tables(sc: Scale, n_items: int, n_exp: int):
     """For a scale whose items are all required (``n_exp`` of them), indexed by the number
     of items answered (0..n_items): the status; the divisor of the item total (None when the
@@ -472,8 +478,7 @@ def _rule_tables(sc: Scale, n_items: int, n_exp: int):
     rule, m = sc.missing, sc.method
     enough = _enough(rule, k, n_exp)
     if m == "lookup":
-        status = np.where(k == n_exp, _OK, _INCOMPLETE).astype(np.int8)
-        status[k == 0] = _NOT_ADMIN
+        status = _lookup_status(k, n_exp)
     else:
         partial = _PRORATED if m == "mean" or (m == "sum" and rule.prorate) else _PARTIAL
         status = _status(k, n_exp, enough, partial)
@@ -794,10 +799,14 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     except InputError as exc:  # reported after the id and item checks, as it always was
         tp_codes, tp_cats, tp_error = None, [], exc
     order = None if timepoints is None or tp_error is not None else [str(t) for t in timepoints]
+
+    def in_study_order(categories) -> np.ndarray:
+        """Each category's position in the study's order (-1: not in it), then -1 for a
+        blank row's code -1: only short code arrays are mapped, not the table."""
+        return np.append(pd.Index(order).get_indexer(pd.Index(categories).astype(str)), -1)
+
     if order is not None:
-        # the study's order: only the short code arrays are mapped, not the table
-        remap = np.append(pd.Index(order).get_indexer(pd.Index(tp_cats).astype(str)), -1)
-        tp_codes = remap[tp_codes]
+        tp_codes = in_study_order(tp_cats)[tp_codes]
     scale_code = {s: c for c, s in enumerate(scale_cats)}
 
     def width(count: int, small=np.int8, large=np.int16):
@@ -824,10 +833,9 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
                                    ("status", list(STATUSES), status_out)):
             categories, lookup = _join_categories(ours, rows[column])
             if column == "timepoint" and order is not None:  # then to the study's order
-                study_order = np.append(
-                    pd.Index(order).get_indexer(pd.Index(categories).astype(str)), -1)
-                lookup = study_order[np.append(np.arange(len(rows[column].cat.categories)),
-                                               -1) if lookup is None else lookup]
+                lookup = in_study_order(categories)[
+                    np.append(np.arange(len(rows[column].cat.categories)), -1)
+                    if lookup is None else lookup]
                 categories = order
             if len(categories) > np.iinfo(out_.dtype).max:  # pragma: no cover - see width()
                 raise ValueError(f"too many categories in the appended '{column}'")
