@@ -388,16 +388,19 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
         # Every item required: status and the score's divisor and factor depend on the
         # number answered alone, so they are looked up (tables from _rule_tables).
         status_of, divide_by, factor = plan.rule_tables(sc, len(idx), int(n_exp))
-        status = status_of[n_ans]
+        # numpy gathers about three times faster with intp indices than with int16 ones
+        # (measured), so the counts are widened once for the three lookups
+        k = n_ans.astype(np.intp)
+        status = status_of[k]
         if m == "lookup":
             value = _converted(sc, plan, total)
         elif m == "dichotomise_count":
             value = _counted(sc, idx, plan, start, stop)
         elif divide_by is not None:   # mean; sum prorated when items are missing
-            value = total / divide_by[n_ans]
+            value = total / divide_by[k]
         else:
             value = total * 1.0       # a new array: total is shared with other scales
-        value *= factor[n_ans]        # NaN where the rule gives no score
+        value *= factor[k]            # NaN where the rule gives no score
         return value, n_ans, n_exp, status
     rule = sc.missing
     enough = _enough(rule, n_ans, n_exp)
