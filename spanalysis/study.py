@@ -1067,15 +1067,22 @@ class _Ids:
 
     def duplicated(self, codes: np.ndarray, *more: np.ndarray) -> np.ndarray:
         """Rows (with an id) whose id, and the given other codes, occur more than once."""
-        key = codes
-        for other in more:
-            key = key * (int(other.max(initial=0)) + 2) + (other + 1)
-        valid = codes >= 0
+        scales = [int(other.max(initial=0)) + 2 for other in more]
         out = np.zeros(len(codes), dtype=bool)
+        if _keys_increase(codes, more, scales):
+            return out
+        key = codes
+        for other, scale in zip(more, scales):  # in place after the first step (a copy)
+            key = key * scale if key is codes else np.multiply(key, scale, out=key)
+            key += other
+            key += 1
+        valid = codes >= 0
         all_valid = bool(valid.all())
         keys = key if all_valid else key[valid]
-        top = int(keys.max()) if len(keys) else 0
-        if len(keys) and top < 64 * len(codes) + 1_000_000:
+        if not len(keys):
+            return out
+        top = int(keys.max())
+        if top < 64 * len(codes) + 1_000_000:
             # linear time when the key range is small; first a one-byte-per-key screen, since
             # duplicates are rare and counting needs eight bytes per key
             seen = np.zeros(top + 1, dtype=bool)
@@ -1124,6 +1131,32 @@ class _Ids:
 
     def lazy(self, codes: np.ndarray) -> "_Lazy":
         return _Lazy(codes, self.dictionary)
+
+
+def _keys_increase(codes: np.ndarray, more: tuple, scales: list[int]) -> bool:
+    """Whether every row has an id and the rows' keys (the id's code, then each of ``more``,
+    as :meth:`_Ids.duplicated` combines them) strictly increase, so that no key occurs
+    twice. A file sorted by participant, as files usually are, passes (the participants
+    file's own codes are 0, 1, 2, ... unless an id repeats). Block by block into reused
+    buffers: no table-sized temporary."""
+    step = 1 << 16
+    key = np.empty(min(len(codes), step), dtype=np.int64)
+    rising = np.empty(max(len(key) - 1, 0), dtype=bool)
+    last = -1
+    for start in range(0, len(codes), step):
+        part = codes[start:start + step]
+        k = key[:len(part)]
+        np.copyto(k, part)
+        if k.min() < 0:
+            return False  # a blank id: left to the general check
+        for other, scale in zip(more, scales):
+            k *= scale
+            k += other[start:start + step]
+            k += 1
+        if k[0] <= last or not np.greater(k[1:], k[:-1], out=rising[:len(k) - 1]).all():
+            return False
+        last = int(k[-1])
+    return True
 
 
 class _Lazy:

@@ -7,6 +7,7 @@ appearance worked out with a Python dict.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from spanalysis._textcodes import encode_numbered as _encode_numbered
 from spanalysis._textcodes import trimmed_no_blank as _trimmed_no_blank
-from spanalysis.study import _encode_text, _text
+from spanalysis.study import _encode_text, _Ids, _keys_increase, _text
 
 
 def reference_encoding(values: list) -> tuple[list[int], list[str]]:
@@ -236,3 +237,57 @@ def test_byte_screen_reads_every_block_of_a_long_column(bad_at):
     want_codes, want_uniques = pd.factorize(pd.Series(values))
     assert codes.tolist() == want_codes.tolist()
     assert dictionary.to_pylist() == list(want_uniques)
+
+
+# -- duplicate keys (participant id, then time point or service and period) ------------------
+
+def reference_duplicated(codes, more) -> list[bool]:
+    """Rows with an id whose whole key occurs more than once, by pandas."""
+    frame = pd.DataFrame({"id": codes, **{f"k{i}": m for i, m in enumerate(more)}})
+    return (frame.duplicated(keep=False) & (frame["id"] >= 0)).tolist()
+
+
+def any_ids() -> _Ids:
+    return _Ids([pd.Series(["SP1"])], ["participants"])  # duplicated() needs no ids of its own
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(-1, 6), min_size=n, max_size=n),
+    st.lists(st.lists(st.integers(-1, 3), min_size=n, max_size=n), max_size=2))),
+    st.booleans())
+def test_duplicate_keys_flagged_as_pandas_flags_them(data, sort):
+    """Sorted rows take the fast path (keys that strictly increase cannot repeat) unless a
+    key repeats or an id is blank; any rows give what pandas.DataFrame.duplicated gives."""
+    codes, more = data
+    codes = np.array(codes, dtype=np.int64)
+    more = [np.array(m, dtype=np.int64) for m in more]
+    if sort:
+        order = np.lexsort([*reversed(more), codes])  # by id, then each further code
+        codes, more = codes[order], [m[order] for m in more]
+    got = any_ids().duplicated(codes, *more)
+    assert got.tolist() == reference_duplicated(codes, more)
+
+
+@pytest.mark.parametrize("case", ["sorted", "repeat_across_blocks", "repeat_in_block",
+                                  "fall_across_blocks", "blank"])
+def test_increasing_key_screen_reads_every_block(case):
+    """The screen runs over blocks of 65,536 rows: a repeated key at a block boundary or
+    inside a later block, a key that falls at a boundary (no repeat), and a blank id are
+    all seen; each answer equals pandas'."""
+    n = 200_000
+    codes = np.arange(n, dtype=np.int64) // 2 * 2  # two rows per participant, even codes
+    period = np.arange(n, dtype=np.int64) % 2      # before, after
+    if case == "repeat_across_blocks":
+        codes[65_536], period[65_536] = codes[65_535], period[65_535]
+    elif case == "repeat_in_block":
+        period[150_001] = period[150_000]
+    elif case == "fall_across_blocks":
+        codes[65_536] = 1   # smaller than the row before, and no other row has it
+    elif case == "blank":
+        codes[131_072] = -1
+    increasing = _keys_increase(codes, (period,), [int(period.max()) + 2])
+    assert increasing == (case == "sorted")
+    got = any_ids().duplicated(codes, period)
+    assert got.tolist() == reference_duplicated(codes, [period])
+    assert got.any() == case.startswith("repeat")
