@@ -449,10 +449,15 @@ def _norm_ppf(q):
     return special.ndtri(q)
 
 
+#: scipy's signed-rank test uses the normal approximation above this many differences
+#: (``method="auto"``); :func:`_signed_rank_normal` computes it without scipy
+_EXACT_MAX = 50
+
+
 def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
     """scipy's signed-rank test with its defaults; NaN when every difference is zero."""
     diffs = np.asarray(diffs, dtype=float)
-    if diffs.size > 50:
+    if diffs.size > _EXACT_MAX:
         return _signed_rank_normal(diffs)
     if diffs.size == 0 or np.all(diffs == 0):
         return math.nan, math.nan
@@ -660,9 +665,15 @@ def _paired_stats(pairs: pd.DataFrame | None, info: pd.DataFrame, by: str | None
     # Signed-rank test per group: one scipy call per scale x group (few), not per row.
     if not wilcoxon:
         wil = {}
-    elif fast:  # one test per scale, two at a time (numpy releases the GIL)
+    elif fast:  # one test per scale
+        # The normal approximation (more than _EXACT_MAX differences) is numpy alone: two
+        # at a time (numpy releases the GIL). scipy's test of a small sample runs in this
+        # thread, one at a time: _wilcoxon changes the warning filters, which threads share
+        # (warnings.catch_warnings is not thread-safe), so two at once could leave one behind.
+        large = [key for key, d in diffs_of.items() if len(d) > _EXACT_MAX]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            wil = dict(zip(diffs_of, pool.map(_wilcoxon, diffs_of.values())))
+            wil = dict(zip(large, pool.map(lambda key: _wilcoxon(diffs_of[key]), large)))
+        wil.update((key, _wilcoxon(d)) for key, d in diffs_of.items() if key not in wil)
     else:
         wil = {k: _wilcoxon(g.to_numpy()) for k, g in c.groupby(keys, sort=True)["diff"]}
     wil = pd.DataFrame.from_dict(wil, orient="index", columns=["wilcoxon_W", "wilcoxon_p"])

@@ -164,6 +164,34 @@ def test_change_from_score_blocks_equals_the_general_pairing(demo, wilcoxon):
     assert (fast["n_pairs"] > 0).all()
 
 
+def test_small_sample_signed_rank_tests_run_in_the_calling_thread(demo, monkeypatch):
+    """scipy's signed-rank test of a small sample changes the warning filters, which
+    threads share (warnings.catch_warnings is not thread-safe), so paired change runs those
+    tests one at a time in the calling thread; the filters are as they were afterwards."""
+    import threading
+    import warnings
+
+    from spanalysis import change
+    from spanalysis.instruments.scoring import _score_all
+
+    few = demo.responses.iloc[:60]  # about 30 people: every scale has 50 pairs or fewer
+    scores = _score_all(few, demo.instruments, timepoints=demo.timepoints)
+    assert change._block_layout(scores) is not None  # the fast path, with its thread pool
+    real, small = change._wilcoxon, []
+
+    def spy(diffs):
+        if len(diffs) <= change._EXACT_MAX:
+            small.append(threading.current_thread() is threading.main_thread())
+        return real(diffs)
+
+    monkeypatch.setattr(change, "_wilcoxon", spy)
+    filters = list(warnings.filters)
+    table = change.paired_change(scores, demo.scale_info, timepoints=demo.timepoints)
+    assert small and all(small)
+    assert table["wilcoxon_p"].notna().any()
+    assert warnings.filters == filters
+
+
 def test_block_layout_is_verified_before_use(demo):
     """A table that kept the layout note but not the layout (rows filtered or shuffled) is
     paired the general way, with the same results as a table without the note."""
