@@ -711,15 +711,15 @@ def _paired_stats(pairs: pd.DataFrame | None, info: pd.DataFrame, by: str | None
     return out[columns]
 
 
-def _block_layout(scores: pd.DataFrame, defer_participants: bool = False) -> dict | None:
+def _block_layout(scores: pd.DataFrame, defer: bool = False) -> dict | None:
     """The block structure of a score table built by the scoring (one block of ``rows`` rows
     per scale, the same participants and time points in the same order in every block,
     recorded in ``scores.attrs``), verified against the table itself; None when the table
     does not have it (filtered, reordered or built by hand).
 
-    ``defer_participants``: the participant codes (the largest check) are left for the
-    caller to verify with :func:`_same_blocks` on ``layout["participant_blocks"]``, in
-    another thread while it pairs the participants."""
+    ``defer``: the checks of the table's codes (all the work) are left to the caller, who
+    runs ``layout["verify"]()`` in another thread while it pairs the participants; the
+    layout is used only if that returns True."""
     hint = scores.attrs.get(SCORE_BLOCKS_ATTR)
     if not isinstance(hint, dict):
         return None
@@ -733,19 +733,21 @@ def _block_layout(scores: pd.DataFrame, defer_participants: bool = False) -> dic
         return None
     # Categorical.codes is a view (Series.cat.codes would copy tens of millions of codes).
     codes = {c: scores[c].array.codes[: n * count].reshape(count, n) for c in columns}
-    if not defer_participants and not _same_blocks(codes["participant_id"]):
+
+    def verify() -> bool:
+        # the same participants and time points, in the same rows, in every block; one
+        # instrument and one scale per block
+        return (_same_blocks(codes["participant_id"]) and _same_blocks(codes["timepoint"])
+                and all(block.min() == block.max()
+                        for c in ("instrument", "scale") for block in codes[c]))
+
+    if not defer and not verify():
         return None
-    if not _same_blocks(codes["timepoint"]):  # the same rows in every block
-        return None
-    for c in ("instrument", "scale"):  # one scale per block
-        for block in codes[c]:
-            if block.min() != block.max():
-                return None
     layout = {"rows": n, "blocks": count, "participant": codes["participant_id"][0],
               "timepoint": codes["timepoint"][0], "instrument": codes["instrument"][:, 0],
               "scale": codes["scale"][:, 0]}
-    if defer_participants:
-        layout["participant_blocks"] = codes["participant_id"]
+    if defer:
+        layout["verify"] = verify
     return layout
 
 
@@ -814,13 +816,13 @@ def _block_moments(scores: pd.DataFrame, pre: str, post: str,
     participants are paired once, then each scale's scores are taken by those rows. None
     when the structure is absent or the general path must decide (blank or repeated ids,
     or asked-for instruments outside the blocks)."""
-    layout = _block_layout(scores, defer_participants=True)
+    layout = _block_layout(scores, defer=True)
     if layout is None:
         return None
-    with ThreadPoolExecutor(max_workers=1) as pool:  # checked while the pairs are found
-        same_people = pool.submit(_same_blocks, layout["participant_blocks"])
+    with ThreadPoolExecutor(max_workers=1) as pool:  # verified while the pairs are found
+        verified = pool.submit(layout["verify"])
         pairing = _pair_blocks(scores, layout, pre, post, instruments)
-        if not same_people.result() or pairing is None:
+        if not verified.result() or pairing is None:  # pairs of an unverified layout unused
             return None
     n, count = layout["rows"], layout["blocks"]
     score = scores["score"].to_numpy()

@@ -465,7 +465,8 @@ def test_block_path_declines_a_table_whose_participants_differ_between_blocks(de
     i, j = scores.index[baseline]
     a, b = scores.at[i, "participant_id"], scores.at[j, "participant_id"]
     scores.loc[[i, j], "participant_id"] = [b, a]
-    assert change._block_layout(scores, defer_participants=True) is not None
+    deferred = change._block_layout(scores, defer=True)
+    assert deferred is not None and not deferred["verify"]()
     assert change._block_layout(scores) is None
     chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
     assert change._block_moments(demo.scores, "baseline", "followup", chosen) is not None
