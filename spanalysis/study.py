@@ -132,24 +132,51 @@ class Study:
         (pandas' copy-on-write)."""
         from . import instruments as ins
 
-        from .instruments.scoring import _Later, _score_all
+        from .instruments.scoring import _codes, _Later, _score_all
 
-        responses, service_use = self._with_coded_ids()
-        service = None
-        if service_use is not None:
-            services = service_use["service"]
-            if isinstance(services.dtype, pd.CategoricalDtype):
-                # the loader's codes: scored while the questionnaires are (one row per row,
-                # adding at most the services, one instrument and two time points)
-                service = _Later(len(service_use), max(len(services.cat.categories), 2),
-                                lambda: ins.score_service_use(service_use, self.timepoints))
-            else:
-                service = ins.score_service_use(service_use, self.timepoints)
-        # one table: the service-use rows are written after the questionnaire rows
-        scores = _score_all(responses, self.instruments, append=service,
-                            timepoints=self.timepoints, checked=self._unchanged_items(responses))
+        responses, service_use = self.responses, self.service_use
+        checked = self._unchanged_items(responses)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # The loader's codes become categorical columns in a second thread while the
+            # scoring starts; the scoring's threads ask for them when they need them.
+            coded = side.submit(self._with_coded_ids)
+            participant_ids = None
+            if self._ids_as_loaded(responses, service_use):
+                participant_ids = lambda: _codes(coded.result()[0]["participant_id"])  # noqa: E731
+            service = None
+            if service_use is not None:
+                services = self._service_categories(service_use)
+                if services is not None:
+                    # categorical services: scored while the questionnaires are (one row
+                    # per row, adding at most the services, one instrument and two time
+                    # points)
+                    service = _Later(len(service_use), max(services, 2),
+                                     lambda: ins.score_service_use(coded.result()[1],
+                                                                   self.timepoints))
+                else:
+                    service = ins.score_service_use(coded.result()[1], self.timepoints)
+            # one table: the service-use rows are written after the questionnaire rows
+            scores = _score_all(responses, self.instruments, append=service,
+                                timepoints=self.timepoints, checked=checked,
+                                participant_ids=participant_ids)
         self._checked_items = None  # its columns need not be kept any longer
         return scores
+
+    def _ids_as_loaded(self, responses: pd.DataFrame, service: pd.DataFrame | None) -> bool:
+        """Whether the participant ids of ``responses`` (and ``service``) are still the
+        columns the loader encoded, so that its codes describe them row by row."""
+        return bool(self._id_codes) and self._as_loaded(
+            responses, "responses", "participant_id") and (
+            service is None or self._as_loaded(service, "service_use", "participant_id"))
+
+    def _service_categories(self, service: pd.DataFrame) -> int | None:
+        """How many categories ``_with_coded_ids`` gives the ``service`` column (None when
+        it stays text)."""
+        if self._id_codes and self._as_loaded(service, "service", "service"):
+            return len(self._id_codes["service"][1])
+        column = service["service"]
+        return (len(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype)
+                else None)
 
     def _unchanged_items(self, responses: pd.DataFrame) -> dict | None:
         """The item columns of ``responses`` still holding the very values the loader
@@ -186,9 +213,7 @@ class Study:
             service = service.assign(service=pd.Series(pd.Categorical.from_codes(
                 service_codes, dtype=_cat_dtype(pd.Index(pd.array(service_names, dtype="str"))),
                 validate=False), index=service.index))
-        if not self._as_loaded(responses, "responses", "participant_id") or (
-                service is not None
-                and not self._as_loaded(service, "service_use", "participant_id")):
+        if not self._ids_as_loaded(responses, service):
             return responses, service
         import pyarrow as pa
 

@@ -751,16 +751,22 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
 @with_small_pages
 def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None = None,
                timepoints: Sequence[str] | None = None,
-               checked: dict | None = None) -> pd.DataFrame:
+               checked: dict | None = None,
+               participant_ids: Callable[[], tuple[np.ndarray, pd.Index]] | None = None
+               ) -> pd.DataFrame:
     """:func:`score_all`, with the rows of ``append`` (a score table with categorical text
     columns, such as :func:`score_service_use` gives) written after the questionnaire rows:
     one table built once instead of two tables and a copy of both. With ``timepoints`` (the
     study's order), ``timepoint`` is an ordered categorical in that order; a time point not
     in it is blank (as ``set_categories`` would make it), without a second pass over the
     table. ``checked``: columns of ``responses`` already known to be valid (see
-    :class:`_Plan`), not screened again."""
+    :class:`_Plan`), not screened again. ``participant_ids``: what :func:`_codes` gives for
+    ``responses["participant_id"]`` (int32 codes, categories), made by the caller's function
+    in the scoring's threads (the study's loader codes); not used for a long table."""
     insts = _as_dict(instruments)
     wide = _to_wide(responses)
+    if wide is not responses:
+        participant_ids = None
     only_counts = [i for i in insts.values() if not _scorable(i)]
     if only_counts and len(only_counts) == len(insts) and len(insts) == 1:
         raise InputError(f"'{only_counts[0].id}' is not scored from questionnaire items",
@@ -895,7 +901,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     if n * sum(len(p.inst.items) for p in plans) < _PARALLEL_MIN:
         if later is not None:
             append = later.make()
-        ids = _codes(wide["participant_id"])
+        ids = participant_ids() if participant_ids else _codes(wide["participant_id"])
         for k, plan in enumerate(plans):
             run(k, plan, ids, range(n))
         pid_codes, pid_cats = ids
@@ -903,7 +909,8 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         middle = (n // 2 + _CHUNK - 1) // _CHUNK * _CHUNK
         halves = [range(0, middle), range(middle, n)] if 0 < middle < n else [range(n)]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            ids = pool.submit(_codes, wide["participant_id"])
+            ids = (pool.submit(participant_ids) if participant_ids
+                   else pool.submit(_codes, wide["participant_id"]))
             appended = (pool.submit(lambda: write_tail(later.make(), ids.result()[1]))
                         if later is not None else None)
             by_size = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
