@@ -477,3 +477,30 @@ def test_block_path_declines_a_table_whose_participants_differ_between_blocks(de
         change.paired_change(scores[questionnaire], demo.scale_info, **kwargs),
         change.paired_change(_without_layout(scores[questionnaire]), demo.scale_info,
                              **kwargs), check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["categorical", "text, follow-up first", "unknown time point"])
+def test_score_time_points_in_the_studys_order(demo, form):
+    """Scores name each row's time point as its response row does, as an ordered
+    categorical in the study's order, whether the responses' time points are already in
+    that order (the loader's categorical), text in another order, or include one the study
+    does not list (blank in the scores)."""
+    from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR, _score_all
+
+    responses = demo.responses
+    if form != "categorical":
+        responses = responses.iloc[::-1].reset_index(drop=True)  # follow-up rows first
+        text = responses["timepoint"].astype(str)
+        if form == "unknown time point":
+            text[text.index[:5]] = "midpoint"
+        responses = responses.assign(timepoint=text)
+    scores = _score_all(responses, demo.instruments, timepoints=demo.timepoints)
+    tp = scores["timepoint"]
+    assert list(tp.cat.categories) == list(demo.timepoints) and tp.cat.ordered
+    n = scores.attrs[SCORE_BLOCKS_ATTR]["rows"]
+    source = responses["timepoint"].astype(str)
+    want = source.where(source.isin(demo.timepoints), "(blank)").tolist()
+    assert (form == "unknown time point") == ("(blank)" in want)
+    for block in range(scores.attrs[SCORE_BLOCKS_ATTR]["blocks"]):
+        got = tp.iloc[block * n:(block + 1) * n].astype(object).fillna("(blank)")
+        assert got.tolist() == want

@@ -606,14 +606,16 @@ def gas_tscore(levels: Sequence[float], weights: Sequence[float] | None = None,
 # --------------------------------------------------------------------------------------------
 # Public scoring
 # --------------------------------------------------------------------------------------------
-def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def _codes(series: pd.Series, any_width: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Each row's code (int32; with ``any_width``, a categorical's own codes, not copied)
+    and the categories; a blank row is an error."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy()
+        codes = series.array.codes  # a view (Series.cat.codes copies)
         if (codes < 0).any():
             pos = int(np.flatnonzero(codes < 0)[0])
             raise InputError(f"blank '{series.name}'", row=pos + 2, column=str(series.name),
                              expected="a value in every row")
-        return codes.astype(np.int32), series.cat.categories
+        return (codes if any_width else codes.astype(np.int32)), series.cat.categories
     numbered = None
     if series.dtype == STR:  # ids such as SP0000123: read from the buffers, no hashing
         import pyarrow as pa
@@ -803,7 +805,7 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
     inst_ids = [plan.inst.id for plan in plans]
     scale_cats = list(dict.fromkeys(sc.id for _, sc in blocks))
     try:
-        tp_codes, tp_cats = _codes(wide["timepoint"])
+        tp_codes, tp_cats = _codes(wide["timepoint"], any_width=True)
         tp_error = None
     except InputError as exc:  # reported after the id and item checks, as it always was
         tp_codes, tp_cats, tp_error = None, [], exc
@@ -815,7 +817,9 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         return np.append(pd.Index(order).get_indexer(pd.Index(categories).astype(str)), -1)
 
     if order is not None:
-        tp_codes = in_study_order(tp_cats)[tp_codes]
+        position = in_study_order(tp_cats)
+        if not np.array_equal(position[:-1], np.arange(len(tp_cats))):  # else codes as they are
+            tp_codes = position[tp_codes]
     scale_code = {s: c for c, s in enumerate(scale_cats)}
 
     def width(count: int, small=np.int8, large=np.int16):
