@@ -397,9 +397,10 @@ class _Loader:
             return None, self.issues
         self._ids = {}
         self._id_codes = None
-        participants, responses, service, ids = self._files(manifest, instruments)
+        participants, responses, service, ids, ids_checked = self._files(manifest, instruments)
         if participants is not None:
-            self._identifiers(manifest, participants, responses, service, ids)
+            if not ids_checked:
+                self._identifiers(manifest, participants, responses, service, ids)
             participants = participants.reset_index(drop=True)
         qualitative = self._qualitative(manifest, participants)
         if participants is not None:
@@ -435,7 +436,11 @@ class _Loader:
 
         The files are read one after another (the CSV parser already uses every core); the
         checks of the three files, and the encoding of every participant id, then run side by
-        side in two threads (Arrow and numpy release the GIL). Messages keep file order.
+        side in two threads (Arrow and numpy release the GIL). With wide responses, the
+        checks of ids across files (see :meth:`_identifiers`) follow in the same threads,
+        each as soon as what it needs is done. Messages keep file order.
+
+        Returns the three tables, the encoded ids and whether the ids were checked.
         """
         from . import instruments as ins
 
@@ -451,8 +456,10 @@ class _Loader:
         names = [name for name, table in zip(_ID_FILES, tables)
                  if table is not None and "participant_id" in table.frame.columns
                  and (name != "responses" or manifest.responses_layout == "wide")]
+        cross: list[_Loader] = []
         # Longest first (responses, then the ids, participants and service use), so that
-        # the two threads finish close together.
+        # the two threads finish close together. Tasks are taken in the order given, and
+        # each waits only for tasks given before it: one of the two threads always runs.
         with ThreadPoolExecutor(max_workers=2) as pool:
             check_responses = pool.submit(loaders[1]._responses, manifest, items, tables[1])
             ids = (pool.submit(_Ids.with_participants,
@@ -462,11 +469,31 @@ class _Loader:
             checks = [pool.submit(loaders[0]._participants, manifest, tables[0]),
                       check_responses,
                       pool.submit(loaders[2]._service_use, manifest, tables[2])]
+            if ids is not None and self._ids_with_files(manifest):
+                cross = [self._child() for _ in range(3)]
+                context = pool.submit(cross[0]._participant_ids, manifest, checks[0], ids,
+                                      names)
+
+                def then(check, file):
+                    found = context.result()
+                    if found is not None and check.result() is not None \
+                            and file in found["codes"]:
+                        check_ids = (cross[1]._response_ids if file == "responses"
+                                     else cross[2]._service_ids)
+                        check_ids(found, manifest, checks[0].result(), check.result())
+
+                across = [pool.submit(then, checks[1], "responses"),
+                          pool.submit(then, checks[2], "service_use")]
             participants, responses, service = (f.result() for f in checks)
             ids = ids.result() if ids is not None else None
-        for loader in loaders:
+            if cross:
+                for future in across:
+                    future.result()
+        for loader in loaders + cross:
             self.issues += loader.issues
-        return participants, responses, service, ids
+        if cross and context.result() is not None:
+            self._keep_id_codes(context.result())
+        return participants, responses, service, ids, bool(cross)
 
     def _integration_files(self, study: Study):
         """The crosswalk and meta-inference files are checked against the loaded study
@@ -836,22 +863,52 @@ class _Loader:
                        "a participant id listed in " + manifest.participants.name, values=pid)
 
     # -- identifiers across files ---------------------------------------------------------
+    @staticmethod
+    def _ids_with_files(manifest: Manifest) -> bool:
+        """Whether the ids are checked across files by :meth:`_files`, in its threads (wide
+        responses, whose ids are encoded with the others'), rather than by
+        :meth:`_identifiers` afterwards."""
+        return manifest.responses_layout == "wide"
+
     def _identifiers(self, manifest, participants, responses, service, ids=None):
         """Check participant ids in every file at once: one joint encoding of all ids, then
         integer work (blank, duplicate, not pseudonymous, unknown participant, dates).
         ``ids``: the ids already encoded while the files were checked, used when they are
-        those of the same files."""
+        those of the same files. (:meth:`_files` runs the same checks itself for wide
+        responses.)"""
         names = [n for n in _ID_FILES if n in self._ids]
         if "participants" not in names:
             return
         if ids is None or ids.names != names:
             ids = _Ids([self._ids[n][1] for n in names], names)
+        found = self._participant_ids(manifest, participants, ids, names)
+        tasks = []
+        if responses is not None and "responses" in found["codes"]:
+            tasks.append(lambda loader: loader._response_ids(found, manifest, participants,
+                                                             responses))
+        if service is not None and "service_use" in found["codes"]:
+            tasks.append(lambda loader: loader._service_ids(found, manifest, participants,
+                                                            service))
+        loaders = [self._child() for _ in tasks]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the two files side by side
+            for future in [pool.submit(task, loader) for task, loader in zip(tasks, loaders)]:
+                future.result()
+        for loader in loaders:
+            self.issues += loader.issues
+        self._keep_id_codes(found)
+
+    def _participant_ids(self, manifest, participants, ids, names) -> dict | None:
+        """The participants file's own ids (blank, repeated, NHS numbers), from ``ids``, the
+        joint encoding of the files ``names``; the ids become the participants' first
+        column. Returns what the checks of the other files need (None without participants).
+        ``participants`` and ``ids`` may be futures (then waited for)."""
+        if hasattr(participants, "result"):
+            participants = participants.result()
+        if hasattr(ids, "result"):
+            ids = ids.result()
+        if participants is None:
+            return None
         codes = dict(zip(names, ids.codes))
-        if "responses" in codes:  # kept for scoring (Study._id_codes)
-            self._id_codes = {"dictionary": ids.dictionary, "responses": codes["responses"],
-                              **({"service_use": codes["service_use"],
-                                  "service": self._ids["service_codes"]}
-                                 if "service_use" in codes else {})}
         table, _ = self._ids["participants"]
         cp = codes["participants"]
         if ids._row is None:  # not yet done while the files were checked
@@ -867,33 +924,37 @@ class _Loader:
                        "identifiers", "a pseudonymous study identifier such as 'SP0001'",
                        values=_Constant("(NHS number withheld)"))
         participants.insert(0, "participant_id", ids.column(names.index("participants")))
+        return {"ids": ids, "names": names, "codes": codes}
 
-        def check_responses(loader):
-            rows, _ = self._ids["responses"]
-            loader._check_response_ids(rows, responses, codes["responses"], ids, manifest,
-                                       participants)
-            responses["participant_id"] = pd.Series(
-                ids.column(names.index("responses")).array, index=responses.index)
-            loader._coverage_baseline(manifest, participants, responses, cp,
-                                      codes["responses"], ids)
+    def _response_ids(self, found: dict, manifest, participants, responses):
+        """The responses' ids against the participants (see :meth:`_check_response_ids`),
+        then as the responses' id column; who has no baseline questionnaire."""
+        ids, names, codes = found["ids"], found["names"], found["codes"]
+        rows, _ = self._ids["responses"]
+        self._check_response_ids(rows, responses, codes["responses"], ids, manifest,
+                                 participants)
+        responses["participant_id"] = pd.Series(
+            ids.column(names.index("responses")).array, index=responses.index)
+        self._coverage_baseline(manifest, participants, responses, codes["participants"],
+                                codes["responses"], ids)
 
-        def check_service(loader):
-            table_s, _ = self._ids["service_use"]
-            loader._check_service_ids(table_s, service, codes["service_use"], ids, manifest)
-            service["participant_id"] = pd.Series(
-                ids.column(names.index("service_use")).array, index=service.index)
+    def _service_ids(self, found: dict, manifest, participants, service):
+        """The service use's ids (see :meth:`_check_service_ids`), then as its id column."""
+        ids, names, codes = found["ids"], found["names"], found["codes"]
+        table, _ = self._ids["service_use"]
+        self._check_service_ids(table, service, codes["service_use"], ids, manifest)
+        service["participant_id"] = pd.Series(
+            ids.column(names.index("service_use")).array, index=service.index)
 
-        tasks = []
-        if responses is not None and "responses" in codes:
-            tasks.append(check_responses)
-        if service is not None and "service_use" in codes:
-            tasks.append(check_service)
-        loaders = [self._child() for _ in tasks]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # the two files side by side
-            for future in [pool.submit(task, loader) for task, loader in zip(tasks, loaders)]:
-                future.result()
-        for loader in loaders:
-            self.issues += loader.issues
+    def _keep_id_codes(self, found: dict):
+        """Keep the responses' (and service use's) id codes for scoring (Study._id_codes)."""
+        codes = found["codes"]
+        if "responses" in codes:
+            service = self._ids.get("service_codes")
+            self._id_codes = {"dictionary": found["ids"].dictionary,
+                              "responses": codes["responses"],
+                              **({"service_use": codes["service_use"], "service": service}
+                                 if "service_use" in codes and service is not None else {})}
 
     # -- qualitative material -----------------------------------------------------------
     def _qualitative(self, manifest: Manifest, participants) -> "Qualitative | None":
