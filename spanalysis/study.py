@@ -1309,15 +1309,18 @@ class _Coded:
         return self.codes < 0
 
     def positions(self, values) -> np.ndarray:
-        """Position of each row's value in ``values`` (-1: absent or missing)."""
+        """Position of each row's value in ``values`` (-1: absent or missing). When every
+        distinct value is at its own position in ``values`` (time points and periods in the
+        usual order), these are the codes themselves: not to be modified."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         value_set = pa.array([str(v) for v in values], type=self.dictionary.type)
         found = pc.index_in(self.dictionary, value_set=value_set)
-        table = np.append(found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
-                          -1)
-        return table[self.codes]  # code -1 takes the appended -1
+        found = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if np.array_equal(found, np.arange(len(found))):
+            return self.codes
+        return np.append(found, -1)[self.codes]  # code -1 takes the appended -1
 
     def text(self) -> pd.Series:
         """The trimmed text of every row (pandas string dtype, missing for blanks)."""

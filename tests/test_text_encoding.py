@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from spanalysis._textcodes import encode_numbered as _encode_numbered
 from spanalysis._textcodes import take_rows
 from spanalysis._textcodes import trimmed_no_blank as _trimmed_no_blank
-from spanalysis.study import _encode_text, _Ids, _keys_increase, _text
+from spanalysis.study import _Coded, _encode_text, _Ids, _keys_increase, _text
 
 
 def reference_encoding(values: list) -> tuple[list[int], list[str]]:
@@ -307,3 +307,21 @@ def test_take_rows_gives_arrows_take(chunk_values, data):
     for wanted in (increasing, rows):
         got = take_rows(arr, np.array(wanted, dtype=np.int64))
         assert got.to_pylist() == arr.take(pa.array(wanted, type=pa.int64())).to_pylist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", " b", "c ", "", "d"])), max_size=20),
+       st.permutations(["a", "b", "c", "x"]), st.integers(0, 4))
+def test_positions_of_coded_text(values, order, keep):
+    """Each row's position in a list of declared values (-1: blank or not declared), as a
+    dict lookup of the trimmed text gives it, whether or not the distinct values happen to
+    be in the declared order (then the codes themselves are the positions)."""
+    declared = order[:keep]
+    series = pd.Series(pd.array(values, dtype="str"))
+    coded = _Coded(series)
+    want = [-1 if v is None or v.strip() == "" or v.strip() not in declared
+            else declared.index(v.strip()) for v in values]
+    assert coded.positions(declared).tolist() == want
+    in_order = [v for v in dict.fromkeys(x.strip() for x in values if x and x.strip())]
+    assert coded.positions(in_order).tolist() == [
+        -1 if v is None or v.strip() == "" else in_order.index(v.strip()) for v in values]
