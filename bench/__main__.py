@@ -24,7 +24,8 @@ SIZES = {
               "reports": ["--sites-count", "4"],
               "hugepages": ["--mb", "200", "--repeats", "2"]},
     # Five repeats at full size: on a virtual machine, touching fresh memory is sometimes
-    # several times slower than usual, and the fastest of five is rarely disturbed.
+    # several times slower than usual. Load and pipeline alternate their steps and take the
+    # median of the paired ratios; the others compare the fastest of five.
     "full": {"load": ["--participants", "1000000", "--repeats", "5"],
              "scoring": ["--participants", "1000000", "--repeats", "5"],
              "pipeline": ["--participants", "1000000", "--repeats", "5"],

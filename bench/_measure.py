@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,3 +56,19 @@ def write_result(result: dict, out) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def paired_ratio(reference: list[float], measured: list[float]) -> dict:
+    """The ratio of a step's times to its reference's, from runs that alternate (reference,
+    step, reference, step, ...): each step run against the reference run just before it.
+
+    The verdict is the median of these paired ratios. A spell in which the machine runs
+    faster or slower moves both runs of a pair alike, and one unusually fast or slow run
+    moves the median little. The ratio of the fastest runs of each, which one lucky
+    reference run can move by a tenth on a shared virtual machine, is given as well.
+    """
+    if len(reference) != len(measured) or not reference:
+        raise ValueError("paired_ratio needs one reference run per measured run")
+    pairs = [m / r for r, m in zip(reference, measured)]
+    return {"ratio": statistics.median(pairs), "paired_ratios": pairs,
+            "ratio_of_fastest": min(measured) / min(reference)}
