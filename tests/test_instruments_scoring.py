@@ -603,3 +603,16 @@ def test_a_column_checked_against_a_looser_rule_is_screened_again():
     bad = wide.assign(ucla3_2=[4.0])
     with pytest.raises(InputError, match="ucla3_2"):
         _score_all(bad, ["ucla3"], checked=rules)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32])
+def test_either_gives_np_where_of_two_codes(dtype):
+    """The status codes are chosen by arithmetic on the mask, as np.where would choose
+    them, for codes above and below each other."""
+    from spanalysis.instruments.scoring import _either
+
+    mask = np.array([True, False, False, True, True])
+    for yes, no in [(0, 5), (5, 0), (2, 3), (4, 4)]:
+        got = _either(mask, yes, no, dtype)
+        assert got.dtype == dtype
+        assert got.tolist() == np.where(mask, yes, no).tolist()
