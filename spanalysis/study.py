@@ -471,19 +471,20 @@ class _Loader:
                       pool.submit(loaders[2]._service_use, manifest, tables[2])]
             if ids is not None and self._ids_with_files(manifest):
                 cross = [self._child() for _ in range(3)]
-                context = pool.submit(cross[0]._participant_ids, manifest, checks[0], ids,
-                                      names)
 
-                def then(check, file):
+                def participant_ids(participants, encoded):  # futures given before this one
+                    return cross[0]._participant_ids(manifest, participants.result(),
+                                                     encoded.result(), names)
+
+                def then(check, file, check_ids):
                     found = context.result()
                     if found is not None and check.result() is not None \
                             and file in found["codes"]:
-                        check_ids = (cross[1]._response_ids if file == "responses"
-                                     else cross[2]._service_ids)
                         check_ids(found, manifest, checks[0].result(), check.result())
 
-                across = [pool.submit(then, checks[1], "responses"),
-                          pool.submit(then, checks[2], "service_use")]
+                context = pool.submit(participant_ids, checks[0], ids)
+                across = [pool.submit(then, checks[1], "responses", cross[1]._response_ids),
+                          pool.submit(then, checks[2], "service_use", cross[2]._service_ids)]
             participants, responses, service = (f.result() for f in checks)
             ids = ids.result() if ids is not None else None
             if cross:
@@ -900,12 +901,7 @@ class _Loader:
     def _participant_ids(self, manifest, participants, ids, names) -> dict | None:
         """The participants file's own ids (blank, repeated, NHS numbers), from ``ids``, the
         joint encoding of the files ``names``; the ids become the participants' first
-        column. Returns what the checks of the other files need (None without participants).
-        ``participants`` and ``ids`` may be futures (then waited for)."""
-        if hasattr(participants, "result"):
-            participants = participants.result()
-        if hasattr(ids, "result"):
-            ids = ids.result()
+        column. Returns what the checks of the other files need (None without participants)."""
         if participants is None:
             return None
         codes = dict(zip(names, ids.codes))
@@ -939,7 +935,8 @@ class _Loader:
                                 codes["responses"], ids)
 
     def _service_ids(self, found: dict, manifest, participants, service):
-        """The service use's ids (see :meth:`_check_service_ids`), then as its id column."""
+        """The service use's ids (see :meth:`_check_service_ids`), then as its id column.
+        (``participants`` is unused: the same arguments as :meth:`_response_ids`.)"""
         ids, names, codes = found["ids"], found["names"], found["codes"]
         table, _ = self._ids["service_use"]
         self._check_service_ids(table, service, codes["service_use"], ids, manifest)
