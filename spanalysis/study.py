@@ -1154,11 +1154,7 @@ class _Ids:
         out = np.zeros(len(codes), dtype=bool)
         if _keys_increase(codes, more, scales):
             return out
-        key = codes
-        for other, scale in zip(more, scales):  # in place after the first step (a copy)
-            key = key * scale if key is codes else np.multiply(key, scale, out=key)
-            key += other
-            key += 1
+        key = _combine_keys(codes.astype(np.int64), more, scales) if more else codes
         valid = codes >= 0
         all_valid = bool(valid.all())
         keys = key if all_valid else key[valid]
@@ -1216,6 +1212,16 @@ class _Ids:
         return _Lazy(codes, self.dictionary)
 
 
+def _combine_keys(key: np.ndarray, more, scales: list[int]) -> np.ndarray:
+    """One integer key per row, in place in ``key`` (int64, the id codes): each of ``more``
+    appended as a digit of base ``scale`` (its values run from -1, hence the + 1)."""
+    for other, scale in zip(more, scales):
+        key *= scale
+        key += other
+        key += 1
+    return key
+
+
 def _keys_increase(codes: np.ndarray, more: tuple, scales: list[int]) -> bool:
     """Whether every row has an id and the rows' keys (the id's code, then each of ``more``,
     as :meth:`_Ids.duplicated` combines them) strictly increase, so that no key occurs
@@ -1232,10 +1238,7 @@ def _keys_increase(codes: np.ndarray, more: tuple, scales: list[int]) -> bool:
         np.copyto(k, part)
         if k.min() < 0:
             return False  # a blank id: left to the general check
-        for other, scale in zip(more, scales):
-            k *= scale
-            k += other[start:start + step]
-            k += 1
+        _combine_keys(k, [other[start:start + step] for other in more], scales)
         if k[0] <= last or not np.greater(k[1:], k[:-1], out=rising[:len(k) - 1]).all():
             return False
         last = int(k[-1])
