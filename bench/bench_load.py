@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure, paired_ratio, write_result  # noqa: E402
+from _measure import measure, paired_ratio, read_csv_step, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -48,20 +48,9 @@ def run(participants: int, repeats: int = 3, workdir: Path | None = None) -> dic
                 _extra = {{"rows": len(frame), "columns": frame.shape[1],
                           "frame_mb": frame.memory_usage(deep=True).sum() / 2**20}}
             """))
-            read_defaults.append(measure(f"""
-                t0 = time.perf_counter()
-                frames = [pd.read_csv(p) for p in {[str(f) for f in files]!r}]
-                _seconds = time.perf_counter() - t0
-                _extra = {{"rows": sum(len(f) for f in frames)}}
-            """))
-            read_alls.append(measure(f"""
-                from spanalysis._memory import small_pages
-                t0 = time.perf_counter()
-                with small_pages():
-                    frames = [pd.read_csv(p) for p in {[str(f) for f in files]!r}]
-                _seconds = time.perf_counter() - t0
-                _extra = {{"rows": sum(len(f) for f in frames)}}
-            """))
+            rows = '{"rows": sum(len(f) for f in frames)}'
+            read_defaults.append(measure(read_csv_step(files, extra=rows)))
+            read_alls.append(measure(read_csv_step(files, small_pages=True, extra=rows)))
             loads.append(measure(f"""
                 from spanalysis import load_study
                 t0 = time.perf_counter()

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure, paired_ratio, write_result  # noqa: E402
+from _measure import measure, paired_ratio, read_csv_step, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -37,20 +37,8 @@ def run(participants: int, repeats: int = 3) -> dict:
         # alternate, so that a busy machine slows all alike; the ratio is the median of each
         # pipeline run against the reads just before it (paired_ratio)
         for _ in range(repeats):
-            defaults.append(measure(f"""
-                t0 = time.perf_counter()
-                frames = [pd.read_csv(p) for p in {files!r}]
-                _seconds = time.perf_counter() - t0
-                _extra = {{}}
-            """))
-            parses.append(measure(f"""
-                from spanalysis._memory import small_pages
-                t0 = time.perf_counter()
-                with small_pages():
-                    frames = [pd.read_csv(p) for p in {files!r}]
-                _seconds = time.perf_counter() - t0
-                _extra = {{}}
-            """))
+            defaults.append(measure(read_csv_step(files)))
+            parses.append(measure(read_csv_step(files, small_pages=True)))
             pipelines.append(measure(f"""
                 from spanalysis import load_study, outcomes
                 t0 = time.perf_counter()

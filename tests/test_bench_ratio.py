@@ -1,4 +1,4 @@
-"""The benchmarks' side-by-side ratio (bench/_measure.py), worked by hand."""
+"""The benchmarks' side-by-side ratio (bench/_measure.py), worked by hand, and their plain-read step."""
 from __future__ import annotations
 
 import sys
@@ -23,3 +23,21 @@ def test_paired_ratio_needs_one_reference_run_per_run():
         paired_ratio([1.0], [1.0, 2.0])
     with pytest.raises(ValueError):
         paired_ratio([], [])
+
+
+@pytest.mark.parametrize("small_pages", [False, True])
+def test_read_csv_step_reads_every_file_and_times_it(tmp_path, small_pages):
+    from bench._measure import read_csv_step
+
+    paths = []
+    for k in (1, 2):
+        path = tmp_path / f"t{k}.csv"
+        path.write_text("a,b\n" + "1,2\n" * k, encoding="utf-8")
+        paths.append(path)
+    scope = {}
+    exec("import time\nimport pandas as pd\n"
+         + read_csv_step(paths, small_pages=small_pages,
+                         extra='{"rows": sum(len(f) for f in frames)}'), scope)
+    assert [len(f) for f in scope["frames"]] == [1, 2]
+    assert scope["_extra"] == {"rows": 3}
+    assert scope["_seconds"] >= 0
