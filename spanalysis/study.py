@@ -130,6 +130,10 @@ class Study:
         that knowledge safe, the study holds the checked columns until the scores are made,
         so a first in-place edit of ``study.responses`` before then copies the edited block
         (pandas' copy-on-write)."""
+        return self._make_scores()
+
+    @with_small_pages  # the side thread's arrays too (see spanalysis._memory)
+    def _make_scores(self) -> pd.DataFrame:
         from . import instruments as ins
 
         from .instruments.scoring import _codes, _Later, _score_all

@@ -88,3 +88,24 @@ def test_decorator_keeps_the_function():
         return advice(), x
 
     assert f(3) == (False, 3) and f.__doc__ == "doc" and advice() is True
+
+
+def test_scores_side_thread_allocates_without_the_advice(monkeypatch):
+    """Study.scores makes the loader's codes into categoricals in a side thread, started
+    before the scoring itself; that thread too runs with the advice off."""
+    from conftest import DEMO
+
+    from spanalysis import load_study
+    from spanalysis.study import Study
+
+    study = load_study(DEMO)
+    seen = []
+    original = Study._with_coded_ids
+
+    def spy(self):
+        seen.append(advice())
+        return original(self)
+
+    monkeypatch.setattr(Study, "_with_coded_ids", spy)
+    assert len(study.scores)
+    assert seen and not any(seen) and advice() is True
