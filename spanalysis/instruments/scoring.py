@@ -925,12 +925,18 @@ def _score_all(responses: pd.DataFrame, instruments, append: pd.DataFrame | None
         with ThreadPoolExecutor(max_workers=2) as pool:
             ids = (pool.submit(participant_ids) if participant_ids
                    else pool.submit(_codes, wide["participant_id"]))
-            appended = (pool.submit(lambda: write_tail(later.make(), ids.result()[1]))
-                        if later is not None else None)
             by_size = sorted(range(len(plans)), key=lambda k: -len(plans[k].inst.items))
-            done = {(k, h): pool.submit(run, k, plans[k] if h == 0 else
-                                        _Plan(wide, plans[k].inst, plan_checked), ids, rows)
-                    for k in by_size for h, rows in enumerate(halves)}
+            tasks = [(k, h, rows) for k in by_size for h, rows in enumerate(halves)]
+            done = {}
+            appended = None
+            for i, (k, h, rows) in enumerate(tasks):
+                done[k, h] = pool.submit(run, k, plans[k] if h == 0 else
+                                         _Plan(wide, plans[k].inst, plan_checked), ids, rows)
+                if i == 0 and later is not None:
+                    # after the first task: the ids and the appended rows may both wait for
+                    # the caller's codes (Study.scores makes them in a side thread), and the
+                    # first task, which needs the ids only at its end, keeps a core busy
+                    appended = pool.submit(lambda: write_tail(later.make(), ids.result()[1]))
             if appended is not None:
                 joined = appended.result()  # its errors first, as when made beforehand
             pid_codes, pid_cats = ids.result()  # then a blank id, as before
