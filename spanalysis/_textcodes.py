@@ -168,18 +168,33 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     if span > 8 * total_present + (1 << 20):
         return None  # numbers spread too thinly for a direct-address table
     number -= low
-    # First row of each number: np.minimum.at keeps the earliest whatever order numpy
-    # assigns repeated indices in (plain fancy assignment makes no promise about that).
-    first_row = np.full(span, total_present, dtype=np.int64)
-    np.minimum.at(first_row, number, np.arange(total_present, dtype=np.int64))
-    distinct = np.flatnonzero(first_row < total_present)
-    order = first_row[distinct]
-    if len(order) > 1 and not (order[1:] > order[:-1]).all():
-        sort = np.argsort(order, kind="stable")
-        distinct, order = distinct[sort], order[sort]
-    code_of = np.empty(span, dtype=np.int64)
-    code_of[distinct] = np.arange(len(distinct), dtype=np.int64)
-    codes = code_of[number]
+    present = np.zeros(span, dtype=bool)
+    present[number] = True
+    distinct = np.flatnonzero(present)  # ascending
+    if np.array_equal(number[:len(distinct)], distinct):
+        # The first rows hold every distinct number once, in ascending order (a participants
+        # file sorted by id, encoded before the files that repeat its ids): that is the
+        # order of first appearance, and a number's code is its rank (the number itself
+        # when none is missing from the span).
+        order = np.arange(len(distinct), dtype=np.int64)
+        if len(distinct) == span:
+            codes = number
+        else:
+            code_of = np.empty(span, dtype=np.int64)
+            code_of[distinct] = order
+            codes = code_of[number]
+    else:
+        # First row of each number: np.minimum.at keeps the earliest whatever order numpy
+        # assigns repeated indices in (plain fancy assignment makes no promise about that).
+        first_row = np.full(span, total_present, dtype=np.int64)
+        np.minimum.at(first_row, number, np.arange(total_present, dtype=np.int64))
+        order = first_row[distinct]
+        if len(order) > 1 and not (order[1:] > order[:-1]).all():
+            sort = np.argsort(order, kind="stable")
+            distinct, order = distinct[sort], order[sort]
+        code_of = np.empty(span, dtype=np.int64)
+        code_of[distinct] = np.arange(len(distinct), dtype=np.int64)
+        codes = code_of[number]
     every = pa.chunked_array(chunks, type=pa.large_string())
     if any(v is not None for v in valid_parts):  # back to every row: missing ones get -1
         valid = np.concatenate([np.ones(len(c), dtype=bool) if v is None else v

@@ -164,6 +164,54 @@ def test_fast_path_taken_for_usual_ids_and_thinly_spread_numbers_declined():
     check(["N000000000000001", "N900000000000000"])
 
 
+# A participants file sorted by id, encoded before the files that repeat its ids: the first
+# rows hold every distinct id once, in ascending order. encode_numbered then numbers the ids
+# by rank, without looking for each one's first row; near misses (a later id that is new, a
+# repeat or a step down within the first rows) must take the general path and still agree.
+sorted_first = st.builds(
+    lambda ids, later, new, swap, holes: _sorted_first_values(ids, later, new, swap, holes),
+    st.lists(st.integers(0, 300), min_size=1, max_size=40, unique=True),
+    st.lists(st.integers(0, 10_000), max_size=60),
+    st.one_of(st.none(), st.integers(0, 400)),
+    st.booleans(),
+    st.lists(st.booleans(), max_size=100))
+
+
+def _sorted_first_values(ids, later, new, swap, holes):
+    first = sorted(ids)
+    if swap and len(first) > 1:
+        first[0], first[1] = first[1], first[0]          # a step down within the first rows
+    rest = [first[i % len(first)] for i in later]         # the other files repeat the ids
+    if new is not None:
+        rest.insert(len(rest) // 2, new)                  # an id the first rows do not hold
+    values = [f"SP{n:04d}" for n in first + rest]
+    return [None if h else v for v, h in zip(values, holes + [False] * len(values))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(sorted_first, st.lists(st.integers(0, 80), max_size=2), st.integers(1, 9))
+def test_ids_sorted_first_encode_as_the_reference(values, splits, chunk):
+    check(values, splits, chunk)
+    if any(v is not None for v in values):
+        fast = _encode_numbered(chunks_of(values))
+        codes, dictionary, _ = fast
+        want_codes, want_dictionary = reference_encoding(values)
+        assert codes.tolist() == want_codes and dictionary.to_pylist() == want_dictionary
+
+
+@pytest.mark.parametrize("values, codes", [
+    (["SP01", "SP02", "SP03", "SP02", "SP01"], [0, 1, 2, 1, 0]),      # no number missing
+    (["SP01", "SP05", "SP09", "SP09", "SP01"], [0, 1, 2, 2, 0]),      # gaps: codes by rank
+    (["SP01", "SP05", "SP09", "SP07", "SP05"], [0, 1, 2, 3, 1]),      # a new id later
+    (["SP01", "SP05", "SP05", "SP09", "SP01"], [0, 1, 1, 2, 0]),      # a repeat in the first rows
+    (["SP05", "SP01", "SP09", "SP01"], [0, 1, 2, 1]),                 # not ascending
+])
+def test_ids_sorted_first_near_misses(values, codes):
+    got, dictionary, _ = _encode_numbered(chunks_of(values))
+    assert got.tolist() == codes
+    assert dictionary.to_pylist() == list(dict.fromkeys(values))
+
+
 def test_first_appearance_order_when_files_are_not_sorted():
     values = ["SP09", "SP02", "SP09", "SP05", "SP02", "SP01"]
     codes, dictionary, clean = _encode_text([pa.array(values[:3]), pa.array(values[3:])])
