@@ -85,10 +85,19 @@ class Manifest:
 class _Checker:
     """Collects problems in the manifest with the YAML line of each key."""
 
-    def __init__(self, label: str, lines: dict[tuple, int]):
+    def __init__(self, label: str, text: str):
         self.label = label
-        self.lines = lines
+        self._text = text
+        self._lines: dict[tuple, int] | None = None
         self.issues: list[Issue] = []
+
+    @property
+    def lines(self) -> dict[tuple, int]:
+        """Each key path's line, found when first needed (a manifest without problems,
+        the usual case, is not parsed a second time)."""
+        if self._lines is None:
+            self._lines = _line_map(self._text)
+        return self._lines
 
     def line(self, path: tuple) -> int | None:
         while path and path not in self.lines:
@@ -190,7 +199,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
         raise InputError(f"study.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
                          file=label, row=mark.line + 1 if mark else None,
                          expected="YAML as in docs/study-format.md") from None
-    chk = _Checker(label, _line_map(text))
+    chk = _Checker(label, text)
     top = chk.keys(data, (), {
         "id": True, "name": True, "description": False, "timepoints": True,
         "instruments": True, "custom_instruments": False, "sites": True, "privacy": False,
