@@ -330,6 +330,43 @@ def test_gas_bad_levels_and_weights():
     assert exc.value.issue.column == "gas_1" and "whole number" in str(exc.value)
 
 
+def test_gas_first_bad_weight_named_row_first_then_goal():
+    """The first weight <= 0 of a goal that is set is named: the earliest row, and within
+    it the first goal (a weight of a goal not set is not looked at)."""
+    rows = [{"gas_1": 1, "gas_2": 0, "gas_3": nan, "gas_2_weight": 1, "gas_3_weight": 0},
+            {"gas_1": 1, "gas_2": 1, "gas_3": 1, "gas_2_weight": -1, "gas_3_weight": 0},
+            {"gas_1": 1, "gas_2": 1, "gas_3": 1, "gas_1_weight": 0}]
+    with pytest.raises(InputError) as exc:
+        I.score(frame(rows), "gas")
+    assert exc.value.issue.column == "gas_2_weight" and exc.value.issue.value == -1
+    assert "participant p1" in str(exc.value)
+
+
+def test_gas_weighted_table_equals_the_one_person_formula():
+    """Goal by goal over a table (blank levels, blank weights, absent columns) gives each
+    row what gas_tscore gives that person."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(300):
+        row = {}
+        for g in range(1, 5):  # gas_5 and its weight are absent
+            if rng.random() < 0.7:
+                row[f"gas_{g}"] = int(rng.integers(-2, 3))
+            if rng.random() < 0.5:
+                row[f"gas_{g}_weight"] = float(rng.integers(1, 10))
+        rows.append(row)
+    out = I.score(frame(rows), "gas")
+    for k, row in enumerate(rows):
+        goals = [g for g in range(1, 5) if f"gas_{g}" in row]
+        if not goals:
+            assert math.isnan(out.score[k]) and out.status[k] == "not_administered"
+            continue
+        want = I.gas_tscore([row[f"gas_{g}"] for g in goals],
+                            [row.get(f"gas_{g}_weight") for g in goals])
+        assert out.score[k] == pytest.approx(want, rel=1e-12)
+        assert out.items_answered[k] == out.items_expected[k] == len(goals)
+
+
 # ------------------------------------------------------------------ custom YAML -----------
 def test_study_local_custom_instrument_scores_correctly():
     inst = I.registry([], custom_paths=[FIX / "community_connect.yaml"])["community_connect"]

@@ -379,6 +379,8 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
         answered = ~missing[:, idx[0]]
         status = _either(answered, _OK, _NOT_ADMIN)
         return plan.answers(idx[0], start, stop), answered, 1, status
+    if m == "gas_tscore":
+        return _gas_chunk(sc, plan, idx, optional, n_req, missing, Xz)
     key = tuple(idx)
     if key in cache:
         ans, n_ans, n_exp, total = cache[key]
@@ -432,25 +434,6 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
     elif m == "dichotomise_count":
         value = _counted(sc, idx, plan, start, stop)
         status = _status(n_ans, n_exp, enough, _PARTIAL)
-    elif m == "gas_tscore":
-        set_ = ~missing[:, idx]          # goals set (blank level = no goal)
-        x = Xz[:, idx]
-        if sc.weights:
-            widx = [plan.index[w] for w in sc.weights]
-            w = np.where(missing[:, widx], 1.0, Xz[:, widx])   # blank weight = 1
-            bad = set_ & (w <= 0)
-            if bad.any():
-                r, k = (int(v[0]) for v in np.nonzero(bad))
-                rec = plan.wide.iloc[plan._offset + r]
-                raise InputError(f"GAS weight must be greater than 0 for participant "
-                                 f"{rec['participant_id']} at {rec['timepoint']}",
-                                 file=_file(plan.wide), column=plan.cols[widx[k]],
-                                 value=_val(w[r, k]), expected="a positive number (blank = 1)")
-            w *= set_
-        else:
-            w = set_.astype(float)
-        value = _gas_rows(x, w, sc.rho.value)
-        status = _either(n_ans == 0, _NOT_ADMIN, _OK)
     else:  # pragma: no cover - 'count' scales are refused before we get here
         raise InputError(f"method '{m}' cannot score questionnaire items")
     ok = status <= _PARTIAL    # ok, prorated, partial carry a score
@@ -459,6 +442,50 @@ def _scale_chunk(sc: Scale, plan: _Plan, start: int, stop: int,
 
 
 _BY_TABLE = ("sum", "mean", "lookup", "dichotomise_count")
+
+
+def _gas_chunk(sc: Scale, plan: "_Plan", idx, optional, n_req: int, missing: np.ndarray,
+               Xz: np.ndarray):
+    """A chunk of a ``gas_tscore`` scale (see :func:`_gas_rows` for the formula), goal by
+    goal: each goal's level and weight are columns of ``Xz`` and ``missing``, so the sums
+    are built column by column in a few row-sized buffers, with no (rows x goals) copies.
+    A blank level is a goal not set; a blank weight is 1."""
+    rows = missing.shape[0]
+    widx = [plan.index[w] for w in sc.weights] if sc.weights else None
+    num, sw, sw2 = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+    n_ans = np.zeros(rows, dtype=np.int16)
+    n_exp = np.full(rows, n_req, dtype=np.int16) if optional.any() else n_req
+    goal_set, w, term = np.empty(rows, dtype=bool), np.empty(rows), np.empty(rows)
+    first_bad = None  # (row, goal) of the first weight <= 0 of a goal set, row first
+    for j, i in enumerate(idx):
+        np.logical_not(missing[:, i], out=goal_set)
+        n_ans += goal_set
+        if optional[j]:
+            n_exp += goal_set
+        if widx is not None:
+            np.copyto(w, Xz[:, widx[j]])
+            np.copyto(w, 1.0, where=missing[:, widx[j]])   # blank weight = 1
+            bad = np.flatnonzero(goal_set & (w <= 0))
+            if len(bad) and (first_bad is None or bad[0] < first_bad[0]):
+                first_bad = (int(bad[0]), j)
+            w *= goal_set
+        else:
+            np.copyto(w, goal_set)
+        np.multiply(w, Xz[:, i], out=term)
+        num += term
+        sw += w
+        np.multiply(w, w, out=term)
+        sw2 += term
+    if first_bad is not None:
+        r, k = first_bad
+        rec = plan.wide.iloc[plan._offset + r]
+        raise InputError(f"GAS weight must be greater than 0 for participant "
+                         f"{rec['participant_id']} at {rec['timepoint']}",
+                         file=_file(plan.wide), column=plan.cols[widx[k]],
+                         value=_val(Xz[r, widx[k]]), expected="a positive number (blank = 1)")
+    value = _gas_sums(num, sw, sw2, sc.rho.value)
+    value[n_ans == 0] = np.nan  # no goal set: not administered, no score
+    return value, n_ans, n_exp, _either(n_ans == 0, _NOT_ADMIN, _OK)
 
 
 def _enough(rule, n_ans, n_exp):
@@ -541,9 +568,12 @@ def _gas_rows(x: np.ndarray, w: np.ndarray, rho: float) -> np.ndarray:
     ``x`` holds levels with unset goals as 0 and ``w`` weights with unset goals as 0, so an
     unset goal adds nothing to any sum. Rows without goals get NaN.
     """
-    num = (w * x).sum(axis=1)
-    sw = w.sum(axis=1)
-    den = (1 - rho) * (w * w).sum(axis=1) + rho * sw * sw
+    return _gas_sums((w * x).sum(axis=1), w.sum(axis=1), (w * w).sum(axis=1), rho)
+
+
+def _gas_sums(num: np.ndarray, sw: np.ndarray, sw2: np.ndarray, rho: float) -> np.ndarray:
+    """:func:`_gas_rows` from each row's sums of w x, w and w^2."""
+    den = (1 - rho) * sw2 + rho * sw * sw
     np.sqrt(den, out=den)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
