@@ -785,11 +785,14 @@ def _pair_blocks(scores: pd.DataFrame, layout: dict, pre: str, post: str,
     if (person < 0).any():
         return None
     n_people = len(scores["participant_id"].cat.categories)
-    row_of = []
-    for s_ in (0, 1):
+    def side_rows(s_: int) -> np.ndarray:
         # the rows at this side's time point: kind="sort" compares with each of the side's
         # codes (usually one); numpy's default builds a lookup table and gathers, 25x slower
-        rows = np.flatnonzero(np.isin(timepoint, np.flatnonzero(side_of == s_), kind="sort"))
+        return np.flatnonzero(np.isin(timepoint, np.flatnonzero(side_of == s_), kind="sort"))
+
+    row_of = []
+    for s_ in (0, 1):
+        rows = side_rows(s_)
         at = np.full(n_people, -1, dtype=np.int64)
         at[person[rows]] = rows
         if np.count_nonzero(at >= 0) != len(rows):
@@ -804,6 +807,14 @@ def _pair_blocks(scores: pd.DataFrame, layout: dict, pre: str, post: str,
     paired = np.flatnonzero(has_pre & has_post)
     pair_pre, pair_post = row_of[0][paired], row_of[1][paired]
     pre_only = row_of[0][np.flatnonzero(has_pre & ~has_post)]
+    if len(pair_pre) > 1 and not (pair_pre[1:] > pair_pre[:-1]).all():
+        # The participants are coded in another order than the table's rows (a participants
+        # file not sorted as the responses are): the pairs are taken in the order of the
+        # baseline rows instead, so that each scale's scores are read in order, not at random.
+        rows = side_rows(0)
+        post_of_pre = row_of[1][person[rows]]
+        with_post = np.flatnonzero(post_of_pre >= 0)
+        pair_pre, pair_post = rows[with_post], post_of_pre[with_post]
     order = sorted((int(layout["instrument"][b]), int(layout["scale"][b]), b)
                    for b in range(count) if str(i_cats[layout["instrument"][b]]) in wanted)
     return order, pair_pre, pair_post, pre_only
