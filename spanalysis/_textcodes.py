@@ -171,7 +171,8 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     present = np.zeros(span, dtype=bool)
     present[number] = True
     distinct = np.flatnonzero(present)  # ascending
-    if np.array_equal(number[:len(distinct)], distinct):
+    head = number[:len(distinct)]
+    if np.array_equal(head, distinct):
         # The first rows hold every distinct number once, in ascending order (a participants
         # file sorted by id, encoded before the files that repeat its ids): that is the
         # order of first appearance, and a number's code is its rank (the number itself
@@ -183,6 +184,13 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
             code_of = np.empty(span, dtype=np.int64)
             code_of[distinct] = order
             codes = code_of[number]
+    elif _each_once(head, span):
+        # The first rows hold every distinct number once, in another order (a participants
+        # file not sorted by id): a number's code is the row of its first appearance.
+        order = np.arange(len(distinct), dtype=np.int64)
+        code_of = np.empty(span, dtype=np.int64)
+        code_of[head] = order
+        codes = code_of[number]
     else:
         # First row of each number: np.minimum.at keeps the earliest whatever order numpy
         # assigns repeated indices in (plain fancy assignment makes no promise about that).
@@ -208,6 +216,13 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     else:
         dictionary = take_rows(every, order)
     return codes, dictionary, True
+
+
+def _each_once(values: np.ndarray, span: int) -> bool:
+    """Whether ``values`` (integers in ``[0, span)``) are all different."""
+    seen = np.zeros(span, dtype=bool)
+    seen[values] = True
+    return int(np.count_nonzero(seen)) == len(values)
 
 
 def take_rows(arr, rows: np.ndarray):

@@ -164,10 +164,11 @@ def test_fast_path_taken_for_usual_ids_and_thinly_spread_numbers_declined():
     check(["N000000000000001", "N900000000000000"])
 
 
-# A participants file sorted by id, encoded before the files that repeat its ids: the first
-# rows hold every distinct id once, in ascending order. encode_numbered then numbers the ids
-# by rank, without looking for each one's first row; near misses (a later id that is new, a
-# repeat or a step down within the first rows) must take the general path and still agree.
+# A participants file, encoded before the files that repeat its ids: the first rows hold
+# every distinct id once. encode_numbered then numbers the ids by rank (first rows in
+# ascending order: a file sorted by id) or by their row among the first rows (any other
+# order), without looking for each one's first row; near misses (a later id that is new, or
+# a repeat within the first rows) must take the general path and still agree.
 sorted_first = st.builds(
     lambda ids, later, new, swap, holes: _sorted_first_values(ids, later, new, swap, holes),
     st.lists(st.integers(0, 300), min_size=1, max_size=40, unique=True),
@@ -205,6 +206,8 @@ def test_ids_sorted_first_encode_as_the_reference(values, splits, chunk):
     (["SP01", "SP05", "SP09", "SP07", "SP05"], [0, 1, 2, 3, 1]),      # a new id later
     (["SP01", "SP05", "SP05", "SP09", "SP01"], [0, 1, 1, 2, 0]),      # a repeat in the first rows
     (["SP05", "SP01", "SP09", "SP01"], [0, 1, 2, 1]),                 # not ascending
+    (["SP09", "SP01", "SP05", "SP02", "SP05"], [0, 1, 2, 3, 2]),      # a new id, unsorted
+    (["SP09", "SP01", "SP01", "SP05", "SP09"], [0, 1, 1, 2, 0]),      # unsorted, a repeat
 ])
 def test_ids_sorted_first_near_misses(values, codes):
     got, dictionary, _ = _encode_numbered(chunks_of(values))
