@@ -11,10 +11,12 @@ verdict is judged against the second, like for like: on a virtual machine the ad
 some plain reads much slower (see ``bench_hugepages.py``), which would flatter the ratio.
 
     python bench/bench_pipeline.py --participants 1000000
+    python bench/bench_pipeline.py --participants 1000000 --shuffled   # participants unsorted
 """
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -26,12 +28,22 @@ from _measure import measure, paired_ratio, read_csv_step, write_result  # noqa:
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def run(participants: int, repeats: int = 3) -> dict:
+def shuffle_rows(path: Path, seed: int = 0) -> None:
+    """Put the data rows of a CSV file (one record per line, as the demo writes them) in a
+    random order, the header first."""
+    header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(seed).shuffle(rows)
+    path.write_text(header + "".join(rows), encoding="utf-8")
+
+
+def run(participants: int, repeats: int = 3, shuffled: bool = False) -> dict:
     from spanalysis import demo
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "study"
         demo.generate(folder, participants=participants, qualitative=False)
+        if shuffled:  # participants in random order; responses and service use as written
+            shuffle_rows(folder / "participants.csv")
         files = [str(folder / f"{n}.csv") for n in ("participants", "responses", "service_use")]
         defaults, parses, pipelines = [], [], []
         # alternate, so that a busy machine slows all alike; the ratio is the median of each
@@ -59,7 +71,9 @@ def run(participants: int, repeats: int = 3) -> dict:
     result = {"benchmark": "load + score + change vs pandas.read_csv of the same files",
               "reference": "pandas.read_csv with numpy's huge-page advice off, as spanalysis "
                            "runs",
-              "participants": participants, "repeats": repeats, "parse": parse,
+              "participants": participants,
+              "participants_file": "shuffled" if shuffled else "sorted by id, as generated",
+              "repeats": repeats, "parse": parse,
               "pipeline": pipeline, **ratios, "target_ratio": 2.0,
               "default_read": {"reference": "pandas.read_csv with numpy's defaults",
                                "parse": best(defaults),
@@ -75,12 +89,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(RESULTS / "pipeline.json"))
+    parser.add_argument("--shuffled", action="store_true",
+                        help="put the participants file's rows in random order (the demo "
+                             "writes every file sorted by participant)")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    result = run(args.participants, args.repeats)
-    write_result(result, args.out)
+    out = args.out or str(RESULTS / ("pipeline_shuffled.json" if args.shuffled
+                                     else "pipeline.json"))
+    result = run(args.participants, args.repeats, args.shuffled)
+    write_result(result, out)
     p, q, d = result["parse"], result["pipeline"], result["default_read"]
-    print(f"participants {args.participants:,}")
+    print(f"participants {args.participants:,} (participants file: "
+          f"{result['participants_file']})")
     print(f"pandas.read_csv of the 3 files  {d['parse']['seconds']:7.2f} s  "
           f"peak RSS {d['parse']['peak_rss_mb']:7.0f} MB  (numpy's defaults)")
     print(f"the same, huge-page advice off  {p['seconds']:7.2f} s  peak RSS {p['peak_rss_mb']:7.0f} MB"

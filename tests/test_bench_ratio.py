@@ -41,3 +41,16 @@ def test_read_csv_step_reads_every_file_and_times_it(tmp_path, small_pages):
     assert [len(f) for f in scope["frames"]] == [1, 2]
     assert scope["_extra"] == {"rows": 3}
     assert scope["_seconds"] >= 0
+
+
+def test_shuffle_rows_keeps_the_header_and_every_row(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench.bench_pipeline import shuffle_rows
+
+    path = tmp_path / "participants.csv"
+    rows = [f"SP{k:04d},site {k % 3}\n" for k in range(200)]
+    path.write_text("participant_id,site\n" + "".join(rows), encoding="utf-8")
+    shuffle_rows(path)
+    header, *got = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert header == "participant_id,site\n"
+    assert sorted(got) == rows and got != rows
