@@ -785,6 +785,7 @@ def _pair_blocks(scores: pd.DataFrame, layout: dict, pre: str, post: str,
     if (person < 0).any():
         return None
     n_people = len(scores["participant_id"].cat.categories)
+
     def side_rows(s_: int) -> np.ndarray:
         # the rows at this side's time point: kind="sort" compares with each of the side's
         # codes (usually one); numpy's default builds a lookup table and gathers, 25x slower
