@@ -184,7 +184,7 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
             code_of = np.empty(span, dtype=np.int64)
             code_of[distinct] = order
             codes = code_of[number]
-    elif _each_once(head, span):
+    elif all_different(head, span):
         # The first rows hold every distinct number once, in another order (a participants
         # file not sorted by id): a number's code is the row of its first appearance.
         order = np.arange(len(distinct), dtype=np.int64)
@@ -218,8 +218,9 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     return codes, dictionary, True
 
 
-def _each_once(values: np.ndarray, span: int) -> bool:
-    """Whether ``values`` (integers in ``[0, span)``) are all different."""
+def all_different(values: np.ndarray, span: int) -> bool:
+    """Whether ``values`` (integers in ``[0, span)``) are all different: a one-byte mark per
+    possible value, in linear time (duplicates are rare; counting needs eight bytes)."""
     seen = np.zeros(span, dtype=bool)
     seen[values] = True
     return int(np.count_nonzero(seen)) == len(values)

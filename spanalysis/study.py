@@ -29,6 +29,7 @@ import pandas as pd
 
 from ._memory import with_small_pages
 from ._textcodes import STR as _STR
+from ._textcodes import all_different as _all_different
 from ._textcodes import encode_numbered as _encode_numbered
 from ._textcodes import string_buffers as _string_buffers
 from ._textcodes import trimmed_no_blank as _trimmed_no_blank
@@ -1166,11 +1167,8 @@ class _Ids:
             return out
         top = int(keys.max())
         if top < 64 * len(codes) + 1_000_000:
-            # linear time when the key range is small; first a one-byte-per-key screen, since
-            # duplicates are rare and counting needs eight bytes per key
-            seen = np.zeros(top + 1, dtype=bool)
-            seen[keys] = True
-            if np.count_nonzero(seen) == len(keys):
+            # linear time when the key range is small; a one-byte-per-key screen first
+            if _all_different(keys, top + 1):
                 return out
             counts = np.bincount(keys)
             flags = counts[keys] > 1

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._memory import with_small_pages
-from .._textcodes import STR, encode_numbered
+from .._textcodes import STR, all_different, encode_numbered
 from ..errors import InputError
 from .model import STATUSES, Instrument, Scale, _as_dict, load
 
@@ -1227,9 +1227,7 @@ def score_service_use(service_use: pd.DataFrame, timepoints: Sequence[Any]) -> p
     key += svc_codes
     key *= 2
     key += is_before
-    seen = np.zeros(2 * len(pid_cats) * max(len(svc_cats), 1), dtype=bool)
-    seen[key] = True
-    if np.count_nonzero(seen) != len(key):
+    if not all_different(key, 2 * len(pid_cats) * max(len(svc_cats), 1)):
         dup = pd.Series(key).duplicated().to_numpy()
         pos = int(np.flatnonzero(dup)[0])
         raise InputError("the same participant, service and period appear twice", file=f,
