@@ -192,11 +192,7 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
         code_of[head] = order
         codes = code_of[number]
     else:
-        # First row of each number: np.minimum.at keeps the earliest whatever order numpy
-        # assigns repeated indices in (plain fancy assignment makes no promise about that).
-        first_row = np.full(span, total_present, dtype=np.int64)
-        np.minimum.at(first_row, number, np.arange(total_present, dtype=np.int64))
-        order = first_row[distinct]
+        order = first_rows(number, span, present)[distinct]
         if len(order) > 1 and not (order[1:] > order[:-1]).all():
             sort = np.argsort(order, kind="stable")
             distinct, order = distinct[sort], order[sort]
@@ -216,6 +212,34 @@ def encode_numbered(chunks: list) -> tuple[np.ndarray, "pa.Array", bool] | None:
     else:
         dictionary = take_rows(every, order)
     return codes, dictionary, True
+
+
+_HEAD = 1 << 16   # rows in which first_rows looks for each code first
+
+
+def first_rows(codes: np.ndarray, k: int, present: np.ndarray | None = None) -> np.ndarray:
+    """The first row of each code 0..k-1 of ``codes`` (``len(codes)`` for a code that does
+    not occur; ``present``, if given, marks the codes that occur). A column with few
+    distinct codes (services, periods, dates) shows them all within its first rows, and the
+    rest need not be read; a code not among them is searched for on its own, and with many
+    such codes np.minimum.at goes over every row (it keeps the earliest row whatever order
+    numpy assigns repeated indices in, which plain fancy assignment does not promise)."""
+    n = len(codes)
+    first = np.full(k, n, dtype=np.int64)
+    head = codes[:_HEAD]
+    np.minimum.at(first, head, np.arange(len(head), dtype=np.int64))
+    missing = first == n
+    if present is not None:
+        missing &= present
+    unseen = np.flatnonzero(missing)
+    if len(unseen) > 8:
+        np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
+    else:
+        for c in unseen:
+            hit = codes == c
+            if hit.any():
+                first[c] = int(np.argmax(hit))
+    return first
 
 
 def all_different(values: np.ndarray, span: int) -> bool:

@@ -662,16 +662,17 @@ def test_codes_by_appearance_as_text_codes(values, extra, head):
     """A categorical's codes renumbered in order of first appearance (only the categories
     that occur) equal the codes of the same column as text, however far down a category
     first shows (``_HEAD`` made small, so that the later rows are searched too)."""
+    from spanalysis import _textcodes
     from spanalysis.instruments import scoring
 
     categories = [f"c{i}" for i in range(max(values) + extra)]
     series = pd.Series(pd.Categorical.from_codes(values, categories=categories))
-    old = scoring._HEAD
-    scoring._HEAD = head
+    old = _textcodes._HEAD
+    _textcodes._HEAD = head
     try:
         codes, names = scoring._codes_by_appearance(series)
     finally:
-        scoring._HEAD = old
+        _textcodes._HEAD = old
     want_codes, want_names = scoring._codes(series.astype(str))
     assert codes.tolist() == want_codes.tolist() and codes.dtype == np.int32
     assert list(names) == list(want_names)

@@ -131,6 +131,23 @@ def test_numbered_values_with_blanks_encode_as_the_reference(values, splits, chu
     check(values, splits, chunk)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(numbered, dates, with_blanks), st.lists(st.integers(0, 50), max_size=2),
+       st.integers(1, 9), st.integers(1, 12))
+def test_first_rows_searched_beyond_the_head_encode_as_the_reference(values, splits, chunk,
+                                                                    head):
+    """The first row of each value is looked for in the first rows, then searched for
+    (``_HEAD`` made small here, so that values first seen later are searched for too)."""
+    from spanalysis import _textcodes
+
+    old = _textcodes._HEAD
+    _textcodes._HEAD = head
+    try:
+        check(values, splits, chunk)
+    finally:
+        _textcodes._HEAD = old
+
+
 def test_fast_path_taken_with_missing_values():
     values = [None, "2025-03-31", None, "2025-01-02", "2025-03-31", None]
     numbered_ = _encode_numbered(chunks_of(values))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._memory import with_small_pages
-from .._textcodes import STR, all_different, encode_numbered
+from .._textcodes import STR, all_different, encode_numbered, first_rows
 from ..errors import InputError
 from .model import STATUSES, Instrument, Scale, _as_dict, load
 
@@ -680,7 +680,7 @@ def _codes_by_appearance(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     column's codes: a few short arrays instead of hashing every row's text."""
     codes, _ = _codes(series)  # raises for a blank row, as the text would
     categories = series.cat.categories
-    first = _first_rows(codes, len(categories))
+    first = first_rows(codes, len(categories))
     order = np.argsort(first, kind="stable")[: np.count_nonzero(first < len(codes))]
     names = pd.Index(categories[order].astype(str))
     if np.array_equal(order, np.arange(len(categories))):
@@ -688,29 +688,6 @@ def _codes_by_appearance(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     renumber = np.empty(len(categories), dtype=np.int32)
     renumber[order] = np.arange(len(order), dtype=np.int32)
     return renumber[codes], names
-
-
-_HEAD = 1 << 16   # rows in which _first_rows looks for each code first
-
-
-def _first_rows(codes: np.ndarray, k: int) -> np.ndarray:
-    """The first row of each code 0..k-1 of ``codes`` (``len(codes)`` for a code that does
-    not occur). A column with few categories (services, periods) shows them all within its
-    first rows, and the rest need not be read; a code not among them is searched for on its
-    own, and with many such codes np.minimum.at goes over every row."""
-    n = len(codes)
-    first = np.full(k, n, dtype=np.int64)
-    head = codes[:_HEAD]
-    np.minimum.at(first, head, np.arange(len(head)))
-    unseen = np.flatnonzero(first == n)
-    if len(unseen) > 8:
-        np.minimum.at(first, codes, np.arange(n))
-    else:
-        for c in unseen:
-            hit = codes == c
-            if hit.any():
-                first[c] = int(np.argmax(hit))
-    return first
 
 
 def _scorable(inst: Instrument) -> list[Scale]:
