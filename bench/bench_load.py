@@ -76,14 +76,14 @@ def run(participants: int, repeats: int = 3, workdir: Path | None = None) -> dic
             "read_csv_all_files_numpy_defaults": {
                 "read": best(read_defaults),
                 **paired_ratio(seconds(read_defaults), seconds(loads))},
-            "all_runs_seconds": {"read_csv_responses": [r["seconds"] for r in reads],
+            "all_runs_seconds": {"read_csv_responses": seconds(reads),
                                  "read_csv_all_files_numpy_defaults": seconds(read_defaults),
-                                 "read_csv_all_files": [r["seconds"] for r in read_alls],
-                                 "load_study": [r["seconds"] for r in loads]},
+                                 "read_csv_all_files": seconds(read_alls),
+                                 "load_study": seconds(loads)},
             "ratio_load_to_read_responses": paired_ratio(
-                [r["seconds"] for r in reads], [r["seconds"] for r in loads])["ratio"],
+                seconds(reads), seconds(loads))["ratio"],
             **{f"{k}_load_to_read_all_files": v for k, v in paired_ratio(
-                [r["seconds"] for r in read_alls], [r["seconds"] for r in loads]).items()},
+                seconds(read_alls), seconds(loads)).items()},
             "target_ratio": 1.5,
         }
     result["meets_target"] = result["ratio_load_to_read_all_files"] <= result["target_ratio"]
