@@ -11,7 +11,7 @@ folder. In the same run it then times
    notebook, over the same ``notebooks/site_report.ipynb``.
 
 It also renders a few site reports again with and without the shared study cache
-(:mod:`spanalysis.cache`) to measure what loading the study once saves per report.
+(:mod:`spanalysis.report.cache`) to measure what loading the study once saves per report.
 Target: the pipeline at least 5x faster than the loop on a 2-core machine. Results are
 printed and written to ``bench/results/reports.json``.
 

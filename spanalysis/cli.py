@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import SpanalysisError
+from spanalysis.errors import SpanalysisError
+from spanalysis.version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def _validate(args) -> int:
-    from .study import validate_study
+    from spanalysis import validate_study
 
     issues = validate_study(args.study)
     errors = [i for i in issues if i.level == "error"]
@@ -133,7 +133,7 @@ def _validate(args) -> int:
 
 
 def _demo(args) -> int:
-    from . import demo
+    from spanalysis import demo
 
     kwargs = {"participants": args.participants, "sites": args.sites}
     if args.seed is not None:
@@ -144,8 +144,8 @@ def _demo(args) -> int:
 
 
 def _score(args) -> int:
-    from .io import write_table
-    from .study import load_study
+    from spanalysis.io import write_table
+    from spanalysis.study import load_study
 
     study = load_study(args.study)
     scores = study.scores
@@ -155,10 +155,10 @@ def _score(args) -> int:
 
 
 def _change(args) -> int:
-    from . import outcomes
-    from .errors import InputError
-    from .io import write_table
-    from .study import load_study
+    from spanalysis.change import outcomes
+    from spanalysis.errors import InputError
+    from spanalysis.io import write_table
+    from spanalysis.study import load_study
 
     if not 0 < args.confidence < 1:
         raise InputError("confidence level out of range", value=args.confidence,
@@ -174,8 +174,8 @@ def _change(args) -> int:
 
 
 def _report(args) -> int:
-    from .errors import InputError
-    from .report import build_reports
+    from spanalysis.errors import InputError
+    from spanalysis.report import build_reports
 
     parameters = {}
     for item in args.parameter:
@@ -193,25 +193,25 @@ def _report(args) -> int:
 
 
 def _qual_import(args) -> int:
-    from .qual.commands import qual_import
+    from spanalysis.commands import qual_import
 
     return qual_import(args.file, args.out)
 
 
 def _qual_export(args) -> int:
-    from .qual.commands import qual_export
+    from spanalysis.commands import qual_export
 
     return qual_export(args.study, args.out)
 
 
 def _agreement(args) -> int:
-    from .qual.commands import agreement
+    from spanalysis.commands import agreement
 
     return agreement(args.study, unit=args.unit, coders=args.coders, out=args.out)
 
 
 def _kernel_install(args) -> int:
-    from .kernel import install_kernel
+    from spanalysis.report.kernel import install_kernel
 
     path = install_kernel(args.name)
     print(f"installed Jupyter kernel '{args.name}' -> {path}")

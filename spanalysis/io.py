@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from .errors import InputError, Issue
+from spanalysis.errors import InputError, Issue
 
 __all__ = ["TableRead", "read_table", "detect_encoding", "atomic_write", "write_table",
            "SUPPORTED_EXTENSIONS", "neutralise_formulas"]

@@ -2,7 +2,7 @@
 
 Each function returns ``(figure, alt_text)``: the alt text describes what the figure shows
 in words, for readers who cannot see it (show both with
-:func:`spanalysis.display.show_figure`). A figure for fewer than ``min_cell_size`` people is
+:func:`spanalysis.report.display.show_figure`). A figure for fewer than ``min_cell_size`` people is
 not drawn: it says so instead, because individual points of a small group are disclosive.
 """
 from __future__ import annotations

@@ -8,8 +8,12 @@ import pandas as pd
 import pytest
 
 from spanalysis.errors import InputError
-from spanalysis.qual.agreement import (coding_agreement, cohen_kappa, krippendorff_alpha,
-                                       percent_agreement)
+from spanalysis.qual.agreement import (
+    coding_agreement,
+    cohen_kappa,
+    krippendorff_alpha,
+    percent_agreement,
+)
 
 nan = np.nan
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: reliability

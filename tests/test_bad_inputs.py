@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import DEMO, folder_digest, write_study
 
 from spanalysis.cli import main
-
-from conftest import DEMO, folder_digest, write_study
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spanalysis import integration
+from spanalysis import integrate as integration
 from spanalysis import report as rp
 from spanalysis.study import load_study
 
@@ -43,8 +43,8 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="module")
 def browser():
     try:
-        from playwright.sync_api import sync_playwright
         import axe_playwright_python  # noqa: F401
+        from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _unavailable(f"playwright / axe-playwright-python not installed ({exc})")
     if not Path(CHROMIUM).is_file():

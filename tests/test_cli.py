@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from conftest import DEMO, folder_digest
 
 from spanalysis.cli import main
-
-from conftest import DEMO, folder_digest
 
 
 def test_demo_command_writes_a_valid_study(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Tests for spanalysis.disclosure.
+"""Tests for spanalysis.privacy.disclosure.
 
 References used as the independent check:
 - hand-worked tables (arithmetic in the comments);
@@ -19,12 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spanalysis import disclosure
-from spanalysis.disclosure import (COMPLEMENTARY_MARKER, DisclosureWarning, count_table_html,
-                                   percent_with_suppression, scan_html_for_small_counts,
-                                   suppress_counts, suppress_series, suppression_pattern,
-                                   withhold_small_groups)
 from spanalysis.errors import InputError
+from spanalysis.privacy import disclosure
+from spanalysis.privacy.disclosure import (
+    COMPLEMENTARY_MARKER,
+    DisclosureWarning,
+    count_table_html,
+    percent_with_suppression,
+    scan_html_for_small_counts,
+    suppress_counts,
+    suppress_series,
+    suppression_pattern,
+    withhold_small_groups,
+)
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

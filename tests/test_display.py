@@ -3,9 +3,16 @@ import json
 
 import pandas as pd
 
-from spanalysis import disclosure
-from spanalysis.display import (column_label, count_text, percent_text, show_counts, show_stats,
-                                show_table, write_summary)
+from spanalysis.privacy import disclosure
+from spanalysis.report.display import (
+    column_label,
+    count_text,
+    percent_text,
+    show_counts,
+    show_stats,
+    show_table,
+    write_summary,
+)
 
 
 def test_count_text_and_percent_text():

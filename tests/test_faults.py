@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spanalysis import report as rp
-
 from conftest import DEMO, fixture_notebooks
+
+from spanalysis import report as rp
 
 SITES = "Riverside PCN,Hillview PCN"
 

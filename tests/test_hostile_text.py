@@ -17,10 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from conftest import DEMO
 
 from spanalysis import report as rp
-
-from conftest import DEMO
 
 SCRIPT = "<script>alert(3)</script>"          # 25 characters, the length replaced in quotes
 SITE = "Riverside <img src=x onerror=alert(1)> PCN"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spanalysis.errors import InputError
 from spanalysis import instruments as I
+from spanalysis.errors import InputError
 from spanalysis.instruments.model import DefinitionError, parse_definition
 
 FIX = Path(__file__).parent / "fixtures" / "instruments"

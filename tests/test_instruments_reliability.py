@@ -9,8 +9,8 @@ import pandas as pd
 import pingouin as pg
 import pytest
 
-from spanalysis.errors import InputError
 from spanalysis import instruments as I
+from spanalysis.errors import InputError
 
 nan = np.nan
 

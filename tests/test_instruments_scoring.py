@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from spanalysis.errors import InputError
 from spanalysis import instruments as I
+from spanalysis.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "instruments"
@@ -623,56 +624,3 @@ def test_blank_keys_are_refused_in_a_fixed_order(rows):
     assert exc.value.issue.row == 5
 
 
-def test_a_column_checked_against_a_looser_rule_is_screened_again():
-    """A column is skipped by the screen only when it was checked against a rule at least as
-    strict as the item's own (range inside the item's, whole numbers if the item needs them)."""
-    from spanalysis.instruments.scoring import _Plan, _score_all
-
-    wide = pd.DataFrame({"participant_id": ["a"], "timepoint": ["t0"],
-                         "ucla3_1": [2.0], "ucla3_2": [2.0], "ucla3_3": [2.0]})
-    inst = I.load("ucla3")  # items 1 to 3, whole numbers
-    rules = {"ucla3_1": (1.0, 3.0, True),    # the item's own rule
-             "ucla3_2": (1.0, 4.0, True),    # a wider range
-             "ucla3_3": (1.0, 3.0, False)}   # fractions allowed
-    assert _Plan(wide, inst, rules).screened == [True, False, False]
-    assert _Plan(wide, inst, {"ucla3_1": (2.0, 3.0, True)}).screened == [True, False, False]
-    assert _Plan(wide, inst).screened == [False, False, False]
-    bad = wide.assign(ucla3_2=[4.0])
-    with pytest.raises(InputError, match="ucla3_2"):
-        _score_all(bad, ["ucla3"], checked=rules)
-
-
-@pytest.mark.parametrize("dtype", [np.int8, np.int32])
-def test_either_gives_np_where_of_two_codes(dtype):
-    """The status codes are chosen by arithmetic on the mask, as np.where would choose
-    them, for codes above and below each other."""
-    from spanalysis.instruments.scoring import _either
-
-    mask = np.array([True, False, False, True, True])
-    for yes, no in [(0, 5), (5, 0), (2, 3), (4, 4)]:
-        got = _either(mask, yes, no, dtype)
-        assert got.dtype == dtype
-        assert got.tolist() == np.where(mask, yes, no).tolist()
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 11), min_size=1, max_size=80), st.integers(1, 12),
-       st.integers(1, 90))
-def test_codes_by_appearance_as_text_codes(values, extra, head):
-    """A categorical's codes renumbered in order of first appearance (only the categories
-    that occur) equal the codes of the same column as text, however far down a category
-    first shows (``_HEAD`` made small, so that the later rows are searched too)."""
-    from spanalysis import _textcodes
-    from spanalysis.instruments import scoring
-
-    categories = [f"c{i}" for i in range(max(values) + extra)]
-    series = pd.Series(pd.Categorical.from_codes(values, categories=categories))
-    old = _textcodes._HEAD
-    _textcodes._HEAD = head
-    try:
-        codes, names = scoring._codes_by_appearance(series)
-    finally:
-        _textcodes._HEAD = old
-    want_codes, want_names = scoring._codes(series.astype(str))
-    assert codes.tolist() == want_codes.tolist() and codes.dtype == np.int32
-    assert list(names) == list(want_names)

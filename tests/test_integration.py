@@ -1,4 +1,4 @@
-"""Mixed-methods integration displays (spanalysis.integration).
+"""Mixed-methods integration displays (spanalysis.integrate).
 
 References used by these tests (never the module's own output):
 * pingouin.ttest(x, y, correction=True) and pingouin.compute_effsize(..., eftype='hedges')
@@ -18,16 +18,15 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
+from conftest import DEMO, folder_digest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from spanalysis import change
-from spanalysis import integration as I
+from spanalysis import integrate as I
 from spanalysis.demo import PLANTED
 from spanalysis.errors import InputError
 from spanalysis.study import load_study
-
-from conftest import DEMO, folder_digest
 
 FIX = Path(__file__).parent / "fixtures" / "integration"
 
@@ -568,7 +567,7 @@ def test_inputs_never_modified(demo, tmp_path):
 
 def test_prevalence_heatmap_hides_small_counts(demo):
     """No cell shows a percentage that stands for 1..k-1 people."""
-    from spanalysis import integration as ig
+    from spanalysis import integrate as ig
 
     k = demo.min_cell_size
     table = ig.theme_prevalence(demo, by="site")

@@ -5,12 +5,16 @@ import os
 
 import pandas as pd
 import pytest
-
-from spanalysis import InputError, load_study
-from spanalysis.io import atomic_write, detect_encoding, neutralise_formulas, read_table, write_table
-
 from conftest import PARTICIPANTS, folder_digest, replace_in_file  # noqa: F401
 
+from spanalysis import InputError, load_study
+from spanalysis.io import (
+    atomic_write,
+    detect_encoding,
+    neutralise_formulas,
+    read_table,
+    write_table,
+)
 
 ACCENTED = PARTICIPANTS.replace("SP003,Hillview,2025-02-01,65-79,Female",
                                 "SP003,Hillview,2025-02-01,65-79,Femme \u2013 Zo\u00eb")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import DEMO
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
-from spanalysis import load_study, outcomes, plotting
+from spanalysis import load_study, plotting
+from spanalysis.change import outcomes
 from spanalysis.cli import main
-
-from conftest import DEMO
 
 
 @pytest.fixture(scope="module")
@@ -145,104 +146,6 @@ def _without_layout(scores: pd.DataFrame) -> pd.DataFrame:
     return plain
 
 
-@pytest.mark.parametrize("wilcoxon", [True, False])
-def test_change_from_score_blocks_equals_the_general_pairing(demo, wilcoxon):
-    """Study.scores records its block layout; paired change read straight from the blocks
-    gives the same table as pairing the long table row by row (the general path)."""
-    from spanalysis import change
-
-    scores = demo.scores
-    assert change._block_layout(scores) is not None
-    chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
-    kwargs = dict(confidence=0.9, min_cell_size=demo.min_cell_size, timepoints=demo.timepoints,
-                  wilcoxon=wilcoxon, instruments=chosen)
-    assert change._block_moments(scores, "baseline", "followup", chosen) is not None
-    fast = change.paired_change(scores, demo.scale_info, **kwargs)
-    general = change.paired_change(_without_layout(scores), demo.scale_info, **kwargs)
-    assert change._block_layout(_without_layout(scores)) is None
-    pd.testing.assert_frame_equal(fast, general, check_exact=False, rtol=1e-12)
-    assert (fast["n_pairs"] > 0).all()
-
-
-def test_change_from_score_blocks_with_participants_coded_out_of_row_order(demo):
-    """When the participants' codes do not follow the table's rows (a participants file
-    sorted otherwise than the responses), the pairs are taken in the order of the baseline
-    rows; the table equals the general pairing's and that of the table coded in row order."""
-    from spanalysis import change
-
-    scores = demo.scores
-    ids = scores["participant_id"]
-    reordered = scores.assign(participant_id=ids.cat.reorder_categories(
-        list(ids.cat.categories[::-1])))
-    layout = change._block_layout(reordered)
-    assert layout is not None and (np.diff(layout["participant"]) < 0).any()
-    chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
-    pairing = change._pair_blocks(reordered, layout, "baseline", "followup", chosen)
-    _, pair_pre, pair_post, _ = pairing
-    assert (np.diff(pair_pre) > 0).all()  # the baseline rows, in table order
-    person = layout["participant"]
-    assert np.array_equal(person[pair_pre], person[pair_post])
-    kwargs = dict(min_cell_size=demo.min_cell_size, timepoints=demo.timepoints,
-                  instruments=chosen)
-    fast = change.paired_change(reordered, demo.scale_info, **kwargs)
-    # Summed in another order, the moments differ in the last bits; the d_z interval then
-    # moves within the search tolerance of scipy's noncentral-t inversion (cdflib's
-    # nctdtrinc stops at a relative 1e-8), the other columns agree to 1e-12.
-    ci = ["d_z_ci_low", "d_z_ci_high"]
-    for other in (change.paired_change(_without_layout(reordered), demo.scale_info, **kwargs),
-                  change.paired_change(scores, demo.scale_info, **kwargs)):
-        pd.testing.assert_frame_equal(fast.drop(columns=ci), other.drop(columns=ci),
-                                      check_exact=False, rtol=1e-12)
-        pd.testing.assert_frame_equal(fast[ci], other[ci], check_exact=False, rtol=1e-7)
-
-
-def test_small_sample_signed_rank_tests_run_in_the_calling_thread(demo, monkeypatch):
-    """scipy's signed-rank test of a small sample changes the warning filters, which
-    threads share (warnings.catch_warnings is not thread-safe), so paired change runs those
-    tests one at a time in the calling thread; the filters are as they were afterwards."""
-    import threading
-    import warnings
-
-    from spanalysis import change
-    from spanalysis.instruments.scoring import _score_all
-
-    few = demo.responses.iloc[:60]  # about 30 people: every scale has 50 pairs or fewer
-    scores = _score_all(few, demo.instruments, timepoints=demo.timepoints)
-    assert change._block_layout(scores) is not None  # the fast path, with its thread pool
-    real, small = change._wilcoxon, []
-
-    def spy(diffs):
-        if len(diffs) <= change._EXACT_MAX:
-            small.append(threading.current_thread() is threading.main_thread())
-        return real(diffs)
-
-    monkeypatch.setattr(change, "_wilcoxon", spy)
-    filters = list(warnings.filters)
-    table = change.paired_change(scores, demo.scale_info, timepoints=demo.timepoints)
-    assert small and all(small)
-    assert table["wilcoxon_p"].notna().any()
-    assert warnings.filters == filters
-
-
-def test_block_layout_is_verified_before_use(demo):
-    """A table that kept the layout note but not the layout (rows filtered or shuffled) is
-    paired the general way, with the same results as a table without the note."""
-    from spanalysis import change
-
-    scores = demo.scores
-    questionnaire = scores[scores["instrument"] != "service_use"]
-    shuffled = questionnaire.sample(frac=1.0, random_state=3)
-    assert shuffled.attrs  # pandas carries attrs along
-    assert change._block_layout(shuffled) is None
-    dropped = questionnaire.drop(index=questionnaire.index[5])
-    assert change._block_layout(dropped) is None
-    kwargs = dict(min_cell_size=demo.min_cell_size, timepoints=demo.timepoints)
-    pd.testing.assert_frame_equal(
-        change.paired_change(shuffled, demo.scale_info, **kwargs),
-        change.paired_change(_without_layout(questionnaire), demo.scale_info, **kwargs),
-        check_exact=False, rtol=1e-12)
-
-
 def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
     """Study.scores reuses the loader's participant codes; the table is the one computed
     from the ids themselves, row for row, with no category that no row uses."""
@@ -297,52 +200,6 @@ def test_scores_follow_tables_changed_after_loading(change):
         pd.testing.assert_series_equal(got[column], want[column], check_dtype=False)
 
 
-@pytest.mark.parametrize("timepoint", ["baseline", "followup"])
-def test_block_path_leaves_a_repeated_person_to_the_general_pairing(demo, timepoint):
-    """Scores built from responses with one person twice at a time point keep the block
-    layout, but the block path declines them, and paired change names the duplicate as the
-    general pairing does."""
-    from spanalysis import change
-    from spanalysis.errors import InputError
-    from spanalysis.instruments.scoring import _score_all
-
-    responses = demo.responses
-    first = responses.index[responses["timepoint"] == timepoint][0]
-    doubled = pd.concat([responses, responses.loc[[first]]], ignore_index=True)
-    scores = _score_all(doubled, demo.instruments, timepoints=demo.timepoints)
-    assert change._block_layout(scores) is not None
-    assert change._block_moments(scores, "baseline", "followup", None) is None
-    with pytest.raises(InputError, match="more than one score") as exc:
-        change.paired_change(scores, demo.scale_info, timepoints=demo.timepoints)
-    assert timepoint in str(exc.value)
-
-
-def test_scoring_does_not_check_again_what_the_loader_checked(monkeypatch):
-    """The loader has checked every answer, so Study.scores screens no item column again
-    (the loader's rule is kept with each column); scoring the same table afresh screens
-    every one."""
-    from spanalysis.instruments import scoring
-
-    screened = []
-    real = scoring._Plan._passes
-
-    def counting(self, j, col):
-        screened.append(self.cols[j])
-        return real(self, j, col)
-
-    monkeypatch.setattr(scoring._Plan, "_passes", counting)
-    study = load_study(DEMO)
-    assert study._checked_items is not None
-    scores = study.scores
-    assert screened == []
-    assert study._checked_items is None  # the copy is not kept once the scores are made
-    fresh = scoring.score_all(study.responses, study.instruments)
-    assert "wemwbs_1" in screened and "gse_10" in screened
-    questionnaire = scores[scores["instrument"] != "service_use"]
-    assert np.array_equal(questionnaire["score"].to_numpy(), fresh["score"].to_numpy(),
-                          equal_nan=True)
-
-
 @pytest.mark.parametrize("edit", ["loc", "column", "replaced"])
 def test_an_answer_changed_after_loading_is_checked_when_scored(edit):
     """Copy-on-write gives an edited responses table new memory, so an answer put out of
@@ -384,7 +241,7 @@ def test_a_valid_edit_after_loading_is_scored():
 def test_present_instruments_in_order_of_appearance(values, step):
     """The instruments of a score table in order of first appearance, blanks left out, as
     pandas.unique gives them, wherever the pieces the table is read in begin."""
-    import spanalysis.outcomes as out
+    import spanalysis.change.outcomes as out
 
     table = pd.DataFrame({"instrument": pd.Categorical(values, categories=["c", "b", "a"])})
     want = [v for v in pd.unique(pd.Series(values, dtype=object)) if v is not None]
@@ -409,20 +266,6 @@ def test_services_listed_from_the_loader_equal_those_of_the_column():
     assert "a_and_e_visits" in set(study.scale_info["scale"])
 
 
-@pytest.fixture(scope="module")
-def threaded_study(tmp_path_factory):
-    """A generated study large enough to be scored in threads (over a million answers)."""
-    from spanalysis import demo as demo_module
-    from spanalysis.instruments import scoring
-
-    folder = demo_module.generate(tmp_path_factory.mktemp("threaded") / "study",
-                                  participants=20_000, qualitative=False)
-    study = load_study(folder)
-    answers = len(study.responses) * sum(len(i.items) for i in study.instruments.values())
-    assert answers >= scoring._PARALLEL_MIN
-    return study
-
-
 def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
     """Equal column by column: categoricals by their values, numbers exactly."""
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
@@ -434,81 +277,6 @@ def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
         else:
             assert x.dtype == y.dtype, column
             assert np.array_equal(x.to_numpy(), y.to_numpy(), equal_nan=True), column
-
-
-def test_service_use_scored_alongside_the_questionnaires_equals_scoring_it_first(
-        threaded_study):
-    """In threads, the loader-coded service use is scored while the questionnaires are; the
-    table equals the one built with the service use scored first from plain text."""
-    import dataclasses
-
-    import spanalysis.instruments.scoring as scoring
-
-    assert isinstance(threaded_study._with_coded_ids()[1]["service"].dtype,
-                      pd.CategoricalDtype)
-    plain = dataclasses.replace(threaded_study, _id_codes=None, _checked_items=None)
-    fast = dataclasses.replace(threaded_study)  # its own cache of scores
-    calls = []
-    original = scoring._score_all
-
-    def spy(responses, instruments, append=None, **kwargs):
-        calls.append(type(append).__name__)
-        return original(responses, instruments, append=append, **kwargs)
-
-    scoring._score_all = spy
-    try:
-        deferred, first = fast.scores, plain.scores
-    finally:
-        scoring._score_all = original
-    assert calls == ["_Later", "DataFrame"]
-    _same_table(deferred, first)
-    assert (deferred["instrument"] == "service_use").sum() == len(threaded_study.service_use)
-
-
-def test_rows_to_append_report_their_error_first(threaded_study):
-    """An error in the rows made alongside the questionnaires is raised before a bad answer
-    in the questionnaires, as when those rows were made first."""
-    from spanalysis.errors import InputError
-    from spanalysis.instruments.scoring import _Later, _score_all
-
-    responses = threaded_study.responses.copy()
-    responses.loc[10, "wemwbs_1"] = 9.0
-
-    def broken():
-        raise InputError("unknown period", column="period", row=7)
-
-    with pytest.raises(InputError, match="wemwbs_1"):
-        _score_all(responses, threaded_study.instruments)
-    with pytest.raises(InputError, match="unknown period"):
-        _score_all(responses, threaded_study.instruments, append=_Later(5, 2, broken))
-
-
-def test_block_path_declines_a_table_whose_participants_differ_between_blocks(demo):
-    """Two people swapped in one scale's block only (time points unchanged): the table keeps
-    its layout note, but the participant check (made while the pairs are found) declines
-    it, and paired change equals the general pairing."""
-    from spanalysis import change
-    from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR
-
-    scores = demo.scores.copy()
-    n = scores.attrs[SCORE_BLOCKS_ATTR]["rows"]
-    block = scores.iloc[n:2 * n]
-    baseline = np.flatnonzero((block["timepoint"] == "baseline").to_numpy())[:2] + n
-    i, j = scores.index[baseline]
-    a, b = scores.at[i, "participant_id"], scores.at[j, "participant_id"]
-    scores.loc[[i, j], "participant_id"] = [b, a]
-    deferred = change._block_layout(scores, defer=True)
-    assert deferred is not None and not deferred["verify"]()
-    assert change._block_layout(scores) is None
-    chosen = [i for i in outcomes._present_instruments(scores) if i not in outcomes.NOT_PAIRED]
-    assert change._block_moments(demo.scores, "baseline", "followup", chosen) is not None
-    assert change._block_moments(scores, "baseline", "followup", chosen) is None
-    kwargs = dict(min_cell_size=demo.min_cell_size, timepoints=demo.timepoints)
-    questionnaire = ~scores["instrument"].isin(["service_use"])
-    pd.testing.assert_frame_equal(
-        change.paired_change(scores[questionnaire], demo.scale_info, **kwargs),
-        change.paired_change(_without_layout(scores[questionnaire]), demo.scale_info,
-                             **kwargs), check_exact=False, rtol=1e-12)
 
 
 @pytest.mark.parametrize("form", ["categorical", "text, follow-up first", "unknown time point"])

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from spanalysis import instruments
-from spanalysis.identifiers import nhs_check_digit
+from spanalysis.privacy.identifiers import nhs_check_digit
+from spanalysis.privacy.redact import redact
 from spanalysis.qual.agreement import cohen_kappa, krippendorff_alpha
-from spanalysis.qual.redact import redact
 
 FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
 SETTINGS = settings(max_examples=60, deadline=None,

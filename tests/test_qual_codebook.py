@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from spanalysis.errors import InputError, ValidationError
-from spanalysis.qual.codebook import (CODEBOOK_COLUMNS, code_guid, read_codebook, read_qdc,
-                                      write_codebook, write_qdc)
+from spanalysis.qual.codebook import (
+    CODEBOOK_COLUMNS,
+    code_guid,
+    read_codebook,
+    read_qdc,
+    write_codebook,
+    write_qdc,
+)
 from spanalysis.qual.segments import read_segments, read_sources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qual"

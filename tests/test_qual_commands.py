@@ -7,11 +7,11 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO, folder_digest
+
+from spanalysis.commands import IMPORT_FILES, agreement, qual_export, qual_import
 from spanalysis.errors import InputError, SpanalysisError
 from spanalysis.qual.agreement import AGREEMENT_COLUMNS, coding_agreement
-from spanalysis.qual.commands import IMPORT_FILES, agreement, qual_export, qual_import
 from spanalysis.qual.refi import write_qdpx
 
 RAW_SEGMENTS = pd.read_csv(DEMO / "qualitative" / "segments.csv", keep_default_na=False)

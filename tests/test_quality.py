@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spanalysis import load_study, quality
+from spanalysis import load_study
+from spanalysis.change import quality
 
 
 @pytest.fixture

@@ -3,13 +3,20 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import DEMO
+
 from spanalysis.demo import PLANTED
 from spanalysis.errors import InputError
-from spanalysis.qual.quotes import (ELLIPSIS, QUOTE_COLUMNS, quote_candidates, quote_html,
-                                    redacted_segments, select_quotes, sensitive_codes)
-from spanalysis.study import Qualitative
+from spanalysis.qual.quotes import (
+    ELLIPSIS,
+    QUOTE_COLUMNS,
+    quote_candidates,
+    quote_html,
+    redacted_segments,
+    select_quotes,
+    sensitive_codes,
+)
+from spanalysis.qual.material import Qualitative
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spanalysis.qual.redact import read_names, redact
+from spanalysis.privacy.redact import read_names, redact
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qual"
 

@@ -1,4 +1,4 @@
-"""Tests for spanalysis.render: offline, accessible, provenance-stamped HTML reports.
+"""Tests for spanalysis.report.render: offline, accessible, provenance-stamped HTML reports.
 
 References: SHA-256 from hashlib; the WCAG 2.x contrast formula worked here (with the
 published values 21:1 for black on white and about 4.48:1 for #777777 on white); HTML is
@@ -23,10 +23,15 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from spanalysis import render
 from spanalysis.errors import InputError
-from spanalysis.render import (ReportWarning, collect_provenance, external_references,
-                               notebook_to_html, write_html_atomic)
+from spanalysis.report import render
+from spanalysis.report.render import (
+    ReportWarning,
+    collect_provenance,
+    external_references,
+    notebook_to_html,
+    write_html_atomic,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 REPORT_NB = FIXTURES / "report.ipynb"

@@ -20,15 +20,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from conftest import DEMO, fixture_notebooks
 from scipy import stats
 
-from spanalysis import cache, disclosure, render
 from spanalysis import report as rp
 from spanalysis.cli import main
 from spanalysis.errors import InputError, SpanalysisError
+from spanalysis.privacy import disclosure
+from spanalysis.report import cache, render
 from spanalysis.study import load_study
-
-from conftest import DEMO, fixture_notebooks
 
 BUDGET = 1.5 * 1024 * 1024      # bytes per site report (issue 7)
 

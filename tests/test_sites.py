@@ -1,4 +1,4 @@
-"""Tests for spanalysis.sites: per-site change, the random-intercept model and the forest plot.
+"""Tests for spanalysis.change.sites: per-site change, the random-intercept model and the forest plot.
 
 References used: statsmodels MixedLM called directly, the one-way random-effects ANOVA
 estimators worked by hand (balanced data), and scipy's paired t-test per site.
@@ -18,8 +18,8 @@ import pytest  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from spanalysis.change.sites import forest_plot, mixed_model_change, site_change  # noqa: E402
 from spanalysis.errors import InputError  # noqa: E402
-from spanalysis.sites import forest_plot, mixed_model_change, site_change  # noqa: E402
 
 TP = ["baseline", "followup"]
 INFO = pd.DataFrame({"instrument": ["wemwbs"], "scale": ["total"], "direction": ["higher"],
@@ -153,7 +153,7 @@ def test_forest_plot_refuses_several_scales():
 def test_docstring_examples_run():
     import doctest
 
-    from spanalysis import sites
+    from spanalysis.change import sites
     result = doctest.testmod(sites, optionflags=doctest.NORMALIZE_WHITESPACE)
     plt.close("all")
     assert result.attempted >= 3 and result.failed == 0

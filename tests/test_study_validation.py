@@ -6,12 +6,11 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import folder_digest
 
 from spanalysis import ValidationError, load_study
 from spanalysis.cli import main
 from spanalysis.study import validate_study
-
-from conftest import folder_digest
 
 
 def replace_in(path, old, new, count=1):
@@ -219,49 +218,6 @@ def test_service_use_for_unknown_participant(make_study):
     replace_in(folder / "service_use.csv", "SP002,gp_consultations,after", "SP009,gp_consultations,after")
     err = only_error(folder)
     assert (err.file, err.row, err.value) == ("service_use.csv", 5, "SP009")
-
-
-@pytest.mark.parametrize("broken", ["none", "ids", "participants file", "responses file",
-                                    "service-use file"])
-def test_ids_checked_with_the_files_as_afterwards(make_study, monkeypatch, broken):
-    """With wide responses the loader checks ids across files in its threads, each check as
-    soon as what it needs is done; the messages (and their order) and the loaded tables
-    are those of checking the ids afterwards, one step after another, whether the files
-    hold id errors or one of them cannot be checked at all."""
-    from spanalysis import study as study_module
-
-    folder = make_study()
-    if broken == "ids":
-        replace_in(folder / "participants.csv", "SP004,", "SP003,")   # repeated participant
-        replace_in(folder / "participants.csv", "SP002,", ",")        # blank id
-        replace_in(folder / "responses.csv", "SP003,baseline", "SP030,baseline")
-        replace_in(folder / "service_use.csv", "SP002,gp_consultations,after",
-                   "SP009,gp_consultations,after")
-    elif broken != "none":  # a required column renamed: that file's checks stop early
-        file, column = {"participants file": ("participants.csv", "site"),
-                        "responses file": ("responses.csv", "timepoint"),
-                        "service-use file": ("service_use.csv", "period")}[broken]
-        replace_in(folder / file, column, "renamed")
-
-    def load():
-        issues = [str(i) for i in validate_study(folder)]
-        try:
-            study = load_study(folder)
-        except ValidationError:
-            return issues, None
-        return issues, (study.participants, study.responses, study.service_use)
-
-    with_files = load()
-    monkeypatch.setattr(study_module._Loader, "_ids_with_files", staticmethod(lambda m: False))
-    afterwards = load()
-    assert with_files[0] == afterwards[0]
-    if broken == "none":
-        assert not with_files[0] or all("warning" in i.lower() for i in with_files[0])
-        for a, b in zip(with_files[1], afterwards[1]):
-            pd.testing.assert_frame_equal(a, b)
-    else:
-        assert with_files[1] is None and afterwards[1] is None
-        assert with_files[0]
 
 
 def test_site_differs_only_by_case_or_space(make_study, capsys):

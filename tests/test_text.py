@@ -12,12 +12,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO, folder_digest
 from scipy.stats import chi2, chi2_contingency, power_divergence
 
-from conftest import DEMO, folder_digest
 from spanalysis.errors import InputError
 from spanalysis.qual import text as T
-from spanalysis.study import Qualitative
+from spanalysis.qual.material import Qualitative
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,17 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO
 from matplotlib.figure import Figure
 from scipy.spatial.distance import jaccard as jaccard_distance
 
-from conftest import DEMO
 from spanalysis.errors import InputError
-from spanalysis.qual.themes import (code_cooccurrence, code_frequencies, cooccurrence_heatmap,
-                                    participant_code_matrix)
+from spanalysis.qual.themes import (
+    code_cooccurrence,
+    code_frequencies,
+    cooccurrence_heatmap,
+    participant_code_matrix,
+)
 
 SOURCES = pd.DataFrame({
     "source_id": ["I1", "I2", "I3", "O1"],

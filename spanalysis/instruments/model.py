@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..errors import InputError
+from spanalysis.errors import InputError
 
 __all__ = [
     "Item", "Scale", "MissingRule", "Fact", "Norm", "Band", "Clinical", "Instrument",
@@ -314,7 +314,7 @@ class Instrument:
 # --------------------------------------------------------------------------------------------
 # YAML loading and validation
 # --------------------------------------------------------------------------------------------
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one). It is
     libyaml's C parser when PyYAML has it (several times faster: every study load reads the
     instrument definitions), with PyYAML's safe constructor either way."""
@@ -331,7 +331,7 @@ def _construct_mapping(loader, node, deep=False):
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                  _construct_mapping)
 
 
@@ -788,7 +788,7 @@ def _read_yaml(path: Path) -> Any:
         raise InputError(f"instrument definition is not UTF-8 text ({exc.reason})",
                          file=str(path), expected="a UTF-8 YAML file") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from .model import _as_dict
-from .scoring import _codes, _reverse, _to_wide, item_matrix
+from spanalysis.errors import InputError
+from spanalysis.instruments.model import _as_dict
+from spanalysis.instruments.scoring import _codes, _reverse, _to_wide, item_matrix
 
 __all__ = ["reliability", "RELIABILITY_COLUMNS"]
 

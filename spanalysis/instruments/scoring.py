@@ -16,10 +16,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .._memory import with_small_pages
-from .._textcodes import STR, all_different, encode_numbered, first_rows
-from ..errors import InputError
-from .model import STATUSES, Instrument, Scale, _as_dict, load
+from spanalysis._memory import with_small_pages
+from spanalysis._textcodes import STR, all_different, encode_numbered, first_rows
+from spanalysis.errors import InputError
+from spanalysis.instruments.model import STATUSES, Instrument, Scale, _as_dict, load
 
 __all__ = ["score", "score_all", "gas_tscore", "assign_bands", "score_service_use",
            "SCORE_COLUMNS"]
@@ -790,6 +790,18 @@ def score_all(responses: pd.DataFrame, instruments) -> pd.DataFrame:
     1  ons_lonely  lonely    4.0
     """
     return _score_all(responses, instruments)
+
+
+def score_study(responses: pd.DataFrame, instruments, service_use: pd.DataFrame | None = None,
+                timepoints: Sequence[str] | None = None) -> pd.DataFrame:
+    """A study's whole score table: every instrument scored from ``responses`` (see
+    :func:`score`), then the service-use counts (:func:`score_service_use`) when given.
+
+    With ``timepoints`` (the study's order), ``timepoint`` is an ordered categorical in that
+    order; a time point not in it is blank. This is what :attr:`spanalysis.study.Study.scores`
+    holds."""
+    append = None if service_use is None else score_service_use(service_use, timepoints)
+    return _score_all(responses, instruments, append=append, timepoints=timepoints)
 
 
 @with_small_pages

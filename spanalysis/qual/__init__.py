@@ -15,12 +15,28 @@ commands   the functions behind ``spanalysis qual import|export`` and ``spanalys
 """
 from __future__ import annotations
 
-from .agreement import coding_agreement, cohen_kappa, krippendorff_alpha, percent_agreement
-from .codebook import read_codebook, read_qdc, validate_codebook, write_codebook, write_qdc
-from .redact import read_names, redact
-from .refi import read_qdpx, write_qdpx
-from .segments import read_segments, read_sources
-from .themes import code_cooccurrence, code_frequencies, cooccurrence_heatmap, participant_code_matrix
+from spanalysis.privacy.redact import read_names, redact
+from spanalysis.qual.agreement import (
+    coding_agreement,
+    cohen_kappa,
+    krippendorff_alpha,
+    percent_agreement,
+)
+from spanalysis.qual.codebook import (
+    read_codebook,
+    read_qdc,
+    validate_codebook,
+    write_codebook,
+    write_qdc,
+)
+from spanalysis.qual.refi import read_qdpx, write_qdpx
+from spanalysis.qual.segments import read_segments, read_sources
+from spanalysis.qual.themes import (
+    code_cooccurrence,
+    code_frequencies,
+    cooccurrence_heatmap,
+    participant_code_matrix,
+)
 
 __all__ = ["read_codebook", "write_codebook", "validate_codebook", "read_qdc", "write_qdc",
            "read_sources", "read_segments", "read_qdpx", "write_qdpx", "krippendorff_alpha",

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from spanalysis.errors import InputError
 
 __all__ = ["krippendorff_alpha", "cohen_kappa", "percent_agreement", "coding_agreement",
            "sentence_spans", "AGREEMENT_COLUMNS"]

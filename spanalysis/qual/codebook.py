@@ -54,8 +54,8 @@ from xml.etree import ElementTree as ET
 import pandas as pd
 import yaml
 
-from ..errors import InputError, Issue, ValidationError
-from ..io import atomic_write
+from spanalysis.errors import InputError, Issue, ValidationError
+from spanalysis.io import atomic_write
 
 __all__ = ["CODEBOOK_COLUMNS", "read_codebook", "validate_codebook", "write_codebook",
            "read_qdc", "write_qdc", "code_guid", "SPANALYSIS_NAMESPACE"]

@@ -44,9 +44,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from .redact import PLACEHOLDERS, redact
-from .text import sentence_spans
+from spanalysis.errors import InputError
+from spanalysis.privacy.redact import PLACEHOLDERS, redact
+from spanalysis.qual.text import sentence_spans
 
 __all__ = ["redacted_segments", "quote_candidates", "select_quotes", "quote_html",
            "sensitive_codes", "QUOTE_COLUMNS", "IDEAL_LENGTH", "ELLIPSIS"]
@@ -61,7 +61,7 @@ _LABEL = re.compile(r"^(?:Participant|Respondent|Patient|Interviewee|P\d*)\s*:\s
 
 
 def _qualitative(study):
-    from ..study import require_qualitative
+    from spanalysis.qual.material import require_qualitative
 
     return require_qualitative(study)
 
@@ -129,7 +129,7 @@ def redacted_segments(study, *, names: Sequence[str] | None = None) -> pd.DataFr
     Examples
     --------
     >>> import pandas as pd
-    >>> from spanalysis.study import Qualitative
+    >>> from spanalysis.qual.material import Qualitative
     >>> src = pd.DataFrame({"source_id": ["I1"], "text": ["Call 07700 900123, Mary said."]})
     >>> seg = pd.DataFrame({"segment_id": ["s"], "source_id": ["I1"], "coder": ["a"],
     ...                     "code_id": ["x"], "start": [11], "end": [29],
@@ -307,7 +307,7 @@ def select_quotes(study, codes: Sequence[str] | None = None, n: int = 3, *,
     Examples
     --------
     >>> import pandas as pd
-    >>> from spanalysis.study import Qualitative
+    >>> from spanalysis.qual.material import Qualitative
     >>> book = pd.DataFrame({"id": ["hope"], "name": ["Offering hope"], "parent": [None],
     ...                      "sensitive": [False]})
     >>> text = "I can see a future now, Mary, and I have plans for the spring and summer."

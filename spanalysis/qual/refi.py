@@ -77,11 +77,17 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue, ValidationError
-from ..io import atomic_write
-from .codebook import (CODEBOOK_COLUMNS, SPANALYSIS_NAMESPACE, codes_from_xml,
-                       codes_to_xml, parse_xml, validate_codebook)
-from .segments import decode_text
+from spanalysis.errors import InputError, Issue, ValidationError
+from spanalysis.io import atomic_write
+from spanalysis.qual.codebook import (
+    CODEBOOK_COLUMNS,
+    SPANALYSIS_NAMESPACE,
+    codes_from_xml,
+    codes_to_xml,
+    parse_xml,
+    validate_codebook,
+)
+from spanalysis.qual.segments import decode_text
 
 __all__ = ["read_qdpx", "write_qdpx", "schema_path", "PROJECT_NS", "DEFAULT_MAX_SIZE",
            "DEFAULT_MAX_MEMBERS"]

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Issue, ValidationError
-from ..identifiers import looks_like_nhs_number
-from ..io import read_table
+from spanalysis.errors import InputError, Issue, ValidationError
+from spanalysis.io import read_table
+from spanalysis.privacy.identifiers import looks_like_nhs_number
 
 __all__ = ["SOURCE_COLUMNS", "SEGMENT_COLUMNS", "SOURCE_TYPES", "read_sources",
            "read_segments", "decode_text"]

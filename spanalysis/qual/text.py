@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, xlogy
 
-from ..errors import InputError
-from .redact import redact
+from spanalysis.errors import InputError
+from spanalysis.privacy.redact import redact
 
 __all__ = ["ABBREVIATIONS", "WORD_PATTERN", "STOPWORDS", "sentence_spans", "sentences",
            "words", "stem", "keyword_in_context", "log_likelihood_g2", "distinctive_terms",
@@ -707,7 +707,7 @@ def _suggest(sents: pd.DataFrame, keywords: pd.DataFrame) -> pd.DataFrame:
 
 
 def _qualitative(study):
-    from ..study import require_qualitative
+    from spanalysis.qual.material import require_qualitative
 
     return require_qualitative(study)
 
@@ -797,7 +797,7 @@ def suggestion_quality(study, *, coder: str | None = None,
     ----------
     study : Study or Qualitative
         A loaded study (its ``qualitative`` part is used) or a
-        :class:`~spanalysis.study.Qualitative`.
+        :class:`~spanalysis.qual.material.Qualitative`.
     coder : str, optional
         Compare with this coder only (default: every coder).
     exclude_speakers : sequence of str
@@ -831,7 +831,7 @@ def suggestion_quality(study, *, coder: str | None = None,
     Examples
     --------
     >>> import pandas as pd
-    >>> from spanalysis.study import Qualitative
+    >>> from spanalysis.qual.material import Qualitative
     >>> src = pd.DataFrame({"source_id": ["I1"],
     ...                     "text": ["I have hope now. Hope is rare. The bus was late."]})
     >>> book = pd.DataFrame({"id": ["hope"], "name": ["Offering hope"],

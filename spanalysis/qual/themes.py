@@ -85,7 +85,7 @@ COOCCURRENCE_UNITS = ("source", "overlap")
 
 
 def _check_columns(frame: pd.DataFrame, needed: list[str], what: str) -> None:
-    from ..errors import InputError
+    from spanalysis.errors import InputError
 
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -94,7 +94,7 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], what: str) -> None:
 
 
 def _coder_subset(segments: pd.DataFrame, coder: str | None) -> pd.DataFrame:
-    from ..errors import InputError
+    from spanalysis.errors import InputError
 
     if coder is None:
         return segments
@@ -188,7 +188,7 @@ def code_frequencies(segments: pd.DataFrame, sources: pd.DataFrame, *,
     0    A         2             1                   2                  50.0
     1    B         1             1                   1                 100.0
     """
-    from ..errors import InputError
+    from spanalysis.errors import InputError
 
     _check_columns(segments, ["source_id", "coder", "code_id"], "segments")
     _check_columns(sources, ["source_id", "participant_id"], "sources")
@@ -321,7 +321,7 @@ def code_cooccurrence(segments: pd.DataFrame, *, unit: str = "source",
       code_a  code_b  n_a  n_b  n_ab  jaccard  c_coefficient
     0   hope  valued    2    2     1    0.333          0.333
     """
-    from ..errors import InputError
+    from spanalysis.errors import InputError
 
     if unit not in COOCCURRENCE_UNITS:
         raise InputError("unknown unit of co-occurrence", column="unit", value=unit,
@@ -417,7 +417,7 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    from ..errors import InputError
+    from spanalysis.errors import InputError
 
     if value not in ("c_coefficient", "jaccard", "n_ab"):
         raise InputError("unknown value to show", column="value", value=value,

@@ -76,16 +76,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 
-from . import change
-from .change import _t_ppf, _t_sf
-from .errors import InputError
-from .instruments.model import _UniqueKeyLoader  # YAML that refuses duplicate keys
-from .io import atomic_write
-from .qual.redact import redact
-from .qual.themes import participant_code_matrix
+from spanalysis import change
+from spanalysis.errors import InputError, Issue
+from spanalysis.instruments.model import UniqueKeyLoader  # YAML that refuses duplicate keys
+from spanalysis.io import atomic_write
+from spanalysis.privacy.redact import redact
+from spanalysis.qual.themes import participant_code_matrix
 
-__all__ = [
+__all__ = ["check_study", 
     "participant_table", "statistics_by_themes", "measurement_coverage", "read_crosswalk",
     "side_by_side", "classify_fit", "read_meta_inferences", "write_meta_inference_template",
     "case_level", "classify_cases", "divergent_cases", "configuration_table", "quote_matrix",
@@ -95,7 +95,7 @@ __all__ = [
 ]
 
 #: The default crosswalk shipped with the package (themes -> questionnaire items).
-DEFAULT_CROSSWALK = Path(__file__).resolve().parent / "data" / "crosswalk.yaml"
+DEFAULT_CROSSWALK = Path(__file__).resolve().parent / "crosswalk.yaml"
 #: Reliable-change categories of :func:`spanalysis.change.reliable_change`, best first.
 CHANGE_GROUPS = ("reliable improvement", "no reliable change", "reliable deterioration")
 #: Change group of an interviewed participant without a category (no follow-up score, or no
@@ -135,7 +135,7 @@ def _qualitative(study):
 
 
 def _min_cell(study, min_cell_size) -> int:
-    return change._check_min_cell(study.min_cell_size if min_cell_size is None
+    return change.check_min_cell(study.min_cell_size if min_cell_size is None
                                   else min_cell_size)
 
 
@@ -331,7 +331,7 @@ def _group_stats(n1, m1, v1, n0, m0, v0, confidence):
     with np.errstate(divide="ignore", invalid="ignore"):
         for label, n, m, v in (("voiced", n1, m1, v1), ("not_voiced", n0, m0, v0)):
             se = np.where(n >= 2, np.sqrt(v / n), np.nan)
-            tc = _t_ppf(q, np.where(n >= 2, n - 1, np.nan))
+            tc = stats.t.ppf(q, np.where(n >= 2, n - 1, np.nan))
             out[f"{label}_mean"] = np.where(n >= 1, m, np.nan)
             out[f"{label}_sd"] = np.where(n >= 2, np.sqrt(v), np.nan)
             out[f"{label}_ci_low"] = m - tc * se
@@ -342,13 +342,13 @@ def _group_stats(n1, m1, v1, n0, m0, v0, confidence):
         df = np.where(ok, (a + b) ** 2 / (a ** 2 / (n1 - 1) + b ** 2 / (n0 - 1)), np.nan)
         diff = np.where(ok, m1 - m0, np.nan)
         t = np.where(se > 0, diff / se, np.nan)
-        tc = _t_ppf(q, df)
+        tc = stats.t.ppf(q, df)
         out["difference"] = diff
         out["difference_ci_low"] = diff - tc * se
         out["difference_ci_high"] = diff + tc * se
         out["t"] = t
         out["df"] = df
-        out["p"] = 2 * _t_sf(np.abs(t), df)
+        out["p"] = 2 * stats.t.sf(np.abs(t), df)
         pooled_df = n1 + n0 - 2
         sp = np.sqrt(((n1 - 1) * v1 + (n0 - 1) * v0) / pooled_df)
         d = np.where(ok & (sp > 0), diff / sp, np.nan)
@@ -401,7 +401,7 @@ def welch_comparison(x, y, confidence: float = 0.95) -> pd.DataFrame:
     >>> round(float(r["df"].iloc[0]), 3), round(float(r["hedges_g"].iloc[0]), 3)
     (6.194, 2.716)
     """
-    confidence = change._check_confidence(confidence)
+    confidence = change.check_confidence(confidence)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     x, y = x[~np.isnan(x)], y[~np.isnan(y)]
@@ -628,7 +628,7 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
     >>> r["theme"], int(r["n_voiced"]), bool(r["improvement_difference"] > 0)
     ('social_connection', 31, True)
     """
-    confidence = change._check_confidence(confidence)
+    confidence = change.check_confidence(confidence)
     k = _min_cell(study, min_cell_size)
     if family not in ("table", "scale"):
         raise InputError("unknown Holm family", column="family", value=family,
@@ -677,7 +677,7 @@ def _read_yaml(path: Path, label: str, expected: str):
     except UnicodeDecodeError:
         raise InputError("not valid UTF-8", file=label, expected="UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        return yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise InputError("not valid YAML: " + str(getattr(exc, "problem", None) or exc),
@@ -687,7 +687,7 @@ def _read_yaml(path: Path, label: str, expected: str):
 
 @functools.lru_cache(maxsize=1)
 def _builtin_items() -> dict:
-    from .instruments import model
+    from spanalysis.instruments import model
 
     return {it: iid for iid in model.builtin_ids() for it in model.load(iid).item_ids}
 
@@ -823,7 +823,7 @@ def read_crosswalk(study, crosswalk=None) -> pd.DataFrame:
                 derived = _item_direction(study.instruments[inst_id], item)
                 stem = str(item_info.at[item, "stem"])
             else:
-                from .instruments import model
+                from spanalysis.instruments import model
 
                 inst_id = builtin[item]
                 inst = model.load(inst_id)
@@ -914,7 +914,7 @@ def measurement_coverage(study, crosswalk=None, themes=None, coder: str | None =
     >>> cov.loc[cov["theme"] == "trust_services", "coverage"].tolist()
     ['not measured']
     """
-    confidence = change._check_confidence(confidence)
+    confidence = change.check_confidence(confidence)
     k = _min_cell(study, min_cell_size)
     cw = read_crosswalk(study, crosswalk)
     labels = _labels(study)
@@ -1290,7 +1290,7 @@ def write_meta_inference_template(study, path, crosswalk=None, themes=None,
         return " ".join(str(text).split())
 
     lines = ["# Meta-inferences: the analyst's conclusions drawing on both strands, one per",
-             "# theme (spanalysis.integration.side_by_side; format in docs/integration.md).",
+             "# theme (spanalysis.integrate.side_by_side; format in docs/integration.md).",
              "# Write under 'text:'; an empty text shows as "
              f"'{NOT_WRITTEN}'.",
              "# The comments are the data at the time this template was made.",
@@ -1606,7 +1606,7 @@ def configuration_table(study, themes=None, primary=("wemwbs", "total"),
     >>> int(t["n"].sum())
     60
     """
-    confidence = change._check_confidence(confidence)
+    confidence = change.check_confidence(confidence)
     k = _min_cell(study, min_cell_size)
     key = _scale_key(study, primary)
     themes = _check_themes(study, themes, benefit_themes(study) if themes is None else [])
@@ -1626,7 +1626,7 @@ def configuration_table(study, themes=None, primary=("wemwbs", "total"),
     out["n_completers"] = agg["count"].astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(n >= 2, agg["std"].to_numpy() / np.sqrt(n), np.nan)
-        tc = _t_ppf(1 - (1 - confidence) / 2, np.where(n >= 2, n - 1, np.nan))
+        tc = stats.t.ppf(1 - (1 - confidence) / 2, np.where(n >= 2, n - 1, np.nan))
     out["mean_change"] = agg["mean"]
     out["change_sd"] = agg["std"]
     out["ci_low"] = agg["mean"] - tc * se
@@ -1869,3 +1869,18 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=("wemwbs", 
     ax.set_ylabel("theme")
     ax.tick_params(axis="x", labelrotation=0)
     return fig
+
+
+def check_study(study) -> list[Issue]:
+    """Problems in the study's crosswalk and meta-inference files, checked against the loaded
+    study (their themes must be in the codebook, their items in the instruments): a list of
+    :class:`~spanalysis.errors.Issue`, empty when both are sound or not declared."""
+    try:
+        if study.crosswalk_path is not None:
+            read_crosswalk(study, study.crosswalk_path)
+        if study.meta_inferences_path is not None and study.qualitative is not None:
+            read_meta_inferences(study.meta_inferences_path,
+                                 themes=list(study.qualitative.codebook["id"]))
+    except InputError as exc:
+        return [exc.issue]
+    return []

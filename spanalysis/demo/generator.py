@@ -108,8 +108,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from . import demo_text as T
-from .errors import InputError
+from spanalysis.demo import text_banks as T
+from spanalysis.errors import InputError
 
 __all__ = ["generate", "PLANTED", "nhs_check_digit", "DEFAULT_SEED",
            "QUALITATIVE_MAX_PARTICIPANTS"]

@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import InputError
+from spanalysis.errors import InputError
 
 __all__ = ["ReportWarning", "notebook_to_html", "collect_provenance", "write_html_atomic",
            "figure_image", "external_references", "check_heading_order", "KEY_PACKAGES",
@@ -136,7 +136,7 @@ def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Map
     """
     from importlib import metadata
 
-    from . import __version__
+    from spanalysis.version import __version__
 
     files = []
     for name in input_files:
@@ -664,7 +664,7 @@ def write_html_atomic(html: str, path: str | os.PathLike) -> Path:
     Path
         ``path``.
     """
-    from .io import atomic_write
+    from spanalysis.io import atomic_write
 
     data = html.encode("utf-8")             # fails before anything is written
     with atomic_write(path, mode="wb") as handle:

@@ -1,6 +1,6 @@
 """Study-level outcome analysis: the change tables a report shows, computed from a Study.
 
-:mod:`spanalysis.change` and :mod:`spanalysis.sites` work on plain tables; this module applies
+:mod:`spanalysis.change` and :mod:`spanalysis.change.sites` work on plain tables; this module applies
 them to a :class:`~spanalysis.Study` with the study's own settings (time points, minimum cell
 size, primary outcome) so that notebooks, the ``spanalysis change`` command and the report
 index all get the same numbers from one call.
@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import change, sites
+from spanalysis import change
+from spanalysis.change import sites
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
            "scale_info_with_study_reliability",
@@ -53,7 +54,7 @@ def questionnaire_scores(study, instruments: list[str] | str | None = None) -> p
 
 def _chosen(study, instruments) -> list[str]:
     """The instruments asked for, each checked to be scored in the study."""
-    from .errors import InputError
+    from spanalysis.errors import InputError
 
     present = _present_instruments(study.scores)
     chosen = _instrument_list(instruments, present)
@@ -133,7 +134,7 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
     is labelled as such wherever it is used. Single-item scales have no alpha and stay
     unclassified.
     """
-    from . import instruments as ins
+    from spanalysis import instruments as ins
 
     info = study.scale_info.copy()
     missing = info["reliability"].isna()

@@ -23,7 +23,7 @@ def check_kernel(name: str = KERNEL_NAME) -> str:
     """Return the kernel's resource folder, or raise a clear error if it is not installed."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from .errors import SpanalysisError
+    from spanalysis.errors import SpanalysisError
 
     try:
         spec = KernelSpecManager().get_kernel_spec(name)

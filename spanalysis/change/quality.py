@@ -2,7 +2,7 @@
 
 Backs ``notebooks/01_data_quality.ipynb``. Every function takes a :class:`~spanalysis.Study`
 and returns a tidy DataFrame of counts; disclosure control is applied when a table is shown
-(:mod:`spanalysis.disclosure`), not here, so analysts can still check totals.
+(:mod:`spanalysis.privacy.disclosure`), not here, so analysts can still check totals.
 """
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def baseline_completer_comparison(study) -> pd.DataFrame:
     A thin wrapper over :func:`spanalysis.change.completer_comparison` restricted to the
     questionnaire scales (service-use counts are not a baseline score).
     """
-    from .change import completer_comparison
+    from spanalysis.change import completer_comparison
 
     scores = study.scores[study.scores["instrument"] != "service_use"]
     return completer_comparison(scores, study.participants, study.scale_info,

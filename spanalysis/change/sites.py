@@ -21,9 +21,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .change import (_attach_group, _check_confidence, _pair_table,
-                     _resolve_pre_post, paired_change)
-from .errors import InputError
+from spanalysis.change import paired_change
+from spanalysis.change.paired import (
+    _attach_group,
+    check_confidence,
+    _pair_table,
+    _resolve_pre_post,
+)
+from spanalysis.errors import InputError
 
 __all__ = ["site_change", "mixed_model_change", "forest_plot"]
 
@@ -128,7 +133,7 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
     """
     import statsmodels.api as sm
 
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
     pairs = _pair_table(scores, pre, post)
     pairs = pairs[(pairs["instrument"] == str(instrument)) & (pairs["scale"] == str(scale))]

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError, Issue, ValidationError
+from spanalysis.errors import InputError, Issue, ValidationError
 
 __all__ = ["Manifest", "FileSpec", "Timepoint", "read_manifest", "MANIFEST_NAME"]
 

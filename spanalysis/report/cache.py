@@ -67,7 +67,7 @@ def input_files(study_path: str | os.PathLike) -> list[tuple[str, Path]]:
             if path.is_file():
                 found[path.relative_to(root).as_posix()] = path
     try:
-        from .manifest import read_manifest
+        from spanalysis.study.manifest import read_manifest
 
         extra = read_manifest(root).custom_instruments
     except Exception:       # an invalid manifest is reported by load_study, not here
@@ -87,9 +87,9 @@ def code_digest() -> str:
     the version stays the same), so the installed package's ``*.py``, ``*.yaml``, ``*.csv``
     and template files are hashed too (about 50 small files, a few milliseconds).
     """
-    from . import __version__
+    from spanalysis.version import __version__
 
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the installed package
     digest = hashlib.sha256(f"spanalysis {__version__}\n".encode())
     files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix in (".py", ".yaml", ".csv", ".txt", ".j2", ".tpl", ".css",
@@ -134,7 +134,7 @@ def write_cache(study, path: str | os.PathLike, fingerprint: dict | None = None)
     -------
     Path
     """
-    from .io import atomic_write
+    from spanalysis.io import atomic_write
 
     fingerprint = fingerprint or study_fingerprint(study.path)
     # computed here, once, so that every kernel gets them with the study
@@ -181,7 +181,7 @@ def load_study(path: str | os.PathLike):
 
     With :data:`ENV_VAR` unset this is exactly :func:`spanalysis.study.load_study`.
     """
-    from . import study as _study
+    from spanalysis import study as _study
 
     cached = os.environ.get(ENV_VAR)
     if cached:
@@ -192,7 +192,7 @@ def load_study(path: str | os.PathLike):
 
 
 def _original_load_study(path):
-    from . import study as _study
+    from spanalysis import study as _study
 
     return getattr(_study, "_uncached_load_study", _study.load_study)(path)
 
@@ -204,7 +204,7 @@ def install() -> None:
     so the notebooks themselves stay unchanged (``from spanalysis import load_study`` then
     finds the caching version). Calling it again does nothing.
     """
-    from . import study as _study
+    from spanalysis import study as _study
 
     if getattr(_study, "_uncached_load_study", None) is None:
         _study._uncached_load_study = _study.load_study

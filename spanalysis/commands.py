@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from ..io import write_table
-from ..study import require_qualitative
+from spanalysis.errors import InputError
+from spanalysis.io import write_table
+from spanalysis.qual.material import require_qualitative
 
 __all__ = ["qual_import", "qual_export", "agreement", "IMPORT_FILES"]
 
@@ -90,7 +90,7 @@ def qual_import(file: str | os.PathLike, out_dir: str | os.PathLike) -> int:
     cells that a spreadsheet would run as a formula (starting ``=``, ``+``, ``-``, ``@``)
     are prefixed with an apostrophe. Codebook keywords are joined with ``"; "``.
     """
-    from .refi import read_qdpx
+    from spanalysis.qual.refi import read_qdpx
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -181,8 +181,8 @@ def qual_export(study_path: str | os.PathLike, out_file: str | os.PathLike) -> i
     its column. Source and segment ids that are not GUIDs become deterministic GUIDs (see
     :func:`~spanalysis.qual.refi.write_qdpx`), so exporting twice gives identical files.
     """
-    from ..study import load_study
-    from .refi import write_qdpx
+    from spanalysis.qual.refi import write_qdpx
+    from spanalysis.study import load_study
 
     out = Path(out_file)
     if out.suffix.lower() != ".qdpx":
@@ -239,8 +239,8 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
     :data:`~spanalysis.qual.agreement.AGREEMENT_COLUMNS`; agreement over *coded* units
     leaves out units nobody coded, which would otherwise inflate agreement.
     """
-    from ..study import load_study
-    from .agreement import coding_agreement
+    from spanalysis.qual.agreement import coding_agreement
+    from spanalysis.study import load_study
 
     if isinstance(coders, str):
         coders = [c.strip() for c in coders.split(",") if c.strip()]

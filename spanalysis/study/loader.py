@@ -27,20 +27,20 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ._memory import with_small_pages
-from ._textcodes import STR as _STR
-from ._textcodes import all_different as _all_different
-from ._textcodes import encode_numbered as _encode_numbered
-from ._textcodes import string_buffers as _string_buffers
-from ._textcodes import trimmed_no_blank as _trimmed_no_blank
-from .errors import InputError, Issue, SpanalysisError, ValidationError
-from .identifiers import looks_like_nhs_number
-from .instruments.scoring import _cat_dtype
-from .io import TableRead, read_table
-from .manifest import FileSpec, Manifest, _site_key, read_manifest
+from spanalysis._memory import with_small_pages
+from spanalysis._textcodes import STR as _STR
+from spanalysis._textcodes import all_different as _all_different
+from spanalysis._textcodes import encode_numbered as _encode_numbered
+from spanalysis._textcodes import string_buffers as _string_buffers
+from spanalysis._textcodes import trimmed_no_blank as _trimmed_no_blank
+from spanalysis.errors import InputError, Issue, SpanalysisError, ValidationError
+from spanalysis.instruments.scoring import _cat_dtype
+from spanalysis.io import TableRead, read_table
+from spanalysis.privacy.identifiers import looks_like_nhs_number
+from spanalysis.qual.material import Qualitative, from_refi, require_qualitative
+from spanalysis.study.manifest import FileSpec, Manifest, _site_key, read_manifest
 
-__all__ = ["Study", "Qualitative", "load_study", "validate_study", "require_qualitative",
-           "PARTICIPANT_COLUMNS"]
+__all__ = ["Study", "load_study", "validate_study", "read_study", "PARTICIPANT_COLUMNS"]
 
 #: participants columns: name -> required
 PARTICIPANT_COLUMNS = {
@@ -133,39 +133,11 @@ class Study:
         (pandas' copy-on-write)."""
         return self._make_scores()
 
-    @with_small_pages  # the side thread's arrays too (see spanalysis._memory)
     def _make_scores(self) -> pd.DataFrame:
-        from . import instruments as ins
+        from spanalysis import instruments as ins
 
-        from .instruments.scoring import _codes, _Later, _score_all
-
-        responses, service_use = self.responses, self.service_use
-        checked = self._unchanged_items(responses)
-        with ThreadPoolExecutor(max_workers=1) as side:
-            # The loader's codes become categorical columns in a second thread while the
-            # scoring starts; the scoring's threads ask for them when they need them.
-            coded = side.submit(self._with_coded_ids)
-            participant_ids = None
-            if self._ids_as_loaded(responses, service_use):
-                participant_ids = lambda: _codes(coded.result()[0]["participant_id"])  # noqa: E731
-            service = None
-            if service_use is not None:
-                services = self._service_categories(service_use)
-                if services is not None:
-                    # categorical services: scored while the questionnaires are (one row
-                    # per row, adding at most the services, one instrument and two time
-                    # points)
-                    service = _Later(len(service_use), max(services, 2),
-                                     lambda: ins.score_service_use(coded.result()[1],
-                                                                   self.timepoints))
-                else:
-                    service = ins.score_service_use(coded.result()[1], self.timepoints)
-            # one table: the service-use rows are written after the questionnaire rows
-            scores = _score_all(responses, self.instruments, append=service,
-                                timepoints=self.timepoints, checked=checked,
-                                participant_ids=participant_ids)
-        self._checked_items = None  # its columns need not be kept any longer
-        return scores
+        return ins.score_study(self.responses, self.instruments, self.service_use,
+                               self.timepoints)
 
     def _ids_as_loaded(self, responses: pd.DataFrame, service: pd.DataFrame | None) -> bool:
         """Whether the participant ids of ``responses`` (and ``service``) are still the
@@ -250,7 +222,7 @@ class Study:
     def scale_info(self) -> pd.DataFrame:
         """One row per scored scale: direction, reliability, MID, norms, and their sources
         (service-use counts included when the study has them)."""
-        from . import instruments as ins
+        from spanalysis import instruments as ins
 
         chosen = dict(self.instruments)
         if self.service_use is not None:
@@ -283,7 +255,7 @@ class Study:
 
     @cached_property
     def item_info(self) -> pd.DataFrame:
-        from . import instruments as ins
+        from spanalysis import instruments as ins
 
         return ins.item_table(self.instruments)
 
@@ -352,9 +324,16 @@ def load_study(path: str | Path) -> Study:
 
 
 def validate_study(path: str | Path) -> list[Issue]:
-    """Every error and warning in the study at ``path`` (an empty list when all is well)."""
-    _, issues = _Loader(path).run()
+    """Every error and warning in the study files at ``path`` (an empty list when all is
+    well). The crosswalk and meta-inference files are checked by
+    :func:`spanalysis.validate_study`, which adds :func:`spanalysis.integrate.check_study`."""
+    _, issues = read_study(path)
     return issues
+
+
+def read_study(path: str | Path) -> tuple[Study | None, list[Issue]]:
+    """The study at ``path`` (None when it has errors) and every error and warning found."""
+    return _Loader(path).run()
 
 
 class _Loader:
@@ -424,7 +403,6 @@ class _Loader:
         study = Study(manifest, participants, responses, service, instruments,
                       list(self.issues), qualitative, _id_codes=self._id_codes,
                       _checked_items=checked)
-        self._integration_files(study)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         return study, self.issues
@@ -447,7 +425,7 @@ class _Loader:
 
         Returns the three tables, the encoded ids and whether the ids were checked.
         """
-        from . import instruments as ins
+        from spanalysis import instruments as ins
 
         items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
         loaders = [self._child() for _ in range(3)]
@@ -501,24 +479,8 @@ class _Loader:
             self._keep_id_codes(context.result())
         return participants, responses, service, ids, bool(cross)
 
-    def _integration_files(self, study: Study):
-        """The crosswalk and meta-inference files are checked against the loaded study
-        (their themes must be in the codebook and their items in the instruments)."""
-        if study.crosswalk_path is None and study.meta_inferences_path is None:
-            return
-        from . import integration
-
-        try:
-            if study.crosswalk_path is not None:
-                integration.read_crosswalk(study, study.crosswalk_path)
-            if study.meta_inferences_path is not None and study.qualitative is not None:
-                integration.read_meta_inferences(study.meta_inferences_path,
-                                                 themes=list(study.qualitative.codebook["id"]))
-        except InputError as exc:
-            self.issues.append(exc.issue)
-
     def _instruments(self, manifest: Manifest) -> dict:
-        from . import instruments as ins
+        from spanalysis import instruments as ins
 
         return ins.registry(manifest.instruments, custom_paths=manifest.custom_instruments)
 
@@ -963,12 +925,12 @@ class _Loader:
         files = manifest.qualitative
         if not files:
             return None
-        from . import qual
+        from spanalysis import qual
 
         try:
             if "refi_qda" in files:
                 project = qual.read_qdpx(files["refi_qda"].path, label=files["refi_qda"].name)
-                codebook, sources, segments = _from_refi(project, participants)
+                codebook, sources, segments = from_refi(project, participants)
             else:
                 missing = [k for k in ("codebook", "sources", "segments") if k not in files]
                 if missing:
@@ -1023,83 +985,6 @@ class _Loader:
             self.add("warning", f"{n} participant(s) have no questionnaire at the baseline "
                      f"(e.g. {examples})", file=manifest.participants.name,
                      column="participant_id")
-
-
-@dataclass
-class Qualitative:
-    """A study's qualitative material (read by :mod:`spanalysis.qual`).
-
-    Attributes
-    ----------
-    codebook : one row per code (``id, name, parent, definition, ..., sensitive, colour``).
-    sources : one row per source (``source_id, source_name, source_type, participant_id,
-        site, date, path, text``).
-    segments : one row per coded segment (``segment_id, source_id, coder, code_id, start,
-        end, text``), offsets in characters of ``sources.text``.
-    names : personal names to redact from any quote a report shows.
-    """
-
-    codebook: pd.DataFrame
-    sources: pd.DataFrame
-    segments: pd.DataFrame
-    names: list[str] = field(default_factory=list)
-
-    @property
-    def interviewed(self) -> set[str]:
-        s = self.sources
-        return set(s.loc[(s["source_type"] == "interview") & s["participant_id"].notna(),
-                         "participant_id"])
-
-    @property
-    def coders(self) -> list[str]:
-        return sorted(self.segments["coder"].dropna().unique())
-
-    def segments_by(self, coder: str | None) -> pd.DataFrame:
-        """The coded segments of one coder (all segments when ``coder`` is None)."""
-        if coder is None:
-            return self.segments
-        seg = self.segments[self.segments["coder"] == coder]
-        if seg.empty:
-            raise InputError("no segments by this coder", column="coder", value=coder,
-                             expected="one of " + ", ".join(self.coders))
-        return seg
-
-    def for_site(self, site: str) -> "Qualitative":
-        keep = self.sources["site"] == site
-        ids = set(self.sources.loc[keep, "source_id"])
-        return Qualitative(self.codebook, self.sources[keep].reset_index(drop=True),
-                           self.segments[self.segments["source_id"].isin(ids)]
-                           .reset_index(drop=True), list(self.names))
-
-
-def require_qualitative(study) -> Qualitative:
-    """The qualitative material of a :class:`Study` (or a :class:`Qualitative` itself), or a
-    clear error when the study declares none."""
-    qual = getattr(study, "qualitative", study)
-    if qual is None or not hasattr(qual, "segments"):
-        raise InputError("the study has no qualitative material", file="study.yaml",
-                         column="files", expected="files: qualitative: (codebook, sources, "
-                                                  "segments) in study.yaml")
-    return qual
-
-
-def _from_refi(project: dict, participants) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Map a REFI-QDA project onto the study's tables: a source whose case is named after a
-    participant is that participant's interview; the site comes from the participants file."""
-    sources = project["sources"].copy()
-    segments = project["segments"].copy()
-    case_of = (segments.dropna(subset=["case"]).drop_duplicates("source_id")
-               .set_index("source_id")["case"]) if "case" in segments else pd.Series(dtype=object)
-    sources["participant_id"] = sources["source_id"].map(case_of)
-    known = set() if participants is None else set(participants["participant_id"])
-    sources.loc[~sources["participant_id"].isin(known), "participant_id"] = None
-    sources["source_type"] = np.where(sources["participant_id"].notna(), "interview", "document")
-    site = {} if participants is None else participants.set_index("participant_id")["site"]
-    sources["site"] = sources["participant_id"].map(site)
-    for col in ("date", "path"):
-        sources[col] = None
-    return project["codebook"], sources, segments[["segment_id", "source_id", "coder", "code_id",
-                                                   "start", "end", "text"]]
 
 
 class _Ids:

@@ -8,7 +8,7 @@
    ``papermill.inspect_notebook`` reports (unknown names refused, since papermill itself only
    logs them; values of the declared type; ``site`` one of the study's sites or ``"all"``).
 2. **Shared work once.** The study loaded in step 1 is scored and pickled into a private
-   temporary folder (:mod:`spanalysis.cache`); every kernel reuses it through the environment
+   temporary folder (:mod:`spanalysis.report.cache`); every kernel reuses it through the environment
    variable ``SPANALYSIS_STUDY_CACHE`` instead of reading and scoring the files again.
 3. **Incremental.** Each report's fingerprint (SHA-256 of the notebook, its parameters, every
    input file, the spanalysis code and the kernel name) is stored beside it after a
@@ -19,10 +19,10 @@
    named kernel, retries kernel-start failures (papermill issue #511: "ZMQError: Address
    already in use", "Kernel died before replying to kernel_info"), stops at a time limit
    per report, and renders in-process with a reused nbconvert exporter
-   (:func:`spanalysis.render.notebook_to_html`). A failing report does not stop the others.
+   (:func:`spanalysis.report.render.notebook_to_html`). A failing report does not stop the others.
 5. **Index.** ``index.html`` lists every report with its status (a failure with its cell and
    message) and, per site, headline figures read from the small JSON summaries the
-   notebooks write, with disclosure control (:mod:`spanalysis.disclosure`).
+   notebooks write, with disclosure control (:mod:`spanalysis.privacy.disclosure`).
 
 Every file is written to a temporary name in the same folder and renamed, so an interrupted
 run never leaves a half-written report, and a rerun resumes where it stopped.
@@ -61,9 +61,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote as _url_quote
 
-from .errors import InputError, SpanalysisError
-from .io import atomic_write
-from .kernel import KERNEL_NAME, check_kernel
+from spanalysis.errors import InputError, SpanalysisError, ValidationError
+from spanalysis.io import atomic_write
+from spanalysis.report.kernel import KERNEL_NAME, check_kernel
 
 __all__ = ["ReportJob", "ReportResult", "BuildResult", "RunSettings", "build_reports",
            "check_parameters", "coerce_parameter", "declared_type", "plan_jobs", "run_job", "write_index",
@@ -71,7 +71,7 @@ __all__ = ["ReportJob", "ReportResult", "BuildResult", "RunSettings", "build_rep
            "is_kernel_start_failure", "NOTEBOOKS_DIR", "STUDY_NOTEBOOKS", "SITE_NOTEBOOK",
            "KERNEL_START_ATTEMPTS"]
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: the study-level notebooks, in reading order; those not present are skipped
 STUDY_NOTEBOOKS = ["01_data_quality", "02_outcome_change", "03_qualitative_benefits",
                    "04_integration"]
@@ -150,7 +150,7 @@ class RunSettings:
     timeout: float = 600.0            # seconds per report, kernel start included
     attempts: int = KERNEL_START_ATTEMPTS
     start_timeout: float = 60.0       # seconds to wait for one kernel start
-    cache_path: str | None = None     # the run's study cache (spanalysis.cache)
+    cache_path: str | None = None     # the run's study cache (spanalysis.report.cache)
     repo_dir: str | None = None       # for the git commit in the provenance footer
 
 
@@ -483,8 +483,8 @@ def _cache_cell():
 
     cell = nbformat.v4.new_code_cell(
         "# Added by `spanalysis report`: reuse the study loaded once for the whole run\n"
-        "# (environment variable SPANALYSIS_STUDY_CACHE; see spanalysis.cache).\n"
-        "import spanalysis.cache\nspanalysis.cache.install()")
+        "# (environment variable SPANALYSIS_STUDY_CACHE; see spanalysis.report.cache).\n"
+        "import spanalysis.report.cache\nspanalysis.report.cache.install()")
     cell.metadata["tags"] = ["remove-cell", CACHE_CELL_TAG]
     return cell
 
@@ -521,7 +521,7 @@ def run_job(job: ReportJob, settings: RunSettings) -> ReportResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from . import render
+    from spanalysis.report import render
 
     start = time.perf_counter()
     deadline = start + settings.timeout
@@ -644,7 +644,7 @@ def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
     # is loaded and the jobs are planned, so this work overlaps with the parent's.
     import papermill  # noqa: F401
 
-    from . import render
+    from spanalysis.report import render
 
     render._exporter()
 
@@ -773,7 +773,7 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     progress : bool, default True
         Show a progress bar on stderr.
     use_cache : bool, default True
-        Share the loaded, scored study with the kernels (:mod:`spanalysis.cache`). False
+        Share the loaded, scored study with the kernels (:mod:`spanalysis.report.cache`). False
         makes every kernel load the study itself (for benchmarks and debugging).
 
     Returns
@@ -788,8 +788,9 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
         (exit status 2) before anything runs: an invalid study, an unknown site, kernel or
         parameter, a bad output folder.
     """
-    from . import cache
-    from .study import load_study
+    from spanalysis import integrate
+    from spanalysis.report import cache
+    from spanalysis.study import load_study
 
     t0 = time.perf_counter()
     study_path = Path(study_path).resolve()
@@ -808,6 +809,9 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1))
     try:
         study = load_study(study_path)      # refuse an invalid study before any notebook starts
+        problems = integrate.check_study(study)
+        if problems:
+            raise ValidationError(study.issues + problems)
         check_kernel(kernel)
         todo_all = plan_jobs(study, out, sites=sites, study_reports=study_reports,
                              notebooks_dir=Path(notebooks_dir), parameters=parameters)
@@ -974,7 +978,7 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
     """Headline figures per site with disclosure control applied (all text, escaped later)."""
     import pandas as pd
 
-    from . import disclosure
+    from spanalysis.privacy import disclosure
 
     sites = [r for r in results if r.kind == "site"]
     if not sites:
@@ -1037,7 +1041,7 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
 
 def _study_overview(results: list[ReportResult], k: int) -> str:
     """One sentence of whole-study headline figures from notebooks 01 and 02's summaries."""
-    from .display import count_text
+    from spanalysis.report.display import count_text
 
     by_name = {r.name: (r.summary or {}) for r in results if r.kind == "study"}
     parts = []
@@ -1061,13 +1065,13 @@ def write_index(result: BuildResult, study) -> Path:
     The page lists every report with its status (a failed report with its cell, message and
     log) and, per site, headline figures from the notebooks' JSON summaries: people
     referred and pairs (counts 1 to k-1 shown as "<k", with complementary suppression by
-    :func:`spanalysis.disclosure.suppress_series`), change on the primary outcome with its
+    :func:`spanalysis.privacy.disclosure.suppress_series`), change on the primary outcome with its
     confidence interval (withheld for fewer than k pairs,
-    :func:`spanalysis.disclosure.withhold_small_groups`) and the themes voiced by most
+    :func:`spanalysis.privacy.disclosure.withhold_small_groups`) and the themes voiced by most
     interviewed people (only themes voiced by k or more). Every text is HTML-escaped; the
     page is self-contained (no scripts, styles inline, no external reference).
     """
-    from . import __version__
+    from spanalysis.version import __version__
 
     k = study.min_cell_size
     study_rows = []
@@ -1175,7 +1179,7 @@ def site_themes(study) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    from .qual.themes import participant_code_matrix
+    from spanalysis.qual.themes import participant_code_matrix
 
     columns = ["theme", "theme_label", "n_voiced", "n_interviewed"]
     q = study.qualitative
@@ -1222,7 +1226,7 @@ def quote_html(text: str, names: Iterable[str] = (), *, sensitive: bool = False)
     >>> quote_html("Mary said <b>thanks</b>", names=["Mary"])
     '<blockquote class="sp-quote"><p>&ldquo;[NAME] said &lt;b&gt;thanks&lt;/b&gt;&rdquo;</p></blockquote>'
     """
-    from .qual.redact import redact
+    from spanalysis.privacy.redact import redact
 
     clean = redact(str(text), names=list(names))[0]
     body = (f'<blockquote class="sp-quote"><p>&ldquo;{html.escape(clean)}&rdquo;</p>'
@@ -1241,7 +1245,7 @@ def joint_display_html(table, names: Iterable[str] = (), *, include_sensitive: b
     Parameters
     ----------
     table : DataFrame
-        :func:`spanalysis.integration.side_by_side`'s result (columns ``theme_label``,
+        :func:`spanalysis.integrate.side_by_side`'s result (columns ``theme_label``,
         ``qualitative_finding``, ``quotes``, ``primary_result``, ``quantitative_result``,
         ``fit``). Its findings already withhold counts below the minimum cell size.
     names : iterable of str

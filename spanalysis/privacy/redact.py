@@ -59,8 +59,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import InputError
-from ..identifiers import is_nhs_number
+from spanalysis.errors import InputError
+from spanalysis.privacy.identifiers import is_nhs_number
 
 __all__ = ["redact", "read_names", "REDACTION_KINDS", "PLACEHOLDERS"]
 

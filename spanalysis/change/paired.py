@@ -53,9 +53,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ._memory import with_small_pages
-from .errors import InputError
-from .instruments.scoring import SCORE_BLOCKS_ATTR, _cat_dtype
+from spanalysis._memory import with_small_pages
+from spanalysis.errors import InputError
+from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR, _cat_dtype
 
 __all__ = [
     "paired_change", "paired_effect_sizes", "p_adjust_holm",
@@ -96,7 +96,8 @@ def _spreadsheet_row(df: pd.DataFrame, label) -> int | None:
     return None
 
 
-def _check_confidence(confidence) -> float:
+def check_confidence(confidence) -> float:
+    """``confidence`` as a float, or an InputError unless it lies strictly between 0 and 1."""
     try:
         value = float(confidence)
     except (TypeError, ValueError):
@@ -107,7 +108,8 @@ def _check_confidence(confidence) -> float:
     return value
 
 
-def _check_min_cell(min_cell_size) -> int:
+def check_min_cell(min_cell_size) -> int:
+    """``min_cell_size`` as an int, or an InputError unless it is a whole number of at least 1."""
     if isinstance(min_cell_size, bool) or not isinstance(min_cell_size, (int, np.integer)) \
             or min_cell_size < 1:
         raise InputError("min_cell_size must be a whole number of at least 1",
@@ -1011,8 +1013,8 @@ def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=N
     >>> res[["n_pairs", "change_mean", "improvement"]].to_dict("records")
     [{'n_pairs': 5, 'change_mean': 2.2, 'improvement': 'improved'}]
     """
-    confidence = _check_confidence(confidence)
-    min_cell_size = _check_min_cell(min_cell_size)
+    confidence = check_confidence(confidence)
+    min_cell_size = check_min_cell(min_cell_size)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
     if by is None:  # a score table as Study.scores builds it: straight from its blocks
         moments = _block_moments(scores, pre, post, instruments)
@@ -1060,7 +1062,7 @@ def reliable_change_threshold(sd, reliability, confidence: float = 0.95):
     >>> round(reliable_change_threshold(9, 0.89), 3)
     8.274
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     sd_arr = np.asarray(sd, dtype=float)
     r_arr = np.asarray(reliability, dtype=float)
     if np.any(sd_arr < 0):
@@ -1206,7 +1208,7 @@ def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline
     >>> rc[["participant_id", "change", "category", "exceeds_mid"]].to_dict("records")
     [{'participant_id': 'A', 'change': 12.0, 'category': 'reliable improvement', 'exceeds_mid': True}, {'participant_id': 'B', 'change': -1.0, 'category': 'no reliable change', 'exceeds_mid': False}]
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     pre_tp, post_tp = _resolve_pre_post(scores, timepoints, pre, post)
     pairs = _pair_table(scores, pre_tp, post_tp)
     info = _scale_info(scale_info, pairs)
@@ -1337,7 +1339,7 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
     >>> s[["n", "n_reliable_improvement", "pct_reliable_improvement"]].to_dict("records")
     [{'n': 2, 'n_reliable_improvement': 1, 'pct_reliable_improvement': 50.0}]
     """
-    min_cell_size = _check_min_cell(min_cell_size)
+    min_cell_size = check_min_cell(min_cell_size)
     needed = ["participant_id", "instrument", "scale", "category", "exceeds_mid",
               "worse_by_mid", "clinically_significant", "sd_used", "sd_source",
               "reliability_used", "reliability_source", "threshold", "mid_used", "mid_source",
@@ -1443,8 +1445,8 @@ def completer_comparison(scores: pd.DataFrame, participants=None, scale_info=Non
     """
     import pingouin as pg
 
-    confidence = _check_confidence(confidence)
-    min_cell_size = _check_min_cell(min_cell_size)
+    confidence = check_confidence(confidence)
+    min_cell_size = check_min_cell(min_cell_size)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
     pairs = _attach_group(_pair_table(scores, pre, post), participants, by)
     pairs = pairs[pairs["pre"].notna()]
@@ -1533,8 +1535,8 @@ def sensitivity_bocf(scores: pd.DataFrame, scale_info: pd.DataFrame, participant
     >>> res[["analysis", "n_pairs", "change_mean"]].round(3).to_dict("records")
     [{'analysis': 'completers', 'n_pairs': 5, 'change_mean': 2.2}, {'analysis': 'baseline observation carried forward', 'n_pairs': 6, 'change_mean': 1.833}]
     """
-    confidence = _check_confidence(confidence)
-    min_cell_size = _check_min_cell(min_cell_size)
+    confidence = check_confidence(confidence)
+    min_cell_size = check_min_cell(min_cell_size)
     pre, post = _resolve_pre_post(scores, timepoints, pre, post)
     pairs = _pair_table(scores, pre, post)
     info = _scale_info(scale_info, pairs)
@@ -1609,7 +1611,7 @@ def service_use_change(service_use: pd.DataFrame, min_cell_size: int = 5,
     ...     "n_fewer", "n_same"]].to_dict("records")
     [{'n_pairs': 2, 'median_difference': -1.0, 'n_fewer': 1, 'n_same': 1}]
     """
-    min_cell_size = _check_min_cell(min_cell_size)
+    min_cell_size = check_min_cell(min_cell_size)
     _require_columns(service_use, ["participant_id", "service", "period", "count"], file)
     su = service_use[["participant_id", "service", "period", "count"]].copy()
     for c in ("participant_id", "service", "period"):
@@ -1777,8 +1779,8 @@ def gas_summary(scores: pd.DataFrame, instrument: str = "gas", timepoint=None,
     >>> res[["n", "mean", "difference_from_50", "median"]].to_dict("records")
     [{'n': 5, 'mean': 55.0, 'difference_from_50': 5.0, 'median': 55.0}]
     """
-    confidence = _check_confidence(confidence)
-    min_cell_size = _check_min_cell(min_cell_size)
+    confidence = check_confidence(confidence)
+    min_cell_size = check_min_cell(min_cell_size)
     s = _tidy_scores(scores)
     s = s[s["instrument"] == instrument]
     if s.empty:

@@ -1,7 +1,7 @@
 """Showing results in notebooks and reports, with disclosure control built in.
 
 Notebooks call these instead of displaying DataFrames directly, so that every table a report
-shows has small counts suppressed (:mod:`spanalysis.disclosure`), every text is escaped and
+shows has small counts suppressed (:mod:`spanalysis.privacy.disclosure`), every text is escaped and
 every figure has alt text. The same calls work in JupyterLab.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from . import disclosure
-from .io import atomic_write
+from spanalysis.io import atomic_write
+from spanalysis.privacy import disclosure
 
 __all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
            "count_text", "percent_text", "write_summary"]
@@ -106,7 +106,7 @@ def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, capt
                stat_cols: list[str] | None = None, decimals: int = 2, show: bool = True) -> str:
     """A statistics table whose group-size columns are protected: groups with n below k
     have their n shown as "<k" and their statistics withheld (see
-    :func:`spanalysis.disclosure.withhold_small_groups`)."""
+    :func:`spanalysis.privacy.disclosure.withhold_small_groups`)."""
     n_cols = [n_cols] if isinstance(n_cols, str) else list(n_cols)
     if stat_cols is None:
         stat_cols = [c for c in table.columns if c not in n_cols
@@ -127,7 +127,7 @@ def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, capt
 
 def show_figure(fig, alt: str):
     """Display a matplotlib figure with alt text (required) and close it."""
-    from .render import figure_image
+    from spanalysis.report.render import figure_image
 
     _display(figure_image(fig, alt))
 
@@ -197,7 +197,7 @@ def show_quotes(quotes: pd.DataFrame, *, heading_level: int = 3, show: bool = Tr
     content note (see :func:`spanalysis.qual.quotes.quote_html`)."""
     from IPython.display import HTML
 
-    from .qual.quotes import quote_html
+    from spanalysis.qual.quotes import quote_html
 
     parts = []
     for (code_id, name), group in quotes.groupby(["code_id", "code_name"], sort=False):

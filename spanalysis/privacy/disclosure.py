@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from spanalysis.errors import InputError
 
 __all__ = ["DisclosureWarning", "COMPLEMENTARY_MARKER", "NOT_APPLICABLE_MARKER",
            "primary_marker", "suppression_pattern", "suppress_counts", "suppress_series",
