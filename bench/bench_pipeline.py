@@ -52,7 +52,8 @@ def run(participants: int, repeats: int = 3, shuffled: bool = False) -> dict:
             defaults.append(measure(read_csv_step(files)))
             parses.append(measure(read_csv_step(files, small_pages=True)))
             pipelines.append(measure(f"""
-                from spanalysis import load_study, outcomes
+                from spanalysis import load_study
+                from spanalysis.change import outcomes
                 t0 = time.perf_counter()
                 study = load_study({str(folder)!r})
                 t1 = time.perf_counter()
