@@ -34,10 +34,9 @@ from spanalysis._textcodes import encode_numbered as _encode_numbered
 from spanalysis._textcodes import string_buffers as _string_buffers
 from spanalysis._textcodes import trimmed_no_blank as _trimmed_no_blank
 from spanalysis.errors import InputError, Issue, SpanalysisError, ValidationError
-from spanalysis.instruments.scoring import _cat_dtype
 from spanalysis.io import TableRead, read_table
 from spanalysis.privacy.identifiers import looks_like_nhs_number
-from spanalysis.qual.material import Qualitative, from_refi, require_qualitative
+from spanalysis.qual.material import Qualitative, from_refi
 from spanalysis.study.manifest import FileSpec, Manifest, _site_key, read_manifest
 
 __all__ = ["Study", "load_study", "validate_study", "read_study", "PARTICIPANT_COLUMNS"]
@@ -78,13 +77,9 @@ class Study:
     issues: list[Issue] = field(default_factory=list)
     qualitative: "Qualitative | None" = None
     #: the loader's integer code of every ``responses`` and ``service_use`` row's participant
-    #: (one dictionary for every file), so that scoring does not encode the ids again; None
-    #: for studies built in other ways
+    #: (one dictionary for every file) and of the services; used to list the services
+    #: without reading the column again (:meth:`_services`); None for studies built otherwise
     _id_codes: dict | None = field(default=None, repr=False, compare=False)
-    #: the item columns of ``responses`` as the loader checked them (a shallow copy, which
-    #: copy-on-write keeps unchanged) and the rule each was checked against, so that
-    #: scoring does not check them again; dropped once the scores are made
-    _checked_items: dict | None = field(default=None, repr=False, compare=False)
 
     # -- descriptive shortcuts -------------------------------------------------------
     @property
@@ -138,85 +133,6 @@ class Study:
 
         return ins.score_study(self.responses, self.instruments, self.service_use,
                                self.timepoints)
-
-    def _ids_as_loaded(self, responses: pd.DataFrame, service: pd.DataFrame | None) -> bool:
-        """Whether the participant ids of ``responses`` (and ``service``) are still the
-        columns the loader encoded, so that its codes describe them row by row."""
-        return bool(self._id_codes) and self._as_loaded(
-            responses, "responses", "participant_id") and (
-            service is None or self._as_loaded(service, "service_use", "participant_id"))
-
-    def _service_categories(self, service: pd.DataFrame) -> int | None:
-        """How many categories ``_with_coded_ids`` gives the ``service`` column (None when
-        it stays text)."""
-        if self._id_codes and self._as_loaded(service, "service", "service"):
-            return len(self._id_codes["service"][1])
-        column = service["service"]
-        return (len(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype)
-                else None)
-
-    def _unchanged_items(self, responses: pd.DataFrame) -> dict | None:
-        """The item columns of ``responses`` still holding the very values the loader
-        checked, each with its rule ``(min, max, whole numbers only)``.
-
-        The loader kept a shallow copy of the columns it checked. pandas' copy-on-write
-        never lets a change to one table show in another, so an analyst's edit of
-        ``study.responses`` (in place or not) gives it new memory: a column is unchanged
-        exactly when it is still the same memory as the copy's. Any other column is checked
-        again when scored."""
-        kept = self._checked_items
-        if not kept or not responses.columns.is_unique:
-            return None
-        frame, rules = kept["frame"], kept["rules"]
-        return {c: rule for c, rule in rules.items()
-                if c in responses.columns and c in frame.columns
-                and _same_memory(responses[c], frame[c])} or None
-
-    def _with_coded_ids(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """``responses`` and ``service_use`` with ``participant_id`` (and ``service``) as
-        categoricals on the loader's codes (no copy of the other columns), when the columns
-        are still those the loader encoded; otherwise the tables as they are.
-
-        The codes describe the columns as loaded, row by row. An analyst may reorder, filter
-        or edit ``study.responses`` before asking for the scores, so the codes are used only
-        when each column still holds the very Arrow array the loader encoded (Arrow arrays
-        cannot be changed: any edit, reordering or filter makes a new one)."""
-        codes = self._id_codes
-        responses, service = self.responses, self.service_use
-        if not codes:
-            return responses, service
-        if self._as_loaded(service, "service", "service"):
-            service_codes, service_names = codes["service"]
-            service = service.assign(service=pd.Series(pd.Categorical.from_codes(
-                service_codes, dtype=_cat_dtype(pd.Index(pd.array(service_names, dtype="str"))),
-                validate=False), index=service.index))
-        if not self._ids_as_loaded(responses, service):
-            return responses, service
-        import pyarrow as pa
-
-        # only the ids that occur in these tables become categories (in the loader's order)
-        rows = [codes["responses"]] + ([] if service is None else [codes["service_use"]])
-        dictionary = codes["dictionary"]
-        used = np.zeros(len(dictionary), dtype=bool)
-        for row_codes in rows:  # a loaded study has no blank id; a -1 would mark nothing
-            used[row_codes[row_codes >= 0] if (row_codes < 0).any() else row_codes] = True
-        # int32 codes (what a categorical of this many ids holds), -1 kept for a blank;
-        # when every id occurs the codes stay as they are
-        renumber = None
-        if not used.all():
-            renumber = np.append(np.where(used, np.cumsum(used, dtype=np.int32) - 1, -1),
-                                 -1).astype(np.int32)
-            dictionary = dictionary.filter(pa.array(used))
-        dtype = _cat_dtype(pd.Index(pd.array(dictionary, dtype="str")))
-
-        def coded(frame, row_codes):
-            row_codes = (row_codes.astype(np.int32) if renumber is None
-                         else renumber[row_codes])
-            column = pd.Categorical.from_codes(row_codes, dtype=dtype, validate=False)
-            return frame.assign(participant_id=pd.Series(column, index=frame.index))
-
-        return (coded(responses, codes["responses"]),
-                None if service is None else coded(service, codes["service_use"]))
 
     @cached_property
     def scale_info(self) -> pd.DataFrame:
@@ -391,18 +307,14 @@ class _Loader:
             self._coverage(manifest, participants)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
-        if self._id_codes is not None:  # the columns the codes describe (see _with_coded_ids)
+        if self._id_codes is not None:  # the columns the codes describe (see Study._as_loaded)
             self._id_codes["sources"] = {
                 "responses": _arrow_source(responses["participant_id"]),
                 **({} if service is None else {
                     "service_use": _arrow_source(service["participant_id"]),
                     "service": _arrow_source(service["service"])})}
-        rules = self._ids.get("item_rules")
-        checked = ({"frame": responses.copy(deep=False), "rules": rules}
-                   if rules and responses is not None else None)
         study = Study(manifest, participants, responses, service, instruments,
-                      list(self.issues), qualitative, _id_codes=self._id_codes,
-                      _checked_items=checked)
+                      list(self.issues), qualitative, _id_codes=self._id_codes)
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         return study, self.issues
@@ -613,12 +525,6 @@ class _Loader:
         if wide is None:
             return None
         self._check_response_keys(table, wide, manifest)
-        # every answer is now a number in its item's range (or blank): the rule of each
-        # item column, so that scoring need not check the same columns again
-        self._ids["item_rules"] = {
-            c: (float(items.at[c, "min"]), float(items.at[c, "max"]),
-                bool(items.at[c, "integer"]))  # as _item_values read it
-            for c in wide.columns if c in items.index and wide[c].dtype == np.float64}
         return wide
 
     def _check_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame | None:
@@ -1324,16 +1230,6 @@ def _text(series: pd.Series) -> pd.Series:
     if pc.any(pc.equal(trimmed, "")).as_py():
         trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
     return pd.Series(pd.array(trimmed, dtype="str"), index=series.index)
-
-
-def _same_memory(a: pd.Series, b: pd.Series) -> bool:
-    """Whether two float columns are views of the very same memory (same start, length and
-    step), not merely equal values."""
-    if a.dtype != np.float64 or b.dtype != np.float64:
-        return False
-    x, y = a.to_numpy(), b.to_numpy()
-    return (x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
-            and x.shape == y.shape and x.strides == y.strides)
 
 
 def _arrow_source(series: pd.Series):
