@@ -410,9 +410,8 @@ def test_items_missing_from_data():
 @pytest.mark.parametrize("value, fragment", [(6, "found 6"), (0, "found 0"), (2.5, "found 2.5")])
 def test_response_outside_range_is_refused(value, fragment):
     df = frame([_wemwbs_row(), _wemwbs_row(wemwbs_3=value)])
-    df.attrs["file"] = "responses.csv"
     with pytest.raises(InputError) as exc:
-        I.score(df, "wemwbs")
+        I.score(df, "wemwbs", source="responses.csv")
     text = str(exc.value)
     assert "wemwbs_3" in text and fragment in text
     assert "expected a whole number from 1 to 5" in text
@@ -530,41 +529,17 @@ def test_all_builtins_on_10000_rows():
     np.testing.assert_array_equal(got, df.ons4_anxious.to_numpy())
 
 
-def test_threaded_scoring_reports_the_first_error_and_matches_one_thread():
-    """Large tables are scored in two threads, each instrument in two halves of rows; the
-    error raised is still the first one in instrument order (then row order), and the scores
-    equal those of a one-thread run."""
-    from spanalysis.instruments import scoring
-
-    n = 200_000  # 200,000 rows x 24 items: scored in threads, each instrument in two halves
-    assert n > 2 * scoring._CHUNK
-    middle = (n // 2 + scoring._CHUNK - 1) // scoring._CHUNK * scoring._CHUNK
+def test_first_error_is_in_instrument_order_then_row_order():
+    """With errors in several instruments of a large table, the error raised is the first
+    one in instrument order (then row order)."""
+    n = 200_000
     rng = np.random.default_rng(11)
     data = {f"wemwbs_{k}": rng.integers(1, 6, n).astype(float) for k in range(1, 15)}
     data.update({f"gse_{k}": rng.integers(1, 5, n).astype(float) for k in range(1, 11)})
-    data["wemwbs_3"][rng.random(n) < 0.1] = np.nan  # some scores prorated or missing
     df = pd.DataFrame(data)
     df.insert(0, "timepoint", "baseline")
     df.insert(0, "participant_id", [f"p{k}" for k in range(n)])
-    assert n * 24 >= scoring._PARALLEL_MIN
-    threaded = I.score_all(df, ["gse", "wemwbs"])
-    old = scoring._PARALLEL_MIN
-    scoring._PARALLEL_MIN = 1 << 62
-    try:
-        single = I.score_all(df, ["gse", "wemwbs"])
-    finally:
-        scoring._PARALLEL_MIN = old
-    # column by column (assert_frame_equal boxes every categorical value: far too slow here)
-    assert list(threaded.columns) == list(single.columns)
-    for column in threaded.columns:
-        a, b = threaded[column], single[column]
-        assert a.dtype == b.dtype, column
-        if isinstance(a.dtype, pd.CategoricalDtype):
-            assert a.cat.categories.equals(b.cat.categories), column
-            a, b = a.cat.codes, b.cat.codes
-        np.testing.assert_array_equal(a.to_numpy(), b.to_numpy(), err_msg=column)
-
-    late, early = middle + 20_000, 42_000  # a row in each half
+    late, early = n // 2 + 20_000, 42_000
     bad = df.copy()
     bad.loc[late, "wemwbs_2"] = 9   # a later row of the first instrument ...
     bad.loc[early + 8_000, "gse_4"] = 7
@@ -575,7 +550,7 @@ def test_threaded_scoring_reports_the_first_error_and_matches_one_thread():
     with pytest.raises(InputError) as exc:
         I.score_all(bad, ["gse", "wemwbs"])
     assert exc.value.issue.column == "gse_4" and f"participant p{early + 8_000}" in str(exc.value)
-    # the first instrument's only error in its later half still comes before the second's
+    # the first instrument's only error, in a later row, still comes before the second's
     bad.loc[early, "wemwbs_9"] = 3
     with pytest.raises(InputError) as exc:
         I.score_all(bad, ["wemwbs", "gse"])
@@ -583,9 +558,9 @@ def test_threaded_scoring_reports_the_first_error_and_matches_one_thread():
 
 
 @pytest.mark.parametrize("rows", [5, 200_000])
-def test_first_bad_answer_is_named_row_first(rows, monkeypatch):
+def test_first_bad_answer_is_named_row_first(rows):
     """With several bad answers, the one reported is in the earliest row (then the earliest
-    item), whether the table is scored in one thread or in chunks side by side."""
+    item), in a small table and in a large one."""
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"participant_id": [f"p{i}" for i in range(rows)],
                        "timepoint": "baseline"})

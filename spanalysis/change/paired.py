@@ -55,7 +55,8 @@ from scipy import special
 
 from spanalysis._memory import with_small_pages
 from spanalysis.errors import InputError
-from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR, _cat_dtype
+SCORE_BLOCKS_ATTR = "spanalysis_score_blocks"  # no longer set by the scoring (issue 18)
+_cat_dtype = pd.CategoricalDtype
 
 __all__ = [
     "paired_change", "paired_effect_sizes", "p_adjust_holm",

@@ -8,7 +8,8 @@ import pandas as pd
 
 from spanalysis.errors import InputError
 from spanalysis.instruments.model import _as_dict
-from spanalysis.instruments.scoring import _codes, _reverse, _to_wide, item_matrix
+from spanalysis.instruments.responses import _codes, _reverse, _to_wide
+from spanalysis.instruments.scoring import item_matrix
 
 __all__ = ["reliability", "RELIABILITY_COLUMNS"]
 
