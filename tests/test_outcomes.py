@@ -140,29 +140,6 @@ def test_score_pairs_match_the_raw_sums(demo):
     assert (pairs.loc[raw.index, "post"].to_numpy() == raw["followup"].to_numpy()).all()
 
 
-def _without_layout(scores: pd.DataFrame) -> pd.DataFrame:
-    plain = scores.copy()
-    plain.attrs = {}
-    return plain
-
-
-def test_scores_on_the_loaders_id_codes_equal_scores_without_them(demo):
-    """Study.scores reuses the loader's participant codes; the table is the one computed
-    from the ids themselves, row for row, with no category that no row uses."""
-    import dataclasses
-
-    assert demo._id_codes is not None
-    plain = dataclasses.replace(demo, _id_codes=None)
-    fast, slow = demo.scores, plain.scores
-    assert len(fast) == len(slow)
-    for col in fast.columns:
-        a, b = fast[col], slow[col]
-        if isinstance(a.dtype, pd.CategoricalDtype):
-            a, b = a.astype(str), b.astype(str)
-        pd.testing.assert_series_equal(a, b, check_names=True)
-    assert set(fast["participant_id"].cat.categories) == set(fast["participant_id"].astype(str))
-
-
 def _by_key(scores: pd.DataFrame) -> pd.DataFrame:
     """A score table with text keys, sorted, for comparing tables built in other orders."""
     keys = ["participant_id", "timepoint", "instrument", "scale"]
@@ -254,10 +231,9 @@ def test_present_instruments_in_order_of_appearance(values, step):
 
 
 def test_services_listed_from_the_loader_equal_those_of_the_column():
-    """The scale table lists each service once, in order of appearance, from the loader's
-    codes while the column is unchanged and from the column itself after an edit."""
+    """The scale table lists each service once, in order of appearance, before and after an
+    edit of the column."""
     study = load_study(DEMO)
-    assert study._id_codes["sources"]["service"] is not None  # the loader's list is used
     column = study.service_use["service"]
     assert study._services() == [str(v) for v in column.dropna().unique()]
     study.service_use.loc[0, "service"] = "a_and_e_visits"
@@ -285,7 +261,7 @@ def test_score_time_points_in_the_studys_order(demo, form):
     categorical in the study's order, whether the responses' time points are already in
     that order (the loader's categorical), text in another order, or include one the study
     does not list (blank in the scores)."""
-    from spanalysis.instruments.scoring import SCORE_BLOCKS_ATTR, _score_all
+    from spanalysis.instruments import score_study
 
     responses = demo.responses
     if form != "categorical":
@@ -294,13 +270,13 @@ def test_score_time_points_in_the_studys_order(demo, form):
         if form == "unknown time point":
             text[text.index[:5]] = "midpoint"
         responses = responses.assign(timepoint=text)
-    scores = _score_all(responses, demo.instruments, timepoints=demo.timepoints)
+    scores = score_study(responses, demo.instruments, timepoints=demo.timepoints)
     tp = scores["timepoint"]
     assert list(tp.cat.categories) == list(demo.timepoints) and tp.cat.ordered
-    n = scores.attrs[SCORE_BLOCKS_ATTR]["rows"]
+    n = len(responses)   # one block of rows per scale, in the responses' order
     source = responses["timepoint"].astype(str)
     want = source.where(source.isin(demo.timepoints), "(blank)").tolist()
     assert (form == "unknown time point") == ("(blank)" in want)
-    for block in range(scores.attrs[SCORE_BLOCKS_ATTR]["blocks"]):
+    for block in range(len(scores) // n):
         got = tp.iloc[block * n:(block + 1) * n].astype(object).fillna("(blank)")
         assert got.tolist() == want

@@ -4,18 +4,24 @@ site comparisons, and the study-level tables the notebooks show.
 
 Modules
 -------
-paired     paired change, effect sizes, Holm, reliable change, attrition, service use, MYCaW, GAS
-sites      change by site and the site mixed model, forest plot
-outcomes   study-level tables for the reports (a :class:`~spanalysis.study.Study` in, tidy out)
-quality    data quality and reach: response flow, missing items, follow-up timing
+pairs           the inputs' checks, and each person's pre and post score on each scale
+effects         effect sizes and their intervals, Hedges' J, Holm's adjustment, signed ranks
+paired          group change (paired change), attrition checks, the plain-English sentence
+reliable        individual change: reliable and clinically significant change, the MID
+person_centred  service use, MYCaW and GAS
+sites           change by site and the site mixed model, forest plot
+outcomes        study-level tables for the reports (a :class:`~spanalysis.study.Study` in, tidy out)
+quality         data quality and reach: response flow, missing items, follow-up timing
 """
 from __future__ import annotations
 
-from spanalysis.change.paired import (
-    check_confidence, check_min_cell, clinical_cutoffs, completer_comparison, describe_change,
-    gas_summary, hedges_j, mycaw_change, p_adjust_holm, paired_change, paired_effect_sizes,
-    reliable_change, reliable_change_summary, reliable_change_threshold, sensitivity_bocf,
-    service_use_change)
+from spanalysis.change.effects import hedges_j, p_adjust_holm, paired_effect_sizes
+from spanalysis.change.paired import (completer_comparison, describe_change, paired_change,
+                                      sensitivity_bocf)
+from spanalysis.change.pairs import check_confidence, check_min_cell
+from spanalysis.change.person_centred import gas_summary, mycaw_change, service_use_change
+from spanalysis.change.reliable import (clinical_cutoffs, reliable_change,
+                                        reliable_change_summary, reliable_change_threshold)
 
 __all__ = ["paired_change", "paired_effect_sizes", "p_adjust_holm", "reliable_change_threshold",
            "reliable_change", "reliable_change_summary", "clinical_cutoffs",

@@ -21,13 +21,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from spanalysis.change import paired_change
-from spanalysis.change.paired import (
-    _attach_group,
-    check_confidence,
-    _pair_table,
-    _resolve_pre_post,
-)
+from spanalysis.change.paired import paired_change
+from spanalysis.change.pairs import _attach_group, _pair_table, _resolve_pre_post, check_confidence
 from spanalysis.errors import InputError
 
 __all__ = ["site_change", "mixed_model_change", "forest_plot"]

@@ -1,0 +1,395 @@
+"""Individual change: the reliable change index and clinically significant change
+(Jacobson & Truax 1991), the minimal important difference, and their counts per scale.
+
+References
+----------
+Jacobson NS, Truax P (1991). Clinical significance: a statistical approach to defining
+    meaningful change in psychotherapy research. J Consult Clin Psychol 59:12-19.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_table,
+                                     _require_columns, _resolve_pre_post, _scale_info,
+                                     check_confidence, check_min_cell)
+from spanalysis.errors import InputError
+
+__all__ = ["reliable_change_threshold", "clinical_cutoffs", "reliable_change",
+           "reliable_change_summary"]
+
+
+def reliable_change_threshold(sd, reliability, confidence: float = 0.95):
+    """Smallest raw change that counts as reliable (Jacobson & Truax 1991).
+
+    Parameters
+    ----------
+    sd : float or array-like
+        Standard deviation at baseline (study sample or published norm).
+    reliability : float or array-like
+        Reliability r_xx of the scale (0 <= r < 1), e.g. Cronbach's alpha or test-retest.
+    confidence : float
+        0.95 gives the usual z = 1.96.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        z_{1-alpha/2} * S_diff with S_diff = sd * sqrt(2) * sqrt(1 - r_xx).
+
+    Notes
+    -----
+    SEM = sd sqrt(1 - r); S_diff = sqrt(2 SEM^2) = sd sqrt(2) sqrt(1 - r). A person's change is
+    reliable when |change| / S_diff > z_{1-alpha/2} (Jacobson & Truax 1991).
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+
+    Examples
+    --------
+    >>> round(reliable_change_threshold(9, 0.89), 3)
+    8.274
+    """
+    confidence = check_confidence(confidence)
+    sd_arr = np.asarray(sd, dtype=float)
+    r_arr = np.asarray(reliability, dtype=float)
+    if np.any(sd_arr < 0):
+        raise InputError("the SD must not be negative", column="sd", value=sd,
+                         expected="a positive number")
+    if np.any((r_arr < 0) | (r_arr >= 1)):
+        raise InputError("the reliability must lie in [0, 1)", column="reliability",
+                         value=reliability, expected="a number from 0 up to (not including) 1")
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    result = z * sd_arr * np.sqrt(2.0) * np.sqrt(1.0 - r_arr)
+    return float(result) if result.ndim == 0 else result
+
+
+def clinical_cutoffs(scale_info: pd.DataFrame) -> pd.DataFrame:
+    """Jacobson-Truax cut-offs a, b and c for each scale with the needed norms.
+
+    Parameters
+    ----------
+    scale_info : DataFrame
+        ``instrument, scale, direction`` and ``func_mean, func_sd, dys_mean, dys_sd``
+        (functional and dysfunctional population means and SDs; NaN where unknown).
+
+    Returns
+    -------
+    DataFrame
+        ``instrument, scale, direction, a, b, c, clinical_source``. A cut-off is NaN when a
+        norm it needs is missing.
+
+    Notes
+    -----
+    For scales where higher = worse (direction 'lower'):
+    a = M_dys - 2 SD_dys (two SDs beyond the dysfunctional mean, towards health);
+    b = M_func + 2 SD_func (two SDs from the functional mean, towards dysfunction);
+    c = (SD_dys M_func + SD_func M_dys) / (SD_dys + SD_func) (where the two distributions are
+    equally likely). For higher = better the signs in a and b flip (a = M_dys + 2 SD_dys,
+    b = M_func - 2 SD_func); c is unchanged.
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+
+    Examples
+    --------
+    >>> info = pd.DataFrame({"instrument": ["phq9"], "scale": ["total"],
+    ...     "direction": ["lower"], "func_mean": [5.0], "func_sd": [4.0],
+    ...     "dys_mean": [15.0], "dys_sd": [5.0]})
+    >>> clinical_cutoffs(info)[["a", "b", "c"]].round(3).to_dict("records")
+    [{'a': 5.0, 'b': 13.0, 'c': 9.444}]
+    """
+    info = _scale_info(scale_info)
+    sign = -_better_sign(info["direction"])  # +1 where higher = worse (the JT convention)
+    out = info[_KEYS + ["direction"]].copy()
+    out["a"] = info["dys_mean"] - sign * 2 * info["dys_sd"]
+    out["b"] = info["func_mean"] + sign * 2 * info["func_sd"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["c"] = ((info["dys_sd"] * info["func_mean"] + info["func_sd"] * info["dys_mean"])
+                    / (info["dys_sd"] + info["func_sd"]))
+    out["clinical_source"] = info["clinical_source"]
+    return out
+
+
+def _per_scale(value, default: pd.Series, default_source: pd.Series, keys: pd.DataFrame,
+               name: str, keywords: dict) -> tuple[pd.Series, pd.Series]:
+    """Resolve an SD / reliability / MID choice to one value and one source per scale."""
+    if isinstance(value, str):
+        if value not in keywords:
+            raise InputError(f"unknown choice for {name}", column=name, value=value,
+                             expected=" or ".join(repr(k) for k in keywords)
+                             + " or a number")
+        return default, default_source
+    if isinstance(value, Mapping):
+        index = pd.MultiIndex.from_frame(keys)
+        vals = pd.Series([value.get(k, math.nan) for k in index], dtype=float)
+        return vals, pd.Series(np.where(vals.notna(), "given", "not given"), dtype=object)
+    if value is None:
+        return (pd.Series(np.nan, index=keys.index, dtype=float),
+                pd.Series("not used", index=keys.index, dtype=object))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a keyword or a number", column=name, value=value,
+                         expected=" or ".join(repr(k) for k in keywords) + " or a number")
+    return (pd.Series(number, index=keys.index, dtype=float),
+            pd.Series("given", index=keys.index, dtype=object))
+
+
+def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline",
+                    reliability="published", mid="published", confidence: float = 0.95,
+                    pre=None, post=None, timepoints=None) -> pd.DataFrame:
+    """Each person's change judged against the reliable change index and the MID.
+
+    Parameters
+    ----------
+    scores, scale_info : DataFrame
+        As for :func:`paired_change`.
+    sd : 'baseline', 'norm', float or mapping
+        'baseline' (default): the SD of all baseline scores in the study (everyone with a
+        baseline score, including those lost to follow-up); 'norm': ``norm_sd`` from
+        ``scale_info``; a number (applied to every scale) or ``{(instrument, scale): sd}``.
+    reliability : 'published', float or mapping
+        'published' (default): ``reliability`` from ``scale_info``; or a number / mapping.
+    mid : 'published', float, mapping or None
+        Minimal important difference; 'published' uses ``scale_info.mid``.
+    confidence : float
+        Sets z in the reliable-change criterion (0.95 -> 1.96).
+    pre, post, timepoints
+        As for :func:`paired_change`.
+
+    Returns
+    -------
+    DataFrame
+        One row per person with both scores on a scale: ``participant_id, instrument,
+        scale, pre, post, change`` (post - pre), ``rci`` = change / S_diff, ``category``
+        ('reliable improvement', 'no reliable change', 'reliable deterioration', following
+        ``direction``; missing when no SD or reliability is available), ``exceeds_mid``
+        (an improvement at least as large as the MID), ``worse_by_mid`` (a deterioration at
+        least as large as the MID), ``clinically_significant`` (reliable improvement that
+        moved from the dysfunctional to the functional side of cut-off c; missing where no
+        functional and dysfunctional norms exist, or the person already started on the
+        functional side), and, shown on every row so the choice is never hidden,
+        ``sd_used, sd_source, reliability_used, reliability_source, threshold`` (raw change
+        needed), ``mid_used, mid_source, cutoff_c, direction, confidence``.
+
+    Notes
+    -----
+    S_diff = SD sqrt(2) sqrt(1 - r_xx); RC = (x_post - x_pre) / S_diff; reliable when
+    |RC| > z_{1-alpha/2} (Jacobson & Truax 1991). The SD and reliability chosen change the
+    threshold a lot, which is why both are reported with their source.
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). J Consult Clin Psychol 59:12-19.
+    Maheswaran H et al. (2012). Health Qual Life Outcomes 10:156 (WEMWBS MID).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"participant_id": ["A", "B", "A", "B"],
+    ...     "timepoint": ["baseline", "baseline", "followup", "followup"],
+    ...     "instrument": "wemwbs", "scale": "total", "score": [40., 50., 52., 49.]})
+    >>> info = pd.DataFrame({"instrument": ["wemwbs"], "scale": ["total"],
+    ...     "direction": ["higher"], "reliability": [0.89], "mid": [3.0]})
+    >>> rc = reliable_change(scores, info, sd=9, timepoints=["baseline", "followup"])
+    >>> rc[["participant_id", "change", "category", "exceeds_mid"]].to_dict("records")
+    [{'participant_id': 'A', 'change': 12.0, 'category': 'reliable improvement', 'exceeds_mid': True}, {'participant_id': 'B', 'change': -1.0, 'category': 'no reliable change', 'exceeds_mid': False}]
+    """
+    confidence = check_confidence(confidence)
+    pre_tp, post_tp = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _pair_table(scores, pre_tp, post_tp)
+    info = _scale_info(scale_info, pairs)
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    params = _settings(pairs, info, sd, reliability, mid, z)
+    rc = pairs[pairs["pre"].notna() & pairs["post"].notna()].merge(params, on=_KEYS,
+                                                                   how="left")
+    _classify(rc, z)
+    rc["confidence"] = confidence
+    columns = ["participant_id", "instrument", "scale", "pre", "post", "change", "rci",
+               "category", "exceeds_mid", "worse_by_mid", "clinically_significant", "sd_used",
+               "sd_source", "reliability_used", "reliability_source", "threshold", "mid_used",
+               "mid_source", "cutoff_c", "direction", "confidence"]
+    return rc[columns].sort_values(_KEYS + ["participant_id"], kind="stable") \
+                      .reset_index(drop=True)
+
+
+def _settings(pairs: pd.DataFrame, info: pd.DataFrame, sd, reliability, mid,
+              z: float) -> pd.DataFrame:
+    """Per scale: the SD, reliability and MID used (each with its source), S_diff, the
+    threshold z S_diff, cut-off c and the direction (see :func:`reliable_change`)."""
+    keys = info[_KEYS]
+    baseline = pairs.groupby(_KEYS)["pre"].agg(["std", "count"]).reindex(
+        pd.MultiIndex.from_frame(keys))
+    base_sd = pd.Series(baseline["std"].to_numpy(), dtype=float)
+    base_src = pd.Series([f"study baseline SD (n={int(n)})" for n in baseline["count"]
+                          .fillna(0)], dtype=object)
+    if isinstance(sd, str) and sd == "norm":
+        sd_val = info["norm_sd"]
+        sd_src = info["norm_source"].astype(object).where(info["norm_source"].notna(),
+                                                         "published norm (source not given)")
+    else:
+        sd_val, sd_src = _per_scale(sd, base_sd, base_src, keys, "sd", {"baseline": 0,
+                                                                        "norm": 0})
+    rel_src = info["reliability_source"].astype(object).where(
+        info["reliability_source"].notna(), "published (source not given)")
+    rel_src = rel_src.where(info["reliability"].notna(), "not available")
+    rel_val, rel_src = _per_scale(reliability, info["reliability"], rel_src, keys,
+                                  "reliability", {"published": 0})
+    mid_src = info["mid_source"].astype(object).where(info["mid_source"].notna(),
+                                                      "published (source not given)")
+    mid_src = mid_src.where(info["mid"].notna(), "not available")
+    mid_val, mid_src = _per_scale(mid, info["mid"], mid_src, keys, "mid", {"published": 0})
+
+    # Validate given values; published values outside the range are also refused.
+    for name, vals, lo_ok in (("sd", sd_val, lambda v: v > 0),
+                              ("reliability", rel_val, lambda v: (v >= 0) & (v < 1)),
+                              ("mid", mid_val, lambda v: v >= 0)):
+        bad = vals.notna() & ~lo_ok(vals)
+        if bad.any():
+            i = bad.idxmax()
+            raise InputError(f"{name} for scale {keys.at[i, 'instrument']}/"
+                             f"{keys.at[i, 'scale']} is out of range", column=name,
+                             value=vals[i], expected={"sd": "a positive number",
+                                                      "reliability": "0 <= r < 1",
+                                                      "mid": "a number >= 0"}[name])
+    params = keys.copy()
+    params["sd_used"] = sd_val.to_numpy(float)
+    params["sd_source"] = sd_src.to_numpy(object)
+    params["reliability_used"] = rel_val.to_numpy(float)
+    params["reliability_source"] = rel_src.to_numpy(object)
+    s_diff = params["sd_used"] * np.sqrt(2.0) * np.sqrt(1.0 - params["reliability_used"])
+    params["threshold"] = z * s_diff
+    params["s_diff"] = s_diff
+    params["mid_used"] = mid_val.to_numpy(float)
+    params["mid_source"] = mid_src.to_numpy(object)
+    params["cutoff_c"] = clinical_cutoffs(info)["c"].to_numpy(float)
+    params["direction"] = info["direction"].to_numpy(object)
+    return params
+
+
+def _classify(rc: pd.DataFrame, z: float) -> None:
+    """Each person's change, RCI, reliable-change category, MID flags and clinical
+    significance, added to ``rc`` (pairs with their scale's settings)."""
+    rc["change"] = rc["post"] - rc["pre"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rc["rci"] = rc["change"] / rc["s_diff"]
+    sign = _better_sign(rc["direction"])
+    better = rc["rci"].to_numpy() * sign
+    category = np.select([better > z, better < -z], ["reliable improvement",
+                                                     "reliable deterioration"],
+                         "no reliable change").astype(object)
+    category[np.isnan(better)] = None
+    rc["category"] = category
+    gain = rc["change"].to_numpy() * sign
+    has_mid = rc["mid_used"].notna().to_numpy()
+    rc["exceeds_mid"] = pd.array(np.where(has_mid, gain >= rc["mid_used"], False),
+                                 dtype="boolean")
+    rc["worse_by_mid"] = pd.array(np.where(has_mid, -gain >= rc["mid_used"], False),
+                                  dtype="boolean")
+    rc.loc[~has_mid, ["exceeds_mid", "worse_by_mid"]] = pd.NA
+    # Functional side of c: above it when higher is better, below it when lower is better.
+    c = rc["cutoff_c"].to_numpy()
+    pre_functional = (rc["pre"].to_numpy() - c) * sign > 0
+    post_functional = (rc["post"].to_numpy() - c) * sign > 0
+    clin = pd.array((category == "reliable improvement") & post_functional, dtype="boolean")
+    clin[np.isnan(c) | pre_functional | pd.isna(category)] = pd.NA
+    rc["clinically_significant"] = clin
+
+
+def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
+                            min_cell_size: int = 5) -> pd.DataFrame:
+    """Counts and percentages of reliable change per scale (and group).
+
+    Parameters
+    ----------
+    rc : DataFrame
+        Output of :func:`reliable_change`.
+    participants : DataFrame, optional
+        Needed when ``by`` names a participants column not already in ``rc``.
+    by : str, optional
+        Group column (e.g. 'site').
+    min_cell_size : int
+        ``small_group`` flags groups with fewer people (nothing is withheld here: counts are
+        suppressed by the reporting layer).
+
+    Returns
+    -------
+    DataFrame
+        ``instrument, scale, [by], n`` (people with both scores), for each category
+        ``n_reliable_improvement, pct_reliable_improvement, n_no_reliable_change,
+        pct_no_reliable_change, n_reliable_deterioration, pct_reliable_deterioration``,
+        ``n_not_classified`` (no SD or reliability), ``n_exceeds_mid, pct_exceeds_mid,
+        n_worse_by_mid, pct_worse_by_mid``, ``n_clinical_eligible`` (started on the
+        dysfunctional side of c), ``n_clinically_significant, pct_clinically_significant``
+        (of the eligible), then the settings ``sd_used, sd_source, reliability_used,
+        reliability_source, threshold, mid_used, mid_source, cutoff_c, confidence`` and
+        ``small_group``. Percentages are of ``n`` (0-100).
+
+    Examples
+    --------
+    >>> rc = pd.DataFrame({"participant_id": ["A", "B"], "instrument": "w", "scale": "t",
+    ...     "category": ["reliable improvement", "no reliable change"],
+    ...     "exceeds_mid": pd.array([True, False], dtype="boolean"),
+    ...     "worse_by_mid": pd.array([False, False], dtype="boolean"),
+    ...     "clinically_significant": pd.array([pd.NA, pd.NA], dtype="boolean"),
+    ...     "sd_used": 9.0, "sd_source": "given", "reliability_used": 0.89,
+    ...     "reliability_source": "given", "threshold": 8.27, "mid_used": 3.0,
+    ...     "mid_source": "given", "cutoff_c": float("nan"), "confidence": 0.95})
+    >>> s = reliable_change_summary(rc, min_cell_size=1)
+    >>> s[["n", "n_reliable_improvement", "pct_reliable_improvement"]].to_dict("records")
+    [{'n': 2, 'n_reliable_improvement': 1, 'pct_reliable_improvement': 50.0}]
+    """
+    min_cell_size = check_min_cell(min_cell_size)
+    needed = ["participant_id", "instrument", "scale", "category", "exceeds_mid",
+              "worse_by_mid", "clinically_significant", "sd_used", "sd_source",
+              "reliability_used", "reliability_source", "threshold", "mid_used", "mid_source",
+              "cutoff_c", "confidence"]
+    _require_columns(rc, needed, "reliable change table")
+    data = rc.copy()
+    for k in ("participant_id", "instrument", "scale"):
+        data[k] = data[k].astype(str)
+    if by is not None and by not in data.columns:
+        data = _attach_group(data, participants, by)
+    keys = _KEYS + ([by] if by else [])
+    cats = ["reliable improvement", "no reliable change", "reliable deterioration"]
+    flags = pd.DataFrame({f"n_{c.replace(' ', '_')}": (data["category"] == c).astype(int)
+                          for c in cats})
+    flags["n_not_classified"] = data["category"].isna().astype(int)
+    flags["n_exceeds_mid"] = data["exceeds_mid"].fillna(False).astype(int)
+    flags["n_worse_by_mid"] = data["worse_by_mid"].fillna(False).astype(int)
+    flags["n_clinical_eligible"] = data["clinically_significant"].notna().astype(int)
+    flags["n_clinically_significant"] = data["clinically_significant"].fillna(False).astype(int)
+    flags[keys] = data[keys]
+    grouped = flags.groupby(keys, sort=True)
+    counts = grouped.sum()
+    counts.insert(0, "n", grouped.size())
+    n = counts["n"].astype(float)
+    out = counts[["n"]].copy()
+    for c in cats:
+        col = f"n_{c.replace(' ', '_')}"
+        out[col] = counts[col]
+        out["pct" + col[1:]] = 100 * counts[col] / n
+    out["n_not_classified"] = counts["n_not_classified"]
+    for col in ("n_exceeds_mid", "n_worse_by_mid"):
+        out[col] = counts[col]
+        out["pct" + col[1:]] = 100 * counts[col] / n
+    # MID percentages are meaningless where no MID was used.
+    no_mid = data.groupby(keys, sort=True)["mid_used"].first().isna()
+    out.loc[no_mid, ["pct_exceeds_mid", "pct_worse_by_mid"]] = np.nan
+    out["n_clinical_eligible"] = counts["n_clinical_eligible"]
+    out["n_clinically_significant"] = counts["n_clinically_significant"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["pct_clinically_significant"] = (100 * counts["n_clinically_significant"]
+                                             / counts["n_clinical_eligible"].replace(0, np.nan))
+    settings = data.groupby(keys, sort=True)[["sd_used", "sd_source", "reliability_used",
+                                              "reliability_source", "threshold", "mid_used",
+                                              "mid_source", "cutoff_c", "confidence"]].first()
+    out = out.join(settings)
+    out["small_group"] = out["n"] < min_cell_size
+    return out.reset_index()
