@@ -8,7 +8,7 @@ import pytest
 
 # By module path: `spanalysis.instruments.reliability` is also the name of a function.
 MODULES = ["spanalysis.instruments.model", "spanalysis.instruments.scoring",
-           "spanalysis.instruments.service",
+           "spanalysis.instruments.service", "spanalysis.instruments.tables",
            "spanalysis.instruments.reliability"]
 
 

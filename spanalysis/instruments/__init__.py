@@ -31,10 +31,8 @@ from spanalysis.instruments.model import (
     Norm,
     Scale,
     builtin_ids,
-    item_table,
     load,
     registry,
-    scale_table,
 )
 from spanalysis.instruments.reliability import reliability
 from spanalysis.instruments.scoring import (
@@ -47,6 +45,7 @@ from spanalysis.instruments.scoring import (
     score_service_use,
     score_study,
 )
+from spanalysis.instruments.tables import item_table, scale_table
 
 __all__ = ["load", "registry", "score", "score_all", "gas_tscore", "assign_bands",
            "score_service_use", "score_study", "item_table", "scale_table", "reliability",

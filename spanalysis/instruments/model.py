@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from spanalysis.errors import InputError
 
 __all__ = [
     "Item", "Scale", "MissingRule", "Fact", "Norm", "Band", "Clinical", "Instrument",
-    "DefinitionError", "load", "registry", "builtin_ids", "item_table", "scale_table",
+    "DefinitionError", "load", "registry", "builtin_ids",
     "DEFINITIONS_DIR", "METHODS", "STATUSES",
 ]
 
@@ -538,6 +537,9 @@ def _parse_lookup(ctx, raw, path, items: Sequence[Item]):
 
 
 def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scale:
+    """One scale of a definition, checked field by field (in this order: keys, id, method,
+    direction, items, missing-item rule, the method's own fields, range, reliability, MID,
+    norms, clinical norms, bands)."""
     _check_keys(ctx, raw, path, ["id", "name", "method", "direction"],
                 ["items", "min", "max", "primary", "missing", "reliability", "mid", "norms",
                  "clinical", "bands", "lookup", "count_values", "weights", "rho", "notes"])
@@ -545,6 +547,33 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
                expected="lower-case letters, digits and _, starting with a letter")
     method = _choice(ctx, raw["method"], _join(path, "method"), METHODS)
     direction = _choice(ctx, raw["direction"], _join(path, "direction"), DIRECTIONS)
+    item_ids = _scale_item_ids(ctx, raw, path, items, method)
+    scale_items = [items[i] for i in item_ids]
+    missing = (_parse_missing(ctx, raw["missing"], _join(path, "missing"), method, scale_items)
+               if "missing" in raw else MissingRule())
+    extra = _method_fields(ctx, raw, path, items, method, item_ids, missing)
+    smin, smax = _score_range(ctx, raw, path, method, scale_items, extra)
+    reliability = (_parse_fact(ctx, raw["reliability"], _join(path, "reliability"),
+                               kinds=True, lo=0, hi=1) if "reliability" in raw else None)
+    mid = (_parse_fact(ctx, raw["mid"], _join(path, "mid"), lo=0)
+           if "mid" in raw else None)
+
+    norms = _parse_norms(ctx, raw, path)
+    clinical = _parse_clinical(ctx, raw, path)
+    bands = _parse_bands(ctx, raw, path)
+    return Scale(id=sid, name=_str(ctx, raw["name"], _join(path, "name")), method=method,
+                 items=tuple(item_ids), direction=direction, min=smin, max=smax,
+                 primary=_bool(ctx, raw.get("primary", False), _join(path, "primary")),
+                 missing=missing, reliability=reliability, mid=mid, norms=tuple(norms),
+                 clinical=clinical, bands=tuple(sorted(bands, key=lambda b: b.lower)),
+                 notes=_str(ctx, raw["notes"], _join(path, "notes")) if "notes" in raw
+                 else None, **extra)
+
+
+def _scale_item_ids(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item],
+                    method: str) -> list[str]:
+    """The scale's items: listed, or all answer items ('all', the default); none for a
+    'count' scale."""
     ipath = _join(path, "items")
     if method == "count":
         if raw.get("items"):
@@ -570,10 +599,15 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
                          value=iid, expected="an item with role item or level")
         if len(set(item_ids)) != len(item_ids):
             ctx.fail(ipath, "an item is listed twice", value=item_ids, expected="unique ids")
-    scale_items = [items[i] for i in item_ids]
-    missing = (_parse_missing(ctx, raw["missing"], _join(path, "missing"), method, scale_items)
-               if "missing" in raw else MissingRule())
+    return item_ids
 
+
+def _method_fields(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item], method: str,
+                   item_ids: list[str], missing: MissingRule) -> dict[str, Any]:
+    """The fields only one method uses (conversion table, counted answers, GAS weights and
+    rho): each required for its method and refused for the others."""
+    ipath = _join(path, "items")
+    scale_items = [items[i] for i in item_ids]
     extra: dict[str, Any] = {}
     # Method-specific fields: each is required for its method and refused for the others.
     for key, needed_by in (("lookup", "lookup"), ("count_values", "dichotomise_count"),
@@ -638,8 +672,12 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
             if items[iid].role == "level":
                 ctx.fail(f"{ipath}[{k}]", "a GAS level belongs to a gas_tscore scale",
                          value=iid, expected="an item with role: item")
+    return extra
 
-    # Score range: stated, or implied by the method and the item ranges.
+
+def _score_range(ctx: _Ctx, raw: Any, path: str, method: str, scale_items: list[Item],
+                 extra: dict[str, Any]) -> tuple[float, float]:
+    """The scale's min and max: stated, or implied by the method and the item ranges."""
     if scale_items:
         los = [it.min for it in scale_items]
         his = [it.max for it in scale_items]
@@ -650,7 +688,7 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     elif method == "lookup":
         lo_d, hi_d = extra["lookup"][0][1], extra["lookup"][-1][1]
     elif method == "dichotomise_count":
-        lo_d, hi_d = 0.0, float(len(item_ids))
+        lo_d, hi_d = 0.0, float(len(scale_items))
     elif method == "count":
         lo_d, hi_d = 0.0, math.nan
     else:
@@ -660,12 +698,11 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     if not (math.isnan(smin) or math.isnan(smax)) and not smin < smax:
         ctx.fail(_join(path, "max"), "must be greater than min", value=smax,
                  expected=f"> {smin}")
+    return smin, smax
 
-    reliability = (_parse_fact(ctx, raw["reliability"], _join(path, "reliability"),
-                               kinds=True, lo=0, hi=1) if "reliability" in raw else None)
-    mid = (_parse_fact(ctx, raw["mid"], _join(path, "mid"), lo=0)
-           if "mid" in raw else None)
 
+def _parse_norms(ctx: _Ctx, raw: Any, path: str) -> list[Norm]:
+    """Published norms (at most one marked as the reference)."""
     norms = []
     npath = _join(path, "norms")
     for k, nraw in enumerate(_list(ctx, raw.get("norms", []), npath)):
@@ -683,7 +720,11 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     if sum(n.reference for n in norms) > 1:
         ctx.fail(npath, "only one norm may be marked reference: true",
                  expected="at most one reference norm")
+    return norms
 
+
+def _parse_clinical(ctx: _Ctx, raw: Any, path: str) -> Clinical | None:
+    """Functional and dysfunctional population norms (for Jacobson-Truax cut-offs)."""
     clinical = None
     if "clinical" in raw:
         p = _join(path, "clinical")
@@ -694,7 +735,11 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
                             dys_mean=_num(ctx, c["dys_mean"], _join(p, "dys_mean")),
                             dys_sd=_num(ctx, c["dys_sd"], _join(p, "dys_sd"), positive=True),
                             source=_str(ctx, c["source"], _join(p, "source")))
+    return clinical
 
+
+def _parse_bands(ctx: _Ctx, raw: Any, path: str) -> list[Band]:
+    """Published score bands: none below its own lower end, none overlapping another."""
     bands = []
     bpath = _join(path, "bands")
     for k, braw in enumerate(_list(ctx, raw.get("bands", []), bpath)):
@@ -712,14 +757,7 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
                 ctx.fail(p, f"overlaps bands[{j}] ('{other.label}')",
                          value=f"{b.lower}-{b.upper}", expected="non-overlapping bands")
         bands.append(b)
-
-    return Scale(id=sid, name=_str(ctx, raw["name"], _join(path, "name")), method=method,
-                 items=tuple(item_ids), direction=direction, min=smin, max=smax,
-                 primary=_bool(ctx, raw.get("primary", False), _join(path, "primary")),
-                 missing=missing, reliability=reliability, mid=mid, norms=tuple(norms),
-                 clinical=clinical, bands=tuple(sorted(bands, key=lambda b: b.lower)),
-                 notes=_str(ctx, raw["notes"], _join(path, "notes")) if "notes" in raw
-                 else None, **extra)
+    return bands
 
 
 def parse_definition(raw: Any, *, file: str, folder: Path | None = None,
@@ -923,91 +961,3 @@ def _as_dict(instruments) -> dict[str, Instrument]:
         inst = load(v)
         out[inst.id] = inst
     return out
-
-
-def item_table(instruments) -> pd.DataFrame:
-    """One row per item: what the data loader needs to validate responses.
-
-    Parameters
-    ----------
-    instruments : dict of id -> Instrument (or a list of ids / Instruments)
-
-    Returns
-    -------
-    DataFrame
-        ``instrument, item, stem, min, max, integer, reverse, role`` (plus ``optional`` and
-        ``source_column``: the column read for the item when it is derived, e.g. SWEMWBS from
-        WEMWBS, else the item id).
-
-    Examples
-    --------
-    >>> from spanalysis import instruments
-    >>> t = instruments.item_table({"ucla3": instruments.load("ucla3")})
-    >>> t[["item", "min", "max"]].to_dict("records")[0]
-    {'item': 'ucla3_1', 'min': 1.0, 'max': 3.0}
-    """
-    rows = []
-    for inst in _as_dict(instruments).values():
-        for it in inst.items:
-            rows.append({"instrument": inst.id, "item": it.id, "stem": it.stem,
-                         "min": float(it.min), "max": float(it.max), "integer": it.integer,
-                         "reverse": it.reverse, "role": it.role, "optional": it.optional,
-                         "source_column": (inst.derived_from or {}).get(it.id, it.id)})
-    cols = ["instrument", "item", "stem", "min", "max", "integer", "reverse", "role",
-            "optional", "source_column"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-SCALE_TABLE_COLUMNS = ["instrument", "scale", "scale_name", "direction", "min", "max",
-                       "reliability", "reliability_source", "mid", "mid_source", "norm_mean",
-                       "norm_sd", "norm_source", "func_mean", "func_sd", "dys_mean", "dys_sd",
-                       "clinical_source"]
-
-
-def scale_table(instruments) -> pd.DataFrame:
-    """One row per (instrument, scale) with the facts needed to interpret change.
-
-    Parameters
-    ----------
-    instruments : dict of id -> Instrument (or a list of ids / Instruments)
-
-    Returns
-    -------
-    DataFrame
-        Columns ``instrument, scale, scale_name, direction ('higher'|'lower'), min, max,
-        reliability, reliability_source, mid, mid_source, norm_mean, norm_sd, norm_source,
-        func_mean, func_sd, dys_mean, dys_sd, clinical_source``. Numbers are NaN and sources
-        None where the definition states nothing. ``norm_*`` come from the norm marked
-        ``reference: true``; ``reliability`` is the published value the definition states
-        (its kind, alpha or test-retest, is in the definition).
-
-    Examples
-    --------
-    >>> from spanalysis import instruments
-    >>> t = instruments.scale_table({"wemwbs": instruments.load("wemwbs")})
-    >>> print(t.loc[0, ["direction", "reliability", "mid", "norm_mean", "norm_sd"]].to_dict())
-    {'direction': 'higher', 'reliability': 0.91, 'mid': 3.0, 'norm_mean': 49.4, 'norm_sd': 8.96}
-    """
-    rows = []
-    nan = math.nan
-    for inst in _as_dict(instruments).values():
-        for sc in inst.scales:
-            norm = sc.reference_norm
-            rel, mid, cl = sc.reliability, sc.mid, sc.clinical
-            rows.append({
-                "instrument": inst.id, "scale": sc.id, "scale_name": sc.name,
-                "direction": sc.direction, "min": sc.min, "max": sc.max,
-                "reliability": rel.value if rel else nan,
-                "reliability_source": rel.source if rel else None,
-                "mid": mid.value if mid else nan, "mid_source": mid.source if mid else None,
-                "norm_mean": norm.mean if norm else nan, "norm_sd": norm.sd if norm else nan,
-                "norm_source": norm.source if norm else None,
-                "func_mean": cl.func_mean if cl else nan, "func_sd": cl.func_sd if cl else nan,
-                "dys_mean": cl.dys_mean if cl else nan, "dys_sd": cl.dys_sd if cl else nan,
-                "clinical_source": cl.source if cl else None,
-            })
-    df = pd.DataFrame(rows, columns=SCALE_TABLE_COLUMNS)
-    for col in ("min", "max", "reliability", "mid", "norm_mean", "norm_sd", "func_mean",
-                "func_sd", "dys_mean", "dys_sd"):
-        df[col] = df[col].astype(float)
-    return df

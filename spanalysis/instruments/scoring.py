@@ -320,7 +320,7 @@ def _assemble(blocks: list, n: int, pid: tuple, tp: tuple, inst_ids: list[str],
         out["timepoint"] = pd.Categorical.from_codes(
             position[codes], dtype=pd.CategoricalDtype(order, ordered=True))
     out.update((column, np.concatenate(parts)) for column, parts in numbers.items())
-    return pd.DataFrame({column: out[column] for column in SCORE_COLUMNS})
+    return pd.DataFrame({column: out[column] for column in SCORE_COLUMNS}, copy=False)
 
 
 def _joined(ours: pd.Index, theirs: pd.Index) -> pd.Index:
