@@ -347,9 +347,7 @@ def test_messages_keep_file_order_when_files_are_checked_side_by_side(make_study
 
 def test_scores_categories_are_the_scored_participants_only(make_study):
     """A participant with no questionnaire and no service use is not a category of the score
-    table (the loader's codes are renumbered for the ids that occur)."""
-    import dataclasses
-
+    table."""
     folder = make_study()
     with open(folder / "participants.csv", "a", encoding="utf-8") as fh:
         fh.write("SP005,Hillview,2025-03-05,35-49,Female,2,0\n")
@@ -357,6 +355,25 @@ def test_scores_categories_are_the_scored_participants_only(make_study):
     scores = study.scores
     assert "SP005" not in set(scores["participant_id"].cat.categories)
     assert set(scores["participant_id"].cat.categories) == {"SP001", "SP002", "SP003", "SP004"}
-    plain = dataclasses.replace(study, _id_codes=None).scores
-    assert (scores["participant_id"].astype(str) == plain["participant_id"].astype(str)).all()
-    assert scores["score"].equals(plain["score"])
+
+
+def test_an_impossible_calendar_date_is_not_a_date(make_study):
+    """31 February does not exist: it is reported, not rolled over to 2 March."""
+    folder = make_study()
+    replace_in(folder / "participants.csv", "02/03/2025", "31/02/2025")
+    errors = errors_of(folder)
+    assert [(e.message, e.row, e.column, e.value) for e in errors] == [
+        ("not a date", 5, "referral_date", "31/02/2025")]
+
+
+def test_study_shows_a_short_summary_in_a_notebook(make_study):
+    """The repr is one line, the HTML a small table: sites, time points, instruments and
+    how many people answered at each time point (counted by hand from conftest's files)."""
+    study = load_study(make_study())
+    text = repr(study)
+    assert "\n" not in text and len(text) < 300
+    assert "4 participants" in text and "baseline 4" in text and "followup 2" in text
+    page = study._repr_html_()
+    assert "<table>" in page and "baseline: 4 people; followup: 2 people" in page
+    assert "Riverside" in page and "Hillview" in page
+    assert study.summary()["n_at_timepoint"] == {"baseline": 4, "followup": 2}

@@ -4,7 +4,10 @@
 Modules
 -------
 manifest   ``study.yaml``: sites, time points, files, instruments, disclosure settings
-loader     reading and checking the files; :func:`load_study`, :func:`validate_study`
+rules      what each file must hold, as data: one table of rules per file
+checks     the one validator that reads those tables and makes every file/row/column message
+loader     reading the files, checking ids across files; :func:`load_study`, :func:`validate_study`
+model      the :class:`Study` object
 """
 from __future__ import annotations
 
