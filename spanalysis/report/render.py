@@ -385,15 +385,24 @@ def check_heading_order(levels: Iterable[int]) -> list[str]:
 
 def _finalise(html: str) -> tuple[str, list[str]]:
     """Enforce offline-only content, accessibility and the table of contents."""
-    from bs4 import BeautifulSoup, Comment, NavigableString
+    from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
     notes: list[str] = []
-    head = soup.head
-    main = soup.find("main")
+    _neutralise_active_content(soup, notes)
+    for tag in soup.find_all(True):
+        _clean_attributes(soup, tag, notes)
+    _label_images_and_tables(soup, notes)
+    _number_headings_and_fill_toc(soup, notes)
+    return str(soup), notes
 
-    # 1. Scripts never run: a <script> in an output (e.g. a Styler that did not escape free
-    #    text) is shown as the text it is. Other active elements are dropped.
+
+def _neutralise_active_content(soup, notes: list[str]) -> None:
+    """Step 1. Scripts never run: a <script> in an output (e.g. a Styler that did not escape
+    free text) is shown as the text it is. Other active elements are dropped."""
+    from bs4 import NavigableString
+
+    head = soup.head
     for tag in soup.find_all("script"):
         notes.append("a <script> element in the notebook's output was shown as text")
         tag.replace_with(NavigableString(str(tag)))
@@ -409,51 +418,55 @@ def _finalise(html: str) -> tuple[str, list[str]]:
                 notes.append("an external reference in CSS was removed")
                 tag.string.replace_with(cleaned)
 
-    # 2. Attributes: no event handlers, no javascript:, nothing fetched from outside.
-    for tag in soup.find_all(True):
-        for attr in list(tag.attrs):
-            value = tag.attrs[attr]
-            if attr.lower().startswith("on"):
-                del tag.attrs[attr]
-                continue
-            if attr.lower() == "style" and isinstance(value, str):
-                tag.attrs[attr] = _clean_css(value)
-                continue
-            if attr.lower() not in _URL_ATTRS:
-                continue
-            text = " ".join(value) if isinstance(value, list) else str(value)
-            if text.strip().lower().startswith("data:") and tag.name == "img" and attr == "src":
-                continue
-            if tag.name == "a" and attr == "href":
-                stripped = text.strip().lower()
-                if stripped.startswith("#") or not (_is_external(text)
-                                                    or stripped.startswith("data:")):
-                    continue    # in-page anchor or relative link (e.g. another report)
-                if re.match(r"^\s*https?://", text, re.IGNORECASE):
-                    # A link would try the network: keep the words, show the address.
-                    label = tag.get_text(" ", strip=True)
-                    shown = label if label == text.strip() else f"{label} ({text.strip()})"
-                    tag.replace_with(NavigableString(shown))
-                else:   # javascript:, file:, ...
-                    del tag.attrs[attr]
-                break
-            if tag.name == "img" and attr == "src":
-                alt = tag.get("alt") or "image"
-                notes.append(f"image '{text[:80]}' is not embedded and was left out")
-                span = soup.new_tag("span", attrs={"class": "sp-missing"})
-                span.string = f"[Image not included in this offline report: {alt}]"
-                tag.replace_with(span)
-                break
-            if _is_external(text) or attr.lower() != "href":
-                del tag.attrs[attr]
 
-    # 3. Every image has non-empty alt text.
+def _clean_attributes(soup, tag, notes: list[str]) -> None:
+    """Step 2, one element: no event handlers, no javascript:, nothing fetched from outside."""
+    from bs4 import NavigableString
+
+    for attr in list(tag.attrs):
+        value = tag.attrs[attr]
+        if attr.lower().startswith("on"):
+            del tag.attrs[attr]
+            continue
+        if attr.lower() == "style" and isinstance(value, str):
+            tag.attrs[attr] = _clean_css(value)
+            continue
+        if attr.lower() not in _URL_ATTRS:
+            continue
+        text = " ".join(value) if isinstance(value, list) else str(value)
+        if text.strip().lower().startswith("data:") and tag.name == "img" and attr == "src":
+            continue
+        if tag.name == "a" and attr == "href":
+            stripped = text.strip().lower()
+            if stripped.startswith("#") or not (_is_external(text)
+                                                or stripped.startswith("data:")):
+                continue    # in-page anchor or relative link (e.g. another report)
+            if re.match(r"^\s*https?://", text, re.IGNORECASE):
+                # A link would try the network: keep the words, show the address.
+                label = tag.get_text(" ", strip=True)
+                shown = label if label == text.strip() else f"{label} ({text.strip()})"
+                tag.replace_with(NavigableString(shown))
+            else:   # javascript:, file:, ...
+                del tag.attrs[attr]
+            return
+        if tag.name == "img" and attr == "src":
+            alt = tag.get("alt") or "image"
+            notes.append(f"image '{text[:80]}' is not embedded and was left out")
+            span = soup.new_tag("span", attrs={"class": "sp-missing"})
+            span.string = f"[Image not included in this offline report: {alt}]"
+            tag.replace_with(span)
+            return
+        if _is_external(text) or attr.lower() != "href":
+            del tag.attrs[attr]
+
+
+def _label_images_and_tables(soup, notes: list[str]) -> None:
+    """Steps 3 and 4: every image has non-empty alt text; table headers say what they head."""
     for n, img in enumerate(soup.find_all("img"), start=1):
         if not (img.get("alt") or "").strip():
             notes.append(f"image {n} has no alt text")
             img["alt"] = f"Image {n} (no description was provided)"
 
-    # 4. Table headers say what they head.
     for th in soup.find_all("th"):
         if th.get("scope"):
             continue
@@ -471,7 +484,12 @@ def _finalise(html: str) -> tuple[str, list[str]]:
         if div.find("table") is not None:
             div["tabindex"] = "0"
 
-    # 5. Headings: unique ids, order check, table of contents (h1-h3 of the report body).
+
+def _number_headings_and_fill_toc(soup, notes: list[str]) -> None:
+    """Step 5. Headings: unique ids, order check, table of contents (h1-h3 of the body)."""
+    from bs4 import BeautifulSoup, Comment
+
+    main = soup.find("main")
     used = set(_RESERVED_IDS)
     for tag in soup.find_all(id=True):      # ids of other elements (cells, Styler cells, ...)
         if tag.name not in ("h1", "h2", "h3", "h4", "h5", "h6"):
@@ -499,7 +517,6 @@ def _finalise(html: str) -> tuple[str, list[str]]:
     toc = _toc_html(entries)
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment) and s == "sp-toc"):
         comment.replace_with(BeautifulSoup(toc, "html.parser"))
-    return str(soup), notes
 
 
 def _toc_html(entries: list[tuple[int, str, str]]) -> str:
