@@ -1,1 +1,1 @@
-"""spanalysis benchmarks: ``python -m bench --size small|full`` (see README, "Performance")."""
+"""spanalysis benchmarks and guards: ``python -m bench --size small|full`` (see bench/README.md)."""

@@ -74,16 +74,11 @@ def paired_ratio(reference: list[float], measured: list[float]) -> dict:
             "ratio_of_fastest": min(measured) / min(reference)}
 
 
-def read_csv_step(paths: list[str], small_pages: bool = False, extra: str = "{}") -> str:
+def read_csv_step(paths: list[str], extra: str = "{}") -> str:
     """The body of a measured step (see :func:`measure`): ``pandas.read_csv`` of each of
-    ``paths`` into ``frames``, timed. With ``small_pages``, inside spanalysis'
-    ``small_pages()``: numpy's huge-page advice off, as spanalysis itself runs, so that the
-    read is compared with spanalysis like for like. ``extra``: an expression for ``_extra``.
+    ``paths`` into ``frames``, timed; the reference of the pipeline benchmark. ``extra``: an
+    expression for ``_extra``.
     """
     read = f"frames = [pd.read_csv(p) for p in {[str(p) for p in paths]!r}]"
-    setup = ""
-    if small_pages:  # imported before the clock starts, as spanalysis is for its own steps
-        setup = "from spanalysis._memory import small_pages\n"
-        read = "with small_pages():\n    " + read
-    return (f"{setup}t0 = time.perf_counter()\n{read}\n"
+    return (f"t0 = time.perf_counter()\n{read}\n"
             f"_seconds = time.perf_counter() - t0\n_extra = {extra}\n")
