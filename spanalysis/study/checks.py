@@ -16,7 +16,8 @@ from spanalysis.errors import Issue
 from spanalysis.study.manifest import _site_key
 from spanalysis.study.rules import Rule
 
-__all__ = ["Messages", "EXAMPLES_PER_CHECK", "check_table", "text", "numbers", "dates"]
+__all__ = ["Messages", "EXAMPLES_PER_CHECK", "check_table", "text", "numbers", "dates",
+           "positions", "lookup", "among"]
 
 #: at most this many messages per check and column; the rest are counted in one message
 EXAMPLES_PER_CHECK = 10
@@ -94,8 +95,8 @@ def _check_site(msgs, label, frame, rule, declared) -> pd.Categorical:
     site = text(frame[rule.column])
     blank = site.isna().to_numpy()
     msgs.flag_rows(label, frame, blank, rule.column, rule.blank, rule.expected)
-    positions = pd.Index(declared, dtype=object).get_indexer(site.astype(object))
-    unknown = (positions < 0) & ~blank
+    where = positions(site, declared)
+    unknown = (where < 0) & ~blank
     if unknown.any():
         canonical = {_site_key(s): s for s in declared}
         keys = site.map(lambda s: _site_key(s) if isinstance(s, str) else None)
@@ -109,21 +110,21 @@ def _check_site(msgs, label, frame, rule, declared) -> pd.Categorical:
                      "spelled differently", file=label, column=rule.column)
         msgs.flag_rows(label, frame, unknown & ~variant, rule.column,
                        "site not declared in study.yaml", "one of " + ", ".join(declared))
-    return pd.Categorical.from_codes(positions, categories=list(declared), ordered=True)
+    return pd.Categorical.from_codes(where, categories=list(declared), ordered=True)
 
 
 def _check_category(msgs, label, frame, rule) -> pd.Categorical:
     values = text(frame[rule.column])
     blank = values.isna().to_numpy()
-    positions = pd.Index(rule.allowed, dtype=object).get_indexer(values.astype(object))
+    where = positions(values, rule.allowed)
     if rule.blank:
         msgs.flag_rows(label, frame, blank, rule.column, rule.blank, rule.expected)
-        unknown = (positions < 0) & ~blank
+        unknown = (where < 0) & ~blank
     else:
-        unknown = positions < 0
+        unknown = where < 0
     msgs.flag_rows(label, frame, unknown, rule.column, rule.unknown, rule.expected,
                    values=values)
-    return pd.Categorical.from_codes(positions, categories=list(rule.allowed), ordered=True)
+    return pd.Categorical.from_codes(where, categories=list(rule.allowed), ordered=True)
 
 
 def _check_date(msgs, label, frame, rule) -> pd.Series:
@@ -169,6 +170,31 @@ _CHECKS = {"id": _check_id, "text": _check_text, "site": _check_site,
 
 
 # ----------------------------------------------------------------------------- column helpers
+def positions(values: pd.Series, allowed) -> np.ndarray:
+    """Each value's position in ``allowed`` (-1: blank or not allowed). Each distinct value
+    is looked up once: a column of sites or time points has a handful."""
+    codes, distinct = pd.factorize(values)
+    found = pd.Index(list(allowed), dtype=object).get_indexer(np.asarray(distinct, dtype=object))
+    return np.append(found, -1)[codes]   # code -1 (blank) finds the appended -1
+
+
+def lookup(values: pd.Series, known) -> np.ndarray:
+    """Each value's position in ``known`` (distinct values; -1: blank or not there), by
+    Arrow's hash lookup (pandas' lookups of Arrow text go through Python objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.index_in(pa.array(values, type=pa.large_string(), from_pandas=True),
+                        value_set=pa.array(pd.Series(known, dtype="str"),
+                                           type=pa.large_string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def among(values: pd.Series, known) -> np.ndarray:
+    """Whether each value is one of ``known`` (blank: False)."""
+    return lookup(values, known) >= 0
+
+
 def text(series: pd.Series) -> pd.Series:
     """Text (pandas string dtype) with surrounding spaces removed and blanks as missing;
     numbers used as identifiers read as whole numbers (12.0 -> "12")."""

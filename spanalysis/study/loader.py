@@ -27,7 +27,8 @@ from spanalysis.io import TableRead, read_table
 from spanalysis.privacy.identifiers import looks_like_nhs_number
 from spanalysis.qual.material import Qualitative, from_refi
 from spanalysis.study import rules
-from spanalysis.study.checks import EXAMPLES_PER_CHECK, Messages, check_table, numbers, text
+from spanalysis.study.checks import (EXAMPLES_PER_CHECK, Messages, among, check_table, lookup,
+                                     numbers, positions, text)
 from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
 from spanalysis.study.model import Study
 
@@ -189,7 +190,7 @@ class _Loader(Messages):
     def _long_to_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame:
         df, label = table.frame, table.label
         pid, tp, item = text(df["participant_id"]), text(df["timepoint"]), text(df["item"])
-        unknown = (items.index.get_indexer(item.astype(object)) < 0)
+        unknown = positions(item, items.index) < 0
         self.flag_rows(label, df, unknown, "item", "not an item of the study's instruments",
                        "an item id such as " + ", ".join(items.index[:3]), values=item)
         key = pd.DataFrame({"p": pid, "t": tp, "i": item})
@@ -296,7 +297,7 @@ class _Loader(Messages):
         pid = responses["participant_id"]
         self.flag_rows(label, responses, pid.isna(), "participant_id",
                        "participant id is blank", _ID_EXPECTED)
-        self.flag_rows(label, responses, pid.notna() & ~pid.isin(known), "participant_id",
+        self.flag_rows(label, responses, pid.notna() & ~among(pid, known), "participant_id",
                        "responses for a participant who is not in the participants file",
                        "a participant id listed in " + manifest.participants.name)
         if manifest.responses_layout == "wide":
@@ -307,8 +308,10 @@ class _Loader(Messages):
                            values=responses["timepoint"].astype(object))
         # A follow-up cannot be completed before the referral it follows.
         first = participants.dropna(subset=["participant_id"]).drop_duplicates("participant_id")
-        referral = pid.map(first.set_index("participant_id")["referral_date"]).astype(
-            "datetime64[ns]")
+        dates = np.append(first["referral_date"].to_numpy(dtype="datetime64[ns]"),
+                          np.datetime64("NaT", "ns"))
+        referral = pd.Series(dates[lookup(pid, first["participant_id"])],
+                             index=responses.index)  # -1 (not a participant) finds NaT
         done = responses["completed_date"]
         early = (done < referral).to_numpy()  # NaT compares False
         later = (responses["timepoint"].cat.codes > 0).to_numpy()
@@ -335,7 +338,7 @@ class _Loader(Messages):
                        "the same participant, service and period appear more than once",
                        "one count per participant, service and period",
                        values=service["period"].astype(object))
-        self.flag_rows(label, service, pid.notna() & ~pid.isin(known), "participant_id",
+        self.flag_rows(label, service, pid.notna() & ~among(pid, known), "participant_id",
                        "service use for a participant who is not in the participants file",
                        "a participant id listed in " + manifest.participants.name)
 
@@ -400,7 +403,7 @@ class _Loader(Messages):
                            responses: pd.DataFrame):
         at_baseline = responses.loc[responses["timepoint"].cat.codes == 0, "participant_id"]
         pid = participants["participant_id"]
-        missing = pid.notna() & ~pid.isin(at_baseline.dropna().unique())
+        missing = pid.notna() & ~among(pid, at_baseline.dropna().unique())
         n = int(missing.sum())
         if n:
             examples = ", ".join(pid[missing].head(5))
