@@ -175,7 +175,40 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     InputError
         when the folder or the manifest cannot be read at all.
     """
-    root = Path(study_dir)
+    root, text, data = _read_yaml(Path(study_dir))
+    chk = _Checker(MANIFEST_NAME, text)
+    top = chk.keys(data, (), {
+        "id": True, "name": True, "description": False, "timepoints": True,
+        "instruments": True, "custom_instruments": False, "sites": True, "privacy": False,
+        "files": True, "primary_outcome": False})
+    if not top:
+        raise ValidationError(chk.issues)
+
+    study_id = top.get("id")
+    if study_id is not None and not (isinstance(study_id, str) and _ID.match(study_id)):
+        chk.error(("id",), "not a valid study id", value=study_id,
+                  expected="letters, digits, '-' or '_' (e.g. 'demo')")
+    name = top.get("name")
+    if name is not None and not isinstance(name, str):
+        chk.error(("name",), "should be text", value=name)
+    timepoints = _timepoints(chk, top.get("timepoints"))
+    instruments = _id_list(chk, ("instruments",), top.get("instruments"), "instrument ids",
+                           allow_empty=False)
+    sites = _sites(chk, top.get("sites"))
+    custom = _custom_instruments(chk, root, top.get("custom_instruments"))
+    min_cell = _min_cell_size(chk, top.get("privacy"))
+    primary = _primary_outcome(chk, top.get("primary_outcome"), instruments)
+    files = _files(chk, root, top.get("files"))
+    if chk.issues:
+        raise ValidationError(chk.issues)
+    return Manifest(root=root, id=study_id, name=name, description=top.get("description") or "",
+                    timepoints=timepoints, instruments=instruments, custom_instruments=custom,
+                    sites=sites, min_cell_size=min_cell, primary_outcome=primary, raw=data,
+                    **files)
+
+
+def _read_yaml(root: Path) -> tuple[Path, str, object]:
+    """The study folder, the text of its ``study.yaml`` and the YAML it holds."""
     if root.is_file() and root.name.endswith((".yaml", ".yml")):
         manifest_path, root = root, root.parent
     else:
@@ -199,29 +232,12 @@ def read_manifest(study_dir: str | Path) -> Manifest:
         raise InputError(f"study.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
                          file=label, row=mark.line + 1 if mark else None,
                          expected="YAML as in docs/study-format.md") from None
-    chk = _Checker(label, text)
-    top = chk.keys(data, (), {
-        "id": True, "name": True, "description": False, "timepoints": True,
-        "instruments": True, "custom_instruments": False, "sites": True, "privacy": False,
-        "files": True, "primary_outcome": False})
-    if not top:
-        raise ValidationError(chk.issues)
+    return root, text, data
 
-    study_id = top.get("id")
-    if study_id is not None and not (isinstance(study_id, str) and _ID.match(study_id)):
-        chk.error(("id",), "not a valid study id", value=study_id,
-                  expected="letters, digits, '-' or '_' (e.g. 'demo')")
-    name = top.get("name")
-    if name is not None and not isinstance(name, str):
-        chk.error(("name",), "should be text", value=name)
-    description = top.get("description") or ""
 
-    timepoints = _timepoints(chk, top.get("timepoints"))
-    instruments = _id_list(chk, ("instruments",), top.get("instruments"), "instrument ids",
-                           allow_empty=False)
-    sites = _sites(chk, top.get("sites"))
+def _custom_instruments(chk: _Checker, root: Path, entries) -> list[Path]:
     custom = []
-    for i, entry in enumerate(top.get("custom_instruments") or []):
+    for i, entry in enumerate(entries or []):
         if not isinstance(entry, str):
             chk.error(("custom_instruments", i), "should be a file path", value=entry)
             continue
@@ -230,30 +246,39 @@ def read_manifest(study_dir: str | Path) -> Manifest:
             chk.error(("custom_instruments", i), "instrument definition file not found",
                       value=entry, expected="a YAML file inside the study folder")
         custom.append(path)
+    return custom
 
-    min_cell = 5
-    privacy = top.get("privacy")
-    if privacy is not None:
-        privacy = chk.keys(privacy, ("privacy",), {"min_cell_size": False})
-        if "min_cell_size" in privacy:
-            value = privacy["min_cell_size"]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                chk.error(("privacy", "min_cell_size"), "not a valid minimum cell size",
-                          value=value, expected="a whole number of at least 1 (default 5)")
-            else:
-                min_cell = value
 
-    primary = None
-    if top.get("primary_outcome") is not None:
-        po = chk.keys(top["primary_outcome"], ("primary_outcome",),
-                      {"instrument": True, "scale": True})
-        if po.get("instrument") and po.get("scale"):
-            primary = (str(po["instrument"]), str(po["scale"]))
-            if instruments and primary[0] not in instruments:
-                chk.error(("primary_outcome", "instrument"), "not one of the study's instruments",
-                          value=primary[0], expected="one of " + ", ".join(instruments))
+def _min_cell_size(chk: _Checker, privacy) -> int:
+    if privacy is None:
+        return 5
+    privacy = chk.keys(privacy, ("privacy",), {"min_cell_size": False})
+    if "min_cell_size" not in privacy:
+        return 5
+    value = privacy["min_cell_size"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        chk.error(("privacy", "min_cell_size"), "not a valid minimum cell size",
+                  value=value, expected="a whole number of at least 1 (default 5)")
+        return 5
+    return value
 
-    files = chk.keys(top.get("files"), ("files",), {
+
+def _primary_outcome(chk: _Checker, entry, instruments) -> tuple[str, str] | None:
+    if entry is None:
+        return None
+    po = chk.keys(entry, ("primary_outcome",), {"instrument": True, "scale": True})
+    if not (po.get("instrument") and po.get("scale")):
+        return None
+    primary = (str(po["instrument"]), str(po["scale"]))
+    if instruments and primary[0] not in instruments:
+        chk.error(("primary_outcome", "instrument"), "not one of the study's instruments",
+                  value=primary[0], expected="one of " + ", ".join(instruments))
+    return primary
+
+
+def _files(chk: _Checker, root: Path, entry) -> dict:
+    """The ``files:`` section, as the Manifest's file fields."""
+    files = chk.keys(entry, ("files",), {
         "participants": True, "responses": True, "service_use": False, "qualitative": False})
     participants = _file(chk, root, ("files", "participants"), files.get("participants"),
                          {"path": True, "sheet": False})
@@ -263,8 +288,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     if layout not in ("wide", "long"):
         chk.error(("files", "responses", "layout"), "unknown layout", value=layout,
                   expected="'wide' or 'long'")
-    service = None
-    window = None
+    service, window = None, None
     if files.get("service_use") is not None:
         service = _file(chk, root, ("files", "service_use"), files["service_use"],
                         {"path": True, "sheet": False, "window_months": False})
@@ -279,18 +303,12 @@ def read_manifest(study_dir: str | Path) -> Manifest:
         qfiles = chk.keys(files["qualitative"], ("files", "qualitative"), {
             "codebook": False, "sources": False, "segments": False, "names": False,
             "refi_qda": False, "crosswalk": False, "meta_inferences": False})
-        for key, entry in qfiles.items():
-            spec = _file(chk, root, ("files", "qualitative", key), entry, {"path": True})
+        for key, spec_entry in qfiles.items():
+            spec = _file(chk, root, ("files", "qualitative", key), spec_entry, {"path": True})
             if spec is not None:
                 qual[key] = spec
-    if chk.issues:
-        raise ValidationError(chk.issues)
-    return Manifest(root=root, id=study_id, name=name, description=description,
-                    timepoints=timepoints, instruments=instruments, custom_instruments=custom,
-                    sites=sites, min_cell_size=min_cell, participants=participants,
-                    responses=responses, responses_layout=layout, service_use=service,
-                    service_window_months=window, qualitative=qual, primary_outcome=primary,
-                    raw=data)
+    return {"participants": participants, "responses": responses, "responses_layout": layout,
+            "service_use": service, "service_window_months": window, "qualitative": qual}
 
 
 def _timepoints(chk: _Checker, value) -> list[Timepoint]:
