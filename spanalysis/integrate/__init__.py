@@ -1,40 +1,87 @@
-"""Integration of the quantitative and qualitative strands: the crosswalk from benefit themes
-to questionnaire items, joint displays (statistics by themes, side by side, case level,
-configurations, quote matrix, prevalence) and the analysts' meta-inferences.
+"""Integration of the quantitative and qualitative strands: joint displays linking measured
+change with what people said.
+
+Each participant's questionnaire change (:mod:`spanalysis.change`) is put beside the themes
+they voiced in interview (:func:`spanalysis.qual.participant_code_matrix`), to ask whether the
+questionnaires capture what matters to patients, for whom, and where the two strands diverge.
+The displays follow the joint-display types most used in health research (Guetterman, Fetters
+& Creswell 2015) and the fit categories of Fetters, Curry & Creswell (2013):
+
+=============================  ================================================================
+function                       display
+=============================  ================================================================
+:func:`participant_table`      one row per participant: attributes, scores, change, reliable-
+                               change category per scale, quantitized themes
+:func:`statistics_by_themes`   per theme and scale: change among interviewed completers who
+                               voiced the theme against those who did not (Welch, Hedges' g)
+:func:`measurement_coverage`   per theme and covering item (crosswalk): the same comparison at
+                               item level; themes without a covering item are "not measured"
+:func:`side_by_side`           per theme: quantitative result, qualitative finding with quotes,
+                               fit (confirmation / expansion / discordance), meta-inference
+:func:`case_level`             per interviewed participant: reliable-change categories beside
+                               the themes voiced, convergent or divergent
+:func:`divergent_cases`        the divergent cases with their (redacted) quotes
+:func:`configuration_table`    which combinations of themes occur, with change on the primary
+                               scale
+:func:`quote_matrix`           themes x change group, with quotes in the cells
+:func:`theme_prevalence`       percent of interviewed participants in each group (site, change
+                               group, ...) who voiced each theme; :func:`prevalence_heatmap`
+=============================  ================================================================
+
+The words used throughout (interviewed, voiced, completer, change group) are defined in
+:mod:`spanalysis.integrate.strands`; small groups and the direction-aware ``improvement_*``
+columns in :mod:`spanalysis.integrate.comparison`. The classification rules (fit,
+convergent/divergent) are documented in ``docs/integration.md``.
 
 Modules
 -------
-joint      the crosswalk, the joint displays and the meta-inferences file
+strands     the two strands per participant (change, themes voiced) and shared helpers
+comparison  voicers against non-voicers: Welch's test, Hedges' g, Holm; welch_comparison
+by_theme    participant_table, statistics_by_themes
+crosswalk   the crosswalk file (themes -> questionnaire items): read_crosswalk
+coverage    measurement_coverage, classify_fit
+quotes      interview segments of themes, sensitive flags, redacted exemplar quotes
+meta        side_by_side, the meta-inferences file, check_study
+cases       case_level, classify_cases, divergent_cases, configuration_table, quote_matrix
+prevalence  theme_prevalence, prevalence_heatmap
+
+References
+----------
+Fetters MD, Curry LA, Creswell JW (2013). Achieving integration in mixed methods designs:
+    principles and practices. Health Serv Res 48:2134-2156. doi:10.1111/1475-6773.12117
+Guetterman TC, Fetters MD, Creswell JW (2015). Integrating quantitative and qualitative results
+    in health science mixed methods research through joint displays. Ann Fam Med 13:554-561.
+    doi:10.1370/afm.1865
+Sandelowski M, Voils CI, Knafl G (2009). On quantitizing. J Mix Methods Res 3:208-222.
 """
 from __future__ import annotations
 
-from spanalysis.integrate.joint import (
-    CHANGE_GROUPS,
-    DEFAULT_CROSSWALK,
+from spanalysis.integrate.by_theme import participant_table, statistics_by_themes
+from spanalysis.integrate.cases import (
     DIVERGENT_DETERIORATION_MIN_THEMES,
     DIVERGENT_POSITIVE_MIN_THEMES,
-    FITS,
-    NOT_CLASSIFIED,
-    NOT_WRITTEN,
-    benefit_themes,
     case_level,
-    check_study,
     classify_cases,
-    classify_fit,
     configuration_table,
     divergent_cases,
-    leaf_themes,
-    measurement_coverage,
-    participant_table,
-    prevalence_heatmap,
     quote_matrix,
-    read_crosswalk,
+)
+from spanalysis.integrate.comparison import welch_comparison
+from spanalysis.integrate.coverage import FITS, classify_fit, measurement_coverage
+from spanalysis.integrate.crosswalk import DEFAULT_CROSSWALK, read_crosswalk
+from spanalysis.integrate.meta import (
+    NOT_WRITTEN,
+    check_study,
     read_meta_inferences,
     side_by_side,
-    statistics_by_themes,
-    theme_prevalence,
-    welch_comparison,
     write_meta_inference_template,
+)
+from spanalysis.integrate.prevalence import prevalence_heatmap, theme_prevalence
+from spanalysis.integrate.strands import (
+    CHANGE_GROUPS,
+    NOT_CLASSIFIED,
+    benefit_themes,
+    leaf_themes,
 )
 
 __all__ = ["check_study", "participant_table", "statistics_by_themes", "measurement_coverage",
