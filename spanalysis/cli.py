@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from spanalysis.errors import SpanalysisError
 from spanalysis.version import __version__

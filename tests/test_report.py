@@ -27,7 +27,7 @@ from spanalysis import report as rp
 from spanalysis.cli import main
 from spanalysis.errors import InputError, SpanalysisError
 from spanalysis.privacy import disclosure
-from spanalysis.report import cache, render
+from spanalysis.report import fingerprints, render
 from spanalysis.study import load_study
 
 BUDGET = 1.5 * 1024 * 1024      # bytes per site report (issue 7)
@@ -111,7 +111,7 @@ def test_site_report_content_and_provenance(demo_run):
     footer = soup.find(id="provenance").find_parent()
     text = footer.get_text(" ", strip=True)
     participants = study.path / "participants.csv"
-    assert "participants.csv" in text and cache._sha256(participants) in text
+    assert "participants.csv" in text and fingerprints.file_sha256(participants) in text
     assert "qualitative/segments.csv" in text
 
 
@@ -361,52 +361,60 @@ def test_coerce_parameter():
 
 
 # =============================================================================================
-# The study cache
+# No hidden cells: a report's executed notebook is the notebook that ran
 # =============================================================================================
 
-def test_cache_round_trip_and_invalidation(tmp_path, monkeypatch):
-    study_dir = copy_demo(tmp_path / "demo")
-    study = load_study(study_dir)
-    path = cache.write_cache(study, tmp_path / "c.pickle")
-    hit = cache.read_cache(path, study_dir)
-    assert hit is not None
-    pd.testing.assert_frame_equal(hit.scores, study.scores)
-    assert "scores" in vars(hit)                  # scored once, before pickling
-    # the kernel-side loader returns the cached study
-    monkeypatch.setenv(cache.ENV_VAR, str(path))
-    assert "scores" in vars(cache.load_study(study_dir))
-    # another study folder, a changed input file, a damaged file: ignored, recomputed
-    with pytest.warns(RuntimeWarning, match="another study"):
-        assert cache.read_cache(path, DEMO) is None
-    (study_dir / "participants.csv").write_bytes(
-        (study_dir / "participants.csv").read_bytes() + b"\n")
-    with pytest.warns(RuntimeWarning, match="changed"):
-        assert cache.read_cache(path, study_dir) is None
-    with pytest.warns(RuntimeWarning):
-        fresh = cache.load_study(study_dir)
-    assert "scores" not in vars(fresh)             # loaded afresh, not from the cache
-    broken = tmp_path / "broken.pickle"
-    broken.write_bytes(path.read_bytes()[:200])
-    with pytest.warns(RuntimeWarning):
-        assert cache.read_cache(broken, study_dir) is None
-    assert cache.read_cache(tmp_path / "missing.pickle", study_dir) is None
+def test_executed_notebooks_hold_exactly_the_source_cells(demo_run):
+    """Beside each HTML report, the executed notebook has the source notebook's cells, in
+    order and unchanged, plus only papermill's visible injected-parameters cell."""
+    import nbformat
+
+    out = demo_run["out"]
+    executed_paths = sorted((out / "study").glob("*.ipynb")) + sorted(
+        (out / "sites").glob("*.ipynb"))
+    assert len(executed_paths) == 12
+    for path in executed_paths:
+        source_name = path.stem if path.parent.name == "study" else rp.SITE_NOTEBOOK
+        source = nbformat.read(rp.NOTEBOOKS_DIR / f"{source_name}.ipynb", as_version=4)
+        executed = nbformat.read(path, as_version=4)
+        injected = [c for c in executed.cells
+                    if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1, path.name
+        kept = [c for c in executed.cells if c not in injected]
+        assert [(c.cell_type, c.source) for c in kept] == \
+            [(c.cell_type, c.source) for c in source.cells], path.name
+        # papermill puts its cell right after the notebook's parameters cell
+        params_at = next(i for i, c in enumerate(executed.cells)
+                         if "parameters" in c.metadata.get("tags", []))
+        assert executed.cells[params_at + 1] is injected[0]
+        assert all("remove-cell" not in c.metadata.get("tags", []) for c in executed.cells)
 
 
-def test_cache_install_patches_load_study_once():
-    import spanalysis
-    import spanalysis.study as study_module
+def test_nothing_replaces_load_study_in_a_report_kernel(tmp_path):
+    """A report's kernel uses the package's own load_study: no cell or environment variable
+    of the runner swaps it for another function."""
+    import nbformat
 
-    original = getattr(study_module, "_uncached_load_study", study_module.load_study)
-    try:
-        cache.install()
-        cache.install()
-        assert study_module.load_study is cache.load_study
-        assert spanalysis.load_study is cache.load_study
-        assert study_module._uncached_load_study is original
-    finally:
-        study_module.load_study = original
-        if hasattr(study_module, "_uncached_load_study"):
-            del study_module._uncached_load_study
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('study = "../data/demo"\nsite = "x"\nsummary_path = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Probe"), params, nbformat.v4.new_code_cell(
+        "import json, os, spanalysis, spanalysis.study\n"
+        "fn = spanalysis.study.load_study\n"
+        "same = spanalysis.load_study is fn and fn.__module__.startswith('spanalysis.study')\n"
+        "env = [k for k in os.environ if k == 'SPANALYSIS_STUDY_CACHE']\n"
+        "json.dump({'same': same, 'env': env}, open(summary_path, 'w'))")]
+    nb.metadata["kernelspec"] = {"name": "spanalysis", "display_name": "spanalysis",
+                                 "language": "python"}
+    nbformat.write(nb, nbs / f"{rp.SITE_NOTEBOOK}.ipynb")
+    result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites="Riverside PCN",
+                              jobs=1, progress=False)
+    assert result.ok, [r.error for r in result.results]
+    assert result.results[0].summary == {"same": True, "env": []}
+    executed = nbformat.read(tmp_path / "out" / "sites" / "riverside-pcn.ipynb", as_version=4)
+    assert len(executed.cells) == len(nb.cells) + 1      # papermill's parameters cell only
 
 
 # =============================================================================================

@@ -1,17 +1,24 @@
 """Reports: running the parameterised notebooks with papermill (locally or on Dask), rendering
-them to offline HTML, the index page, the study cache, and the display helpers notebooks use.
+them to offline HTML, the index page, and the display helpers notebooks use.
 
 Modules
 -------
-runner     report jobs, parameters, the batch runner, the index page
-render     executed notebook -> offline, accessible HTML with a provenance block
-display    tables, figures and quotes for notebooks, with disclosure control built in
-cache      the study cache shared by one batch of reports
-kernel     the project's Jupyter kernel
+runner        the batch: checks, worker processes or Dask, the order of the steps
+jobs          report jobs, their results and fingerprints (what needs rendering again)
+parameters    the parameters a notebook declares, and checking the values given to it
+execution     running one notebook with papermill and rendering it
+index         the index page of a run
+site_content  themes, quotes and the joint display for the site report notebook
+render        executed notebook -> offline, accessible HTML with a provenance block
+display       tables, figures and quotes for notebooks, with disclosure control built in
+fingerprints  SHA-256 of a study's input files and of spanalysis's code
+kernel        the project's Jupyter kernel
 """
 from __future__ import annotations
 
-from spanalysis.report.runner import (
+from spanalysis.report.execution import is_kernel_start_failure, run_job
+from spanalysis.report.index import write_index
+from spanalysis.report.jobs import (
     KERNEL_START_ATTEMPTS,
     NOTEBOOKS_DIR,
     SITE_NOTEBOOK,
@@ -20,19 +27,12 @@ from spanalysis.report.runner import (
     ReportJob,
     ReportResult,
     RunSettings,
-    build_reports,
-    check_parameters,
-    coerce_parameter,
-    declared_type,
-    is_kernel_start_failure,
-    joint_display_html,
     plan_jobs,
-    quote_html,
-    run_job,
     site_slug,
-    site_themes,
-    write_index,
 )
+from spanalysis.report.parameters import check_parameters, coerce_parameter, declared_type
+from spanalysis.report.runner import build_reports
+from spanalysis.report.site_content import joint_display_html, quote_html, site_themes
 
 __all__ = ["ReportJob", "ReportResult", "BuildResult", "RunSettings", "build_reports",
            "check_parameters", "coerce_parameter", "declared_type", "plan_jobs", "run_job",

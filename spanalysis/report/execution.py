@@ -1,0 +1,231 @@
+"""Running one report: papermill executes its notebook on a fresh kernel, nbconvert renders it.
+
+:func:`run_job` runs in a worker process (papermill changes the working directory, so
+threads are unsafe). It retries kernel-start failures (papermill issue #511), stops at the
+report's time limit, and writes the HTML, the executed notebook, the log and the run record
+beside each other; a failing notebook is reported, never raised.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import time
+import traceback
+from pathlib import Path
+from typing import Mapping
+
+from spanalysis.io import atomic_write
+from spanalysis.report.jobs import ReportJob, ReportResult, RunSettings, _read_summary
+
+__all__ = ["run_job", "is_kernel_start_failure"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def is_kernel_start_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a kernel failing to start (worth another attempt).
+
+    Recognised: ``zmq.ZMQError`` (e.g. "Address already in use" when two kernels pick the
+    same port), ``RuntimeError("Kernel died before replying to kernel_info")`` and "Kernel
+    didn't respond in N seconds" from ``jupyter_client``'s ``wait_for_ready`` (papermill
+    issue #511). An error inside a cell, a kernel dying while a cell runs, or a time-out is
+    not a start failure.
+
+    Examples
+    --------
+    >>> is_kernel_start_failure(RuntimeError("Kernel died before replying to kernel_info"))
+    True
+    >>> is_kernel_start_failure(ValueError("boom"))
+    False
+    """
+    try:
+        import zmq
+        if isinstance(exc, zmq.ZMQError):
+            return True
+    except ImportError:   # pragma: no cover - pyzmq is a dependency of jupyter_client
+        pass
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, OSError, TimeoutError)) and any(
+        marker in text for marker in ("Kernel died before replying to kernel_info",
+                                      "Kernel didn't respond", "Address already in use"))
+
+
+def _kernel_manager_class(log_handle):
+    """An AsyncKernelManager whose kernel writes its stdout/stderr into the job's log.
+
+    (Otherwise every kernel's start-up warnings land on the terminal of the report command.)
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class _LoggingKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("stdout", log_handle)
+            kw.setdefault("stderr", log_handle)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _LoggingKernelManager
+
+
+def _failed_cell(source_nb, source: str | None) -> tuple[int | None, str | None]:
+    """1-based position of the failing cell in the original notebook, and its first line."""
+    if not source:
+        return None, None
+    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    for n, cell in enumerate(source_nb.cells, start=1):
+        if cell.cell_type == "code" and cell.source.strip() == source.strip():
+            return n, first
+    return None, first
+
+
+def _public_parameters(parameters: Mapping) -> dict:
+    """Parameters for the provenance footer: no absolute paths (a home folder is personal)."""
+    out = {}
+    for key, value in parameters.items():
+        if key == "summary_path":
+            continue
+        out[key] = Path(value).name if key == "study" else value
+    return out
+
+
+def run_job(job: ReportJob, settings: RunSettings) -> ReportResult:
+    """Execute one notebook with papermill and render it (runs in a worker process).
+
+    The notebook runs as it is: papermill adds only its visible injected-parameters cell.
+    Returns a :class:`ReportResult`; never raises for a failing notebook. On failure the
+    executed notebook (with papermill's error banner) and the log are kept, and no HTML,
+    summary or record of a previous run is left behind for this report.
+    """
+    import nbformat
+
+    start = time.perf_counter()
+    out_dir = job.html.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source_nb = nbformat.read(job.notebook, as_version=4)
+    token = secrets.token_hex(4)
+    tmp_nb = out_dir / f".{job.name}.{token}.part.ipynb"
+    kernel_log = out_dir / f".{job.name}.{token}.kernel.part.log"
+    notes: list[str] = [f"{job.title}: started {_now()}"]
+    with open(kernel_log, "w", encoding="utf-8", errors="replace") as klog:
+        run = _execute_notebook(job, settings, source_nb, tmp_nb, klog, notes,
+                                deadline=start + settings.timeout)
+    html_text = None
+    if run["error"] is None:
+        html_text, run["error"], run["tb"] = _render(job, settings, tmp_nb)
+    seconds = time.perf_counter() - start
+    kernel_text = kernel_log.read_text(encoding="utf-8", errors="replace")
+    kernel_log.unlink()
+    return _write_outputs(job, run, html_text, tmp_nb, notes, kernel_text, seconds)
+
+
+def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: Path, klog,
+                      notes: list[str], *, deadline: float) -> dict:
+    """Run the notebook with papermill into ``tmp_nb``, retrying kernel-start failures.
+
+    Returns ``error`` (None when every cell ran), ``cell`` and ``cell_source`` (the failing
+    cell), ``tb`` (its traceback) and ``attempts`` (kernel starts tried).
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    error = cell = cell_source = tb = None
+    attempts = 0
+    while True:
+        attempts += 1
+        nb = nbformat.from_dict(source_nb)
+        try:
+            papermill.execute_notebook(
+                nb, str(tmp_nb), parameters=job.parameters, kernel_name=settings.kernel,
+                cwd=str(job.notebook.parent), progress_bar=False, log_output=False,
+                request_save_on_cell_execute=False,
+                start_timeout=int(max(1, min(settings.start_timeout,
+                                             deadline - time.perf_counter()))),
+                # the time limit is per report: each cell gets what is left of it
+                timeout_func=lambda _cell: max(1, int(deadline - time.perf_counter())),
+                kernel_manager_class=_kernel_manager_class(klog),
+                # every cell has finished and its outputs are saved by then: stopping the
+                # kernel at once spares the ~0.3 s a polite shutdown waits per report
+                shutdown_kernel="immediate")
+            error = None
+            break
+        except PapermillExecutionError as exc:
+            error = f"{exc.ename}: {exc.evalue}"
+            cell, cell_source = _failed_cell(source_nb, exc.source)
+            tb = _ANSI.sub("", "\n".join(exc.traceback or []))
+            break
+        except Exception as exc:   # noqa: BLE001 - kernel start, time limit, ...
+            error = f"{type(exc).__name__}: {exc}".strip()
+            tb = traceback.format_exc()
+            if type(exc).__name__ == "CellTimeoutError" or time.perf_counter() >= deadline:
+                error = (f"time limit of {settings.timeout:g} s per report reached "
+                         f"({error.splitlines()[0]})")
+                break
+            if is_kernel_start_failure(exc) and attempts < settings.attempts:
+                notes.append(f"kernel start attempt {attempts} failed: {error}; retrying")
+                time.sleep(0.25 * attempts)      # let the ports / the machine settle
+                continue
+            if is_kernel_start_failure(exc):
+                error = f"the kernel failed to start ({attempts} attempts): {error}"
+            break
+    return {"error": error, "cell": cell, "cell_source": cell_source, "tb": tb,
+            "attempts": attempts}
+
+
+def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path):
+    """The executed notebook as HTML with its provenance footer: ``(html, error, traceback)``."""
+    import nbformat
+
+    from spanalysis.report import render
+
+    try:
+        executed = nbformat.read(tmp_nb, as_version=4)
+        provenance = render.collect_provenance([], _public_parameters(job.parameters),
+                                               repo_dir=settings.repo_dir)
+        provenance["input_files"] = list(job.inputs)
+        return (render.notebook_to_html(executed, title=job.title, subtitle=job.subtitle,
+                                        provenance=provenance), None, None)
+    except Exception as exc:   # noqa: BLE001 - a rendering failure is this report's failure
+        return None, f"rendering failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+
+
+def _write_outputs(job: ReportJob, run: dict, html_text: str | None, tmp_nb: Path,
+                   notes: list[str], kernel_text: str, seconds: float) -> ReportResult:
+    """Keep the executed notebook, write the HTML (or remove a previous run's), the log and
+    the run record (last: it marks the report complete), and say what happened."""
+    from spanalysis.report import render
+
+    error, cell, cell_source, attempts = (run["error"], run["cell"], run["cell_source"],
+                                          run["attempts"])
+    if tmp_nb.exists():        # complete (papermill wrote it at the end): keep for analysts
+        os.replace(tmp_nb, job.executed)
+    if error is None:
+        render.write_html_atomic(html_text, job.html)
+    else:
+        for stale in (job.html, job.record, job.summary):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+    notes.append(f"kernel start attempts: {attempts}")
+    notes.append(f"{'failed' if error else 'finished'} after {seconds:.1f} s")
+    if error:
+        where = f" in cell {cell} ({cell_source})" if cell or cell_source else ""
+        notes += [f"ERROR{where}: {error}", "", run["tb"] or ""]
+    if kernel_text.strip():
+        notes += ["", "kernel output:", kernel_text]
+    with atomic_write(job.log) as handle:
+        handle.write("\n".join(notes) + "\n")
+    summary = _read_summary(job.summary) if error is None else None
+    if error is None:
+        with atomic_write(job.record) as handle:      # last: marks the report as complete
+            json.dump({"fingerprint": job.fingerprint, "seconds": round(seconds, 3),
+                       "attempts": attempts, "finished": _now()}, handle, indent=2)
+    return ReportResult(job.name, job.kind, job.title, str(job.html),
+                        "failed" if error else "ok", job.site, seconds, attempts, error, cell,
+                        cell_source, str(job.log), summary)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,251 @@
+"""The index page of a run: every report with its status, and headline figures per site.
+
+The figures come from the small JSON summaries the notebooks write, with disclosure control
+(:mod:`spanalysis.privacy.disclosure`) applied again here.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import quote as _url_quote
+
+from spanalysis.io import atomic_write
+from spanalysis.report.jobs import BuildResult, ReportResult
+
+__all__ = ["write_index"]
+
+_INDEX_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+       color: #1a1a1a; background: #ffffff; max-width: 72rem; margin: 0 auto;
+       padding: 1rem 1.25rem 3rem; line-height: 1.5; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .25rem .5rem; }
+table { border-collapse: collapse; width: 100%; margin: .75rem 0 1.5rem; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; }
+th, td { border-bottom: 1px solid #8a8a8a; padding: .4rem .6rem; text-align: left;
+         vertical-align: top; }
+thead th { border-bottom: 2px solid #1a1a1a; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-failed { color: #8b0000; font-weight: 700; }
+.status-ok, .status-skipped { color: #0a5c0a; }
+a { color: #0b4f9c; }
+.note { color: #333333; font-size: .95rem; }
+footer { margin-top: 2rem; border-top: 1px solid #8a8a8a; font-size: .9rem; color: #333; }
+code { font-family: ui-monospace, Consolas, monospace; background: #f2f2f2; padding: 0 .2rem; }
+"""
+
+
+def _href(rel: str) -> str:
+    return html.escape(_url_quote(rel, safe="/"), quote=True)
+
+
+def _status_label(r: ReportResult) -> str:
+    return {"ok": "Ready", "skipped": "Ready (unchanged)", "failed": "FAILED"}[r.status]
+
+
+def _problem(r: ReportResult) -> str:
+    if r.status != "failed":
+        return ""
+    where = ""
+    if r.cell is not None:
+        where = f"cell {r.cell}"
+    if r.cell_source:
+        where += (": " if where else "") + r.cell_source[:120]
+    text = html.escape(r.error or "unknown error")
+    if where:
+        text = f"In {html.escape(where)}: {text}"
+    if r.log:
+        text += f' (<a href="{_href(r.log)}">log</a>)'
+    return text
+
+
+def _report_link(r: ReportResult) -> str:
+    label = r.site if r.kind == "site" and r.site else r.title
+    if r.status == "failed":
+        return html.escape(label)
+    return f'<a href="{_href(r.html)}">{html.escape(label)}</a>'
+
+
+def _fmt_change(value: float) -> str:
+    text = f"{value:+.1f}"
+    if text in ("-0.0", "+0.0"):
+        text = "0.0"
+    return text.replace("-", "\u2212")
+
+
+def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
+    """Headline figures per site with disclosure control applied (all text, escaped later)."""
+    import pandas as pd
+
+    from spanalysis.privacy import disclosure
+
+    sites = [r for r in results if r.kind == "site"]
+    if not sites:
+        return []
+    rows = []
+    for r in sites:
+        s = r.summary or {}
+        primary = s.get("primary") or {}
+        rows.append({"site": r.site, "referred": s.get("referred"), "pairs": s.get("pairs"),
+                     "n_pairs": primary.get("n_pairs"), "change_mean": primary.get("change_mean"),
+                     "ci_low": primary.get("ci_low"), "ci_high": primary.get("ci_high"),
+                     "confidence": primary.get("confidence"),
+                     "scale": f"{str(primary.get('instrument', '')).upper()} "
+                              f"{primary.get('scale', '')}".strip(),
+                     "themes": s.get("themes") or []})
+    frame = pd.DataFrame(rows)
+    have = frame["referred"].notna()
+    shown_referred = pd.Series("not available", index=frame.index, dtype=object)
+    if have.any():
+        # counts per site add up to the study total, which the study reports publish:
+        # suppress_series protects that total (complementary suppression)
+        shown_referred[have] = disclosure.suppress_series(
+            frame.loc[have, "referred"].astype(int), k, totals="none",
+            label="index: people referred").to_numpy()
+    stats = frame.loc[frame["n_pairs"].notna(), ["n_pairs", "change_mean", "ci_low", "ci_high"]]
+    shown_pairs = pd.Series("not available", index=frame.index, dtype=object)
+    shown_change = pd.Series("not available", index=frame.index, dtype=object)
+    if len(stats):
+        protected = disclosure.withhold_small_groups(
+            stats.astype({"n_pairs": int}).astype({"change_mean": float, "ci_low": float,
+                                                   "ci_high": float}),
+            "n_pairs", k, stat_cols=["change_mean", "ci_low", "ci_high"], totals="none",
+            label="index: pairs")
+        shown_pairs[stats.index] = protected["n_pairs"].to_numpy()
+        for i in stats.index:
+            p = protected.loc[i]
+            if p["withheld"] or frame.loc[i, "change_mean"] is None \
+                    or pd.isna(frame.loc[i, "change_mean"]):
+                if p["withheld"] == "complementary":
+                    shown_change[i] = "withheld (so a smaller site's figures cannot be worked out)"
+                elif p["withheld"] or (frame.loc[i, "n_pairs"] or 0) < k:
+                    shown_change[i] = f"withheld (fewer than {k} pairs)"
+                else:
+                    shown_change[i] = "not estimable"
+            else:
+                level = frame.loc[i, "confidence"] or 0.95
+                shown_change[i] = (f"{_fmt_change(float(p['change_mean']))} "
+                                   f"({float(level):.0%} CI {_fmt_change(float(p['ci_low']))} "
+                                   f"to {_fmt_change(float(p['ci_high']))})")
+    out = []
+    for i, r in enumerate(sites):
+        themes = [t for t in frame.loc[i, "themes"]
+                  if isinstance(t, dict) and (t.get("n_voiced") or 0) >= k][:3]
+        out.append({"result": r, "referred": shown_referred[i], "pairs": shown_pairs[i],
+                    "change": shown_change[i], "scale": frame.loc[i, "scale"],
+                    "themes": "; ".join(str(t.get("label") or t.get("theme")) for t in themes)
+                    or f"none voiced by {k} or more people"})
+    return out
+
+
+def _study_overview(results: list[ReportResult], k: int) -> str:
+    """One sentence of whole-study headline figures from notebooks 01 and 02's summaries."""
+    from spanalysis.report.display import count_text
+
+    by_name = {r.name: (r.summary or {}) for r in results if r.kind == "study"}
+    parts = []
+    referred = by_name.get("01_data_quality", {}).get("referred")
+    if isinstance(referred, int):
+        parts.append(f"{count_text(referred, k)} people referred")
+    primary = by_name.get("02_outcome_change", {}).get("primary") or {}
+    if primary.get("change_mean") is not None and not primary.get("small_group"):
+        level = primary.get("confidence") or 0.95
+        parts.append(f"mean change on {str(primary.get('instrument', '')).upper()} "
+                     f"{primary.get('scale', '')} {_fmt_change(primary['change_mean'])} "
+                     f"({level:.0%} CI {_fmt_change(primary['ci_low'])} to "
+                     f"{_fmt_change(primary['ci_high'])}; "
+                     f"{count_text(primary.get('n_pairs', 0), k)} pairs)")
+    return ("Whole study: " + "; ".join(parts) + ".") if parts else ""
+
+
+def write_index(result: BuildResult, study) -> Path:
+    """Write ``index.html`` (and ``index.json``) for a batch of reports.
+
+    The page lists every report with its status (a failed report with its cell, message and
+    log) and, per site, headline figures from the notebooks' JSON summaries: people
+    referred and pairs (counts 1 to k-1 shown as "<k", with complementary suppression by
+    :func:`spanalysis.privacy.disclosure.suppress_series`), change on the primary outcome with its
+    confidence interval (withheld for fewer than k pairs,
+    :func:`spanalysis.privacy.disclosure.withhold_small_groups`) and the themes voiced by most
+    interviewed people (only themes voiced by k or more). Every text is HTML-escaped; the
+    page is self-contained (no scripts, styles inline, no external reference).
+    """
+    from spanalysis.version import __version__
+
+    k = study.min_cell_size
+    study_rows = []
+    for r in (r for r in result.results if r.kind == "study"):
+        study_rows.append(
+            f'<tr><th scope="row">{_report_link(r)}</th>'
+            f'<td class="status-{r.status}">{_status_label(r)}</td><td>{_problem(r)}</td></tr>')
+    site_rows = []
+    for row in _site_rows(result.results, k):
+        r = row["result"]
+        site_rows.append(
+            f'<tr><th scope="row">{_report_link(r)}</th>'
+            f'<td class="status-{r.status}">{_status_label(r)}</td>'
+            f'<td class="num">{html.escape(str(row["referred"]))}</td>'
+            f'<td class="num">{html.escape(str(row["pairs"]))}</td>'
+            f'<td>{html.escape(str(row["change"]))}</td>'
+            f'<td>{html.escape(row["themes"])}</td>'
+            f'<td>{_problem(r)}</td></tr>')
+    failed = result.count("failed")
+    status = (f"{len(result.results)} reports: {len(result.results) - failed} ready, "
+              f"{failed} failed.")
+    scale = next((row["scale"] for row in _site_rows(result.results, k) if row["scale"]), "")
+    parts = [f"""<!DOCTYPE html>
+<html lang="en-GB"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(study.name)}: reports</title>
+<style>{_INDEX_CSS}</style></head>
+<body><a class="skip" href="#main">Skip to the reports</a>
+<main id="main">
+<h1>{html.escape(study.name)}</h1>
+<p>{html.escape(status)}{' See the problem column for what went wrong.' if failed else ''}</p>
+<p class="note">Every report opens offline, without internet. Counts from 1 to {k - 1} are
+shown as &quot;&lt;{k}&quot;; &quot;[c]&quot; hides a count that would let a small one be worked
+out from a total; statistics of groups of fewer than {k} people are withheld.</p>
+<h2>Whole-study reports</h2>"""]
+    overview = _study_overview(result.results, k)
+    if overview:
+        parts.append(f"<p>{html.escape(overview)}</p>")
+    if study_rows:
+        parts.append('<table><caption>Reports on the whole study</caption><thead><tr>'
+                     '<th scope="col">Report</th><th scope="col">Status</th>'
+                     '<th scope="col">Problem</th></tr></thead><tbody>'
+                     + "".join(study_rows) + "</tbody></table>")
+    else:
+        parts.append("<p>No whole-study reports were made in this run.</p>")
+    parts.append("<h2>Site reports</h2>")
+    if site_rows:
+        what = f" on {html.escape(scale)}" if scale else ""
+        parts.append(
+            f'<table><caption>One report per site, with headline figures</caption><thead><tr>'
+            f'<th scope="col">Site</th><th scope="col">Status</th>'
+            f'<th scope="col">People referred</th>'
+            f'<th scope="col">Pairs on the primary outcome</th>'
+            f'<th scope="col">Mean change{what}</th>'
+            f'<th scope="col">Themes voiced most (by {k} or more people)</th>'
+            f'<th scope="col">Problem</th></tr></thead><tbody>'
+            + "".join(site_rows) + "</tbody></table>")
+    else:
+        parts.append("<p>No site reports were made in this run.</p>")
+    parts.append(f"""</main>
+<footer><p>Made by spanalysis {html.escape(__version__)} on
+{html.escape(_dt.datetime.now(_dt.timezone.utc).strftime('%d %B %Y, %H:%M UTC'))}.
+Analysts: executed notebooks and logs are beside each report.</p></footer>
+</body></html>
+""")
+    page = "\n".join(parts)
+    path = result.out / "index.html"
+    with atomic_write(path) as handle:
+        handle.write(page)
+    with atomic_write(result.out / "index.json") as handle:
+        json.dump({"study": study.name, "seconds": round(result.seconds, 3),
+                   "reports": [asdict(r) for r in result.results]}, handle, indent=2,
+                  default=str)
+    return path
