@@ -27,6 +27,8 @@ from spanalysis.privacy.disclosure import (
     count_table_html,
     percent_with_suppression,
     scan_html_for_small_counts,
+    Suppression,
+    protect_counts,
     suppress_counts,
     suppress_series,
     suppression_pattern,
@@ -56,7 +58,7 @@ def test_two_by_two_needs_all_four_cells_hidden():
     assert shown.to_numpy().tolist() == [["<5", "[c]"], ["[c]", "[c]"]]
     assert why.to_numpy().tolist() == [["primary", "complementary"],
                                       ["complementary", "complementary"]]
-    assert why.attrs["unprotected"] == []
+    assert protect_counts(t, 5).unprotected == ()
 
 
 def test_complement_is_the_smallest_non_zero_in_the_line():
@@ -80,9 +82,9 @@ def test_line_rule_alone_is_not_enough_pairs_of_ones():
     # Row [1, 1, 0, 30] (row total 32 published): "<5, <5, 0, 30" gives 1 + 1 = 32 - 30 = 2
     # and, as "<5" means 1..4, both are exactly 1. The audit must hide the 30 as well.
     t = pd.DataFrame([[1, 1, 0, 30], [10, 10, 10, 10]])
-    why = quiet(suppression_pattern, t, 5)
-    assert why.iat[0, 3] == "complementary"
-    assert why.attrs["unprotected"] == []
+    result = quiet(protect_counts, t, 5)
+    assert result.pattern.iat[0, 3] == "complementary"
+    assert result.unprotected == ()
 
 
 def test_series_with_total_hand_worked():
@@ -159,9 +161,36 @@ def test_unprotectable_cell_warns():
     t = pd.DataFrame([[3, 0, 0], [10, 20, 30]], index=["Hillview", "Riverside"])
     with pytest.warns(DisclosureWarning, match="Hillview"):
         why = suppression_pattern(t, 5)
-    assert why.attrs["unprotected"] == [("Hillview", 0)]
+    with pytest.warns(DisclosureWarning, match="Hillview"):
+        result = protect_counts(t, 5)
+    assert result.unprotected == (("Hillview", 0),)
+    pd.testing.assert_frame_equal(result.pattern, why)
     # ... and no cell is hidden in vain beyond what the line rule requires.
     assert why.iat[1, 2] == ""
+
+
+def test_protect_counts_returns_what_the_other_functions_show():
+    # The one result: the display of suppress_counts, the pattern of suppression_pattern and
+    # the cells left unprotected (no longer carried in DataFrame.attrs).
+    t = pd.DataFrame({"Riverside": [3, 20], "Hillview": [15, 25]}, index=["Yes", "No"])
+    result = protect_counts(t, 5)
+    assert isinstance(result, Suppression)
+    pd.testing.assert_frame_equal(result.shown, suppress_counts(t, 5))
+    pd.testing.assert_frame_equal(result.pattern, suppression_pattern(t, 5))
+    assert result.unprotected == ()
+    assert not result.pattern.attrs and not result.shown.attrs
+    with pytest.raises(AttributeError):
+        result.unprotected = ()                    # frozen
+    # A Series: the same as suppress_series, unprotected cells as (row, name).
+    s = pd.Series([3, 0, 0], index=["Hillview", "Riverside", "Lakeside"], name="n")
+    with pytest.warns(DisclosureWarning, match="Hillview"):
+        series = protect_counts(s, 5)
+    shown, why = quiet(suppress_series, s, 5, return_pattern=True)
+    pd.testing.assert_series_equal(series.shown, shown)
+    pd.testing.assert_series_equal(series.pattern, why)
+    assert series.unprotected == (("Hillview", "n"),)
+    with pytest.raises(InputError, match="unknown 'totals' setting"):
+        protect_counts(s, 5, totals="column")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +343,8 @@ def _with_margins(t: pd.DataFrame, row: bool, col: bool) -> pd.DataFrame:
     [(False, False), (True, False), (False, True), (True, True)]))
 def test_properties(table, k, margins):
     t = _with_margins(table, *margins)
-    shown, why = quiet(suppress_counts, t, k, return_pattern=True)
+    result = quiet(protect_counts, t, k)
+    shown, why = result.shown, result.pattern
     values = t.to_numpy()
     hidden = why.to_numpy() != ""
     # 1. no displayed count in 1..k-1
@@ -332,7 +362,7 @@ def test_properties(table, k, margins):
     #    a primary cell the warning names as given away by totals published elsewhere
     #    (e.g. row [3, 0, 0], k=5: nothing else in the row can be hidden).
     unprotected = {(t.index.get_loc(r), t.columns.get_loc(c))
-                   for r, c in why.attrs["unprotected"]}
+                   for r, c in result.unprotected}
     for i in range(hidden.shape[0]):
         if hidden[i].sum() == 1:
             assert (i, int(np.flatnonzero(hidden[i])[0])) in unprotected
@@ -383,9 +413,10 @@ def _brute_force_values(values: np.ndarray, why: np.ndarray, k: int) -> dict:
        k=st.integers(3, 5))
 def test_audit_against_brute_force_enumeration(values, k):
     t = pd.DataFrame(values)
-    why = quiet(suppression_pattern, t, k)
+    result = quiet(protect_counts, t, k)
+    why = result.pattern
     seen = _brute_force_values(t.to_numpy(), why.to_numpy(), k)
-    unprotected = {(int(r), int(c)) for r, c in why.attrs["unprotected"]}
+    unprotected = {(int(r), int(c)) for r, c in result.unprotected}
     for (i, j), possible in seen.items():
         assert values[i][j] in possible          # the truth is among the solutions
         if why.iat[i, j] == "primary" and (i, j) not in unprotected:
@@ -406,9 +437,10 @@ def test_brute_force_reference_detects_the_pair_of_ones():
                        max_size=8), k=st.integers(2, 6))
 def test_series_properties(counts, k):
     s = pd.Series(counts)
-    shown, why = quiet(suppress_series, s, k, return_pattern=True)
+    result = quiet(protect_counts, s, k)
+    shown, why = result.shown, result.pattern
     hidden = (why != "").to_numpy()
-    unprotected = {r for r, _ in why.attrs["unprotected"]}
+    unprotected = {r for r, _ in result.unprotected}
     if hidden.sum() == 1:
         assert int(np.flatnonzero(hidden)[0]) in unprotected
     for text, value, h in zip(shown, counts, hidden):

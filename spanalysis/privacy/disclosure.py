@@ -24,18 +24,19 @@ Every count a report shows passes through this module. The rules, in one place:
   shown, a row ``1, 1, 0, 30`` with total 32 shown as ``<5, <5, 0, 30`` gives 1 + 1 = 2, so
   both are 1. Check (2) solves two small linear programmes per primary cell (the
   feasibility interval of the audit described by Hundepool et al. 2012, ch. 4; as
-  ``ComputeIntervals`` in the R package GaussSuppression). Because the constraint matrix of a two-way table with margins is
-  totally unimodular, the linear-programme bounds are the integer bounds. The guarantee is
-  against exact recovery: a reader may still narrow a "<5" down (e.g. to 1..3), as with any
-  threshold rule. Complements are the smallest visible non-zero count of the line (zeros are
-  never used). A complement that ends up alone in a line protects nothing (the line gives it
-  away) and is shown again.
+  ``ComputeIntervals`` in the R package GaussSuppression). Because the constraint matrix of
+  a two-way table with margins is totally unimodular, the linear-programme bounds are the
+  integer bounds. The guarantee is against exact recovery: a reader may still narrow a "<5"
+  down (e.g. to 1..3), as with any threshold rule. Complements are the smallest visible
+  non-zero count of the line (zeros are never used). A complement that ends up alone in a
+  line protects nothing (the line gives it away) and is shown again.
 * **Percentages** of a hidden count, or of a hidden denominator, are hidden too (2 of 40 shown
   as 5.0% would reveal the 2).
 
 When a table cannot be protected (a small count that equals a total published elsewhere,
 e.g. a row ``[3, 0, 0]`` whose row total 3 is published), a :class:`DisclosureWarning`
-names the cell; merge categories or do not publish that total.
+names the cell, and :func:`protect_counts` lists it in its result (``unprotected``); merge
+categories or do not publish that total.
 
 References
 ----------
@@ -59,9 +60,9 @@ import pandas as pd
 from spanalysis.errors import InputError
 
 __all__ = ["DisclosureWarning", "COMPLEMENTARY_MARKER", "NOT_APPLICABLE_MARKER",
-           "primary_marker", "suppression_pattern", "suppress_counts", "suppress_series",
-           "percent_with_suppression", "withhold_small_groups", "count_table_html",
-           "scan_html_for_small_counts"]
+           "primary_marker", "Suppression", "protect_counts", "suppression_pattern",
+           "suppress_counts", "suppress_series", "percent_with_suppression",
+           "withhold_small_groups", "count_table_html", "scan_html_for_small_counts"]
 
 #: shown in place of a count hidden only to protect another cell (GSS symbol "[c]")
 COMPLEMENTARY_MARKER = "[c]"
@@ -341,7 +342,10 @@ def _table_shape(table: pd.DataFrame, totals: str, k: int, label: str | None):
     return k, values, status[sel], exposed, prob, (rows, cols)
 
 
-def _warn_exposed(table, exposed, prob, positions, label):
+def _warn_exposed(table, exposed, prob, positions, label, stacklevel=3):
+    """The ``(row, column)`` labels of the ``exposed`` cells (``"(total)"`` for a margin the
+    table does not show), with a :class:`DisclosureWarning` naming them when there are any.
+    ``stacklevel`` 3 names the line that called the public function calling this."""
     if not exposed:
         return []
     rows, cols = positions
@@ -355,8 +359,85 @@ def _warn_exposed(table, exposed, prob, positions, label):
     named = ", ".join(f"row {r!r} column {c!r}" for r, c in where)
     warnings.warn(f"{label + ': ' if label else ''}the suppressed count(s) at {named} can "
                   "still be worked out from totals published elsewhere; merge categories "
-                  "or do not publish those totals", DisclosureWarning, stacklevel=3)
+                  "or do not publish those totals", DisclosureWarning, stacklevel=stacklevel)
     return where
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A count table after disclosure control (:func:`protect_counts`).
+
+    Attributes
+    ----------
+    shown : DataFrame or Series
+        What to display: every cell a string, the count (``"12"``, ``"0"``), ``"<k"`` or
+        ``"[c]"`` (as :func:`suppress_counts` returns).
+    pattern : DataFrame or Series
+        Why each cell is hidden: ``""``, ``"primary"`` or ``"complementary"`` (as
+        :func:`suppression_pattern` returns).
+    unprotected : tuple of (row, column)
+        Labels of the primary cells that can still be worked out exactly from totals
+        published elsewhere (``"(total)"`` for a margin the table does not show). Empty when
+        the table is protected.
+    """
+
+    shown: pd.DataFrame | pd.Series
+    pattern: pd.DataFrame | pd.Series
+    unprotected: tuple = ()
+
+
+def _protected(table: pd.DataFrame, k, totals: str, label: str | None,
+               stacklevel: int) -> Suppression:
+    """Suppress ``table``. ``stacklevel`` is passed to :func:`warnings.warn` in
+    :func:`_warn_exposed`: 4 names the line that called the public function calling this."""
+    k, values, status, exposed, prob, positions = _table_shape(table, totals, k, label)
+    text = values.astype(str).astype(object)
+    text[status == _PRIMARY] = primary_marker(k)
+    text[status == _COMPLEMENTARY] = COMPLEMENTARY_MARKER
+    shown = pd.DataFrame(text, index=table.index, columns=table.columns, dtype=object)
+    pattern = pd.DataFrame(_REASON[status], index=table.index, columns=table.columns)
+    where = _warn_exposed(table, exposed, prob, positions, label, stacklevel=stacklevel)
+    return Suppression(shown, pattern, tuple(where))
+
+
+def protect_counts(counts, k: int = 5, *, totals: str = "auto",
+                   label: str | None = None) -> Suppression:
+    """Disclosure control of a count table, with everything it found in one result.
+
+    Parameters
+    ----------
+    counts : DataFrame or Series
+        Counts, as for :func:`suppress_counts` (a Series as for :func:`suppress_series`).
+    k, totals, label
+        As :func:`suppress_counts` (for a Series, ``totals`` is "auto", "none" or "row").
+
+    Returns
+    -------
+    Suppression
+        ``shown`` (the display strings), ``pattern`` (why each cell is hidden) and
+        ``unprotected`` (the primary cells that can still be worked out exactly from totals
+        published elsewhere; a :class:`DisclosureWarning` names them too). For a Series,
+        ``shown`` and ``pattern`` are Series and each unprotected cell is ``(row, name)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, warnings
+    >>> t = pd.DataFrame([[3, 0, 0], [10, 20, 30]], index=["Hillview", "Riverside"])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DisclosureWarning)
+    ...     result = protect_counts(t, k=5)
+    >>> result.shown.loc["Hillview"].tolist(), result.unprotected
+    (['<5', '0', '0'], (('Hillview', 0),))
+    """
+    if not isinstance(counts, pd.Series):
+        return _protected(counts, k, totals, label, stacklevel=4)
+    if totals not in ("auto", "none", "row"):
+        raise InputError("unknown 'totals' setting", file=label, value=totals,
+                         expected="one of auto, none, row")
+    name = counts.name if counts.name is not None else "count"
+    result = _protected(counts.to_frame(name=name), k, totals, label, stacklevel=4)
+    return Suppression(result.shown[name].rename(counts.name),
+                       result.pattern[name].rename(counts.name), result.unprotected)
 
 
 def suppression_pattern(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
@@ -373,9 +454,8 @@ def suppression_pattern(table: pd.DataFrame, k: int = 5, *, totals: str = "auto"
     DataFrame
         Same index and columns as ``table``; each cell is ``""`` (shown), ``"primary"`` (a
         count from 1 to k-1) or ``"complementary"`` (hidden so that a primary cell cannot be
-        worked out from totals). ``attrs["unprotected"]`` lists ``(row, column)`` labels of
-        primary cells that can still be worked out exactly (a :class:`DisclosureWarning` is
-        also issued).
+        worked out from totals). When a primary cell can still be worked out exactly, a
+        :class:`DisclosureWarning` names it; :func:`protect_counts` also returns the list.
 
     Examples
     --------
@@ -386,10 +466,7 @@ def suppression_pattern(table: pd.DataFrame, k: int = 5, *, totals: str = "auto"
     Yes          primary  complementary
     No   complementary  complementary
     """
-    _, _, status, exposed, prob, positions = _table_shape(table, totals, k, label)
-    out = pd.DataFrame(_REASON[status], index=table.index, columns=table.columns)
-    out.attrs["unprotected"] = _warn_exposed(table, exposed, prob, positions, label)
-    return out
+    return _protected(table, k, totals, label, stacklevel=4).pattern
 
 
 def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
@@ -412,7 +489,8 @@ def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     label : str, optional
         Name of the table, used in messages.
     return_pattern : bool, default False
-        Also return :func:`suppression_pattern`'s frame.
+        Also return :func:`suppression_pattern`'s frame (:func:`protect_counts` returns
+        both and the cells that could not be protected).
 
     Returns
     -------
@@ -438,17 +516,10 @@ def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     Yes        <5      [c]
     No        [c]      [c]
     """
-    k, values, status, exposed, prob, positions = _table_shape(table, totals, k, label)
-    text = values.astype(str).astype(object)
-    text[status == _PRIMARY] = primary_marker(k)
-    text[status == _COMPLEMENTARY] = COMPLEMENTARY_MARKER
-    display = pd.DataFrame(text, index=table.index, columns=table.columns, dtype=object)
-    where = _warn_exposed(table, exposed, prob, positions, label)
+    result = _protected(table, k, totals, label, stacklevel=4)
     if not return_pattern:
-        return display
-    pattern = pd.DataFrame(_REASON[status], index=table.index, columns=table.columns)
-    pattern.attrs["unprotected"] = where
-    return display, pattern
+        return result.shown
+    return result.shown, result.pattern
 
 
 def suppress_series(counts: pd.Series, k: int = 5, *, totals: str = "auto",
@@ -491,19 +562,10 @@ def suppress_series(counts: pd.Series, k: int = 5, *, totals: str = "auto",
     if not isinstance(counts, pd.Series):
         raise InputError("counts must be a pandas Series", file=label,
                          value=type(counts).__name__, expected="Series")
-    if totals not in ("auto", "none", "row"):
-        raise InputError("unknown 'totals' setting", file=label, value=totals,
-                         expected="one of auto, none, row")
-    name = counts.name if counts.name is not None else "count"
-    frame = counts.to_frame(name=name)
-    display, pattern = suppress_counts(frame, k, totals=totals, label=label,
-                                       return_pattern=True)
-    out = display[name].rename(counts.name)
+    result = protect_counts(counts, k, totals=totals, label=label)
     if return_pattern:
-        reasons = pattern[name].rename(counts.name)
-        reasons.attrs["unprotected"] = pattern.attrs["unprotected"]
-        return out, reasons
-    return out
+        return result.shown, result.pattern
+    return result.shown
 
 
 def percent_with_suppression(counts, k: int = 5, *, of: str = "column", totals: str = "auto",
