@@ -206,6 +206,7 @@ def case_level(study, primary=("wemwbs", "total"), benefits=None, coder: str | N
 
 
 def _joined(binary: pd.DataFrame) -> pd.Series:
+    """The codes voiced by each participant, joined by '; '."""
     text = binary.astype(int).dot(pd.Index(binary.columns) + "; ").astype(str)
     return text.str.rstrip("; ")
 

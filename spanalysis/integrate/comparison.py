@@ -171,6 +171,7 @@ def _improvement(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _holm(out: pd.DataFrame, by: list[str] | None) -> np.ndarray:
+    """Holm-adjusted p-values over the whole table, or within each ``by`` group."""
     if not by:
         return change.p_adjust_holm(out["p"].to_numpy())
     return out.groupby(by, sort=False)["p"].transform(

@@ -36,6 +36,7 @@ FITS = ("confirmation", "expansion", "discordance", "not assessable")
 
 
 def _theme_list(study, themes, cw) -> list[str]:
+    """The themes given (checked), else the benefit themes and every theme of the crosswalk."""
     if themes is not None:
         return _check_themes(study, themes, [])
     try:

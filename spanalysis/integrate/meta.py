@@ -37,6 +37,7 @@ NOT_WRITTEN = "not yet written by the analyst"
 
 
 def _fmt(x: float, decimals: int = 1, signed: bool = False) -> str:
+    """A number for a sentence: ``n/a`` when missing, and never "-0.0"."""
     if x is None or not np.isfinite(x):
         return "n/a"
     text = f"{x:+.{decimals}f}" if signed else f"{x:.{decimals}f}"
@@ -120,6 +121,7 @@ def _too_few(k: int) -> str:
 
 
 def _item_sentence(r, k: int) -> str:
+    """One sentence on a covering item's comparison (a row of measurement_coverage)."""
     name = f"{r['item']} ({r['stem']})"
     if bool(r["small_group"]) or not np.isfinite(r["improvement_difference"]):
         return f"{name}: {_too_few(k)}"

@@ -44,6 +44,7 @@ _KEYS = ["instrument", "scale"]
 # small helpers
 # ============================================================================================
 def _qualitative(study):
+    """The study's qualitative material, or an InputError saying there is none."""
     if getattr(study, "qualitative", None) is None:
         raise InputError("this study has no qualitative material to integrate",
                          file="study.yaml", column="files.qualitative",
@@ -53,11 +54,13 @@ def _qualitative(study):
 
 
 def _min_cell(study, min_cell_size) -> int:
+    """The minimum cell size: the one given, else the study's ``privacy.min_cell_size``."""
     return change.check_min_cell(study.min_cell_size if min_cell_size is None
                                   else min_cell_size)
 
 
 def _labels(study) -> dict:
+    """Code id -> code name (the id when the codebook gives no name)."""
     cb = _qualitative(study).codebook
     names = cb["name"].astype(object).where(cb["name"].notna(), cb["id"])
     return dict(zip(cb["id"].astype(str), names.astype(str)))
@@ -91,8 +94,9 @@ def benefit_themes(study, parent: str = BENEFIT_PARENT) -> list[str]:
     Examples
     --------
     >>> from spanalysis.study import load_study
-    >>> benefit_themes(load_study("data/demo"))
-    ['space_to_think', 'hope', 'valued_not_alone', 'social_connection', 'family_dynamics', 'trust_services']
+    >>> benefit_themes(load_study("data/demo"))  # doctest: +NORMALIZE_WHITESPACE
+    ['space_to_think', 'hope', 'valued_not_alone', 'social_connection', 'family_dynamics',
+     'trust_services']
     """
     cb = _qualitative(study).codebook
     ids = cb["id"].astype(str).tolist()
@@ -113,6 +117,7 @@ def benefit_themes(study, parent: str = BENEFIT_PARENT) -> list[str]:
 
 
 def _check_themes(study, themes, default) -> list[str]:
+    """``themes`` as a list of known code ids without repeats (``default`` when None)."""
     if themes is None:
         return list(default)
     if isinstance(themes, str):
@@ -156,6 +161,7 @@ def _default_scales(study) -> list[tuple[str, str]]:
 
 
 def _pre_post(study) -> tuple[str, str]:
+    """The first and the last time point of the study."""
     tps = study.timepoints
     if len(tps) < 2:
         raise InputError("change needs at least two time points", file="study.yaml",
@@ -217,16 +223,19 @@ def _voiced(study, themes, coder) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _direction(study, key) -> str:
+    """'higher' or 'lower': which scores are better on the scale ``key``."""
     info = study.scale_info
     row = info[(info["instrument"].astype(str) == key[0]) & (info["scale"].astype(str) == key[1])]
     return str(row["direction"].iloc[0])
 
 
 def _sign(direction) -> np.ndarray:
+    """-1 where lower is better, else +1 (so that positive change means improvement)."""
     return np.where(np.asarray(direction, dtype=object) == "lower", -1.0, 1.0)
 
 
 def _site_of(study) -> pd.Series:
+    """Each participant's site, indexed by participant id."""
     p = study.participants
     return pd.Series(p["site"].astype(str).to_numpy(), index=p["participant_id"].astype(str))
 
