@@ -142,27 +142,96 @@ def _clean_columns(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return frame
 
 
+#: the most columns a study table may have (a real export has a few hundred at most); a
+#: header of a million columns would otherwise take minutes and print a million messages
+MAX_COLUMNS = 5_000
+#: the most bytes an XLSX workbook may hold once unzipped (a zip bomb or a runaway export
+#: would otherwise fill the memory)
+MAX_XLSX_UNZIPPED = 1 << 30
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
-    # The parser reads the file itself as UTF-8 (a byte order mark is skipped), and stops
-    # with UnicodeDecodeError at the first byte that is not UTF-8. Only then is the whole
-    # file read into memory and decoded by the rules of detect_encoding (Windows-1252 with a
-    # warning, or a clear error), so a plain UTF-8 file is never scanned or copied first.
-    with open(path, "rb") as fh:
-        encoding = "utf-8-sig" if fh.read(len(_UTF8_BOM)) == _UTF8_BOM else "utf-8"
+    """Read a CSV file: its encoding detected (UTF-8, UTF-8 with a byte order mark,
+    Windows-1252 with a warning, UTF-16 as Excel's "Unicode text" writes it), its header
+    checked before pandas sees it (pandas renames a repeated name to ``site.1``), and bytes
+    that have no place in text (NUL, a byte order mark inside the file) reported by line."""
+    data = path.read_bytes()
     issues: list[Issue] = []
+    sep = ","
+    if data.startswith(_UTF16_BOMS):
+        text = _decode_utf16(data, label)
+        data, encoding = text.encode("utf-8"), "utf-16"
+        first = text.split("\n", 1)[0]
+        sep = "\t" if first.count("\t") > first.count(",") else ","
+    else:
+        encoding = "utf-8-sig" if data.startswith(_UTF8_BOM) else "utf-8"
+        _check_stray_bytes(data, label)
+    _check_header(data, label, sep)
     try:
-        frame = _parse_csv(path, path, label, text_columns)
+        frame = _parse_csv(io.BytesIO(data), path, label, text_columns, sep)
     except UnicodeDecodeError:
-        text, encoding, issues = detect_encoding(path.read_bytes(), label)
+        text, encoding, issues = detect_encoding(data, label)
         if text is None:  # pragma: no cover - valid UTF-8 the parser could not decode
             raise InputError("the file could not be decoded", file=label,
                              expected="UTF-8 or Windows-1252 text") from None
-        frame = _parse_csv(io.BytesIO(text.encode("utf-8")), path, label, text_columns)
+        frame = _parse_csv(io.BytesIO(text.encode("utf-8")), path, label, text_columns, sep)
     frame = _clean_columns(frame, label)
     return TableRead(frame, path, label, encoding, issues)
 
 
-def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.DataFrame:
+def _decode_utf16(data: bytes, label: str) -> str:
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise InputError("the file starts as UTF-16 text but is not valid UTF-16", file=label,
+                         value=f"byte {exc.start}", expected="UTF-16 text throughout, or "
+                         "save it as 'CSV UTF-8'") from None
+
+
+def _line_of(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + 1
+
+
+def _check_stray_bytes(data: bytes, label: str) -> None:
+    """A NUL byte, or a byte order mark after the start, means the file is damaged or two
+    files were joined: name the line rather than let the parser blame something else."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputError("the file holds a NUL byte (the file may be damaged, or saved as "
+                         "UTF-16 without a byte order mark)", file=label,
+                         row=_line_of(data, nul), value="byte 0x00",
+                         expected="text only; save the file again as 'CSV UTF-8'")
+    bom = data.find(_UTF8_BOM, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
+    if bom >= 0:
+        raise InputError("a byte order mark inside the file (two files joined together?)",
+                         file=label, row=_line_of(data, bom), value="bytes EF BB BF",
+                         expected="one file: a byte order mark can only come first")
+
+
+def _check_header(data: bytes, label: str, sep: str) -> None:
+    """The header row as written: no name twice, not too many columns."""
+    end = data.find(b"\n")
+    line = (data if end < 0 else data[:end]).decode("utf-8", errors="replace")
+    line = line.lstrip("\ufeff").rstrip("\r")
+    try:
+        names = next(csv.reader([line], delimiter=sep))
+    except (StopIteration, csv.Error):
+        return  # an empty file or an odd header: the parser's own errors say so
+    if len(names) > MAX_COLUMNS:
+        raise InputError("the header has too many columns", file=label, row=1,
+                         value=f"{len(names)} columns",
+                         expected=f"at most {MAX_COLUMNS} columns")
+    seen: set[str] = set()
+    for name in (n.strip() for n in names):
+        if name and name in seen:
+            raise InputError("the header names this column twice", file=label, row=1,
+                             column=name, value=name, expected="unique column names")
+        seen.add(name)
+
+
+def _parse_csv(source, path: Path, label: str, text_columns: list[str],
+               sep: str = ",") -> pd.DataFrame:
     """Parse UTF-8 CSV from ``source`` (a path or a BytesIO of UTF-8 bytes)."""
     # pandas' C parser (the same parser as the plain read_csv the benchmark compares
     # against). Columns are inferred; a text column that came out as numbers (identifiers
@@ -174,7 +243,7 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.Da
             # pandas then advises setting dtype. The loader's checks report such cells one by
             # one (file, row, column, value), so the advice would only confuse.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(source, engine="c", encoding="utf-8")
+            frame = pd.read_csv(source, engine="c", encoding="utf-8", sep=sep)
         raw_names = {str(c).strip(): c for c in frame.columns}
         numeric_text = [raw_names[c] for c in text_columns if c in raw_names
                         and not (pd.api.types.is_string_dtype(frame[raw_names[c]])
@@ -182,7 +251,8 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str]) -> pd.Da
         if numeric_text:
             if isinstance(source, io.BytesIO):
                 source.seek(0)
-            again = pd.read_csv(source, engine="c", encoding="utf-8", usecols=numeric_text,
+            again = pd.read_csv(source, engine="c", encoding="utf-8", sep=sep,
+                                usecols=numeric_text,
                                 dtype={c: "str" for c in numeric_text})
             for col in numeric_text:
                 frame[col] = again[col]
@@ -218,6 +288,7 @@ def _csv_structure_error(text: str, label: str, message: str) -> InputError:
 
 
 def _read_xlsx(path: Path, label: str, text_columns: list[str], sheet) -> TableRead:
+    _check_unzipped_size(path, label)
     try:
         frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet,
                               engine="openpyxl", dtype={c: str for c in text_columns})
@@ -230,10 +301,55 @@ def _read_xlsx(path: Path, label: str, text_columns: list[str], sheet) -> TableR
         raise InputError(f"could not read the workbook ({type(exc).__name__})", file=label,
                          expected="an .xlsx file saved by Excel or LibreOffice") from None
     frame = _clean_columns(frame, label)
+    _check_uncalculated_formulas(path, label, sheet)
     for col in text_columns:
         if col in frame.columns:
             frame[col] = frame[col].where(frame[col].notna(), None)
     return TableRead(frame, path, label)
+
+
+def _check_unzipped_size(path: Path, label: str) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # read_excel names a damaged workbook
+    if size > MAX_XLSX_UNZIPPED:
+        raise InputError("the workbook is too large to read", file=label,
+                         value=f"{size / 2**20:.0f} MB unzipped",
+                         expected=f"at most {MAX_XLSX_UNZIPPED // 2**20} MB unzipped; "
+                                  "export the sheet as CSV instead")
+
+
+def _check_uncalculated_formulas(path: Path, label: str, sheet) -> None:
+    """Formula cells with no saved result (a workbook written by a program that does not
+    calculate, such as a script, never opened in Excel) would read as blank: name them."""
+    import openpyxl
+
+    def worksheet(book):
+        return book.worksheets[0] if sheet is None else (
+            book.worksheets[sheet] if isinstance(sheet, int) else book[sheet])
+
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        found = []
+        for row_f, row_v in zip(worksheet(formulas).iter_rows(), worksheet(values).iter_rows()):
+            for cell_f, cell_v in zip(row_f, row_v):
+                if cell_f.data_type == "f" and cell_v.value is None:
+                    found.append(cell_f.coordinate)
+        if found:
+            shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10
+                                             else "")
+            raise InputError("formula cells have no saved value (they would read as blank)",
+                             file=label, value=shown,
+                             expected="open and save the workbook in Excel or LibreOffice so "
+                                      "the results are stored, or paste the values")
+    finally:
+        formulas.close()
+        values.close()
 
 
 def _read_sav(path: Path, label: str, text_columns: list[str], keep_codes: set[str]) -> TableRead:

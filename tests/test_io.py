@@ -197,3 +197,82 @@ def test_neutralise_formulas_leaves_input_alone():
     frame = pd.DataFrame({"a": ["=1"]})
     neutralise_formulas(frame)
     assert frame.loc[0, "a"] == "=1"
+
+
+# -- damaged and unusual files (issue 19, items 22, 26 and 28) ------------------------------
+def _error(path) -> InputError:
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    return info.value
+
+
+def test_a_header_naming_a_column_twice_is_an_error_not_renamed(tmp_path):
+    """pandas would silently call the second one ``site.1``."""
+    path = tmp_path / "p.csv"
+    path.write_text("participant_id,site,site\nSP1,A,B\n", encoding="utf-8")
+    issue = _error(path).issue
+    assert (issue.message, issue.row, issue.column) == ("the header names this column twice",
+                                                        1, "site")
+
+
+def test_a_nul_byte_is_reported_on_its_line(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"participant_id,site\nSP1,A\nSP2,B\x00\nSP3,C\n")
+    issue = _error(path).issue
+    assert "NUL byte" in issue.message and issue.row == 3 and issue.file == "p.csv"
+
+
+def test_a_byte_order_mark_inside_the_file_is_reported_on_its_line(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbfparticipant_id,site\nSP1,A\n\xef\xbb\xbfSP2,B\n")
+    issue = _error(path).issue
+    assert "byte order mark inside" in issue.message and issue.row == 3
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_utf16_text_as_excel_writes_it_is_read_correctly(tmp_path, sep):
+    """Excel's "Unicode text" is UTF-16 with a byte order mark, tab-separated."""
+    path = tmp_path / "p.csv"
+    text = sep.join(["participant_id", "name"]) + "\r\n" + sep.join(["SP1", "Zoë"]) + "\r\n"
+    path.write_bytes(text.encode("utf-16"))
+    table = read_table(path, text_columns=["participant_id"])
+    assert list(table.frame.columns) == ["participant_id", "name"]
+    assert table.frame.iloc[0].tolist() == ["SP1", "Zoë"]
+    assert table.encoding == "utf-16"
+
+
+def test_a_header_with_too_many_columns_is_refused_at_once(tmp_path):
+    from spanalysis.io import MAX_COLUMNS
+
+    path = tmp_path / "p.csv"
+    path.write_text(",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\n", encoding="utf-8")
+    issue = _error(path).issue
+    assert issue.message == "the header has too many columns"
+    assert issue.value == f"{MAX_COLUMNS + 1} columns"
+
+
+def test_xlsx_formulas_without_saved_values_are_named(tmp_path):
+    """openpyxl writes formulas without results (as a script would): they would read as
+    blank, so the cells are named instead."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["participant_id", "score"])
+    sheet.append(["SP1", 3])
+    sheet.append(["SP2", "=B2+1"])
+    path = tmp_path / "p.xlsx"
+    book.save(path)
+    issue = _error(path).issue
+    assert issue.message.startswith("formula cells have no saved value")
+    assert issue.value == "B3"
+
+
+def test_an_oversized_workbook_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import spanalysis.io as sio
+
+    path = tmp_path / "p.xlsx"
+    pd.DataFrame({"participant_id": ["SP1"] * 50}).to_excel(path, index=False)
+    monkeypatch.setattr(sio, "MAX_XLSX_UNZIPPED", 100)
+    issue = _error(path).issue
+    assert issue.message == "the workbook is too large to read" and "MB unzipped" in issue.value
