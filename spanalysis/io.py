@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import pandas as pd
+import yaml
 
 from spanalysis.errors import InputError, Issue
 
 __all__ = ["TableRead", "read_table", "detect_encoding", "atomic_write", "write_table",
-           "SUPPORTED_EXTENSIONS", "neutralise_formulas"]
+           "SUPPORTED_EXTENSIONS", "neutralise_formulas", "StrictYamlLoader", "load_yaml"]
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".sav", ".parquet")
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -463,3 +464,56 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         raise InputError("unsupported output type", file=str(path), value=path.suffix or "(none)",
                          expected=".csv or .parquet")
     return path
+
+
+# --------------------------------------------------------------------------- YAML
+class StrictYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """PyYAML's safe loader (libyaml's C parser when installed) that also refuses
+
+    * a key given twice in one mapping (PyYAML silently keeps the last one), and
+    * aliases (``&name`` / ``*name``): an "alias bomb" of nested aliases builds a document
+      billions of items long from a few lines. No study file needs them.
+
+    Every YAML file the project reads goes through it (see :func:`load_yaml`)."""
+
+    def construct_document(self, node):
+        _refuse_aliases(node)
+        return super().construct_document(node)
+
+
+def _refuse_aliases(root) -> None:
+    """An alias makes the composer reuse a node object: any node met twice is one."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (&name / *name) are not allowed", node.start_mark)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_unique_mapping)
+
+
+def load_yaml(text: str):
+    """The data in YAML ``text``, read by :class:`StrictYamlLoader` (raises
+    ``yaml.YAMLError``, with the line in ``problem_mark``)."""
+    return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import PARTICIPANTS, folder_digest, replace_in_file  # noqa: F401
 
-from spanalysis import InputError, load_study
+from spanalysis import InputError, ValidationError, load_study
 from spanalysis.io import (
     atomic_write,
     detect_encoding,
@@ -276,3 +276,30 @@ def test_an_oversized_workbook_is_refused_before_it_is_read(tmp_path, monkeypatc
     monkeypatch.setattr(sio, "MAX_XLSX_UNZIPPED", 100)
     issue = _error(path).issue
     assert issue.message == "the workbook is too large to read" and "MB unzipped" in issue.value
+
+
+def test_yaml_aliases_and_repeated_keys_are_refused():
+    """An alias bomb (each line doubling the last) and a key given twice are refused by the
+    loader every YAML file goes through; plain YAML reads as usual."""
+    import yaml
+
+    from spanalysis.io import load_yaml
+
+    bomb = "a: &a [x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}]\n"
+                                      for p, c in zip("abcdefgh", "bcdefghi"))
+    with pytest.raises(yaml.YAMLError, match="aliases"):
+        load_yaml(bomb)
+    with pytest.raises(yaml.YAMLError, match="duplicate key 'site'"):
+        load_yaml("site: A\nsite: B\n")
+    assert load_yaml("sites: [A, B]\nn: 5\n") == {"sites": ["A", "B"], "n": 5}
+
+
+def test_study_yaml_with_an_alias_or_a_repeated_key_is_a_clear_error(make_study):
+    folder = make_study()
+    text = (folder / "study.yaml").read_text(encoding="utf-8")
+    (folder / "study.yaml").write_text(text + "name: again\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        load_study(folder)
+    (issue,) = info.value.issues
+    assert "duplicate key 'name'" in issue.message
+    assert issue.row == len(text.splitlines()) + 1  # the repeated key's own line

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from spanalysis.errors import InputError
+from spanalysis.io import StrictYamlLoader
 
 __all__ = [
     "Item", "Scale", "MissingRule", "Fact", "Norm", "Band", "Clinical", "Instrument",
@@ -313,25 +314,8 @@ class Instrument:
 # --------------------------------------------------------------------------------------------
 # YAML loading and validation
 # --------------------------------------------------------------------------------------------
-class UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one). It is
-    libyaml's C parser when PyYAML has it (several times faster: every study load reads the
-    instrument definitions), with PyYAML's safe constructor either way."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _construct_mapping)
+#: the YAML loader of every definition: refuses duplicate keys and aliases
+UniqueKeyLoader = StrictYamlLoader
 
 
 @dataclass

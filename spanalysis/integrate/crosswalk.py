@@ -19,8 +19,8 @@ import yaml
 
 from spanalysis.errors import InputError
 from spanalysis.instruments import builtin_ids, load
-from spanalysis.instruments.model import UniqueKeyLoader  # YAML that refuses duplicate keys
 from spanalysis.integrate.strands import _labels, _qualitative
+from spanalysis.io import load_yaml  # YAML that refuses duplicate keys and aliases
 
 __all__ = ["DEFAULT_CROSSWALK", "read_crosswalk"]
 
@@ -45,7 +45,7 @@ def _read_yaml(path: Path, label: str, expected: str):
     except UnicodeDecodeError:
         raise InputError("not valid UTF-8", file=label, expected="UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise InputError("not valid YAML: " + str(getattr(exc, "problem", None) or exc),

@@ -27,8 +27,16 @@ from spanalysis.io import TableRead, read_table
 from spanalysis.privacy.identifiers import looks_like_nhs_number
 from spanalysis.qual.material import Qualitative, from_refi
 from spanalysis.study import rules
-from spanalysis.study.checks import (EXAMPLES_PER_CHECK, Messages, among, check_table, lookup,
-                                     numbers, positions, text)
+from spanalysis.study.checks import (
+    EXAMPLES_PER_CHECK,
+    Messages,
+    among,
+    check_table,
+    lookup,
+    numbers,
+    positions,
+    text,
+)
 from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
 from spanalysis.study.model import Study
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from spanalysis.errors import InputError, Issue, ValidationError
+from spanalysis.io import load_yaml
 
 __all__ = ["Manifest", "FileSpec", "Timepoint", "read_manifest", "MANIFEST_NAME"]
 
@@ -226,7 +227,7 @@ def _read_yaml(root: Path) -> tuple[Path, str, object]:
         raise InputError("study.yaml is not UTF-8 text", file=label,
                          value=f"byte {exc.start}", expected="UTF-8") from None
     try:
-        data = yaml.load(text, Loader=_SafeLoader)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"study.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
