@@ -377,3 +377,18 @@ def test_study_shows_a_short_summary_in_a_notebook(make_study):
     assert "<table>" in page and "baseline: 4 people; followup: 2 people" in page
     assert "Riverside" in page and "Hillview" in page
     assert study.summary()["n_at_timepoint"] == {"baseline": 4, "followup": 2}
+
+
+def test_sites_differing_only_in_unicode_form_or_by_look_alike_letters_are_refused(make_study):
+    """'Café' typed with a combining accent is the same site as 'Café'; a name with a
+    Cyrillic 'а' among Latin letters is refused (it would look like another site)."""
+    folder = make_study()
+    replace_in(folder / "study.yaml", "sites: [Riverside, Hillview]",
+               "sites: [Riverside, Hillview, Cafe\u0301, Caf\u00e9]")
+    errors = errors_of(folder)
+    assert any(e.message == "site names differ only by case or spaces" for e in errors)
+    folder = make_study()
+    replace_in(folder / "study.yaml", "sites: [Riverside, Hillview]",
+               "sites: [Riverside, Hillview, Riversid\u0435]")
+    (error,) = [e for e in errors_of(folder) if "alphabets" in e.message]
+    assert "CYRILLIC" in str(error.value) and "LATIN" in str(error.value)

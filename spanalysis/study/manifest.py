@@ -7,6 +7,7 @@ such as ``min_cel_size`` never falls back silently to a default. Messages give t
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,11 +372,26 @@ def _sites(chk, value) -> list[str]:
             chk.error(("sites", i), "site names differ only by case or spaces",
                       value=f"{seen[key]!r} and {site!r}", expected="one spelling per site")
         seen[key] = site
+        scripts = _scripts(site)
+        if len(scripts) > 1:
+            chk.error(("sites", i), "site name mixes letters of different alphabets "
+                      "(look-alike letters such as Latin 'a' and Cyrillic '\u0430')",
+                      value=f"{site!r}: " + ", ".join(sorted(scripts)),
+                      expected="a name typed in one alphabet")
     return sites
 
 
 def _site_key(name: str) -> str:
-    return re.sub(r"\s+", " ", str(name)).strip().casefold()
+    """How sites are compared: Unicode compatibility form (NFKC: an accent typed as one
+    character or two is the same), runs of spaces as one, case ignored."""
+    text = unicodedata.normalize("NFKC", str(name))
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _scripts(name: str) -> set[str]:
+    """The alphabets of the letters in ``name`` (LATIN, CYRILLIC, GREEK, ...), from their
+    Unicode names."""
+    return {unicodedata.name(ch, "UNKNOWN").split()[0] for ch in name if ch.isalpha()}
 
 
 def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> FileSpec | None:
