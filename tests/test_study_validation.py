@@ -392,3 +392,13 @@ def test_sites_differing_only_in_unicode_form_or_by_look_alike_letters_are_refus
                "sites: [Riverside, Hillview, Riversid\u0435]")
     (error,) = [e for e in errors_of(folder) if "alphabets" in e.message]
     assert "CYRILLIC" in str(error.value) and "LATIN" in str(error.value)
+
+
+def test_a_primary_outcome_naming_no_scale_fails_validate(make_study):
+    folder = make_study()
+    text = (folder / "study.yaml").read_text(encoding="utf-8")
+    (folder / "study.yaml").write_text(
+        text + "primary_outcome: {instrument: wemwbs, scale: totl}\n", encoding="utf-8")
+    (error,) = errors_of(folder)
+    assert error.message == "the primary outcome is not a scale of its instrument"
+    assert error.value == "totl" and "total" in error.expected

@@ -98,6 +98,7 @@ class _Loader(Messages):
             self.issues += getattr(exc, "issues", None) or [getattr(exc, "issue", None)
                                                             or Issue("error", str(exc))]
             return None, self.issues
+        self._check_primary_outcome(manifest, instruments)
         from spanalysis import instruments as ins
 
         items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
@@ -122,6 +123,18 @@ class _Loader(Messages):
         from spanalysis import instruments as ins
 
         return ins.registry(manifest.instruments, custom_paths=manifest.custom_instruments)
+
+    def _check_primary_outcome(self, manifest: Manifest, instruments: dict):
+        """The primary outcome names a scale of its instrument (the reports lead with it)."""
+        if manifest.primary_outcome is None:
+            return
+        instrument, scale = manifest.primary_outcome
+        known = ([sc.id for sc in instruments[instrument].scales] if instrument in instruments
+                 else [])
+        if known and scale not in known:
+            self.add("error", "the primary outcome is not a scale of its instrument",
+                     file="study.yaml", column="primary_outcome.scale", value=scale,
+                     expected=f"one of {instrument}'s scales: " + ", ".join(known))
 
     def _read(self, spec: FileSpec, **kwargs) -> TableRead | None:
         try:
