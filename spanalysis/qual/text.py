@@ -56,7 +56,7 @@ __all__ = ["ABBREVIATIONS", "WORD_PATTERN", "STOPWORDS", "sentence_spans", "sent
            "words", "stem", "keyword_in_context", "log_likelihood_g2", "distinctive_terms",
            "collocations", "keyword_table", "suggest_codes", "suggestion_quality",
            "KWIC_COLUMNS", "SUGGESTION_COLUMNS", "QUALITY_COLUMNS", "DISTINCTIVE_COLUMNS",
-           "COLLOCATION_COLUMNS"]
+           "COLLOCATION_COLUMNS", "SUGGESTION_STATUS", "SUGGESTION_NOTE"]
 
 #: Abbreviations after which Punkt must not end a sentence (lower case, without the full stop).
 #: "etc" is included so that "forms etc. and" is one sentence; the price is that a sentence
@@ -74,7 +74,11 @@ QUALITY_COLUMNS = ["code_id", "code_name", "support", "suggested", "true_positiv
 DISTINCTIVE_COLUMNS = ["code_id", "term", "stem", "theme_count", "other_count",
                        "theme_per_1000", "other_per_1000", "log_ratio", "g2", "p_value"]
 COLLOCATION_COLUMNS = ["code_id", "word_1", "word_2", "count", "likelihood_ratio"]
+#: The ``status`` of every row :func:`suggest_codes` returns.
 SUGGESTION_STATUS = "suggestion (not coded; a person must accept it)"
+#: A caption for a table of :func:`suggest_codes` (what the rows are and how one is accepted).
+SUGGESTION_NOTE = ("Code suggestions from codebook keywords: not codings. A person accepts one "
+                   "by adding it to segments.csv.")
 _SPEAKER = re.compile(r"(?m)^[ \t]*(?P<speaker>[A-Za-z][A-Za-z .'\-]{0,29}?)[ \t]*:[ \t]")
 _WORD = re.compile(WORD_PATTERN)
 
@@ -505,16 +509,10 @@ def distinctive_terms(segments: pd.DataFrame, codes: Sequence[str] | None = None
     1  future            2            0
     """
     seg = _span_texts(segments, coder)
-    spans = seg.drop_duplicates(["source_id", "start", "end", "code_id"])
-    passages = spans.drop_duplicates(["source_id", "start", "end"])[
-        ["source_id", "start", "end", "text"]].reset_index(drop=True)
-    passages["passage"] = np.arange(len(passages))
-    spans = spans.merge(passages[["source_id", "start", "end", "passage"]],
-                        on=["source_id", "start", "end"])
-    tokens = _token_table(passages["text"].tolist())
-    tokens = tokens.rename(columns={"doc": "passage"})
+    passages, spans = _distinct_passages(seg)
+    tokens = _token_table(passages["text"].tolist()).rename(columns={"doc": "passage"})
     words_per_passage = tokens.groupby("passage").size().reindex(passages["passage"],
-                                                                 fill_value=0)
+                                                                 fill_value=0).to_numpy()
     content = tokens[~tokens["word"].isin(STOPWORDS)]
     counts = content.groupby(["passage", "stem"]).size().rename("n").reset_index()
     codes = sorted(spans["code_id"].unique()) if codes is None else list(codes)
@@ -522,29 +520,9 @@ def distinctive_terms(segments: pd.DataFrame, codes: Sequence[str] | None = None
     for code in codes:  # one pass per theme; themes are few
         in_theme = np.zeros(len(passages), dtype=bool)
         in_theme[spans.loc[spans["code_id"] == code, "passage"].to_numpy()] = True
-        c = float(words_per_passage.to_numpy()[in_theme].sum())
-        d = float(words_per_passage.to_numpy()[~in_theme].sum())
-        if c == 0 or d == 0:
-            continue
-        side = np.where(in_theme[counts["passage"].to_numpy()], "theme_count", "other_count")
-        table = (counts.assign(side=side).pivot_table(index="stem", columns="side", values="n",
-                                                      aggfunc="sum", fill_value=0)
-                 .reindex(columns=["theme_count", "other_count"], fill_value=0))
-        table = table[(table["theme_count"] >= min_count)
-                      & (table["theme_count"] / c > table["other_count"] / d)]
-        if table.empty:
-            continue
-        a, b = table["theme_count"].to_numpy(float), table["other_count"].to_numpy(float)
-        frame = table.reset_index()
-        frame["g2"] = log_likelihood_g2(a, b, c, d)
-        frame["p_value"] = chdtrc(1, frame["g2"])  # = scipy.stats.chi2.sf(g2, 1)
-        frame["theme_per_1000"] = 1000.0 * a / c
-        frame["other_per_1000"] = 1000.0 * b / d
-        # Hardie's log ratio: log2 of the ratio of relative frequencies; 0.5 for zero counts
-        frame["log_ratio"] = np.log2((np.where(a == 0, 0.5, a) / c)
-                                     / (np.where(b == 0, 0.5, b) / d))
-        frame["code_id"] = code
-        results.append(frame)
+        frame = _theme_terms(counts, in_theme, words_per_passage, min_count)
+        if frame is not None:
+            results.append(frame.assign(code_id=code))
     if not results:
         return pd.DataFrame(columns=DISTINCTIVE_COLUMNS)
     out = pd.concat(results, ignore_index=True)
@@ -555,17 +533,66 @@ def distinctive_terms(segments: pd.DataFrame, codes: Sequence[str] | None = None
     out["code_id"] = pd.Categorical(out["code_id"], categories=codes, ordered=True)
     out = out.sort_values("code_id", kind="stable").groupby("code_id", observed=True).head(top)
     out["code_id"] = out["code_id"].astype(str)
-    # the commonest spelling of each stem in the theme text, for display
-    theme_passages = spans.loc[spans["code_id"].isin(codes), ["code_id", "passage"]]
-    spelled = (content.merge(theme_passages, on="passage").groupby(["code_id", "stem", "word"])
-               .size().rename("n").reset_index()
-               .sort_values(["code_id", "stem", "n", "word"], ascending=[True, True, False, True])
-               .drop_duplicates(["code_id", "stem"]))
-    out = out.merge(spelled[["code_id", "stem", "word"]], on=["code_id", "stem"], how="left")
+    spelled = _commonest_spelling(content, spans[spans["code_id"].isin(codes)])
+    out = out.merge(spelled, on=["code_id", "stem"], how="left")
     out["term"] = out["word"].fillna(out["stem"])
     for col in ("theme_count", "other_count"):
         out[col] = out[col].astype(np.int64)
     return out[DISTINCTIVE_COLUMNS].reset_index(drop=True)
+
+
+def _distinct_passages(seg: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The distinct coded passages (source, start, end), numbered, and each (passage, code)
+    coding once: ``passages`` has ``source_id, start, end, text, passage``; ``spans`` the
+    segments' columns plus ``passage``."""
+    spans = seg.drop_duplicates(["source_id", "start", "end", "code_id"])
+    passages = spans.drop_duplicates(["source_id", "start", "end"])[
+        ["source_id", "start", "end", "text"]].reset_index(drop=True)
+    passages["passage"] = np.arange(len(passages))
+    spans = spans.merge(passages[["source_id", "start", "end", "passage"]],
+                        on=["source_id", "start", "end"])
+    return passages, spans
+
+
+def _theme_terms(counts: pd.DataFrame, in_theme: np.ndarray, words_per_passage: np.ndarray,
+                 min_count: int) -> pd.DataFrame | None:
+    """Over-used stems of one theme: counts in the theme and the other passages, G2, p-value,
+    rates per 1,000 words and log ratio; None when nothing qualifies.
+
+    ``counts`` holds (passage, stem, n) for content words; ``in_theme`` marks the theme's
+    passages; the corpus sizes *c* and *d* count every word, stop words included."""
+    c = float(words_per_passage[in_theme].sum())
+    d = float(words_per_passage[~in_theme].sum())
+    if c == 0 or d == 0:
+        return None
+    side = np.where(in_theme[counts["passage"].to_numpy()], "theme_count", "other_count")
+    table = (counts.assign(side=side).pivot_table(index="stem", columns="side", values="n",
+                                                  aggfunc="sum", fill_value=0)
+             .reindex(columns=["theme_count", "other_count"], fill_value=0))
+    table = table[(table["theme_count"] >= min_count)
+                  & (table["theme_count"] / c > table["other_count"] / d)]
+    if table.empty:
+        return None
+    a, b = table["theme_count"].to_numpy(float), table["other_count"].to_numpy(float)
+    frame = table.reset_index()
+    frame["g2"] = log_likelihood_g2(a, b, c, d)
+    frame["p_value"] = chdtrc(1, frame["g2"])  # = scipy.stats.chi2.sf(g2, 1)
+    frame["theme_per_1000"] = 1000.0 * a / c
+    frame["other_per_1000"] = 1000.0 * b / d
+    # Hardie's log ratio: log2 of the ratio of relative frequencies; 0.5 for zero counts
+    frame["log_ratio"] = np.log2((np.where(a == 0, 0.5, a) / c)
+                                 / (np.where(b == 0, 0.5, b) / d))
+    return frame
+
+
+def _commonest_spelling(content: pd.DataFrame, theme_spans: pd.DataFrame) -> pd.DataFrame:
+    """The commonest spelling of each stem in each theme's text, for display: ``code_id,
+    stem, word`` (ties go to the alphabetically first word)."""
+    theme_passages = theme_spans[["code_id", "passage"]]
+    return (content.merge(theme_passages, on="passage").groupby(["code_id", "stem", "word"])
+            .size().rename("n").reset_index()
+            .sort_values(["code_id", "stem", "n", "word"], ascending=[True, True, False, True])
+            .drop_duplicates(["code_id", "stem"]))[["code_id", "stem", "word"]]
 
 
 def collocations(segments: pd.DataFrame, codes: Sequence[str] | None = None, *,
@@ -737,7 +764,9 @@ def suggest_codes(sources: pd.DataFrame, segments: pd.DataFrame, codebook: pd.Da
         One row per sentence and suggested code: ``source_id``, ``start``, ``end``
         (character offsets of the sentence, as in ``segments.csv``), ``sentence``,
         ``code_id``, ``code_name``, ``matched_keywords`` (codebook keywords found, ``"; "``
-        separated) and ``status`` = ``"suggestion (not coded; a person must accept it)"``.
+        separated) and ``status`` = ``"suggestion (not coded; a person must accept it)"``
+        (:data:`SUGGESTION_STATUS`). :data:`SUGGESTION_NOTE` is a caption for showing the
+        table.
 
     Notes
     -----
@@ -784,8 +813,6 @@ def suggest_codes(sources: pd.DataFrame, segments: pd.DataFrame, codebook: pd.Da
     out["code_name"] = out["code_id"].map(dict(zip(keywords["code_id"], keywords["code_name"])))
     out["matched_keywords"] = found["matched_keywords"].to_numpy()
     out["status"] = SUGGESTION_STATUS
-    out.attrs["note"] = ("Code suggestions from codebook keywords: not codings. A person "
-                         "accepts one by adding it to segments.csv.")
     return out[SUGGESTION_COLUMNS]
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from spanalysis.errors import InputError
+
 __all__ = ["participant_code_matrix", "code_frequencies", "code_cooccurrence",
            "cooccurrence_heatmap", "FREQUENCY_COLUMNS", "COOCCURRENCE_COLUMNS"]
 
@@ -85,8 +87,6 @@ COOCCURRENCE_UNITS = ("source", "overlap")
 
 
 def _check_columns(frame: pd.DataFrame, needed: list[str], what: str) -> None:
-    from spanalysis.errors import InputError
-
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise InputError(f"the {what} table lacks a column", column=missing[0],
@@ -94,8 +94,6 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], what: str) -> None:
 
 
 def _coder_subset(segments: pd.DataFrame, coder: str | None) -> pd.DataFrame:
-    from spanalysis.errors import InputError
-
     if coder is None:
         return segments
     if coder not in set(segments["coder"].dropna()):
@@ -188,42 +186,14 @@ def code_frequencies(segments: pd.DataFrame, sources: pd.DataFrame, *,
     0    A         2             1                   2                  50.0
     1    B         1             1                   1                 100.0
     """
-    from spanalysis.errors import InputError
-
     _check_columns(segments, ["source_id", "coder", "code_id"], "segments")
     _check_columns(sources, ["source_id", "participant_id"], "sources")
     keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
-    src = sources.copy()
-    if source_types is not None:
-        _check_columns(src, ["source_type"], "sources")
-        src = src[src["source_type"].isin(source_types)]
-    for key in keys:
-        if key in src.columns:
-            continue
-        if participants is None or key not in participants.columns:
-            raise InputError("unknown grouping column", column="by", value=key,
-                             expected="a column of the sources table (site, source_type) or "
-                                      "of the participants table (pass participants=)")
-        attribute = participants.drop_duplicates("participant_id").set_index(
-            "participant_id")[key]
-        src[key] = src["participant_id"].map(attribute)
-    group_cols = keys or ["_all"]
-    if not keys:
-        src["_all"] = "all"
-    src = src.dropna(subset=group_cols)
-
+    src, group_cols = _grouped_sources(sources, keys, participants, source_types)
     seg = _coder_subset(segments, coder)
     if codes is None:
         codes = sorted(seg["code_id"].dropna().unique())
-    seg = seg[seg["code_id"].isin(codes)].merge(
-        src[["source_id", "participant_id", *group_cols]], on="source_id", how="inner")
-    # per source and code: the largest number of segments any one coder gave it
-    per_source = (seg.groupby(["source_id", "code_id", "coder"], observed=True).size()
-                  .groupby(level=["source_id", "code_id"]).max().rename("n").reset_index()
-                  .merge(src[["source_id", "participant_id", *group_cols]], on="source_id"))
-    counted = per_source.groupby([*group_cols, "code_id"], observed=True).agg(
-        segments=("n", "sum"), sources=("source_id", "nunique"),
-        participants=("participant_id", "nunique"))
+    counted = _counts_per_group(seg[seg["code_id"].isin(codes)], src, group_cols)
     sizes = src.groupby(group_cols, observed=True).agg(
         group_sources=("source_id", "nunique"), group_participants=("participant_id", "nunique"))
     grid = pd.MultiIndex.from_product(
@@ -241,6 +211,49 @@ def code_frequencies(segments: pd.DataFrame, sources: pd.DataFrame, *,
                           key=lambda s: s.map({c: i for i, c in enumerate(codes)})
                           if s.name == "code_id" else s, kind="stable")
     return out[[*keys, *FREQUENCY_COLUMNS]].reset_index(drop=True)
+
+
+def _grouped_sources(sources: pd.DataFrame, keys: list[str],
+                     participants: pd.DataFrame | None,
+                     source_types: tuple[str, ...] | None) -> tuple[pd.DataFrame, list[str]]:
+    """The sources that count, each with its group value(s), and the grouping columns.
+
+    A key that is not a column of ``sources`` is looked up in ``participants`` through the
+    source's participant. Without keys every source is in one group ``_all``. Sources with a
+    missing group value are left out."""
+    src = sources.copy()
+    if source_types is not None:
+        _check_columns(src, ["source_type"], "sources")
+        src = src[src["source_type"].isin(source_types)]
+    for key in keys:
+        if key in src.columns:
+            continue
+        if participants is None or key not in participants.columns:
+            raise InputError("unknown grouping column", column="by", value=key,
+                             expected="a column of the sources table (site, source_type) or "
+                                      "of the participants table (pass participants=)")
+        attribute = participants.drop_duplicates("participant_id").set_index(
+            "participant_id")[key]
+        src[key] = src["participant_id"].map(attribute)
+    group_cols = keys or ["_all"]
+    if not keys:
+        src["_all"] = "all"
+    return src.dropna(subset=group_cols), group_cols
+
+
+def _counts_per_group(seg: pd.DataFrame, src: pd.DataFrame, group_cols: list[str]
+                      ) -> pd.DataFrame:
+    """Per group and code: ``segments`` (per source the largest count any one coder gave),
+    ``sources`` and ``participants`` in which the code was applied."""
+    columns = ["source_id", "participant_id", *group_cols]
+    seg = seg.merge(src[columns], on="source_id", how="inner")
+    # per source and code: the largest number of segments any one coder gave it
+    per_source = (seg.groupby(["source_id", "code_id", "coder"], observed=True).size()
+                  .groupby(level=["source_id", "code_id"]).max().rename("n").reset_index()
+                  .merge(src[columns], on="source_id"))
+    return per_source.groupby([*group_cols, "code_id"], observed=True).agg(
+        segments=("n", "sum"), sources=("source_id", "nunique"),
+        participants=("participant_id", "nunique"))
 
 
 # =========================================================================== co-occurrence
@@ -321,8 +334,6 @@ def code_cooccurrence(segments: pd.DataFrame, *, unit: str = "source",
       code_a  code_b  n_a  n_b  n_ab  jaccard  c_coefficient
     0   hope  valued    2    2     1    0.333          0.333
     """
-    from spanalysis.errors import InputError
-
     if unit not in COOCCURRENCE_UNITS:
         raise InputError("unknown unit of co-occurrence", column="unit", value=unit,
                          expected="'source' or 'overlap'")
@@ -333,28 +344,57 @@ def code_cooccurrence(segments: pd.DataFrame, *, unit: str = "source",
         codes = sorted(seg["code_id"].unique())
     codes = list(codes)
     seg = seg[seg["code_id"].isin(codes)]
-    order = {c: i for i, c in enumerate(codes)}
     a_idx, b_idx = np.triu_indices(len(codes), k=1)
     out = pd.DataFrame({"code_a": [codes[i] for i in a_idx], "code_b": [codes[j] for j in b_idx]})
-
     if unit == "source":
-        carries = pd.crosstab(seg["source_id"], seg["code_id"]).reindex(columns=codes,
-                                                                         fill_value=0)
-        m = (carries.to_numpy() > 0).astype(np.int64)
-        both = m.T @ m  # both[i, j]: sources carrying codes i and j
-        n = np.diag(both)
-        out["n_a"], out["n_b"], out["n_ab"] = n[a_idx], n[b_idx], both[a_idx, b_idx]
-        union = out["n_a"] + out["n_b"] - out["n_ab"]
-        out["jaccard"] = out["n_ab"] / union.where(union > 0)
-        out["c_coefficient"] = out["jaccard"]
-        return out[COOCCURRENCE_COLUMNS]
+        return _source_cooccurrence(seg, codes, out, a_idx, b_idx)
+    return _overlap_cooccurrence(seg, codes, out, a_idx, b_idx)
 
+
+def _source_cooccurrence(seg: pd.DataFrame, codes: list[str], out: pd.DataFrame,
+                         a_idx: np.ndarray, b_idx: np.ndarray) -> pd.DataFrame:
+    """Co-occurrence counted in sources: the pairs in ``out`` (codes ``a_idx``, ``b_idx``)
+    with sources carrying each code, both, and their Jaccard index (= C-coefficient)."""
+    carries = pd.crosstab(seg["source_id"], seg["code_id"]).reindex(columns=codes,
+                                                                     fill_value=0)
+    m = (carries.to_numpy() > 0).astype(np.int64)
+    both = m.T @ m  # both[i, j]: sources carrying codes i and j
+    n = np.diag(both)
+    out["n_a"], out["n_b"], out["n_ab"] = n[a_idx], n[b_idx], both[a_idx, b_idx]
+    union = out["n_a"] + out["n_b"] - out["n_ab"]
+    out["jaccard"] = out["n_ab"] / union.where(union > 0)
+    out["c_coefficient"] = out["jaccard"]
+    return out[COOCCURRENCE_COLUMNS]
+
+
+def _overlap_cooccurrence(seg: pd.DataFrame, codes: list[str], out: pd.DataFrame,
+                          a_idx: np.ndarray, b_idx: np.ndarray) -> pd.DataFrame:
+    """Co-occurrence counted in overlapping segments of one coder: segments per code,
+    overlapping pairs, the C-coefficient, and the Jaccard index of the coded characters."""
+    order = {c: i for i, c in enumerate(codes)}
     seg = seg.assign(start=seg["start"].astype(np.int64), end=seg["end"].astype(np.int64))
     n = seg["code_id"].value_counts().reindex(codes, fill_value=0).to_numpy()
     pairs = seg.merge(seg, on=["source_id", "coder"], suffixes=("_1", "_2"))
     pairs = pairs[(pairs["code_id_1"].map(order) < pairs["code_id_2"].map(order))
                   & (pairs["start_1"] < pairs["end_2"]) & (pairs["start_2"] < pairs["end_1"])]
     n_ab = pairs.groupby(["code_id_1", "code_id_2"]).size()
+    key = pd.MultiIndex.from_arrays([out["code_a"], out["code_b"]])
+    out["n_a"], out["n_b"] = n[a_idx], n[b_idx]
+    out["n_ab"] = n_ab.reindex(key, fill_value=0).to_numpy().astype(np.int64)
+    denominator = out["n_a"] + out["n_b"] - out["n_ab"]
+    out["c_coefficient"] = out["n_ab"] / denominator.where(denominator > 0)
+    covered, inter = _shared_characters(seg, codes, order)
+    chars_both = inter.reindex(key, fill_value=0).to_numpy().astype(float)
+    chars_either = (covered.to_numpy()[a_idx] + covered.to_numpy()[b_idx]) - chars_both
+    out["jaccard"] = np.divide(chars_both, chars_either, out=np.full(len(out), np.nan),
+                               where=chars_either > 0)
+    return out[COOCCURRENCE_COLUMNS]
+
+
+def _shared_characters(seg: pd.DataFrame, codes: list[str], order: dict
+                       ) -> tuple[pd.Series, pd.Series]:
+    """Characters coded with each code (its coverage per source and coder, summed) and, per
+    pair of codes (in ``codes`` order), characters coded with both by the same coder."""
     cover = _merged_coverage(seg)
     cover["length"] = cover["end"] - cover["start"]
     covered = cover.groupby("code_id")["length"].sum().reindex(codes, fill_value=0)
@@ -362,17 +402,7 @@ def code_cooccurrence(segments: pd.DataFrame, *, unit: str = "source",
     blocks = blocks[blocks["code_id_1"].map(order) < blocks["code_id_2"].map(order)]
     shared = (np.minimum(blocks["end_1"], blocks["end_2"])
               - np.maximum(blocks["start_1"], blocks["start_2"])).clip(lower=0)
-    inter = shared.groupby([blocks["code_id_1"], blocks["code_id_2"]]).sum()
-    key = pd.MultiIndex.from_arrays([out["code_a"], out["code_b"]])
-    out["n_a"], out["n_b"] = n[a_idx], n[b_idx]
-    out["n_ab"] = n_ab.reindex(key, fill_value=0).to_numpy().astype(np.int64)
-    denominator = out["n_a"] + out["n_b"] - out["n_ab"]
-    out["c_coefficient"] = out["n_ab"] / denominator.where(denominator > 0)
-    chars_both = inter.reindex(key, fill_value=0).to_numpy().astype(float)
-    chars_either = (covered.to_numpy()[a_idx] + covered.to_numpy()[b_idx]) - chars_both
-    out["jaccard"] = np.divide(chars_both, chars_either, out=np.full(len(out), np.nan),
-                               where=chars_either > 0)
-    return out[COOCCURRENCE_COLUMNS]
+    return covered, shared.groupby([blocks["code_id_1"], blocks["code_id_2"]]).sum()
 
 
 def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
@@ -416,8 +446,6 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
     """
     import seaborn as sns
     from matplotlib.figure import Figure
-
-    from spanalysis.errors import InputError
 
     if value not in ("c_coefficient", "jaccard", "n_ab"):
         raise InputError("unknown value to show", column="value", value=value,
