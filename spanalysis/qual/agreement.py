@@ -304,6 +304,16 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     if unit not in ("sentence", "source"):
         raise InputError("unknown unit of comparison", column="unit", value=unit,
                          expected="'sentence' or 'source'")
+    seg, coders, compared, texts = _compared_sources(segments, sources, coders)
+    codes, marks = _unit_marks(seg, coders, compared, texts, unit)
+    return _agreement_by_code(codes, marks)
+
+
+def _compared_sources(segments: pd.DataFrame, sources: pd.DataFrame,
+                      coders: Sequence[str] | None
+                      ) -> tuple[pd.DataFrame, list, pd.Index, list[str]]:
+    """The compared coders' segments, the coders, the sources every one of them coded, and
+    those sources' texts (in the same order)."""
     needed = ["source_id", "coder", "code_id", "start", "end"]
     missing = [c for c in needed if c not in segments.columns]
     if missing:
@@ -328,9 +338,16 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
         raise InputError("a coded source is not in the sources table", column="source_id",
                          value=compared[unknown][0], expected="a source_id of the sources")
     texts = [str(text_of[s]) for s in compared]
+    return seg[seg["source_id"].isin(compared)], coders, compared, texts
 
-    # Units, laid end to end on one global axis (source k starts at base[k]) so that every
-    # segment is matched to its units by two binary searches instead of a loop.
+
+def _unit_marks(seg: pd.DataFrame, coders: list, compared: pd.Index, texts: list[str],
+                unit: str) -> tuple[pd.Index, np.ndarray]:
+    """The codes used (sorted) and ``marks[code, coder, unit]``: True where one of the
+    coder's segments with the code overlaps the unit.
+
+    Units are laid end to end on one global axis (source k starts at ``base[k]``) so that
+    every segment is matched to its units by two binary searches instead of a loop."""
     lengths = np.array([len(t) for t in texts], dtype=np.int64)
     base = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
     spans = ([sentence_spans(t) for t in texts] if unit == "sentence"
@@ -339,9 +356,7 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     flat = np.array([p for s in spans for p in s], dtype=np.int64).reshape(-1, 2)
     offset = np.repeat(base, n_units)
     u_start, u_end = flat[:, 0] + offset, flat[:, 1] + offset
-    total_units = len(u_start)
 
-    seg = seg[seg["source_id"].isin(compared)]
     src_index = pd.Series(np.arange(len(compared)), index=compared)
     sbase = base[src_index[seg["source_id"]].to_numpy()]
     g_start = seg["start"].to_numpy(np.int64) + sbase
@@ -355,9 +370,14 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     code_codes, codes = pd.factorize(seg["code_id"], sort=True)
     coder_index = pd.Series(np.arange(len(coders)), index=coders)
     coder_codes = coder_index[seg["coder"]].to_numpy()
-    marks = np.zeros((len(codes), len(coders), total_units), dtype=bool)
+    marks = np.zeros((len(codes), len(coders), len(u_start)), dtype=bool)
     marks[np.repeat(code_codes, count), np.repeat(coder_codes, count), unit_idx] = True
+    return codes, marks
 
+
+def _agreement_by_code(codes: pd.Index, marks: np.ndarray) -> pd.DataFrame:
+    """One row of :data:`AGREEMENT_COLUMNS` per code from ``marks[code, coder, unit]``."""
+    n_coders, total_units = marks.shape[1], marks.shape[2]
     any_coded = marks.any(axis=1)
     all_coded = marks.all(axis=1)
     agree = all_coded | ~any_coded
@@ -373,10 +393,10 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
             "percent_agreement_all": 100.0 * agree[k].mean() if total_units else np.nan,
             "percent_agreement_coded": (100.0 * all_coded[k].sum() / n_any[k]
                                         if n_any[k] else np.nan),
-            "cohen_kappa": cohen_kappa(data[0], data[1]) if len(coders) == 2 else np.nan,
+            "cohen_kappa": cohen_kappa(data[0], data[1]) if n_coders == 2 else np.nan,
             "krippendorff_alpha_all": krippendorff_alpha(data) if total_units else np.nan,
             "krippendorff_alpha_coded": (krippendorff_alpha(data[:, coded]) if coded.any()
                                          else np.nan),
-            "n_coders": len(coders),
+            "n_coders": n_coders,
         })
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
