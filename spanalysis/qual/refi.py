@@ -272,36 +272,53 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
         raise InputError("file not found", file=label, value=str(path),
                          expected="a .qdpx project")
     archive = _Archive(path, label, max_size, max_members)
-    qde = _find_project_xml(archive)
-    xml_label = f"{label}:{qde}"
-    root = parse_xml(archive.read(qde), xml_label)
-    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-    if root.tag.rsplit("}", 1)[-1] != "Project" or ns not in PROJECT_NAMESPACES:
-        raise InputError("not a REFI-QDA project", file=xml_label, value=root.tag,
-                         expected=f"a <Project> element in namespace {PROJECT_NS}")
+    root, ns, xml_label = _project_root(archive)
     q = (lambda tag: f"{{{ns}}}{tag}") if ns else (lambda tag: tag)
 
     users = {u.get("guid"): (u.get("name") or u.get("id") or u.get("guid"))
              for u in root.iterfind(f"{q('Users')}/{q('User')}")}
-
     codes_el = root.find(f"{q('CodeBook')}/{q('Codes')}")
     if codes_el is not None:
         codebook, code_of_guid = codes_from_xml(codes_el, ns, xml_label)
     else:
         codebook = pd.DataFrame({c: pd.Series(dtype=object) for c in CODEBOOK_COLUMNS})
         code_of_guid = {}
-    code_name = dict(zip(codebook["id"], codebook["name"]))
-
     variable_defs = {v.get("guid"): (v.get("name"), v.get("typeOfVariable") or "Text")
                      for v in root.iterfind(f"{q('Variables')}/{q('Variable')}")}
+    sources, selections, source_vars = _read_sources(root, q, archive, variable_defs,
+                                                     xml_label)
+    cases = _read_cases(root, q, variable_defs, sources, source_vars, xml_label)
+    segments, chosen = _read_codings(selections, sources, offsets, code_of_guid, xml_label)
+    segments = _label_segments(segments, sources, cases, codebook, code_of_guid, users)
+    return {"name": root.get("name"), "offsets": chosen, "codebook": codebook,
+            "sources": sources, "segments": segments, "cases": cases["cases"],
+            "variables": cases["variables"]}
 
-    # ---- sources and their selections
+
+def _project_root(archive: _Archive):
+    """The project XML's root element, its namespace and how the XML is named in messages;
+    refused unless it is a REFI-QDA ``<Project>`` in a known namespace."""
+    qde = _find_project_xml(archive)
+    xml_label = f"{archive.label}:{qde}"
+    root = parse_xml(archive.read(qde), xml_label)
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    if root.tag.rsplit("}", 1)[-1] != "Project" or ns not in PROJECT_NAMESPACES:
+        raise InputError("not a REFI-QDA project", file=xml_label, value=root.tag,
+                         expected=f"a <Project> element in namespace {PROJECT_NS}")
+    return root, ns, xml_label
+
+
+def _read_sources(root, q, archive: _Archive, variable_defs: dict, label: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple]]:
+    """The text sources (``SOURCE_COLUMNS``), their codings as read (``src`` the source's row,
+    positions as in the file, ``end`` -1 for a coding of the whole source) and the variable
+    values attached to sources (source GUID, variable, value, type)."""
     source_files = _source_files(archive)
     src_rows, sel_rows, source_vars = [], [], []
     for source in root.iterfind(f"{q('Sources')}/{q('TextSource')}"):
         guid = source.get("guid")
         name = source.get("name") or guid
-        text = _source_text(source, q, archive, source_files, name, xml_label)
+        text = _source_text(source, q, archive, source_files, name, label)
         src_index = len(src_rows)
         src_rows.append((guid, name, text))
         for sel in source.iterfind(q("PlainTextSelection")):
@@ -310,7 +327,7 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
                 start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
             except (TypeError, ValueError):
                 raise InputError("a selection's positions are not whole numbers",
-                                 file=xml_label, column="PlainTextSelection",
+                                 file=label, column="PlainTextSelection",
                                  value=f"{sel.get('startPosition')}..{sel.get('endPosition')}",
                                  expected="startPosition and endPosition integers") from None
             for coding in sel.iterfind(q("Coding")):
@@ -324,13 +341,23 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
                              None if ref is None else ref.get("targetGUID"),
                              coding.get("creatingUser") or source.get("creatingUser"), False))
         for vv in source.iterfind(q("VariableValue")):
-            source_vars.append((guid, *_variable_value(vv, q, variable_defs, xml_label)))
+            source_vars.append((guid, *_variable_value(vv, q, variable_defs, label)))
     sources = pd.DataFrame(src_rows, columns=SOURCE_COLUMNS)
     for col in SOURCE_COLUMNS:
         sources[col] = sources[col].astype("str")
-    name_of_source = dict(zip(sources["source_id"], sources["source_name"]))
+    selections = pd.DataFrame(sel_rows, columns=["src", "selection", "start", "end",
+                                                 "segment_id", "code_guid", "user",
+                                                 "is_selection"])
+    return sources, selections, source_vars
 
-    # ---- cases
+
+def _read_cases(root, q, variable_defs: dict, sources: pd.DataFrame, source_vars: list[tuple],
+                label: str) -> dict:
+    """``cases`` and ``variables`` tables, and the case of each source and selection
+    (``case_of_source``, ``case_of_selection``): from ``<Cases>``, then attributes held as
+    source variable values and as ATLAS.ti Sets (a source with no case gets one named after
+    it)."""
+    name_of_source = dict(zip(sources["source_id"], sources["source_name"]))
     case_rows, var_rows = [], []
     case_of_source: dict[str, str] = {}
     case_of_selection: dict[str, str] = {}
@@ -339,7 +366,7 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
         description = case.findtext(q("Description")) or ""
         linked = [r.get("targetGUID") for r in case.iterfind(q("SourceRef"))]
         for vv in case.iterfind(q("VariableValue")):
-            var_rows.append((cname, *_variable_value(vv, q, variable_defs, xml_label)))
+            var_rows.append((cname, *_variable_value(vv, q, variable_defs, label)))
         for ref in case.iterfind(q("SelectionRef")):
             case_of_selection.setdefault(ref.get("targetGUID"), cname)
         if not linked:
@@ -347,9 +374,24 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
         for sid in linked:
             case_of_source.setdefault(sid, cname)
             case_rows.append((cname, description, sid, name_of_source.get(sid)))
+    for sid, variable, value, vtype in list(source_vars) + _attribute_sets(root, q):
+        if sid not in name_of_source:
+            continue
+        cname = case_of_source.get(sid)
+        if cname is None:  # a case per source, named after the source
+            cname = name_of_source[sid]
+            case_of_source[sid] = cname
+            case_rows.append((cname, "", sid, name_of_source[sid]))
+        var_rows.append((cname, variable, value, vtype))
+    return {"cases": pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype("str"),
+            "variables": pd.DataFrame(var_rows, columns=VARIABLE_COLUMNS).astype("str"),
+            "case_of_source": case_of_source, "case_of_selection": case_of_selection}
 
-    # ---- attributes carried as Sets (ATLAS.ti 8) and as source VariableValues
-    attributes = list(source_vars)
+
+def _attribute_sets(root, q) -> list[tuple[str, str, str, str]]:
+    """Attributes carried as Sets (ATLAS.ti 8): ``(source GUID, attribute, value, type)`` for
+    each member source of a Set named ``attribute: value``; other Sets are ignored."""
+    attributes = []
     for s in root.iterfind(f"{q('Sets')}/{q('Set')}"):
         m = re.fullmatch(r"\s*([^:]+?)\s*:\s*(.*?)\s*", s.get("name") or "")
         members = [r.get("targetGUID") for r in s.iterfind(q("MemberSource"))]
@@ -359,47 +401,52 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
         vtype = ("Integer" if _NUMBER_INT.fullmatch(value) else
                  "Float" if _NUMBER_FLOAT.fullmatch(value) else "Text")
         attributes += [(sid, m.group(1), value, vtype) for sid in members]
-    for sid, variable, value, vtype in attributes:
-        if sid not in name_of_source:
-            continue
-        cname = case_of_source.get(sid)
-        if cname is None:  # a case per source, named after the source
-            cname = name_of_source[sid]
-            case_of_source[sid] = cname
-            case_rows.append((cname, "", sid, name_of_source[sid]))
-        var_rows.append((cname, variable, value, vtype))
-    cases = pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype("str")
-    variables = pd.DataFrame(var_rows, columns=VARIABLE_COLUMNS).astype("str")
+    return attributes
 
-    # ---- segments with positions converted to characters
+
+def _read_codings(segments: pd.DataFrame, sources: pd.DataFrame, offsets: str,
+                  code_of_guid: dict, label: str) -> tuple[pd.DataFrame, str]:
+    """The codings with positions converted to characters (a whole-source coding ends at the
+    end of its text), checked against their texts and the codebook, and the reading of
+    positions used (``'characters'`` or ``'utf16'``)."""
     chosen = "characters" if offsets == "auto" else offsets
-    segments = pd.DataFrame(sel_rows, columns=["src", "selection", "start", "end", "segment_id",
-                                               "code_guid", "user", "is_selection"])
+    if not len(segments):
+        return segments, chosen
     texts = sources["text"].tolist()
-    if len(segments):
-        whole = ~segments["is_selection"].to_numpy()
-        lengths = np.array([len(t) for t in texts], dtype=np.int64)
-        src = segments["src"].to_numpy()
-        start = segments["start"].to_numpy(np.int64).copy()
-        end = segments["end"].to_numpy(np.int64).copy()
-        end[whole] = lengths[src[whole]]
-        if offsets == "auto":
-            chosen = _choose_offsets(texts, src[~whole], start[~whole], end[~whole])
-        if chosen == "utf16":
-            start, end = _utf16_to_characters(texts, src, start, end, whole)
-        segments["start"], segments["end"] = start, end
-        _check_positions(segments, lengths, sources, xml_label, chosen)
-        unknown = ~segments["code_guid"].isin(code_of_guid.keys())
-        if unknown.any():
-            bad = segments.loc[unknown, "code_guid"].iloc[0]
-            raise InputError(f"{int(unknown.sum())} coding(s) refer to a code not in the "
-                             "codebook", file=xml_label, column="Coding/CodeRef", value=bad,
-                             expected="the GUID of a Code in <CodeBook>")
+    whole = ~segments["is_selection"].to_numpy()
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    src = segments["src"].to_numpy()
+    start = segments["start"].to_numpy(np.int64).copy()
+    end = segments["end"].to_numpy(np.int64).copy()
+    end[whole] = lengths[src[whole]]
+    if offsets == "auto":
+        chosen = _choose_offsets(texts, src[~whole], start[~whole], end[~whole])
+    if chosen == "utf16":
+        start, end = _utf16_to_characters(texts, src, start, end, whole)
+    segments["start"], segments["end"] = start, end
+    _check_positions(segments, lengths, sources, label, chosen)
+    unknown = ~segments["code_guid"].isin(code_of_guid.keys())
+    if unknown.any():
+        bad = segments.loc[unknown, "code_guid"].iloc[0]
+        raise InputError(f"{int(unknown.sum())} coding(s) refer to a code not in the "
+                         "codebook", file=label, column="Coding/CodeRef", value=bad,
+                         expected="the GUID of a Code in <CodeBook>")
+    return segments, chosen
+
+
+def _label_segments(segments: pd.DataFrame, sources: pd.DataFrame, cases: dict,
+                    codebook: pd.DataFrame, code_of_guid: dict, users: dict) -> pd.DataFrame:
+    """The codings as the ``segments`` table (``SEGMENT_COLUMNS``): source, case, code and
+    coder named, and the coded text."""
+    name_of_source = dict(zip(sources["source_id"], sources["source_name"]))
+    code_name = dict(zip(codebook["id"], codebook["name"]))
+    texts = sources["text"].tolist()
     segments["source_id"] = sources["source_id"].to_numpy()[segments["src"].to_numpy()] \
         if len(segments) else pd.Series(dtype="str")
     segments["source_name"] = segments["source_id"].map(name_of_source)
-    case_sel = segments["selection"].map(case_of_selection).astype("str")
-    segments["case"] = case_sel.fillna(segments["source_id"].map(case_of_source).astype("str"))
+    case_sel = segments["selection"].map(cases["case_of_selection"]).astype("str")
+    segments["case"] = case_sel.fillna(
+        segments["source_id"].map(cases["case_of_source"]).astype("str"))
     segments["code_id"] = segments["code_guid"].map(code_of_guid)
     segments["code_name"] = segments["code_id"].map(code_name)
     segments["coder"] = segments["user"].map(lambda g: users.get(g, g) if g else None) \
@@ -413,8 +460,7 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
             segments[col] = segments[col].astype("str")
     segments["start"] = segments["start"].astype(np.int64)
     segments["end"] = segments["end"].astype(np.int64)
-    return {"name": root.get("name"), "offsets": chosen, "codebook": codebook,
-            "sources": sources, "segments": segments, "cases": cases, "variables": variables}
+    return segments
 
 
 def _source_text(source, q, archive: _Archive, source_files: dict[str, str], name: str,
@@ -578,29 +624,12 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
     """
     codebook = project["codebook"]
     sources = project["sources"]
-    segments = project.get("segments")
     cases = project.get("cases")
     variables = project.get("variables")
     path = Path(path)
     label = path.name
-    codebook = codebook.copy()
-    for col in CODEBOOK_COLUMNS:  # a minimal codebook (id, name) is enough
-        if col not in codebook.columns:
-            codebook[col] = ([[] for _ in range(len(codebook))] if col == "keywords" else
-                             False if col == "sensitive" else
-                             "" if col in ("definition", "inclusion", "exclusion", "example")
-                             else None)
-        if col in ("id", "name", "parent", "colour"):
-            codebook[col] = codebook[col].astype("str")
-    validate_codebook(codebook, label=f"{label} (codebook)")
-    for col in ("source_id", "text"):
-        if col not in sources.columns:
-            raise InputError("the sources table lacks a column", file=label, column=col,
-                             expected="source_id, source_name, text")
-    src_guid = {sid: _as_guid("source", sid) for sid in sources["source_id"]}
-    if len(set(src_guid.values())) != len(src_guid) or sources["source_id"].duplicated().any():
-        raise InputError("two sources share one source_id", file=label, column="source_id",
-                         expected="unique source ids")
+    codebook = _complete_codebook(codebook, label)
+    src_guid = _source_guids(sources, label)
 
     ns = PROJECT_NS
     ET.register_namespace("", ns)
@@ -608,6 +637,7 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
     project_name = name or project.get("name") or path.stem
     root = ET.Element(q("Project"), {"name": str(project_name), "origin": "spanalysis"})
 
+    segments = project.get("segments")
     if segments is None:
         segments = pd.DataFrame(columns=["segment_id", "source_id", "code_id", "coder",
                                          "start", "end"])
@@ -621,58 +651,116 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
 
     book = ET.SubElement(root, q("CodeBook"))
     guid_of_code = codes_to_xml(codebook, book, ns)
+    var_guid = _write_variables(root, q, variables, label)
+    _write_cases(root, q, cases, variables, var_guid, src_guid, label)
+    members = _write_sources(root, q, sources, segments, src_guid, user_guid, guid_of_code)
+    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    with atomic_write(path, mode="wb") as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for member, data in [("project.qde", xml)] + members:
+                info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, data)
+    return path
 
-    # variables and cases
+
+def _complete_codebook(codebook: pd.DataFrame, label: str) -> pd.DataFrame:
+    """A copy of the codebook with every codebook column (a minimal ``id, name`` codebook is
+    enough: the others get empty values), checked as a codebook."""
+    codebook = codebook.copy()
+    for col in CODEBOOK_COLUMNS:
+        if col not in codebook.columns:
+            codebook[col] = ([[] for _ in range(len(codebook))] if col == "keywords" else
+                             False if col == "sensitive" else
+                             "" if col in ("definition", "inclusion", "exclusion", "example")
+                             else None)
+        if col in ("id", "name", "parent", "colour"):
+            codebook[col] = codebook[col].astype("str")
+    validate_codebook(codebook, label=f"{label} (codebook)")
+    return codebook
+
+
+def _source_guids(sources: pd.DataFrame, label: str) -> dict:
+    """``source_id -> GUID`` (kept when already a GUID), refusing repeated sources."""
+    for col in ("source_id", "text"):
+        if col not in sources.columns:
+            raise InputError("the sources table lacks a column", file=label, column=col,
+                             expected="source_id, source_name, text")
+    src_guid = {sid: _as_guid("source", sid) for sid in sources["source_id"]}
+    if len(set(src_guid.values())) != len(src_guid) or sources["source_id"].duplicated().any():
+        raise InputError("two sources share one source_id", file=label, column="source_id",
+                         expected="unique source ids")
+    return src_guid
+
+
+def _write_variables(root, q, variables: pd.DataFrame | None, label: str) -> dict:
+    """The ``<Variables>`` element (one type per variable); returns ``variable -> GUID``."""
     var_guid, var_type = {}, {}
-    if variables is not None and len(variables):
-        for var, vtype in zip(variables["variable"], variables["type"]):
-            if var_type.setdefault(var, vtype) != vtype:
-                raise InputError("a variable has two types", file=label, column="type",
-                                 value=f"{var}: {var_type[var]} and {vtype}",
-                                 expected="one type per variable")
-            if vtype not in _VALUE_TAGS.values():
-                raise InputError("unknown variable type", file=label, column="type",
-                                 value=vtype, expected=", ".join(_VALUE_TAGS.values()))
-        vars_el = ET.SubElement(root, q("Variables"))
-        for var in var_type:
-            var_guid[var] = _guid("variable", var)
-            ET.SubElement(vars_el, q("Variable"), {"guid": var_guid[var], "name": str(var),
-                                                   "typeOfVariable": var_type[var]})
+    if variables is None or not len(variables):
+        return var_guid
+    for var, vtype in zip(variables["variable"], variables["type"]):
+        if var_type.setdefault(var, vtype) != vtype:
+            raise InputError("a variable has two types", file=label, column="type",
+                             value=f"{var}: {var_type[var]} and {vtype}",
+                             expected="one type per variable")
+        if vtype not in _VALUE_TAGS.values():
+            raise InputError("unknown variable type", file=label, column="type",
+                             value=vtype, expected=", ".join(_VALUE_TAGS.values()))
+    vars_el = ET.SubElement(root, q("Variables"))
+    for var in var_type:
+        var_guid[var] = _guid("variable", var)
+        ET.SubElement(vars_el, q("Variable"), {"guid": var_guid[var], "name": str(var),
+                                               "typeOfVariable": var_type[var]})
+    return var_guid
+
+
+def _write_cases(root, q, cases: pd.DataFrame | None, variables: pd.DataFrame | None,
+                 var_guid: dict, src_guid: dict, label: str) -> None:
+    """The ``<Cases>`` element: each case named in ``cases`` or ``variables`` (in order of
+    appearance) with its description, variable values and linked sources."""
     case_names: list[str] = []
     for table in (cases, variables):
         if table is not None and len(table):
             case_names += [c for c in pd.unique(table["case"].dropna()) if c not in case_names]
-    if case_names:
-        cases_el = ET.SubElement(root, q("Cases"))
-        tag_of_type = {v: k for k, v in _VALUE_TAGS.items()}
-        empty = pd.DataFrame(columns=CASE_COLUMNS)
-        links_of = dict(tuple(cases.groupby("case", sort=False))) \
-            if cases is not None and len(cases) else {}
-        values_of = dict(tuple(variables.groupby("case", sort=False))) \
-            if variables is not None and len(variables) else {}
-        for cname in case_names:
-            case_el = ET.SubElement(cases_el, q("Case"), {"guid": _guid("case", cname),
-                                                          "name": str(cname)})
-            links = links_of.get(cname, empty)
-            if "description" in links.columns:
-                desc = links["description"].dropna()
-                if len(desc) and desc.iloc[0]:
-                    ET.SubElement(case_el, q("Description")).text = str(desc.iloc[0])
-            if cname in values_of:
-                vals = values_of[cname]
-                for var, value, vtype in zip(vals["variable"], vals["value"], vals["type"]):
-                    vv = ET.SubElement(case_el, q("VariableValue"))
-                    ET.SubElement(vv, q("VariableRef"), {"targetGUID": var_guid[var]})
-                    ET.SubElement(vv, q(tag_of_type[vtype])).text = str(value)
-            for sid in links["source_id"].dropna():
-                if sid not in src_guid:
-                    raise InputError("a case links to an unknown source", file=label,
-                                     column="source_id", value=sid,
-                                     expected="a source_id of the sources table")
-                ET.SubElement(case_el, q("SourceRef"), {"targetGUID": src_guid[sid]})
+    if not case_names:
+        return
+    cases_el = ET.SubElement(root, q("Cases"))
+    tag_of_type = {v: k for k, v in _VALUE_TAGS.items()}
+    empty = pd.DataFrame(columns=CASE_COLUMNS)
+    links_of = dict(tuple(cases.groupby("case", sort=False))) \
+        if cases is not None and len(cases) else {}
+    values_of = dict(tuple(variables.groupby("case", sort=False))) \
+        if variables is not None and len(variables) else {}
+    for cname in case_names:
+        case_el = ET.SubElement(cases_el, q("Case"), {"guid": _guid("case", cname),
+                                                      "name": str(cname)})
+        links = links_of.get(cname, empty)
+        if "description" in links.columns:
+            desc = links["description"].dropna()
+            if len(desc) and desc.iloc[0]:
+                ET.SubElement(case_el, q("Description")).text = str(desc.iloc[0])
+        if cname in values_of:
+            vals = values_of[cname]
+            for var, value, vtype in zip(vals["variable"], vals["value"], vals["type"]):
+                vv = ET.SubElement(case_el, q("VariableValue"))
+                ET.SubElement(vv, q("VariableRef"), {"targetGUID": var_guid[var]})
+                ET.SubElement(vv, q(tag_of_type[vtype])).text = str(value)
+        for sid in links["source_id"].dropna():
+            if sid not in src_guid:
+                raise InputError("a case links to an unknown source", file=label,
+                                 column="source_id", value=sid,
+                                 expected="a source_id of the sources table")
+            ET.SubElement(case_el, q("SourceRef"), {"targetGUID": src_guid[sid]})
 
-    # sources with selections and codings. Segments are ordered by source (in the sources
-    # table's order), then start and end; equal (source, start, end) share one selection.
+
+def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_guid: dict,
+                   user_guid: dict, guid_of_code: dict) -> list[tuple[str, bytes]]:
+    """The ``<Sources>`` element with selections and codings; returns the archive members
+    holding the texts (``sources/<GUID>.txt``, UTF-8).
+
+    Segments are ordered by source (in the sources table's order), then start and end;
+    equal (source, start, end) share one selection."""
     members: list[tuple[str, bytes]] = []
     sources_el = ET.SubElement(root, q("Sources")) if len(sources) else None
     order = pd.Series(np.arange(len(sources)), index=sources["source_id"])
@@ -709,16 +797,7 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
                 cattrs["creatingUser"] = coder_guids[i]
             coding = ET.SubElement(sel_el, q("Coding"), cattrs)
             ET.SubElement(coding, q("CodeRef"), {"targetGUID": code_guids[i]})
-
-    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    with atomic_write(path, mode="wb") as handle:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for member, data in [("project.qde", xml)] + members:
-                info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, data)
-    return path
+    return members
 
 
 def _check_segments_for_writing(segments: pd.DataFrame, sources: pd.DataFrame,

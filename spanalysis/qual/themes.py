@@ -194,11 +194,20 @@ def code_frequencies(segments: pd.DataFrame, sources: pd.DataFrame, *,
     if codes is None:
         codes = sorted(seg["code_id"].dropna().unique())
     counted = _counts_per_group(seg[seg["code_id"].isin(codes)], src, group_cols)
+    out = _with_group_sizes(counted, src, group_cols, list(codes))
+    return out[[*keys, *FREQUENCY_COLUMNS]].reset_index(drop=True)
+
+
+def _with_group_sizes(counted: pd.DataFrame, src: pd.DataFrame, group_cols: list[str],
+                      codes: list[str]) -> pd.DataFrame:
+    """Counts for every group and code (real zeros where a code was not applied), the
+    group's sources and participants, and the shares of them; sorted by group, then code in
+    ``codes`` order."""
     sizes = src.groupby(group_cols, observed=True).agg(
         group_sources=("source_id", "nunique"), group_participants=("participant_id", "nunique"))
     grid = pd.MultiIndex.from_product(
         [*(sizes.index.levels if isinstance(sizes.index, pd.MultiIndex) else [sizes.index]),
-         pd.Index(list(codes), name="code_id")], names=[*group_cols, "code_id"])
+         pd.Index(codes, name="code_id")], names=[*group_cols, "code_id"])
     out = counted.reindex(grid, fill_value=0).reset_index()
     out = out.merge(sizes.reset_index(), on=group_cols, how="inner")  # drops empty combos
     for col in ("segments", "sources", "participants", "group_sources", "group_participants"):
@@ -207,10 +216,9 @@ def code_frequencies(segments: pd.DataFrame, sources: pd.DataFrame, *,
     people = out["group_participants"].where(out["group_participants"] > 0)
     out["percent_participants"] = 100.0 * out["participants"] / people
     out["segments_per_source"] = out["segments"] / out["group_sources"]
-    out = out.sort_values([*group_cols, "code_id"],
-                          key=lambda s: s.map({c: i for i, c in enumerate(codes)})
-                          if s.name == "code_id" else s, kind="stable")
-    return out[[*keys, *FREQUENCY_COLUMNS]].reset_index(drop=True)
+    return out.sort_values([*group_cols, "code_id"],
+                           key=lambda s: s.map({c: i for i, c in enumerate(codes)})
+                           if s.name == "code_id" else s, kind="stable")
 
 
 def _grouped_sources(sources: pd.DataFrame, keys: list[str],
