@@ -135,7 +135,8 @@ def read_codebook(path: str | os.PathLike, *, label: str | None = None) -> pd.Da
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(f"line {line} is not valid UTF-8", file=label,
-                         value=raw[exc.start:exc.start + 1], expected="a UTF-8 YAML file") from None
+                         value=raw[exc.start:exc.start + 1],
+                         expected="a UTF-8 YAML file") from None
     try:
         data = yaml.safe_load(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # only for line numbers
