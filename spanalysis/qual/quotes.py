@@ -46,6 +46,7 @@ import pandas as pd
 
 from spanalysis.errors import InputError
 from spanalysis.privacy.redact import PLACEHOLDERS, redact
+from spanalysis.qual.material import require_qualitative
 from spanalysis.qual.text import sentence_spans
 
 __all__ = ["redacted_segments", "quote_candidates", "select_quotes", "quote_html",
@@ -58,12 +59,6 @@ IDEAL_LENGTH = 200
 ELLIPSIS = "\u2026"
 _LABEL = re.compile(r"^(?:Participant|Respondent|Patient|Interviewee|P\d*)\s*:\s+",
                     re.IGNORECASE)
-
-
-def _qualitative(study):
-    from spanalysis.qual.material import require_qualitative
-
-    return require_qualitative(study)
 
 
 def sensitive_codes(codebook: pd.DataFrame) -> set[str]:
@@ -137,7 +132,7 @@ def redacted_segments(study, *, names: Sequence[str] | None = None) -> pd.DataFr
     >>> redacted_segments(Qualitative(pd.DataFrame(), src, seg), names=["Mary"])["text"][0]
     '[PHONE], [NAME] said.'
     """
-    qual = _qualitative(study)
+    qual = require_qualitative(study)
     return _redact_segments(qual.segments, qual.sources,
                             list(qual.names if names is None else names))
 
@@ -209,7 +204,7 @@ def quote_candidates(study, codes: Sequence[str] | None = None, *, coder: str | 
         raise InputError("quote lengths are inconsistent", column="max_length",
                          value=f"min {min_length}, max {max_length}",
                          expected="1 <= min_length <= max_length")
-    qual = _qualitative(study)
+    qual = require_qualitative(study)
     seg = qual.segments_by(coder)
     src = qual.sources[qual.sources["source_type"].isin(source_types)]
     seg = seg[seg["source_id"].isin(set(src["source_id"]))]
@@ -318,8 +313,10 @@ def select_quotes(study, codes: Sequence[str] | None = None, n: int = 3, *,
     ...                     "code_id": ["hope"], "start": [0], "end": [len(text)],
     ...                     "text": [text]})
     >>> q = select_quotes(Qualitative(book, src, seg, ["Mary"]))
-    >>> q.loc[0, "quote"], q.loc[0, "attribution"]
-    ('I can see a future now, [NAME], and I have plans for the spring and summer.', 'SP0012, Riverside PCN')
+    >>> q.loc[0, "quote"]
+    'I can see a future now, [NAME], and I have plans for the spring and summer.'
+    >>> q.loc[0, "attribution"]
+    'SP0012, Riverside PCN'
     """
     if n < 1:
         raise InputError("the number of quotes must be at least 1", column="n", value=n,
@@ -367,9 +364,12 @@ def quote_html(quote_row: Mapping | pd.Series) -> str:
 
     Examples
     --------
-    >>> quote_html({"quote": "I said <b>no</b> & left", "attribution": "SP0001, Oakfield PCN",
-    ...             "sensitive": False, "content_note": ""})
-    '<figure class="sp-quote"><blockquote><p>I said &lt;b&gt;no&lt;/b&gt; &amp; left</p></blockquote><figcaption>SP0001, Oakfield PCN</figcaption></figure>'
+    >>> shown = quote_html({"quote": "I said <b>no</b> & left",
+    ...                     "attribution": "SP0001, Oakfield PCN",
+    ...                     "sensitive": False, "content_note": ""})
+    >>> shown == ('<figure class="sp-quote"><blockquote><p>I said &lt;b&gt;no&lt;/b&gt; &amp; '
+    ...           'left</p></blockquote><figcaption>SP0001, Oakfield PCN</figcaption></figure>')
+    True
     """
     get = quote_row.get
     text = html.escape(str(get("quote", "")), quote=True)

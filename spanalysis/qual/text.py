@@ -51,6 +51,7 @@ from scipy.special import chdtrc, xlogy
 
 from spanalysis.errors import InputError
 from spanalysis.privacy.redact import redact
+from spanalysis.qual.material import require_qualitative
 
 __all__ = ["ABBREVIATIONS", "WORD_PATTERN", "STOPWORDS", "sentence_spans", "sentences",
            "words", "stem", "keyword_in_context", "log_likelihood_g2", "distinctive_terms",
@@ -733,12 +734,6 @@ def _suggest(sents: pd.DataFrame, keywords: pd.DataFrame) -> pd.DataFrame:
             .agg(lambda k: "; ".join(sorted(set(k)))).rename("matched_keywords").reset_index())
 
 
-def _qualitative(study):
-    from spanalysis.qual.material import require_qualitative
-
-    return require_qualitative(study)
-
-
 def suggest_codes(sources: pd.DataFrame, segments: pd.DataFrame, codebook: pd.DataFrame, *,
                   uncoded_only: bool = True,
                   exclude_speakers: Sequence[str] = ("Interviewer",)) -> pd.DataFrame:
@@ -873,7 +868,7 @@ def suggestion_quality(study, *, coder: str | None = None,
     0            hope        1               1                1        0.5     1.0
     1  micro-average        1               1                1        0.5     1.0
     """
-    qual = _qualitative(study)
+    qual = require_qualitative(study)
     seg = qual.segments_by(coder)
     keywords = keyword_table(qual.codebook)
     coded_sources = qual.sources[qual.sources["source_id"].isin(set(seg["source_id"]))]
