@@ -17,7 +17,7 @@ from spanalysis.study.manifest import _site_key
 from spanalysis.study.rules import Rule
 
 __all__ = ["Messages", "EXAMPLES_PER_CHECK", "check_table", "text", "numbers", "dates",
-           "positions", "lookup", "among"]
+           "positions"]
 
 #: at most this many messages per check and column; the rest are counted in one message
 EXAMPLES_PER_CHECK = 10
@@ -176,23 +176,6 @@ def positions(values: pd.Series, allowed) -> np.ndarray:
     codes, distinct = pd.factorize(values)
     found = pd.Index(list(allowed), dtype=object).get_indexer(np.asarray(distinct, dtype=object))
     return np.append(found, -1)[codes]   # code -1 (blank) finds the appended -1
-
-
-def lookup(values: pd.Series, known) -> np.ndarray:
-    """Each value's position in ``known`` (distinct values; -1: blank or not there), by
-    Arrow's hash lookup (pandas' lookups of Arrow text go through Python objects)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = pc.index_in(pa.array(values, type=pa.large_string(), from_pandas=True),
-                        value_set=pa.array(pd.Series(known, dtype="str"),
-                                           type=pa.large_string(), from_pandas=True))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def among(values: pd.Series, known) -> np.ndarray:
-    """Whether each value is one of ``known`` (blank: False)."""
-    return lookup(values, known) >= 0
 
 
 def text(series: pd.Series) -> pd.Series:

@@ -30,9 +30,7 @@ from spanalysis.study import rules
 from spanalysis.study.checks import (
     EXAMPLES_PER_CHECK,
     Messages,
-    among,
     check_table,
-    lookup,
     numbers,
     positions,
     text,
@@ -302,23 +300,24 @@ class _Loader(Messages):
                        "this identifier is a valid NHS number; studies must use pseudonymous "
                        "identifiers", "a pseudonymous study identifier such as 'SP0001'",
                        values="(NHS number withheld)")
-        known = pid.dropna().unique()
         if responses is not None:
             responses["participant_id"] = text(responses["participant_id"])
-            self._response_ids(manifest, participants, responses, known)
-            self._coverage_baseline(manifest, participants, responses)
+        ids = _Ids(pid, [None if f is None else f["participant_id"] for f in (responses, service)])
+        if responses is not None:
+            self._response_ids(manifest, participants, responses, ids, ids.codes[0])
+            self._coverage_baseline(manifest, participants, responses, ids, ids.codes[0])
         if service is not None:
-            self._service_ids(manifest, service, known)
+            self._service_ids(manifest, service, ids, ids.codes[1])
 
     def _response_ids(self, manifest: Manifest, participants: pd.DataFrame,
-                      responses: pd.DataFrame, known):
+                      responses: pd.DataFrame, ids: "_Ids", codes: np.ndarray):
         """Blank, unknown and duplicated participants in the responses; questionnaire dates
         against the referral date."""
         label = manifest.responses.name
         pid = responses["participant_id"]
         self.flag_rows(label, responses, pid.isna(), "participant_id",
                        "participant id is blank", _ID_EXPECTED)
-        self.flag_rows(label, responses, pid.notna() & ~among(pid, known), "participant_id",
+        self.flag_rows(label, responses, (codes >= 0) & ~ids.known[codes], "participant_id",
                        "responses for a participant who is not in the participants file",
                        "a participant id listed in " + manifest.participants.name)
         if manifest.responses_layout == "wide":
@@ -328,10 +327,9 @@ class _Loader(Messages):
                            "one row per participant and time point",
                            values=responses["timepoint"].astype(object))
         # A follow-up cannot be completed before the referral it follows.
-        first = participants.dropna(subset=["participant_id"]).drop_duplicates("participant_id")
-        dates = np.append(first["referral_date"].to_numpy(dtype="datetime64[ns]"),
+        dates = np.append(participants["referral_date"].to_numpy(dtype="datetime64[ns]"),
                           np.datetime64("NaT", "ns"))
-        referral = pd.Series(dates[lookup(pid, first["participant_id"])],
+        referral = pd.Series(dates[ids.first_row[codes]],
                              index=responses.index)  # -1 (not a participant) finds NaT
         done = responses["completed_date"]
         early = (done < referral).to_numpy()  # NaT compares False
@@ -348,7 +346,8 @@ class _Loader(Messages):
                        "the dates)", "a date on or after the referral date", values=shown,
                        level="warning")
 
-    def _service_ids(self, manifest: Manifest, service: pd.DataFrame, known):
+    def _service_ids(self, manifest: Manifest, service: pd.DataFrame, ids: "_Ids",
+                     codes: np.ndarray):
         label = manifest.service_use.name
         pid = service["participant_id"]
         self.flag_rows(label, service, pid.isna(), "participant_id", "participant id is blank",
@@ -359,7 +358,7 @@ class _Loader(Messages):
                        "the same participant, service and period appear more than once",
                        "one count per participant, service and period",
                        values=service["period"].astype(object))
-        self.flag_rows(label, service, pid.notna() & ~among(pid, known), "participant_id",
+        self.flag_rows(label, service, (codes >= 0) & ~ids.known[codes], "participant_id",
                        "service use for a participant who is not in the participants file",
                        "a participant id listed in " + manifest.participants.name)
 
@@ -421,16 +420,39 @@ class _Loader(Messages):
                          column="sites", value=site)
 
     def _coverage_baseline(self, manifest: Manifest, participants: pd.DataFrame,
-                           responses: pd.DataFrame):
-        at_baseline = responses.loc[responses["timepoint"].cat.codes == 0, "participant_id"]
+                           responses: pd.DataFrame, ids: "_Ids", codes: np.ndarray):
+        at_baseline = codes[(responses["timepoint"].cat.codes == 0).to_numpy() & (codes >= 0)]
+        seen = np.zeros(ids.size + 1, dtype=bool)   # the last slot: code -1 (blank)
+        seen[at_baseline] = True
         pid = participants["participant_id"]
-        missing = pid.notna() & ~among(pid, at_baseline.dropna().unique())
+        missing = (ids.participants >= 0) & ~seen[ids.participants]
         n = int(missing.sum())
         if n:
             examples = ", ".join(pid[missing].head(5))
             self.add("warning", f"{n} participant(s) have no questionnaire at the baseline "
                      f"(e.g. {examples})", file=manifest.participants.name,
                      column="participant_id")
+
+
+class _Ids:
+    """Participant ids of every file as integers: one code per distinct id, the same in
+    every file (``pandas.factorize`` of them all; -1: blank), so the checks across files are
+    array lookups. ``known[code]``: the id is in the participants file; ``first_row[code]``:
+    its first row there (-1: none). Both have a last slot, which code -1 finds (False, -1)."""
+
+    def __init__(self, participants: pd.Series, others: list[pd.Series | None]):
+        columns = [participants] + [c for c in others if c is not None]
+        codes, distinct = pd.factorize(pd.concat(columns, ignore_index=True))
+        self.size = len(distinct)
+        bounds = np.cumsum([0] + [len(c) for c in columns])
+        parts = iter([codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+        self.participants = next(parts)
+        self.codes = [None if c is None else next(parts) for c in others]
+        rows = np.flatnonzero(self.participants >= 0)
+        first = np.full(self.size + 1, len(participants), dtype=np.int64)
+        np.minimum.at(first, self.participants[rows], rows)   # the first row wins
+        self.first_row = np.where(first == len(participants), -1, first)
+        self.known = self.first_row >= 0
 
 
 def _nhs_numbers(pid: pd.Series) -> np.ndarray:
