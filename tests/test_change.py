@@ -714,8 +714,14 @@ def test_moments_by_scale_equal_pandas_groupby():
     inst[3:5], scale[3:5], pre[3:5], post[3:5] = "e", "z", [1.0, np.nan], [np.nan, 2.0]
     pairs = pd.DataFrame({"instrument": pd.Categorical(inst), "scale": pd.Categorical(scale),
                           "pre": pre, "post": post})
-    out = _moments_by_scale(pairs)
+    out, diffs = _moments_by_scale(pairs)
     both = pairs.dropna(subset=["pre", "post"]).assign(diff=lambda d: d["post"] - d["pre"])
+    # each row's differences: the complete pairs of that scale, in the pairs' order
+    groups = both.groupby(["instrument", "scale"], observed=True)["diff"]
+    assert len(diffs) == len(out) == 8
+    for key, d in zip(out.index, diffs):
+        expected = groups.get_group(key).to_numpy() if key in groups.groups else []
+        np.testing.assert_array_equal(d, expected)
     ref = (both.groupby(["instrument", "scale"], observed=True)
            .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
                 post_mean=("post", "mean"), post_sd=("post", "std"),

@@ -55,17 +55,12 @@ def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None,
                   confidence: float, min_cell_size: int, wilcoxon: bool = True) -> pd.DataFrame:
     """The :func:`paired_change` table of a pair table (one row per scale and group)."""
     keys = _KEYS + ([by] if by else [])
-    out, complete = _summaries(pairs, keys)
+    out, diffs = _summaries(pairs, keys)
     _add_tests(out, confidence)
     # Signed-rank test per group: one scipy call per scale x group (few), not per row.
-    tests = {key: _wilcoxon(d.to_numpy()) for key, d in
-             complete.groupby(keys, sort=True, observed=True)["diff"]} if wilcoxon else {}
-    tests = pd.DataFrame.from_dict(tests, orient="index", columns=["wilcoxon_W", "wilcoxon_p"])
-    if len(tests):
-        tests.index = pd.MultiIndex.from_tuples(tests.index, names=keys)
-    tests = tests.reindex(out.index)
-    out["wilcoxon_W"] = tests["wilcoxon_W"].to_numpy()
-    out["wilcoxon_p"] = tests["wilcoxon_p"].to_numpy()
+    tests = np.array([_wilcoxon(d) for d in diffs] if wilcoxon else [], dtype=float)
+    tests = tests.reshape(-1, 2) if len(tests) else np.full((len(out), 2), np.nan)
+    out["wilcoxon_W"], out["wilcoxon_p"] = tests[:, 0], tests[:, 1]
     small = out["n_pairs"] < min_cell_size
     out.loc[small, _WITHHELD] = np.nan
     out["small_group"] = small.to_numpy()
@@ -81,14 +76,14 @@ def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None,
     return out[keys + _COLUMNS]
 
 
-def _summaries(pairs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _summaries(pairs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, list]:
     """Per scale (and group), in order: complete pairs, people with a baseline only, means
-    and SDs (n - 1) of pre, post and their difference; and the complete pairs with their
-    difference (post - pre)."""
+    and SDs (n - 1) of pre, post and their difference; and each row's differences (post -
+    pre) of the complete pairs, for the signed-rank test."""
+    if keys == _KEYS:
+        return _moments_by_scale(pairs)
     both = pairs["pre"].notna() & pairs["post"].notna()
     complete = pairs.loc[both].assign(diff=lambda d: d["post"] - d["pre"])
-    if keys == _KEYS:
-        return _moments_by_scale(pairs), complete
     everyone = pairs.groupby(keys, sort=True, observed=True).size().index
     out = (complete.groupby(keys, sort=True, observed=True)
            .agg(n_pairs=("diff", "size"), pre_mean=("pre", "mean"), pre_sd=("pre", "std"),
@@ -100,14 +95,16 @@ def _summaries(pairs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, pd.D
     out.insert(1, "n_baseline_only",
                pairs.loc[baseline_only].groupby(keys, observed=True).size()
                .reindex(everyone, fill_value=0).astype(int))
-    return out, complete
+    groups = dict(iter(complete.groupby(keys, sort=True, observed=True)["diff"]))
+    diffs = [groups[key].to_numpy() if key in groups else np.empty(0) for key in out.index]
+    return out, diffs
 
 
-def _moments_by_scale(pairs: pd.DataFrame) -> pd.DataFrame:
+def _moments_by_scale(pairs: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     """Per (instrument, scale), rows in category order: complete pairs, people with a
     baseline only, and the means and SDs (n - 1) of pre, post and their difference, all
     scales at once by ``np.bincount`` on the scales' codes (each scale's values summed in
-    the pairs' order).
+    the pairs' order); and each row's differences of the complete pairs.
 
     SDs are two-pass (sum of squared deviations from the group mean), as numerically stable
     as pandas' own. (pandas' groupby, used with ``by=``, sums with compensation, which can
@@ -142,7 +139,10 @@ def _moments_by_scale(pairs: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({c: stats[c] for c in
                         ("n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean",
                          "post_sd", "change_mean", "change_sd")}, index=names)
-    return out
+    # each row's differences, in the pairs' order (a stable sort by row keeps it)
+    order = np.argsort(g, kind="stable") if (np.diff(g) < 0).any() else slice(None)
+    ends = np.cumsum(n)
+    return out, np.split(diff[order], ends[:-1])
 
 
 def _add_tests(out: pd.DataFrame, confidence: float) -> None:

@@ -187,30 +187,39 @@ def _pair_table(scores: pd.DataFrame, pre: str, post: str,
     if (p_code[at] < 0).any():
         raise InputError("a score has no participant_id", file="scores", column="participant_id",
                          expected="a participant id on every row")
-    # each (instrument, scale, participant) as one number, in the order of the categories;
-    # ``cells`` lists them in order, ``slot`` is each score's place: two per cell, pre and post
+    # each (instrument, scale) present gets a number ``c`` in category order, each
+    # (instrument, scale, participant) a cell c * n_p + participant, each cell two slots (pre,
+    # post): counting the scores per slot (np.bincount) finds repeats and the cells present,
+    # in the order of the categories, without sorting
     n_s, n_p = len(s_cats), len(p_cats)
-    cells, where = np.unique((i_code[at].astype(np.int64) * n_s + s_code[at]) * n_p + p_code[at],
-                             return_inverse=True)
-    slot = where * 2 + side[at]
-    repeated = np.bincount(slot, minlength=2 * len(cells))[slot] > 1
-    if repeated.any():
-        first = np.flatnonzero(at)[np.argmax(repeated)]
+    combo = i_code[at].astype(np.int64) * n_s + s_code[at]
+    present = np.bincount(combo, minlength=len(i_cats) * n_s) > 0
+    combos = np.flatnonzero(present)
+    slot = ((np.cumsum(present) - 1)[combo] * n_p + p_code[at]) * 2 + side[at]
+    counts = np.bincount(slot, minlength=2 * len(combos) * n_p)
+    if counts.max(initial=0) > 1:
+        first = np.flatnonzero(at)[np.argmax(counts[slot] > 1)]
         names = [i_cats[i_code[first]], s_cats[s_code[first]], p_cats[p_code[first]],
                  pre if side[first] == 0 else post]
         raise InputError("more than one score for the same participant, time point, "
                          "instrument and scale", file="scores", value=" / ".join(map(str, names)),
                          expected="one score per participant, time point, instrument and scale")
-    values = np.full((len(cells), 2), np.nan)
-    values.reshape(-1)[slot] = score[at]
+    dense = np.full(len(counts), np.nan)
+    dense[slot] = score[at]
+    occupied = np.flatnonzero(counts[0::2] + counts[1::2])
+    values = dense.reshape(-1, 2)
+    if len(occupied) < len(values):   # not everyone has every scale
+        values = values[occupied]
+    combo, participant = combos[occupied // n_p], occupied % n_p
     if instruments is not None:
         wanted = np.flatnonzero(pd.Index(i_cats).isin([str(i) for i in instruments]))
-        keep = np.isin(cells // (n_s * n_p), wanted)
-        cells, values = cells[keep], values[keep]
+        keep = np.isin(combo // n_s, wanted)
+        combo, participant, values = combo[keep], participant[keep], values[keep]
     return pd.DataFrame({
-        "instrument": pd.Categorical.from_codes(cells // (n_s * n_p), categories=i_cats),
-        "scale": pd.Categorical.from_codes(cells // n_p % n_s, categories=s_cats),
-        "participant_id": pd.Categorical.from_codes(cells % n_p, categories=p_cats),
+        "instrument": pd.Categorical.from_codes(combo // n_s, categories=i_cats, validate=False),
+        "scale": pd.Categorical.from_codes(combo % n_s, categories=s_cats, validate=False),
+        "participant_id": pd.Categorical.from_codes(participant, categories=p_cats,
+                                                    validate=False),
         "pre": values[:, 0], "post": values[:, 1]})
 
 
@@ -281,8 +290,18 @@ def _scale_info(scale_info: pd.DataFrame, needed: pd.DataFrame | None = None) ->
 
 def _distinct_scales(frame: pd.DataFrame) -> pd.DataFrame:
     """The distinct (instrument, scale) rows of ``frame``, as text."""
-    scales = frame.groupby(_KEYS, observed=True, sort=False).size().index
-    return scales.to_frame(index=False).astype(str)
+    inst, scale = frame["instrument"], frame["scale"]
+    if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in (inst, scale)):
+        scales = frame.groupby(_KEYS, observed=True, sort=False).size().index
+        return scales.to_frame(index=False).astype(str)
+    # categoricals (a pair table's): the pairs of codes present, counted
+    i_code, s_code = inst.array.codes, scale.array.codes
+    n_s = len(scale.cat.categories)
+    known = (i_code >= 0) & (s_code >= 0)
+    combo = i_code[known].astype(np.int64) * n_s + s_code[known]
+    present = np.flatnonzero(np.bincount(combo, minlength=len(inst.cat.categories) * n_s))
+    return pd.DataFrame({"instrument": inst.cat.categories[present // n_s].astype(str),
+                         "scale": scale.cat.categories[present % n_s].astype(str)})
 
 
 def _better_sign(direction) -> np.ndarray:

@@ -294,13 +294,18 @@ def _assemble(blocks: list, n: int, pid: tuple, tp: tuple, inst_ids: list[str],
         "items_answered": [np.broadcast_to(r[1], n).astype(count_dtype) for _, _, r in blocks],
         "items_expected": [np.broadcast_to(r[2], n).astype(count_dtype) for _, _, r in blocks],
     }
+    def small(codes, categories):   # codes in the width pandas keeps them in: no recast
+        return np.asarray(codes).astype(_code_width(len(categories)), copy=False)
+
     categorical = {   # column: (codes, categories)
-        "participant_id": (np.tile(pid[0], len(blocks)), pd.Index(pid[1])),
-        "timepoint": (np.tile(tp[0], len(blocks)), pd.Index(tp[1])),
-        "instrument": (np.repeat([k for k, _, _ in blocks], n), pd.Index(inst_ids)),
-        "scale": (np.repeat([scale_cats.index(sc.id) for _, sc, _ in blocks], n),
-                  pd.Index(scale_cats)),
-        "status": (np.concatenate([r[3] for _, _, r in blocks]), pd.Index(STATUSES)),
+        "participant_id": (np.tile(small(*pid), len(blocks)), pd.Index(pid[1])),
+        "timepoint": (np.tile(small(*tp), len(blocks)), pd.Index(tp[1])),
+        "instrument": (np.repeat(small([k for k, _, _ in blocks], inst_ids), n),
+                       pd.Index(inst_ids)),
+        "scale": (np.repeat(small([scale_cats.index(sc.id) for _, sc, _ in blocks],
+                                  scale_cats), n), pd.Index(scale_cats)),
+        "status": (np.concatenate([small(r[3], STATUSES) for _, _, r in blocks]),
+                   pd.Index(STATUSES)),
     }
     if append is not None:
         for column in numbers:
@@ -312,15 +317,24 @@ def _assemble(blocks: list, n: int, pid: tuple, tp: tuple, inst_ids: list[str],
             categorical[column] = (np.concatenate([codes, _recode(theirs, joined)]), joined)
     out = {}
     for column, (codes, categories) in categorical.items():
-        out[column] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
+        out[column] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories),
+                                                validate=False)   # codes made above
     if timepoints is not None:   # the study's order; a time point not in it is blank
         order = [str(t) for t in timepoints]
         codes, categories = categorical["timepoint"]
         position = np.append(pd.Index(order).get_indexer(categories.astype(str)), -1)
+        position = position.astype(_code_width(len(order)))
         out["timepoint"] = pd.Categorical.from_codes(
-            position[codes], dtype=pd.CategoricalDtype(order, ordered=True))
+            position[codes], dtype=pd.CategoricalDtype(order, ordered=True), validate=False)
     out.update((column, np.concatenate(parts)) for column, parts in numbers.items())
     return pd.DataFrame({column: out[column] for column in SCORE_COLUMNS}, copy=False)
+
+
+def _code_width(n_categories: int):
+    """The integer type pandas stores a categorical's codes in (it recasts any other)."""
+    return (np.int8 if n_categories < np.iinfo(np.int8).max else
+            np.int16 if n_categories < np.iinfo(np.int16).max else
+            np.int32 if n_categories < np.iinfo(np.int32).max else np.int64)
 
 
 def _joined(ours: pd.Index, theirs: pd.Index) -> pd.Index:
