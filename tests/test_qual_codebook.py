@@ -77,6 +77,18 @@ def test_codebook_not_yaml_or_wrong_shape(tmp_path):
         read_codebook(_write(tmp_path, "codes:\n  - {id: a, name: A}\nextra: 1\n"))
 
 
+def test_codebook_refuses_aliases_and_repeated_keys(tmp_path):
+    """Issue 19 (24): the codebook is read by the strict loader, like study.yaml: an alias
+    (the start of an "alias bomb") and a key given twice (silently last-wins in PyYAML)
+    are errors naming the line."""
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\ncodes:\n  - {id: c, name: *b}\n"
+    with pytest.raises(InputError, match="aliases .* are not allowed") as info:
+        read_codebook(_write(tmp_path, bomb))
+    assert "line" in str(info.value)
+    with pytest.raises(InputError, match="duplicate key 'name'"):
+        read_codebook(_write(tmp_path, "codes:\n  - {id: a, name: A, name: B}\n"))
+
+
 def test_write_codebook_round_trip(tmp_path):
     book = read_codebook(FIXTURES / "codebook.yaml")
     out = write_codebook(book, tmp_path / "out" / "codebook.yaml")

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import yaml
 
 from spanalysis.errors import InputError
+from spanalysis.io import load_yaml
 
 __all__ = ["README_MARKER", "OWNED_TOP", "OWNED_QUALITATIVE", "is_previous_demo",
            "prepare_folder", "remove_stale", "write_atomically", "csv_chunks", "csv_bytes"]
@@ -32,7 +33,7 @@ def is_previous_demo(out: Path) -> bool:
     readme, manifest = out / "README.md", out / "study.yaml"
     try:
         first = readme.read_text(encoding="utf-8").splitlines()[0]
-        doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        doc = load_yaml(manifest.read_text(encoding="utf-8"))
     except (OSError, IndexError, UnicodeDecodeError, yaml.YAMLError):
         return False
     return first == README_MARKER and isinstance(doc, dict) and doc.get("id") == "demo"

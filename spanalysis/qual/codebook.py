@@ -55,7 +55,7 @@ import pandas as pd
 import yaml
 
 from spanalysis.errors import InputError, Issue, ValidationError
-from spanalysis.io import atomic_write
+from spanalysis.io import atomic_write, load_yaml
 
 __all__ = ["CODEBOOK_COLUMNS", "read_codebook", "validate_codebook", "write_codebook",
            "read_qdc", "write_qdc", "code_guid", "SPANALYSIS_NAMESPACE"]
@@ -138,7 +138,7 @@ def read_codebook(path: str | os.PathLike, *, label: str | None = None) -> pd.Da
                          value=raw[exc.start:exc.start + 1],
                          expected="a UTF-8 YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)   # aliases and repeated keys refused
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # only for line numbers
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
