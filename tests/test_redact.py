@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spanalysis.privacy.redact import read_names, redact
+from spanalysis.privacy.redact import PLACEHOLDERS, read_names, redact
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qual"
 
@@ -107,3 +107,75 @@ def test_two_titled_names_in_a_row_are_both_redacted():
     # found by the property test: the second title was taken as the first name's surname
     out, _ = redact("Mrs Patel Mrs Patel I I I.")
     assert "Patel" not in out and out.count("Mrs [NAME]") == 2
+
+
+# --------------------------------------------------------------------------- issue 19: 14
+# Text is matched after Unicode normalisation (NFKC-style compatibility forms, invisible
+# formatting characters such as the soft hyphen U+00AD and the zero-width space U+200B
+# removed, accents folded), but the output keeps the original text outside the redacted spans.
+NBSP, NNBSP, SHY, ZWSP, ZWJ = "\u00a0", "\u202f", "\u00ad", "\u200b", "\u200d"
+
+
+@pytest.mark.parametrize("ident, kind", [
+    ("943.476.5919", "nhs_number"),
+    (f"943{NBSP}476{NBSP}5919", "nhs_number"),
+    (f"943{NNBSP}476{NNBSP}5919", "nhs_number"),
+    ("07700.900.123", "phone"),
+    ("0117.496.0123", "phone"),
+    ("+44.7700.900123", "phone"),
+    ("(01225) 496.123", "phone"),
+    (f"07700{NBSP}900123", "phone"),
+    ("BA1  1AA", "postcode"),
+    (f"BA1{NBSP}1AA", "postcode"),
+    (f"SW1A{NNBSP}2AA", "postcode"),
+    ("o'brien@example.com", "email"),
+    ("josé.garcía@example.com", "email"),
+    ("bounce=mary@example.com", "email"),
+    ("m~jones@example.com", "email"),
+    ("mary@exämple.com", "email"),
+    ("mary\uff20example.com", "email"),  # a full-width @ (NFKC: @)
+])
+def test_identifiers_written_with_unusual_characters_are_removed_whole(ident, kind):
+    text = f"Before “{ident}”, after…"
+    out, found = redact(text)
+    assert out == f"Before “{PLACEHOLDERS[kind]}”, after…"
+    assert [(k, o) for k, _, _, o in found] == [(kind, ident)]
+    _, start, end, _ = found[0]
+    assert text[start:end] == ident  # offsets refer to the original text
+    assert not any(ch.isdigit() for ch in out)
+
+
+@pytest.mark.parametrize("listed, written", [
+    ("Chloé", "Chloe"), ("Chloe", "Chloé"), ("Chloé", "Chloe\u0301"),  # decomposed é
+    ("Zoë", "ZOE"), ("Sinéad", "Sinead"), ("Mary Jones", f"Mary{NBSP}Jones"),
+    ("Mary", f"Ma{SHY}ry"), ("Mary", f"Ma{ZWSP}ry"), ("Mary", f"M{ZWJ}ar{SHY}y"),
+    ("Mary", "\uff2d\uff41\uff52\uff59"),  # full-width letters (NFKC: Mary)
+    ("Mar\u00ady", "Mary"),  # a soft hyphen in the list, too
+])
+def test_listed_names_match_accents_and_invisible_characters(listed, written):
+    text = f"Olá, I told {written}’s café: naïve “{written}”!"
+    out, found = redact(text, names=[listed])
+    assert out == "Olá, I told [NAME]’s café: naïve “[NAME]”!"
+    assert [o for *_, o in found] == [written, written]
+    assert all(text[a:b] == o for _, a, b, o in found)
+
+
+def test_invisible_characters_at_the_edges_stay_outside_the_span():
+    text = f"{ZWSP}Mary{SHY} and 07700{SHY}900123{ZWSP}."
+    out, found = redact(text, names=["Mary"])
+    assert out == f"{ZWSP}[NAME]{SHY} and [PHONE]{ZWSP}."
+    assert [o for *_, o in found] == ["Mary", f"07700{SHY}900123"]
+
+
+def test_titles_before_accented_or_hidden_character_names():
+    text = f"Dr Sinéad Doyle and Mrs Pa{SHY}tel came; DR ÉMILE rang"
+    out, found = redact(text)
+    assert out == "Dr [NAME] and Mrs [NAME] came; DR [NAME] rang"
+    assert [o for *_, o in found] == ["Sinéad Doyle", f"Pa{SHY}tel", "ÉMILE"]
+
+
+def test_normalising_does_not_join_or_split_words():
+    # a zero-width space inside a longer word does not make a listed name of its start
+    text = f"Sam{ZWSP}uel and Samuel stayed; ﬁne words, ½ of them"
+    out, found = redact(text, names=["Sam"])
+    assert out == text and found == []

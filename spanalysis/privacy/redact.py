@@ -3,13 +3,24 @@
 :func:`redact` finds identifiers with the rules below, resolves overlaps (the match that
 starts first wins; at the same start the longer one), and replaces each with a placeholder.
 
+Matching is done on a normalised copy of the text, so that the way a character was typed does
+not let an identifier through: compatibility forms are replaced by their plain form (Unicode
+NFKD: a non-breaking or narrow space becomes a space, full-width letters and digits become
+ordinary ones, a non-breaking hyphen a hyphen), invisible formatting characters are removed
+(Unicode category Cf: the soft hyphen U+00AD, zero-width spaces and joiners, the word joiner,
+the byte-order mark, direction marks), and accents written as combining marks are dropped
+("Chloé" -> "Chloe"; Unicode category Mn). Listed names are normalised the same way, so a
+listed "Chloé" removes "Chloe" and "CHLOÉ", and a listed "Chloe" removes "Chloé". Matches are
+mapped back to the original text: the redacted spans are cut from the original, and everything
+outside them is kept exactly as written.
+
 Rules
 -----
 name
     A name from the study's list (``names.txt``), as a whole word or phrase (not inside a
-    longer word), case-insensitive, white space between the parts of a multi-word name may
-    vary. Possessives are covered: in "Mary's" or "James'" the name is redacted and the
-    ``'s`` kept ("[NAME]'s"). Longer names are tried first ("Mary Jones" before "Mary").
+    longer word), case- and accent-insensitive, white space between the parts of a multi-word
+    name may vary. Possessives are covered: in "Mary's" or "James'" the name is redacted and
+    the ``'s`` kept ("[NAME]'s"). Longer names are tried first ("Mary Jones" before "Mary").
     Only listed names are removed: capitalised words that are not in the list ("Hope",
     "Bath", "Mark my words", a capital at the start of a sentence) are kept.
 name (after a title)
@@ -18,21 +29,24 @@ name (after a title)
     and the title kept ("Dr [NAME]"), since the role is useful and not identifying. A second
     word must have two or more letters so that "Dr Patel I think" keeps "I".
 email
-    ``local@domain.tld``.
+    ``local@domain.tld``, the whole address: the local part may hold letters (accented too),
+    digits and ``. ! # $ % & ' * + / = ? ^ _ ` { | } ~ -`` (RFC 5322, section 3.2.3, "atext";
+    an apostrophe not at its start or end, so "o'brien@example.com" is one address but the
+    quotes of 'mary@example.com' are kept).
 nhs_number
-    Ten digits, written together or grouped 3-3-4 with spaces or dashes, whose tenth digit
-    is the modulus 11 check digit of the first nine (NHS Data Dictionary, "NHS Number";
-    weights 10..2). A ten-digit number with a wrong check digit is *not* an NHS number (it
-    may still be redacted as a phone number if it is one).
+    Ten digits, written together or grouped 3-3-4 with spaces, dashes or dots (the same
+    separator twice), whose tenth digit is the modulus 11 check digit of the first nine (NHS
+    Data Dictionary, "NHS Number"; weights 10..2). A ten-digit number with a wrong check digit
+    is *not* an NHS number (it may still be redacted as a phone number if it is one).
 phone
     UK numbers: national ``01``, ``02``, ``03`` (landline, 10 or 11 digits) and ``07``
     (mobile, 11 digits); international ``+44`` or ``0044`` with an optional ``(0)``; digits
-    may be grouped by single spaces or dashes; an area code may be in brackets
+    may be grouped by single spaces, dashes or dots; an area code may be in brackets
     ("(01225) 123456").
 postcode
-    A full UK postcode in the Royal Mail format (outward code, optional space, inward code
-    such as "BA1 1AA", "SW1A 2AA", "M1 1AE"), any letter case. A bare outward code ("BA1")
-    is a postal district and is kept.
+    A full UK postcode in the Royal Mail format (outward code, up to two spaces or tabs,
+    inward code such as "BA1 1AA", "SW1A 2AA", "M1 1AE", "BA11AA"), any letter case. A bare
+    outward code ("BA1") is a postal district and is kept.
 date_of_birth, date
     Every *full* date (day, month and year) is redacted: ``12/03/1956``, ``12-03-56``,
     ``12.03.1956``, ``1956-03-12``, ``12 March 1956``, ``12th of March 1956``,
@@ -54,6 +68,8 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
+from functools import cache
 from pathlib import Path
 from typing import Iterable
 
@@ -69,24 +85,29 @@ PLACEHOLDERS = {"name": "[NAME]", "email": "[EMAIL]", "phone": "[PHONE]",
                 "date_of_birth": "[DATE OF BIRTH]", "date": "[DATE]"}
 REDACTION_KINDS = tuple(PLACEHOLDERS)
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-                    r"\.[A-Za-z]{2,}(?![\w-])")
+# The local part: RFC 5322 section 3.2.3 "atext" (letters, digits and these signs) and dots,
+# with an apostrophe only inside it; the domain: labels of letters, digits and hyphens.
+_ATEXT = r"\w!#$%&*+/=?^`{|}~.\-"
+_LABEL = r"(?:[^\W_]|-)+"
+_EMAIL = re.compile(r"(?<![" + _ATEXT + r"])[" + _ATEXT + r"](?:[" + _ATEXT + r"']*["
+                    + _ATEXT + r"])?@" + _LABEL + r"(?:\." + _LABEL + r")*\.[^\W\d_]{2,}"
+                    r"(?![\w-])")
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|MR|MRS|MS|MISS|MX|DR|PROF)"
 # The second word of a name must not be another title ("Mrs Patel Mrs Patel" is two names).
 _TITLE = re.compile(r"(?<![\w])" + _TITLES + r"\.?"
                     r"[ \t]+(?P<name>[A-Z][a-zA-Z'\u2019-]*[a-zA-Z]"
                     r"(?:[ \t]+(?!" + _TITLES + r"\b)[A-Z][a-zA-Z'\u2019-]*[a-zA-Z])?)")
-_NHS = re.compile(r"(?<![\w+])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\w])")
-_SEP = r"[ -]?"
+_NHS = re.compile(r"(?<![\w+])(\d{3})([ .-]?)(\d{3})\2(\d{4})(?![\w])")
+_SEP = r"[ .-]?"
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
-    r"(?:\+44|0044)[ ]?(?:\(0\)[ ]?)?[1-37](?:" + _SEP + r"\d){8,9}"   # +44 7700 900123
+    r"(?:\+44|0044)" + _SEP + r"(?:\(0\)[ ]?)?[1-37](?:" + _SEP + r"\d){8,9}"   # +44 7700 900123
     r"|\(0[1-3]\d{2,4}\)[ ]?\d{3,4}" + _SEP + r"\d{3,4}"               # (01225) 123456
     r"|0[1-37](?:" + _SEP + r"\d){8,9}"                                 # 07700 900123
     r")(?![\w])")
 _POSTCODE = re.compile(
     r"(?<![\w])(?:GIR ?0AA|[A-PR-UWYZ](?:[0-9]{1,2}|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?"
-    r"|[0-9][A-HJKPS-UW]|[A-HK-Y][0-9])[ ]?[0-9][ABD-HJLNP-UW-Z]{2})(?![\w])",
+    r"|[0-9][A-HJKPS-UW]|[A-HK-Y][0-9])[ \t]{0,2}[0-9][ABD-HJLNP-UW-Z]{2})(?![\w])",
     re.IGNORECASE)
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|"
            r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
@@ -121,9 +142,38 @@ def _phone_valid(match: str) -> bool:
     return digits[:2] in ("01", "02", "03") and len(digits) in (10, 11)
 
 
+@cache
+def _fold_character(ch: str) -> str:
+    """A character as it is matched: its compatibility decomposition (NFKD) without combining
+    marks (Mn); invisible formatting characters (Cf) become nothing."""
+    if unicodedata.category(ch) == "Cf":
+        return ""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", ch)
+                    if unicodedata.category(c) != "Mn")
+    return plain.replace("\u2010", "-")  # NFKD turns the non-breaking hyphen into U+2010
+
+
+def _matching_text(text: str) -> tuple[str, np.ndarray | None]:
+    """The normalised copy of ``text`` that the rules are matched on, and for each of its
+    characters the position of the original character it came from (``None``: the same
+    text). Characters are folded one at a time, so every folded character comes from exactly
+    one original character."""
+    if text.isascii():
+        return text, None
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    wide = np.unique(codes[codes > 127])
+    folded = {int(c): _fold_character(chr(c)) for c in wide}
+    lengths = np.ones(len(codes), dtype=np.int64)
+    is_wide = codes > 127
+    lengths[is_wide] = np.array([len(folded[int(c)]) for c in wide])[
+        np.searchsorted(wide, codes[is_wide])]
+    return text.translate(folded), np.repeat(np.arange(len(codes)), lengths)
+
+
 def _name_pattern(names: Iterable[str]) -> re.Pattern | None:
-    cleaned = sorted({" ".join(n.split()) for n in names if n and n.strip()},
+    cleaned = sorted({" ".join(_matching_text(n)[0].split()) for n in names if n and n.strip()},
                      key=lambda n: (-len(n), n))
+    cleaned = [n for n in cleaned if n]
     if not cleaned:
         return None
     parts = [r"\s+".join(map(re.escape, n.split(" "))) for n in cleaned]
@@ -132,44 +182,8 @@ def _name_pattern(names: Iterable[str]) -> re.Pattern | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
-def redact(text: str, names: Iterable[str] = (), placeholder_style: str | dict = "[NAME]"
-           ) -> tuple[str, list[tuple[str, int, int, str]]]:
-    """Remove names and identifiers from a piece of text.
-
-    Parameters
-    ----------
-    text : str
-        The text (e.g. a quote).
-    names : iterable of str
-        Personal names to remove (the study's ``names.txt``); case-insensitive whole words.
-    placeholder_style : str or dict, default '[NAME]'
-        ``'[NAME]'``: a label per kind (``[NAME]``, ``[EMAIL]``, ...); any other string:
-        used for every kind; a dict: kind -> placeholder.
-
-    Returns
-    -------
-    redacted_text : str
-    redactions : list of (kind, start, end, original)
-        What was removed, in text order; ``start``/``end`` are character offsets in the
-        *original* text (end exclusive). Kinds: ``name``, ``email``, ``phone``,
-        ``nhs_number``, ``postcode``, ``date_of_birth``, ``date``.
-
-    Notes
-    -----
-    The rules are documented in the module docstring. NHS numbers are checked with the
-    modulus 11 algorithm (NHS Data Dictionary).
-
-    Examples
-    --------
-    >>> redact("Mary said Dr Patel rang 07700 900123.", names=["Mary"])[0]
-    '[NAME] said Dr [NAME] rang [PHONE].'
-    >>> redact("I will keep hope; Mark my words.")[0]
-    'I will keep hope; Mark my words.'
-    """
-    if not isinstance(text, str):
-        raise InputError("redact() needs text", value=type(text).__name__, expected="str")
-    if isinstance(names, str):
-        names = [names]
+def _identifiers(text: str, names: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Every match of every rule in ``text`` (already normalised): (start, end, kind)."""
     found: list[tuple[int, int, str]] = []
     found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
     found += [(m.start(), m.end(), "nhs_number") for m in _NHS.finditer(text)
@@ -187,14 +201,69 @@ def redact(text: str, names: Iterable[str] = (), placeholder_style: str | dict =
     pattern = _name_pattern(names)
     if pattern is not None:
         found += [(m.start(), m.end(), "name") for m in pattern.finditer(text)]
+    return found
 
+
+def redact(text: str, names: Iterable[str] = (), placeholder_style: str | dict = "[NAME]"
+           ) -> tuple[str, list[tuple[str, int, int, str]]]:
+    """Remove names and identifiers from a piece of text.
+
+    Parameters
+    ----------
+    text : str
+        The text (e.g. a quote).
+    names : iterable of str
+        Personal names to remove (the study's ``names.txt``); case- and accent-insensitive
+        whole words.
+    placeholder_style : str or dict, default '[NAME]'
+        ``'[NAME]'``: a label per kind (``[NAME]``, ``[EMAIL]``, ...); any other string:
+        used for every kind; a dict: kind -> placeholder.
+
+    Returns
+    -------
+    redacted_text : str
+        The original text with each redacted span replaced by its placeholder; everything
+        outside the spans is unchanged.
+    redactions : list of (kind, start, end, original)
+        What was removed, in text order; ``start``/``end`` are character offsets in the
+        *original* text (end exclusive). Kinds: ``name``, ``email``, ``phone``,
+        ``nhs_number``, ``postcode``, ``date_of_birth``, ``date``.
+
+    Notes
+    -----
+    The rules, and how the text is normalised before they are matched, are documented in the
+    module docstring. NHS numbers are checked with the modulus 11 algorithm (NHS Data
+    Dictionary).
+
+    Examples
+    --------
+    >>> redact("Mary said Dr Patel rang 07700 900123.", names=["Mary"])[0]
+    '[NAME] said Dr [NAME] rang [PHONE].'
+    >>> redact("I will keep hope; Mark my words.")[0]
+    'I will keep hope; Mark my words.'
+    >>> redact("Chloe\u00a0rang from BA1\u00a01AA.", names=["Chloé"])[0]
+    '[NAME]\xa0rang from [POSTCODE].'
+    """
+    if not isinstance(text, str):
+        raise InputError("redact() needs text", value=type(text).__name__, expected="str")
+    if isinstance(names, str):
+        names = [names]
+    matched, origin = _matching_text(text)
+    found = _identifiers(matched, names)
     found.sort(key=lambda f: (f[0], -(f[1] - f[0]), _PRIORITY[f[2]]))
     kept: list[tuple[str, int, int, str]] = []
     last_end = -1
     for start, end, kind in found:
         if start >= last_end:
-            kept.append((kind, start, end, text[start:end]))
             last_end = end
+            if origin is not None:  # back to the original text
+                start, end = int(origin[start]), int(origin[end - 1]) + 1
+                start = max(start, kept[-1][2]) if kept else start
+                while end < len(text) and unicodedata.category(text[end]) == "Mn":
+                    end += 1  # accents written after the last letter belong to it
+                if start >= end:
+                    continue
+            kept.append((kind, start, end, text[start:end]))
 
     labels = dict(PLACEHOLDERS)
     if isinstance(placeholder_style, dict):
