@@ -10,8 +10,6 @@ folder. In the same run it then times
    (``-p study ... -p site ...``) then ``jupyter nbconvert --to html`` on the executed
    notebook, over the same ``notebooks/site_report.ipynb``.
 
-It also renders a few site reports again with and without the shared study cache
-(:mod:`spanalysis.report.cache`) to measure what loading the study once saves per report.
 Target: the pipeline at least 5x faster than the loop on a 2-core machine. Results are
 printed and written to ``bench/results/reports.json``.
 
@@ -54,13 +52,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--sites-count", type=int, default=40)
     parser.add_argument("--participants-per-site", type=int, default=25)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--cache-sample", type=int, default=4,
-                        help="site reports rendered again with and without the study cache")
     parser.add_argument("--out", default=str(RESULTS / "reports.json"))
     args = parser.parse_args(argv)
 
     from spanalysis import demo
-    from spanalysis.report import build_reports, site_slug
+    from spanalysis.report import site_slug
     from spanalysis.study import load_study
 
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
@@ -87,15 +83,6 @@ def main(argv=None) -> dict:
             loop += _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(executed)])
         looped = len(list(loop_dir.glob("*.html")))
 
-        # 3. what the shared study cache saves per report (same sites, forced re-render)
-        sample = ",".join(sites[: args.cache_sample])
-        per_report = {}
-        for label, use_cache in (("with_cache", True), ("without_cache", False)):
-            result = build_reports(study, tmp / f"cache-{label}", sites=sample,
-                                   study_reports=False, jobs=1, progress=False,
-                                   use_cache=use_cache, force=True)
-            per_report[label] = sum(r.seconds for r in result.results) / len(result.results)
-
     out = {
         "benchmark": "reports", "sites": len(sites), "participants": args.sites_count
         * args.participants_per_site, "jobs": args.jobs, "cpus": os.cpu_count(),
@@ -103,16 +90,10 @@ def main(argv=None) -> dict:
         "pipeline_seconds": round(pipeline, 2), "pipeline_reports": rendered,
         "loop_seconds": round(loop, 2), "loop_reports": looped,
         "ratio": round(loop / pipeline, 2), "target_ratio": TARGET_RATIO,
-        "seconds_per_report_with_cache": round(per_report["with_cache"], 3),
-        "seconds_per_report_without_cache": round(per_report["without_cache"], 3),
-        "cache_saves_seconds_per_report": round(per_report["without_cache"]
-                                                - per_report["with_cache"], 3),
     }
     print(f"{len(sites)} site reports: spanalysis report {pipeline:.1f} s "
           f"({args.jobs} jobs); papermill + nbconvert loop {loop:.1f} s; "
           f"ratio {loop / pipeline:.1f}x (target >= {TARGET_RATIO:g}x)")
-    print(f"per report (1 job, forced): {per_report['with_cache']:.2f} s with the study cache, "
-          f"{per_report['without_cache']:.2f} s without")
     write_result(out, args.out)
     return out
 
