@@ -430,21 +430,46 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with an apostrophe.
+def _neutral_text(value):
+    """One cell or name: an apostrophe before text that a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
-    OWASP "CSV injection": cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
-    return. Numbers are left alone (a negative number is data, not a formula).
+
+def _neutral_labels(labels: pd.Index) -> pd.Index:
+    """An index or the header, with formula-like names (and level names) prefixed."""
+    if isinstance(labels, pd.MultiIndex):
+        out = labels.set_levels([_neutral_labels(level) for level in labels.levels])
+    elif pd.api.types.is_object_dtype(labels) or pd.api.types.is_string_dtype(labels):
+        out = pd.Index([_neutral_text(v) for v in labels], dtype=labels.dtype)
+    else:
+        out = labels.copy()
+    out.names = [_neutral_text(name) for name in labels.names]
+    return out
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe.
+
+    OWASP "CSV injection": text starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return, in every cell, the header (column names) and the index (labels and names).
+    Text and category columns are checked; numbers are left alone (a negative number is
+    data, not a formula).
     """
     out = frame.copy()
-    for col in out.columns:
-        series = out[col]
-        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+    for i in range(out.shape[1]):
+        series = out.iloc[:, i]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        elif not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue
         text = series.astype("string")
         risky = text.str.startswith(_FORMULA_PREFIXES).fillna(False)
         if risky.any():
-            out[col] = series.astype(object).where(~risky, "'" + text.astype(object))
+            out.isetitem(i, series.astype(object).where(~risky, "'" + text.astype(object)))
+    out.columns = _neutral_labels(out.columns)
+    out.index = _neutral_labels(out.index)
     return out
 
 

@@ -1,0 +1,65 @@
+"""Output safety (issue 19: 16, 17, 19, 20, 21): what the commands write cannot run as a
+spreadsheet formula, never lands in the study folder, is not written by two runs at once, and
+is written whole or not at all."""
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+from conftest import folder_digest, replace_in_file
+
+from spanalysis.cli import main
+from spanalysis.io import neutralise_formulas, write_table
+
+HOSTILE_COLUMN = '=HYPERLINK("http://x.example")'
+
+
+def hostile_study(make_study):
+    """The tiny study with a participants column whose header and values are formulas."""
+    folder = make_study()
+    path = folder / "participants.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    quoted = '"' + HOSTILE_COLUMN.replace('"', '""') + '"'
+    lines = [lines[0] + "," + quoted] + [line + ",@group" for line in lines[1:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def cells(path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [cell for row in csv.reader(handle) for cell in row]
+
+
+# ------------------------------------------------------------------ 16: formula neutralising
+
+def test_change_by_a_hostile_column_writes_no_formula(make_study, tmp_path, capsys):
+    folder = hostile_study(make_study)
+    out = tmp_path / "change.csv"
+    assert main(["change", str(folder), "--by", HOSTILE_COLUMN, "--out", str(out)]) == 0
+    written = cells(out)
+    header = next(csv.reader(open(out, newline="", encoding="utf-8")))
+    assert header[2] == "'" + HOSTILE_COLUMN          # the header cell, escaped
+    assert "'@group" in written
+    assert not any(c.startswith(("=", "+", "@", "\t", "\r")) for c in written)
+    assert not any(c.startswith("-") and not c.lstrip("-").replace(".", "").isdigit()
+                   for c in written)
+
+
+def test_every_cell_header_and_index_is_neutralised():
+    frame = pd.DataFrame({"=a": ["+1", "ok"], "b": pd.Categorical(["-x", "@y"]),
+                          "n": [-1, 2], 3: ["\tt", "\rr"]},
+                         index=pd.Index(["=i", "j"], name="@idx"))
+    out = neutralise_formulas(frame)
+    assert list(out.columns) == ["'=a", "b", "n", 3]
+    assert out["'=a"].tolist() == ["'+1", "ok"]
+    assert out["b"].tolist() == ["'-x", "'@y"]
+    assert out["n"].tolist() == [-1, 2]                       # numbers are data
+    assert out[3].tolist() == ["'\tt", "'\rr"]
+    assert out.index.tolist() == ["'=i", "j"] and out.index.name == "'@idx"
+    assert list(frame.columns) == ["=a", "b", "n", 3]         # the input is left alone
+
+
+def test_write_table_csv_header_escaped(tmp_path):
+    path = write_table(pd.DataFrame({"-cmd": ["x"], "+y": [1]}), tmp_path / "t.csv")
+    assert cells(path)[:2] == ["'-cmd", "'+y"]
