@@ -92,6 +92,20 @@ def test_manifest_unknown_key_is_named_with_its_line(make_study, capsys):
     assert_cli_rejects(folder, capsys, "study.yaml, row 10", "unknown key")
 
 
+@pytest.mark.parametrize("value, words", [(1, "withholds nothing"), (0, "not a valid"),
+                                          (-3, "not a valid")])
+def test_manifest_min_cell_size_below_two_is_refused(make_study, capsys, value, words):
+    """Issue 19 (27): min_cell_size 1 passed validate, then the reports failed (and would
+    have withheld nothing). validate refuses it, naming the key and its line."""
+    folder = make_study()
+    replace_in(folder / "study.yaml", "min_cell_size: 5", f"min_cell_size: {value}")
+    err = only_error(folder)
+    assert err.file == "study.yaml" and err.row == 10
+    assert "privacy.min_cell_size" in err.message and words in err.message
+    assert "at least 2" in err.expected
+    assert_cli_rejects(folder, capsys, "study.yaml, row 10", words)
+
+
 def test_manifest_missing_required_key(make_study):
     folder = make_study()
     replace_in(folder / "study.yaml", "instruments: [wemwbs, gse]\n", "")

@@ -260,7 +260,13 @@ def _min_cell_size(chk: _Checker, privacy) -> int:
     value = privacy["min_cell_size"]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         chk.error(("privacy", "min_cell_size"), "not a valid minimum cell size",
-                  value=value, expected="a whole number of at least 1 (default 5)")
+                  value=value, expected="a whole number of at least 2 (default 5)")
+        return 5
+    if value < 2:   # the reports are read outside the research team: something must be withheld
+        chk.error(("privacy", "min_cell_size"), "a minimum cell size of 1 withholds nothing "
+                  "from the reports, which are read outside the research team", value=value,
+                  expected="a whole number of at least 2 (default 5; NHS Digital withholds "
+                           "1 to 7)")
         return 5
     return value
 
