@@ -143,9 +143,11 @@ def _demo(args) -> int:
 
 
 def _score(args) -> int:
+    from spanalysis.commands import refuse_output_in_study
     from spanalysis.io import write_table
     from spanalysis.study import load_study
 
+    refuse_output_in_study(args.out, args.study)
     study = load_study(args.study)
     scores = study.scores
     path = write_table(scores, args.out)
@@ -155,6 +157,7 @@ def _score(args) -> int:
 
 def _change(args) -> int:
     from spanalysis.change import outcomes
+    from spanalysis.commands import refuse_output_in_study
     from spanalysis.errors import InputError
     from spanalysis.io import write_table
     from spanalysis.study import load_study
@@ -162,6 +165,7 @@ def _change(args) -> int:
     if not 0 < args.confidence < 1:
         raise InputError("confidence level out of range", value=args.confidence,
                          expected="a number between 0 and 1, e.g. 0.95")
+    refuse_output_in_study(args.out, args.study)
     study = load_study(args.study)
     if args.by is not None and args.by not in study.participants.columns:
         raise InputError("no such participants column to group by", value=args.by,

@@ -50,6 +50,30 @@ def _refuse_inside_study(out: Path, study_path) -> None:
                          value=str(out), expected="a path outside " + str(folder))
 
 
+def refuse_output_in_study(out: str | os.PathLike, study_path: str | os.PathLike) -> None:
+    """Refuse an output path that would change the study: one inside the study folder
+    (symbolic links followed), or one that is an input file of the study kept elsewhere (a
+    custom instrument definition named in ``study.yaml``). Called before anything is
+    loaded or written; a ``study.yaml`` that cannot be read is left for the loader to
+    report."""
+    from spanalysis.errors import SpanalysisError
+    from spanalysis.study import read_manifest
+
+    out = Path(out)
+    _refuse_inside_study(out, study_path)
+    try:
+        manifest = read_manifest(study_path)
+    except SpanalysisError:
+        return
+    inputs = [spec.path for spec in manifest.files()] + list(manifest.custom_instruments)
+    target = out.resolve()
+    for path in inputs:
+        if Path(path).resolve() == target:
+            raise InputError("the output would overwrite an input file of the study",
+                             file=str(out), column="--out", value=str(out),
+                             expected="a new file outside the study and its inputs")
+
+
 def _codebook_table(codebook: pd.DataFrame) -> pd.DataFrame:
     """Codebook as a flat table: keywords joined with '; ' (a CSV cell holds no list)."""
     out = codebook.copy()
@@ -188,7 +212,7 @@ def qual_export(study_path: str | os.PathLike, out_file: str | os.PathLike) -> i
     if out.suffix.lower() != ".qdpx":
         raise InputError("the output must be a .qdpx file", file=str(out), column="--out",
                          value=out.name, expected="a file name ending in .qdpx")
-    _refuse_inside_study(out, study_path)
+    refuse_output_in_study(out, study_path)
     study = load_study(study_path)
     qual = require_qualitative(study)
     cases, variables = _cases_and_variables(qual, study.participants)
@@ -249,7 +273,7 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
         if out.suffix.lower() not in (".csv", ".parquet"):
             raise InputError("unsupported output type", file=str(out), column="--out",
                              value=out.suffix or "(none)", expected=".csv or .parquet")
-        _refuse_inside_study(out, study_path)
+        refuse_output_in_study(out, study_path)
     study = load_study(study_path)
     qual = require_qualitative(study)
     if coders is not None:

@@ -63,3 +63,51 @@ def test_every_cell_header_and_index_is_neutralised():
 def test_write_table_csv_header_escaped(tmp_path):
     path = write_table(pd.DataFrame({"-cmd": ["x"], "+y": [1]}), tmp_path / "t.csv")
     assert cells(path)[:2] == ["'-cmd", "'+y"]
+
+
+# ------------------------------------------------------------------ 17: never into the study
+
+@pytest.mark.parametrize("command, target", [
+    (["score"], "participants.csv"), (["change"], "responses.csv"),
+    (["change", "--by", "site"], "service_use.csv"), (["score"], "new/scores.csv"),
+    (["score"], "scores.parquet"), (["agreement"], "agreement.csv")])
+def test_out_inside_the_study_is_refused(make_study, tmp_path, capsys, command, target):
+    folder = make_study()
+    before = folder_digest(folder)
+    code = main([command[0], str(folder), *command[1:], "--out", str(folder / target)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "inside the study folder" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert folder_digest(folder) == before
+    assert not (folder / "new").exists()
+
+
+def test_out_through_a_link_to_the_study_is_refused(make_study, tmp_path, capsys):
+    folder = make_study()
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    before = folder_digest(folder)
+    assert main(["score", str(folder), "--out", str(link / "responses.csv")]) == 2
+    assert "inside the study folder" in capsys.readouterr().err
+    assert folder_digest(folder) == before
+
+
+def test_out_equal_to_an_input_outside_the_study_is_refused(make_study, tmp_path, capsys):
+    """A custom instrument kept outside the study folder (named in study.yaml by its path)
+    is an input too: an output over it is refused, whatever its type."""
+    import shutil
+
+    from conftest import REPO
+
+    folder = make_study()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    definition = shared / "mood5.yaml"
+    shutil.copy(REPO / "tests" / "fixtures" / "instruments" / "mood5.yaml", definition)
+    replace_in_file(folder / "study.yaml", "sites:", f"custom_instruments: ['{definition}']\nsites:")
+    before = folder_digest(shared)
+    assert main(["score", str(folder), "--out", str(definition)]) == 2
+    err = capsys.readouterr().err
+    assert "input file of the study" in err and "Traceback" not in err
+    assert folder_digest(shared) == before
