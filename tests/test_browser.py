@@ -34,8 +34,13 @@ XSS_SITE = "Riverside PCN"
 PAYLOAD = '<script>window.__xss=1</script><img src="x" onerror="window.__xss=2">'
 
 
+def _in_ci() -> bool:
+    """``CI`` set to any true value (``true``, ``1``, ``yes``, ``on``, as CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on", "y", "t"}
+
+
 def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
+    if _in_ci():
         pytest.fail(f"browser tests must run in CI: {reason}")
     pytest.skip(reason)
 
@@ -155,3 +160,19 @@ def test_a_quote_with_a_script_tag_shows_as_text_and_never_runs(browser, reports
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "TRUE", "on"])
+def test_a_missing_browser_fails_in_ci_whatever_true_value_ci_has(monkeypatch, value):
+    """Issue 19 (32): with ``CI`` set to any true value a missing browser is a failure, not a
+    skip (CI services set ``CI=true``, ``CI=1`` or ``CI=yes``)."""
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
+        _unavailable("no chromium")
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no"])
+def test_a_missing_browser_skips_outside_ci(monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.skip.Exception):
+        _unavailable("no chromium")

@@ -17,7 +17,8 @@ from spanalysis.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "instruments"
-REFERENCE_CSV = ROOT.parent / "shared" / "reference" / "swemwbs_conversion.csv"
+# the published table, shipped with the tests (tests/reference/README.md gives its source)
+REFERENCE_CSV = Path(__file__).parent / "reference" / "swemwbs_conversion.csv"
 PACKAGED_CSV = ROOT / "spanalysis" / "instruments" / "definitions" / "swemwbs_conversion.csv"
 nan = np.nan
 
@@ -59,16 +60,13 @@ PUBLISHED_SWEMWBS = [
 
 
 def _reference_table() -> list[tuple[int, float]]:
-    if REFERENCE_CSV.exists():  # and it agrees with the values written out above
-        with open(REFERENCE_CSV, newline="") as fh:
-            from_file = [(int(r["raw"]), float(r["metric"])) for r in csv.DictReader(fh)]
-        assert from_file == PUBLISHED_SWEMWBS
+    with open(REFERENCE_CSV, newline="") as fh:  # it agrees with the values written out above
+        from_file = [(int(r["raw"]), float(r["metric"])) for r in csv.DictReader(fh)]
+    assert from_file == PUBLISHED_SWEMWBS
     return PUBLISHED_SWEMWBS
 
 
 def test_packaged_conversion_table_is_the_reference():
-    if not REFERENCE_CSV.exists():
-        pytest.skip("shared/reference not beside the repository")
     assert PACKAGED_CSV.read_bytes() == REFERENCE_CSV.read_bytes()
 
 

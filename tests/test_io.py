@@ -147,7 +147,7 @@ def test_parquet_participants(make_study):
 
 
 def test_spss_value_labels_applied_to_attributes_not_items(make_study):
-    pyreadstat = pytest.importorskip("pyreadstat")
+    import pyreadstat  # a dependency: never skipped
     folder = make_study()
     df = _as_frame()
     df["gender"] = df["gender"].map({"Female": 1, "Male": 2}).astype(float)
