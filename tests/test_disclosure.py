@@ -443,6 +443,7 @@ def test_series_properties(counts, k):
     unprotected = {r for r, _ in result.unprotected}
     if hidden.sum() == 1:
         assert int(np.flatnonzero(hidden)[0]) in unprotected
+    assert len(shown) == len(counts) == len(hidden) > 0
     for text, value, h in zip(shown, counts, hidden):
         assert (text in (f"<{k}", "[c]")) if h else text == str(value)
 

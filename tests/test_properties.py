@@ -45,6 +45,7 @@ def _score_of(table: pd.DataFrame, scale: str) -> np.ndarray:
 def test_wemwbs_total_is_the_sum_of_complete_answers_within_bounds(rows):
     scores = instruments.score(_wide(rows, "wemwbs", 14), instruments.load("wemwbs"))
     got = _score_of(scores, "total")
+    assert len(got) == len(rows) > 0  # one score per row: the loop below is never empty
     for row, score in zip(rows, got):
         if any(v is None for v in row):
             assert np.isnan(score)  # complete cases only (measures.md)
@@ -58,6 +59,7 @@ def test_wemwbs_total_is_the_sum_of_complete_answers_within_bounds(rows):
 def test_gse_missing_rule_and_prorating(rows):
     scores = instruments.score(_wide(rows, "gse", 10), instruments.load("gse"))
     got = _score_of(scores, "total")
+    assert len(got) == len(rows) > 0  # one score per row: the loop below is never empty
     for row, score in zip(rows, got):
         answered = [v for v in row if v is not None]
         if len(answered) < 7:  # Schwarzer: at most 3 of 10 missing
@@ -75,6 +77,7 @@ def test_reverse_scored_items(rows):
     prorated as mean x 5."""
     inst = instruments.load(FIXTURES / "mood5.yaml")
     got = _score_of(instruments.score(_wide(rows, "mood5", 5), inst), "total")
+    assert len(got) == len(rows) > 0  # one score per row: the loop below is never empty
     for row, score in zip(rows, got):
         keyed = [None if v is None else (4 - v if i in (1, 3) else v) for i, v in enumerate(row)]
         answered = [v for v in keyed if v is not None]

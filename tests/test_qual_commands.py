@@ -40,6 +40,7 @@ def test_export_import_round_trip_preserves_segments_and_texts(round_trip, capsy
         Counter(map(tuple, RAW_SEGMENTS[key].to_numpy().tolist()))
     sources = pd.read_csv(out / "sources.csv", keep_default_na=False)
     assert sorted(sources["source_name"]) == sorted(RAW_SOURCES["source_name"])
+    assert len(sources) == len(RAW_SOURCES) > 0
     for name, text in zip(sources["source_name"], sources["text"]):
         path = RAW_SOURCES.loc[RAW_SOURCES["source_name"] == name, "path"].iloc[0]
         raw = (DEMO / "qualitative" / path).read_text(encoding="utf-8-sig")
