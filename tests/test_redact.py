@@ -1,11 +1,12 @@
 """Redaction of names and identifiers from quotes."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from spanalysis.privacy.redact import PLACEHOLDERS, read_names, redact
+from spanalysis.privacy.redact import PLACEHOLDERS, REDACTION_KINDS, read_names, redact
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qual"
 
@@ -179,3 +180,111 @@ def test_normalising_does_not_join_or_split_words():
     text = f"Sam{ZWSP}uel and Samuel stayed; ﬁne words, ½ of them"
     out, found = redact(text, names=["Sam"])
     assert out == text and found == []
+
+
+# --------------------------------------------------------------------------- issue 19: 29
+# Every identifier format the module docstring documents, each in a sentence: the output must
+# be the sentence with exactly that identifier replaced by its placeholder, so its digits and
+# letters are gone and nothing around it changed (a marker alone is not enough).
+DOCUMENTED_FORMATS = [
+    # email: local@domain.tld
+    ("email", "Write to mary.jones@example.org today.", "mary.jones@example.org"),
+    ("email", "Write to first.last+tag@mail.example.co.uk today.",
+     "first.last+tag@mail.example.co.uk"),
+    ("email", "Write to MARY_1958@EXAMPLE.COM today.", "MARY_1958@EXAMPLE.COM"),
+    ("email", "Write to o'brien@example.com today.", "o'brien@example.com"),
+    # NHS number: ten digits together or 3-3-4 with spaces, dashes or dots
+    ("nhs_number", "My NHS number is 9434765919, yes.", "9434765919"),
+    ("nhs_number", "My NHS number is 943 476 5919, yes.", "943 476 5919"),
+    ("nhs_number", "My NHS number is 943-476-5919, yes.", "943-476-5919"),
+    ("nhs_number", "My NHS number is 943.476.5919, yes.", "943.476.5919"),
+    ("nhs_number", "My NHS number is 4000000012, yes.", "4000000012"),
+    # phone: 01/02/03 landlines of 10 or 11 digits, 07 mobiles of 11 digits
+    ("phone", "Ring 01225 496123 today.", "01225 496123"),
+    ("phone", "Ring 016977 2345 today.", "016977 2345"),  # a 10-digit 01 number
+    ("phone", "Ring 0117 496 0123 today.", "0117 496 0123"),
+    ("phone", "Ring 020 7946 0018 today.", "020 7946 0018"),
+    ("phone", "Ring 0303 123 4567 today.", "0303 123 4567"),
+    ("phone", "Ring 07700900123 today.", "07700900123"),
+    ("phone", "Ring 07700 900123 today.", "07700 900123"),
+    ("phone", "Ring 07700-900-123 today.", "07700-900-123"),
+    ("phone", "Ring 07700.900.123 today.", "07700.900.123"),
+    # ... international +44 or 0044 with an optional (0)
+    ("phone", "Ring +447700900123 today.", "+447700900123"),
+    ("phone", "Ring +44 7700 900123 today.", "+44 7700 900123"),
+    ("phone", "Ring 0044 7700 900123 today.", "0044 7700 900123"),
+    ("phone", "Ring +44 (0)20 7946 0018 today.", "+44 (0)20 7946 0018"),
+    ("phone", "Ring +44 (0)7700 900123 today.", "+44 (0)7700 900123"),
+    # ... an area code in brackets
+    ("phone", "Ring (01225) 496123 today.", "(01225) 496123"),
+    ("phone", "Ring (0117) 496 0123 today.", "(0117) 496 0123"),
+    ("phone", "Ring (020) 7946 0018 today.", "(020) 7946 0018"),
+    # postcode: every Royal Mail format (A9, A99, A9A, AA9, AA99, AA9A outward codes), the
+    # space optional (one or two), any case, and GIR 0AA
+    ("postcode", "I live at M1 1AE now.", "M1 1AE"),
+    ("postcode", "I live at M60 1NW now.", "M60 1NW"),
+    ("postcode", "I live at W1A 0AX now.", "W1A 0AX"),
+    ("postcode", "I live at CR2 6XH now.", "CR2 6XH"),
+    ("postcode", "I live at DN55 1PT now.", "DN55 1PT"),
+    ("postcode", "I live at EC1A 1BB now.", "EC1A 1BB"),
+    ("postcode", "I live at BA11AA now.", "BA11AA"),
+    ("postcode", "I live at BA1  1AA now.", "BA1  1AA"),
+    ("postcode", "I live at sw1a 2aa now.", "sw1a 2aa"),
+    ("postcode", "I live at GIR 0AA now.", "GIR 0AA"),
+    # full dates, with no cue: date
+    ("date", "We met on 12/03/1956 at the hub.", "12/03/1956"),
+    ("date", "We met on 12-03-56 at the hub.", "12-03-56"),
+    ("date", "We met on 12.03.1956 at the hub.", "12.03.1956"),
+    ("date", "We met on 1956-03-12 at the hub.", "1956-03-12"),
+    ("date", "We met on 12 March 1956 at the hub.", "12 March 1956"),
+    ("date", "We met on 12th of March 1956 at the hub.", "12th of March 1956"),
+    ("date", "We met on March 12, 1956 at the hub.", "March 12, 1956"),
+    ("date", "We met on 3 Sept 2021 at the hub.", "3 Sept 2021"),
+    # full dates after a cue: date_of_birth
+    ("date_of_birth", "I was born on 12-03-56 in Leeds.", "12-03-56"),
+    ("date_of_birth", "I was born on 12/03/1956 in Leeds.", "12/03/1956"),
+    ("date_of_birth", "DOB 12.03.1956 on the form.", "12.03.1956"),
+    ("date_of_birth", "D.O.B.: 1956-03-12 on the form.", "1956-03-12"),
+    ("date_of_birth", "Date of birth is 12 March 1956 on the form.", "12 March 1956"),
+    ("date_of_birth", "My birthday, it was 12th of March 1956, then.", "12th of March 1956"),
+    ("date_of_birth", "She was born, she says, on March 12, 1956 in Hull.", "March 12, 1956"),
+    # partial dates straight after a cue
+    ("date_of_birth", "I was born in 1956, a cold year.", "1956"),
+    ("date_of_birth", "I was born in March 1956, a cold year.", "March 1956"),
+    ("date_of_birth", "DOB: 03/1956 on the form.", "03/1956"),
+    ("date_of_birth", "Date of birth 1961 on the form.", "1961"),
+    # names after a title (title kept), one or two capitalised words, any title form
+    ("name", "I saw Mr Smith there.", "Smith"),
+    ("name", "I saw Mrs. Jane Smith there.", "Jane Smith"),
+    ("name", "I saw Ms Khan there.", "Khan"),
+    ("name", "I saw Miss Brown there.", "Brown"),
+    ("name", "I saw Mx Taylor there.", "Taylor"),
+    ("name", "I saw DR PATEL there.", "PATEL"),
+    ("name", "I saw Prof. O'Neill there.", "O'Neill"),
+]
+
+
+@pytest.mark.parametrize("kind, text, ident", DOCUMENTED_FORMATS)
+def test_every_documented_format_is_removed(kind, text, ident):
+    assert text.count(ident) == 1
+    out, found = redact(text)
+    assert out == text.replace(ident, PLACEHOLDERS[kind])
+    assert [(k, o) for k, _, _, o in found] == [(kind, ident)]
+    # the identifier's digits are gone: only the sentence's other digits remain
+    assert re.sub(r"\D", "", out) == re.sub(r"\D", "", text.replace(ident, ""))
+
+
+def test_every_documented_kind_has_formats_tested():
+    assert {kind for kind, *_ in DOCUMENTED_FORMATS} == set(REDACTION_KINDS)
+
+
+@pytest.mark.parametrize("text, listed, expected", [
+    ("Mary came.", ["Mary"], "[NAME] came."),
+    ("mary jones came.", ["Mary Jones"], "[NAME] came."),
+    ("Mary  Jones came.", ["Mary Jones"], "[NAME] came."),
+    ("Mary's dog and James' car.", ["Mary", "James"], "[NAME]'s dog and [NAME]' car."),
+])
+def test_listed_names_are_removed(text, listed, expected):
+    out, _ = redact(text, names=listed)
+    assert out == expected
+    assert not any(part.lower() in out.lower() for n in listed for part in n.split())

@@ -42,7 +42,7 @@ phone
     UK numbers: national ``01``, ``02``, ``03`` (landline, 10 or 11 digits) and ``07``
     (mobile, 11 digits); international ``+44`` or ``0044`` with an optional ``(0)``; digits
     may be grouped by single spaces, dashes or dots; an area code may be in brackets
-    ("(01225) 123456").
+    ("(01225) 123456", "(020) 7946 0018").
 postcode
     A full UK postcode in the Royal Mail format (outward code, up to two spaces or tabs,
     inward code such as "BA1 1AA", "SW1A 2AA", "M1 1AE", "BA11AA"), any letter case. A bare
@@ -102,7 +102,7 @@ _SEP = r"[ .-]?"
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
     r"(?:\+44|0044)" + _SEP + r"(?:\(0\)[ ]?)?[1-37](?:" + _SEP + r"\d){8,9}"   # +44 7700 900123
-    r"|\(0[1-3]\d{2,4}\)[ ]?\d{3,4}" + _SEP + r"\d{3,4}"               # (01225) 123456
+    r"|\(0[1-3]\d{1,4}\)[ ]?\d{3,4}" + _SEP + r"\d{3,4}"               # (01225) 123456
     r"|0[1-37](?:" + _SEP + r"\d){8,9}"                                 # 07700 900123
     r")(?![\w])")
 _POSTCODE = re.compile(
