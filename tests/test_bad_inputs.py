@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import DEMO, folder_digest, write_study
+from conftest import DEMO, write_study
 
 from spanalysis.cli import main
 

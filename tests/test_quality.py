@@ -1,7 +1,5 @@
 """Flow, reach, engagement, timing and missingness on the hand-built tiny study, with every
 expected number counted by hand from tests/conftest.py."""
-import numpy as np
-import pandas as pd
 import pytest
 
 from spanalysis import load_study
