@@ -111,3 +111,27 @@ def test_out_equal_to_an_input_outside_the_study_is_refused(make_study, tmp_path
     err = capsys.readouterr().err
     assert "input file of the study" in err and "Traceback" not in err
     assert folder_digest(shared) == before
+
+
+# ------------------------------------------------------------------ 19: one run per folder
+
+def test_a_second_report_run_into_the_same_folder_refuses(tmp_path, capsys):
+    import time
+
+    from conftest import DEMO
+    from filelock import FileLock
+
+    from spanalysis.report.runner import LOCK_NAME
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(out / LOCK_NAME):            # the first run, still writing
+        start = time.perf_counter()
+        code = main(["report", str(DEMO), "--out", str(out), "--sites", "Riverside PCN",
+                     "--study-reports", "no", "--no-progress", "--jobs", "1"])
+        waited = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"another 'spanalysis report' is writing into {out.resolve()}" in err
+    assert "Traceback" not in err and waited < 30
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]   # nothing written

@@ -29,6 +29,8 @@ Layout of ``out``::
     */<name>.log                  timing, kernel start attempts, kernel messages, errors
     */<name>.summary.json         headline figures the notebook wrote (for the index)
     */<name>.run.json             fingerprint of the last successful render
+    .spanalysis-report.lock       held by the run writing into the folder (a second run
+                                  into the same folder refuses, naming it)
 """
 from __future__ import annotations
 
@@ -225,34 +227,68 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
                                          notebooks_dir=Path(notebooks_dir),
                                          parameters=parameters)
         out.mkdir(parents=True, exist_ok=True)
-        _clean_partial(out)
-        results, todo = _skip_unchanged(todo_all, force)
-        print(f"{len(todo_all)} report(s): {len(todo)} to render, "
-              f"{len(todo_all) - len(todo)} unchanged", file=sys.stderr)
-
-        if todo:
-            settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
-                                   repo_dir=str(NOTEBOOKS_DIR.parent))
-            try:
-                _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
-                         progress=progress, pool=pool)
-            finally:
-                _clean_partial(out)  # a worker that died mid-write leaves nothing behind
-
-        ordered = [results[j.html.as_posix()] for j in todo_all]
-        for r in ordered:
-            r.html = str(Path(r.html).relative_to(out).as_posix())
-            if r.log:
-                r.log = str(Path(r.log).relative_to(out).as_posix())
-        result = BuildResult(out, ordered, time.perf_counter() - t0)
-        write_index(result, study)
-        print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
-              f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
-              f"{out / 'index.html'}", file=sys.stderr)
-        return result
+        with _output_lock(out):
+            return _build(study, todo_all, out, t0, force=force, kernel=kernel,
+                          timeout=timeout, attempts=attempts, jobs=jobs, scheduler=scheduler,
+                          progress=progress, pool=pool)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: the lock file a run holds in its output folder (see :func:`_output_lock`)
+LOCK_NAME = ".spanalysis-report.lock"
+#: seconds a second run into the same output folder waits for the lock before refusing
+LOCK_WAIT = 2.0
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path):
+    """Hold the output folder's lock for the run: two runs into one folder would remove
+    each other's files and mark finished reports as failed (issue 19: 19). A second run
+    waits :data:`LOCK_WAIT` seconds, then refuses with a message naming the folder."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / LOCK_NAME)
+    try:
+        lock.acquire(timeout=LOCK_WAIT)
+    except Timeout:
+        raise SpanalysisError(f"another 'spanalysis report' is writing into {out}: wait for "
+                              "it to finish, or choose another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, attempts, jobs,
+           scheduler, progress, pool) -> BuildResult:
+    """Render the reports that changed and write the index (the output folder is locked)."""
+    _clean_partial(out)
+    results, todo = _skip_unchanged(todo_all, force)
+    print(f"{len(todo_all)} report(s): {len(todo)} to render, "
+          f"{len(todo_all) - len(todo)} unchanged", file=sys.stderr)
+
+    if todo:
+        settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
+                               repo_dir=str(NOTEBOOKS_DIR.parent))
+        try:
+            _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
+                     progress=progress, pool=pool)
+        finally:
+            _clean_partial(out)  # a worker that died mid-write leaves nothing behind
+
+    ordered = [results[j.html.as_posix()] for j in todo_all]
+    for r in ordered:
+        r.html = str(Path(r.html).relative_to(out).as_posix())
+        if r.log:
+            r.log = str(Path(r.log).relative_to(out).as_posix())
+    result = BuildResult(out, ordered, time.perf_counter() - t0)
+    write_index(result, study)
+    print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
+          f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
+          f"{out / 'index.html'}", file=sys.stderr)
+    return result
 
 
 def _check_folders_and_limits(study_path, out, *, timeout, jobs) -> tuple[Path, Path]:
