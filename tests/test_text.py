@@ -106,11 +106,25 @@ def test_kwic_on_demo_never_shows_a_planted_identifier(demo):
     from spanalysis.demo import PLANTED
 
     q = demo.qualitative
-    k = T.keyword_in_context(q.sources, "neighbour", width=80, names=q.names)
-    shown = " ".join(k["left"] + " " + k["keyword"] + " " + k["right"])
-    assert len(k) > 0
-    for ident in PLANTED["identifiers"]:
-        assert ident["text"].split()[-1] not in shown
+    # a keyword next to each planted identifier, so that every identifier falls in a window
+    near = ["neighbour", "road", "mobile", "heart", "emailed", "far", "born"]
+
+    def shown(redact_text):
+        tables = [T.keyword_in_context(q.sources, w, width=80, names=q.names,
+                                       redact_text=redact_text) for w in near]
+        return pd.concat(tables).astype(str).to_numpy().ravel().tolist()
+
+    raw, redacted = " | ".join(shown(False)), " | ".join(shown(True))
+    identifiers = [ident["text"] for ident in PLANTED["identifiers"]]
+    assert len(identifiers) == 7
+    for text in identifiers:
+        assert text in raw, text  # the windows do cover it
+        # nowhere in the whole redacted output: not the identifier, nor any part of it of
+        # three or more characters (the title is kept; "02" or "14" occur in other words)
+        parts = [text, re.sub(r"\W", "", text)] + re.split(r"[\s.@/]+", text)
+        for part in parts:
+            if len(part) >= 3 and part not in ("Mrs", "com"):
+                assert part not in redacted, (text, part)
 
 
 # --------------------------------------------------------------------------- G2
