@@ -265,6 +265,30 @@ def test_unparseable_date(make_study, capsys):
     assert_cli_rejects(folder, capsys, "column 'referral_date'", "not a date")
 
 
+def test_date_times_with_mixed_utc_offsets_are_read_as_written(make_study):
+    """Issue 19 (25): date-times with different UTC offsets (a summer and a winter export)
+    were a pandas traceback. Each is taken on the day it was written (the offset is dropped,
+    not applied: 23:30 at -05:00 stays that day, not the next in UTC)."""
+    folder = make_study()
+    replace_in(folder / "responses.csv", "2025-01-10", "2025-01-10T09:15:00+00:00")
+    replace_in(folder / "responses.csv", "2025-04-12", "2025-04-12T23:30:00-05:00")
+    replace_in(folder / "responses.csv", "2025-04-20", "2025-04-20 08:00:00+0100")
+    replace_in(folder / "responses.csv", "2025-03-02", "2025-03-02T10:00Z")
+    assert [i for i in validate_study(folder) if i.level == "error"] == []
+    done = load_study(folder).responses.set_index(["participant_id", "timepoint"])
+    assert [str(done.at[key, "completed_date"].date()) for key in
+            [("SP001", "baseline"), ("SP001", "followup"), ("SP002", "followup"),
+             ("SP004", "baseline")]] == ["2025-01-10", "2025-04-12", "2025-04-20", "2025-03-02"]
+
+
+def test_a_date_with_a_trailing_number_is_not_a_date_time(make_study):
+    """Only a time of day may carry an offset: '2025-04-12-05' is not a date."""
+    folder = make_study()
+    replace_in(folder / "responses.csv", "2025-04-12", "2025-04-12-05")
+    err = only_error(folder)
+    assert (err.column, err.value) == ("completed_date", "2025-04-12-05")
+
+
 def test_followup_before_referral(make_study, capsys):
     folder = make_study()
     replace_in(folder / "responses.csv", "2025-04-20", "2024-12-20")

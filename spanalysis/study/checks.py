@@ -197,6 +197,10 @@ def numbers(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return values, (values.isna() & written.notna()).to_numpy()
 
 
+# a UTC offset at the end of an ISO 8601 date-time: Z, +01:00, -0500, +01
+_UTC_OFFSET = r"(?<=[T ]\d{2}:\d{2})((?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
 def dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Dates written as ISO ``YYYY-MM-DD`` (or ISO date-times) or UK ``DD/MM/YYYY``, as
     datetime64[ns] at midnight, and a mask of cells that are not dates. Each distinct value
@@ -215,7 +219,13 @@ def dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         rest = found.isna()
         if not rest.any():
             break
-        retry = pd.to_datetime(distinct[rest], format=fmt, errors="coerce")
+        values = distinct[rest]
+        if fmt == "ISO8601":
+            # A date-time with a UTC offset (2025-03-01T09:30+01:00, ...Z) is taken on the
+            # day it was written where it was recorded: the offset is dropped, not applied, so
+            # mixed offsets (a summer and a winter export) give each answer its own local day.
+            values = values.str.replace(_UTC_OFFSET, r"\1", regex=True)
+        retry = pd.to_datetime(values, format=fmt, errors="coerce")
         if getattr(retry.dt, "tz", None) is not None:
             retry = retry.dt.tz_localize(None)
         found[rest] = retry.dt.normalize()
