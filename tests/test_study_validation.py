@@ -311,6 +311,20 @@ def test_nhs_number_as_participant_id(make_study, capsys):
     assert_cli_rejects(folder, capsys, "valid NHS number")
 
 
+@pytest.mark.parametrize("written", ["943.476.5919", "943 476 5919", "943-476-5919",
+                                     "943\u00a0476\u00a05919"])
+def test_nhs_number_written_with_separators_as_participant_id(make_study, written):
+    """An NHS number written with dots, spaces, non-breaking spaces or dashes is still one
+    (the same check digit as above), and is refused as a participant id."""
+    folder = make_study()
+    for name in ("participants.csv", "responses.csv"):
+        text = (folder / name).read_text().replace("SP004", written)
+        (folder / name).write_text(text)
+    err = only_error(folder)
+    assert (err.row, err.column) == (5, "participant_id") and "NHS number" in err.message
+    assert "5919" not in str(err)
+
+
 def test_nhs_like_number_with_wrong_check_digit_is_accepted(make_study):
     folder = make_study()
     for name in ("participants.csv", "responses.csv"):

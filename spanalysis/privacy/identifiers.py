@@ -13,6 +13,9 @@ import pandas as pd
 __all__ = ["nhs_check_digit", "is_nhs_number", "looks_like_nhs_number"]
 
 _WEIGHTS = np.arange(10, 1, -1)
+#: what may stand between the digits: space, non-breaking space, dash, dot (the regex class
+#: needs the dash last)
+_SEPARATORS = " \u00a0.-"
 
 
 def nhs_check_digit(first_nine: str) -> int | None:
@@ -25,8 +28,9 @@ def nhs_check_digit(first_nine: str) -> int | None:
 
 
 def is_nhs_number(text: str) -> bool:
-    """True when ``text`` (spaces and dashes allowed) is a 10-digit valid NHS number."""
-    digits = "".join(ch for ch in str(text) if ch not in " -")
+    """True when ``text`` (spaces, non-breaking spaces, dashes and dots allowed between the
+    digits, as people write them) is a 10-digit valid NHS number."""
+    digits = "".join(ch for ch in str(text) if ch not in _SEPARATORS)
     if len(digits) != 10 or not digits.isdigit():
         return False
     return nhs_check_digit(digits[:9]) == int(digits[9])
@@ -34,7 +38,7 @@ def is_nhs_number(text: str) -> bool:
 
 def looks_like_nhs_number(values: pd.Series) -> pd.Series:
     """Vectorised :func:`is_nhs_number` over a Series of text (NaN -> False)."""
-    text = values.astype("string").str.replace(r"[ -]", "", regex=True)
+    text = values.astype("string").str.replace("[" + _SEPARATORS + "]", "", regex=True)
     candidate = text.str.fullmatch(r"\d{10}").fillna(False).astype(bool)
     out = pd.Series(False, index=values.index)
     if not candidate.any():
