@@ -762,3 +762,21 @@ def test_time_point_order_unknown_and_same_pre_post_are_errors():
         paired_change(make_scores(PRE, POST), WEMWBS, pre="baseline", post="baseline")
     with pytest.raises(InputError, match="the post time point is not in the data"):
         paired_change(make_scores(PRE, POST), WEMWBS, pre="baseline", post="month12")
+
+
+def test_a_scale_with_no_published_mid_says_so_instead_of_counting_zero():
+    # issue 19: 2. Six people, changes +9, +8, -9, +3, +2.5, 0 on a scale with no MID: nobody
+    # can be "beyond the MID" of a scale that has none, so the counts are missing (not 0) and
+    # the source says that no MID is published.
+    changes = np.array([9, 8, -9, 3, 2.5, 0])
+    pre = np.full(6, 40.0)
+    info = info_for([("lo", "s", "higher", {"reliability": 0.89})])
+    rc = reliable_change(make_scores(pre, pre + changes, "lo", "s"), info, sd=9,
+                         timepoints=TP)
+    assert rc["mid_source"].tolist() == ["no MID published"] * 6
+    assert rc["exceeds_mid"].isna().all() and rc["worse_by_mid"].isna().all()
+    s = reliable_change_summary(rc, min_cell_size=5).iloc[0]
+    assert pd.isna(s["n_exceeds_mid"]) and pd.isna(s["n_worse_by_mid"])
+    assert pd.isna(s["pct_exceeds_mid"]) and s["mid_source"] == "no MID published"
+    # counts are still counts (an integer type that can be missing)
+    assert str(reliable_change_summary(rc, min_cell_size=5)["n_exceeds_mid"].dtype) == "Int64"

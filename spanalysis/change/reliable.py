@@ -243,7 +243,7 @@ def _settings(pairs: pd.DataFrame, info: pd.DataFrame, sd, reliability, mid,
                                   "reliability", {"published": 0})
     mid_src = info["mid_source"].astype(object).where(info["mid_source"].notna(),
                                                       "published (source not given)")
-    mid_src = mid_src.where(info["mid"].notna(), "not available")
+    mid_src = mid_src.where(info["mid"].notna(), "no MID published")
     mid_val, mid_src = _per_scale(mid, info["mid"], mid_src, keys, "mid", {"published": 0})
 
     # Validate given values; published values outside the range are also refused.
@@ -325,8 +325,9 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
         ``n_reliable_improvement, pct_reliable_improvement, n_no_reliable_change,
         pct_no_reliable_change, n_reliable_deterioration, pct_reliable_deterioration``,
         ``n_not_classified`` (no SD or reliability), ``n_exceeds_mid, pct_exceeds_mid,
-        n_worse_by_mid, pct_worse_by_mid``, ``n_clinical_eligible`` (started on the
-        dysfunctional side of c), ``n_clinically_significant, pct_clinically_significant``
+        n_worse_by_mid, pct_worse_by_mid`` (missing where no MID is used: a scale with no
+        published MID has ``mid_source`` 'no MID published'), ``n_clinical_eligible``
+        (started on the dysfunctional side of c), ``n_clinically_significant, pct_clinically_significant``
         (of the eligible), then the settings ``sd_used, sd_source, reliability_used,
         reliability_source, threshold, mid_used, mid_source, cutoff_c, confidence`` and
         ``small_group``. Percentages are of ``n`` (0-100).
@@ -379,8 +380,11 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
     for col in ("n_exceeds_mid", "n_worse_by_mid"):
         out[col] = counts[col]
         out["pct" + col[1:]] = 100 * counts[col] / n
-    # MID percentages are meaningless where no MID was used.
+    # Where no MID was used (none published, issue 19: 2) nobody can be beyond it: the
+    # counts are missing, not 0, and the source says why.
     no_mid = data.groupby(keys, sort=True)["mid_used"].first().isna()
+    for col in ("n_exceeds_mid", "n_worse_by_mid"):
+        out[col] = out[col].astype("Int64").mask(no_mid)
     out.loc[no_mid, ["pct_exceeds_mid", "pct_worse_by_mid"]] = np.nan
     out["n_clinical_eligible"] = counts["n_clinical_eligible"]
     out["n_clinically_significant"] = counts["n_clinically_significant"]
