@@ -350,3 +350,20 @@ def test_with_missing_rule_records_the_change():
     with pytest.raises(InputError) as exc:
         w.with_missing_rule("total", "max_missing", max_missing=20)
     assert exc.value.field == "scales[0].missing.max_missing"
+
+
+def test_wemwbs_mid_states_the_published_range_and_the_end_used():
+    # issue 19: 7. The developers' guidance gives 3 to 8 points as meaningful change
+    # (Maheswaran et al. 2012, Health Qual Life Outcomes 10:156); the report uses the lower
+    # end, 3 points, and says so wherever the MID's source is shown.
+    mid = I.load("wemwbs").scale("total").mid
+    assert mid.value == 3 and mid.range == (3, 8)
+    assert "3 to 8 points" in mid.source and "10:156" in mid.source
+    assert "lower end (3 points)" in mid.source
+    w = I.scale_table(I.registry(["wemwbs"])).set_index(["instrument", "scale"])
+    assert "3 to 8 points" in w.loc[("wemwbs", "total"), "mid_source"]
+    # a range must hold the value used
+    raw = yaml.safe_load((Path(I.__file__).parent / "definitions" / "wemwbs.yaml").read_text())
+    raw["scales"][0]["mid"]["range"] = [4, 8]
+    with pytest.raises(DefinitionError, match="mid.range"):
+        parse_definition(raw, file="wemwbs.yaml")

@@ -101,6 +101,9 @@ class Fact:
     source: str
     kind: str | None = None
     notes: str | None = None
+    #: the published range ``(low, high)`` when the source gives one (e.g. WEMWBS MID 3 to 8);
+    #: ``value`` is the end of it that the analyses use
+    range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -434,14 +437,30 @@ def _parse_item(ctx: _Ctx, raw: Any, path: str, defaults: dict) -> Item:
                 labels=labels)
 
 
-def _parse_fact(ctx, raw, path, *, kinds=False, lo=None, hi=None) -> Fact:
-    _check_keys(ctx, raw, path, ["value", "source"], ["kind", "notes"] if kinds else ["notes"])
+def _parse_fact(ctx, raw, path, *, kinds=False, lo=None, hi=None, ranged=False) -> Fact:
+    optional = (["kind", "notes"] if kinds else ["notes"]) + (["range"] if ranged else [])
+    _check_keys(ctx, raw, path, ["value", "source"], optional)
     kind = None
     if kinds and "kind" in raw:
         kind = _choice(ctx, raw["kind"], _join(path, "kind"), RELIABILITY_KINDS)
-    return Fact(value=_num(ctx, raw["value"], _join(path, "value"), lo=lo, hi=hi),
-                source=_str(ctx, raw["source"], _join(path, "source")), kind=kind,
-                notes=_str(ctx, raw["notes"], _join(path, "notes")) if "notes" in raw else None)
+    value = _num(ctx, raw["value"], _join(path, "value"), lo=lo, hi=hi)
+    span = _parse_range(ctx, raw["range"], _join(path, "range"), value, lo, hi) \
+        if "range" in raw else None
+    return Fact(value=value, source=_str(ctx, raw["source"], _join(path, "source")), kind=kind,
+                notes=_str(ctx, raw["notes"], _join(path, "notes")) if "notes" in raw else None,
+                range=span)
+
+
+def _parse_range(ctx, raw, path, value, lo, hi) -> tuple[float, float]:
+    """A published ``[low, high]`` range that holds the value used."""
+    pair = _list(ctx, raw, path, nonempty=True)
+    if len(pair) != 2:
+        ctx.fail(path, "must be two numbers", value=raw, expected="[low, high]")
+    low, high = (_num(ctx, v, f"{path}[{i}]", lo=lo, hi=hi) for i, v in enumerate(pair))
+    if not low <= value <= high:
+        ctx.fail(path, "must hold the value used", value=raw,
+                 expected=f"low <= {value:g} <= high")
+    return low, high
 
 
 def _parse_missing(ctx, raw, path, method, items: Sequence[Item]) -> MissingRule:
@@ -539,7 +558,7 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     smin, smax = _score_range(ctx, raw, path, method, scale_items, extra)
     reliability = (_parse_fact(ctx, raw["reliability"], _join(path, "reliability"),
                                kinds=True, lo=0, hi=1) if "reliability" in raw else None)
-    mid = (_parse_fact(ctx, raw["mid"], _join(path, "mid"), lo=0)
+    mid = (_parse_fact(ctx, raw["mid"], _join(path, "mid"), lo=0, ranged=True)
            if "mid" in raw else None)
 
     norms = _parse_norms(ctx, raw, path)
