@@ -451,3 +451,64 @@ def test_series_properties(counts, k):
 def test_docstring_examples_run():
     result = doctest.testmod(disclosure, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 8 and result.failed == 0
+
+
+# --------------------------------------------------------------------------- rounding (issue 19: 11)
+
+def test_rounding_to_five_after_suppression_worked_by_hand():
+    """NHS Digital's practice (reporting.md): small counts suppressed, every other count
+    rounded to the nearest 5. Hillview's 3 is hidden, its complement 12 too (the column total
+    would give the 3 away); 40 -> 40, 57 (the total) -> 55, 0 stays 0."""
+    from spanalysis.privacy.disclosure import suppress_series
+
+    s = pd.Series([3, 12, 42, 0, 57], index=["Hillview", "Riverside", "Lakeside", "Hilltop",
+                                             "Total"])
+    assert suppress_series(s, k=5).tolist() == ["<5", "[c]", "42", "0", "57"]
+    assert suppress_series(s, k=5, rounding=5).tolist() == ["<5", "[c]", "40", "0", "55"]
+
+
+def test_rounding_defeats_differencing_across_reports():
+    """A site's suppressed 3 could be recovered by subtracting the other sites, shown in
+    their own reports, from the whole-study total. With rounding to 5 the difference only
+    says 'about 0 to 10'."""
+    from spanalysis.privacy.disclosure import round_counts
+
+    study_total, other_sites = 3 + 12 + 42, [12, 42]
+    assert study_total - sum(other_sites) == 3                       # recovered exactly
+    shown_total, shown_others = round_counts([study_total], 5)[0], round_counts(other_sites, 5)
+    assert shown_total - shown_others.sum() == 55 - 50 == 5          # only an estimate
+    # a reader who sees 55, 10 and 40 knows only that each lies in its rounding interval:
+    # every hidden value from 1 to 4 (and 0, and up to 11) fits what is shown
+    fits = {t - a - b for t in range(53, 58) for a in range(8, 13) for b in range(38, 43)
+            if t - a - b >= 0}
+    assert set(range(1, 5)) <= fits and len(fits) > 5
+    assert all(round_counts([t], 5)[0] == 55 for t in range(53, 58))
+
+
+def test_round_counts_halves_up_and_checks_its_base():
+    from spanalysis.privacy.disclosure import round_counts
+
+    assert round_counts([0, 2, 3, 7, 8, 12, 13, 15, 17, 18], 5).tolist() == \
+        [0, 0, 5, 5, 10, 10, 15, 15, 15, 20]
+    assert round_counts([4, 6], None).tolist() == [4, 6]
+    for bad in (1, 0, -5, 2.5, True, "5"):
+        with pytest.raises(InputError, match="rounding"):
+            round_counts([1], bad)
+
+
+def test_percentages_use_the_rounded_numerator_and_denominator():
+    from spanalysis.privacy.disclosure import percent_with_suppression
+
+    s = pd.Series([12, 42, 6], index=["A", "B", "C"])   # total 60
+    # rounded: 10, 40, 5 of 60 -> 16.7, 66.7, 8.3 (not 20.0, 70.0, 10.0 of the raw counts)
+    assert percent_with_suppression(s, k=5, rounding=5).tolist() == ["16.7", "66.7", "8.3"]
+    assert percent_with_suppression(s, k=5).tolist() == ["20.0", "70.0", "10.0"]
+
+
+def test_count_table_html_shows_rounded_counts_and_says_so():
+    from spanalysis.privacy.disclosure import count_table_html
+
+    t = pd.DataFrame({"n": [3, 12, 42]}, index=["Hillview", "Riverside", "Lakeside"])
+    html = count_table_html(t, k=5, rounding=5)
+    assert 'data-count="40"' in html and 'data-count="42"' not in html
+    assert "rounded to the nearest 5" in html

@@ -106,6 +106,21 @@ def test_manifest_min_cell_size_below_two_is_refused(make_study, capsys, value, 
     assert_cli_rejects(folder, capsys, "study.yaml, row 10", words)
 
 
+def test_manifest_rounding_is_read_and_checked(make_study):
+    """Issue 19 (11): privacy.rounding (NHS Digital rounds every published count to 5)."""
+    folder = make_study()
+    assert load_study(folder).rounding is None
+    replace_in(folder / "study.yaml", "min_cell_size: 5", "min_cell_size: 5\n  rounding: 5")
+    assert load_study(folder).rounding == 5
+    replace_in(folder / "study.yaml", "rounding: 5", "rounding: 1")
+    err = only_error(folder)
+    assert "privacy.rounding" in err.message and "at least 2" in err.expected
+    replace_in(folder / "study.yaml", "rounding: 1", "rounding: 20")   # 5..9 would show as 0
+    err = only_error(folder)
+    assert "would show counts of 5 and more as 0" in err.message
+    assert "min_cell_size of at least 10" in err.expected
+
+
 def test_manifest_missing_required_key(make_study):
     folder = make_study()
     replace_in(folder / "study.yaml", "instruments: [wemwbs, gse]\n", "")

@@ -32,6 +32,13 @@ Every count a report shows passes through this module. The rules, in one place:
   line protects nothing (the line gives it away) and is shown again.
 * **Percentages** of a hidden count, or of a hidden denominator, are hidden too (2 of 40 shown
   as 5.0% would reveal the 2).
+* **Rounding** (``privacy.rounding`` in ``study.yaml``, e.g. 5): every count shown is rounded
+  to the nearest multiple (halves up), after suppression, and percentages are computed from
+  the rounded numerator and denominator. This is NHS Digital's practice for sub-national
+  Hospital Episode Statistics (counts of 1 to 7 suppressed, all others rounded to the nearest
+  5). Suppression protects each table; rounding also defeats working a suppressed count out
+  by subtracting one published table from another (a site report from the whole-study
+  report), which no single table's suppression can prevent.
 
 When a table cannot be protected (a small count that equals a total published elsewhere,
 e.g. a row ``[3, 0, 0]`` whose row total 3 is published), a :class:`DisclosureWarning`
@@ -62,7 +69,8 @@ from spanalysis.errors import InputError
 __all__ = ["DisclosureWarning", "COMPLEMENTARY_MARKER", "NOT_APPLICABLE_MARKER",
            "primary_marker", "Suppression", "protect_counts", "suppression_pattern",
            "suppress_counts", "suppress_series", "percent_with_suppression",
-           "withhold_small_groups", "count_table_html", "scan_html_for_small_counts"]
+           "withhold_small_groups", "count_table_html", "scan_html_for_small_counts",
+           "round_counts"]
 
 #: shown in place of a count hidden only to protect another cell (GSS symbol "[c]")
 COMPLEMENTARY_MARKER = "[c]"
@@ -88,6 +96,31 @@ def _check_k(k) -> int:
         raise InputError("the minimum cell size must be a whole number of 2 or more",
                          column="min_cell_size", value=k, expected="an integer >= 2 (usually 5)")
     return int(k)
+
+
+def _check_rounding(rounding) -> int | None:
+    if rounding is None:
+        return None
+    if isinstance(rounding, bool) or not isinstance(rounding, (int, np.integer)) \
+            or rounding < 2:
+        raise InputError("rounding must be a whole number of at least 2, or none",
+                         column="rounding", value=rounding, expected="e.g. 5, or leave it out")
+    return int(rounding)
+
+
+def round_counts(values, base: int | None):
+    """``values`` rounded to the nearest multiple of ``base``, halves up (``None``: as they
+    are). 0 stays 0; 1 and 2 become 0 with base 5, which is why small counts are suppressed
+    first and rounded after.
+
+    >>> round_counts([0, 2, 3, 7, 8, 12, 13], 5).tolist()
+    [0, 0, 5, 5, 10, 10, 15]
+    """
+    base = _check_rounding(base)
+    values = np.asarray(values)
+    if base is None:
+        return values
+    return (np.floor(values / base + 0.5) * base).astype(np.int64)
 
 
 def _counts_array(table: pd.DataFrame, label: str | None) -> np.ndarray:
@@ -387,11 +420,13 @@ class Suppression:
 
 
 def _protected(table: pd.DataFrame, k, totals: str, label: str | None,
-               stacklevel: int) -> Suppression:
-    """Suppress ``table``. ``stacklevel`` is passed to :func:`warnings.warn` in
-    :func:`_warn_exposed`: 4 names the line that called the public function calling this."""
+               stacklevel: int, rounding: int | None = None) -> Suppression:
+    """Suppress ``table``, then round what is shown to ``rounding``. ``stacklevel`` is passed
+    to :func:`warnings.warn` in :func:`_warn_exposed`: 4 names the line that called the
+    public function calling this."""
+    rounding = _check_rounding(rounding)
     k, values, status, exposed, prob, positions = _table_shape(table, totals, k, label)
-    text = values.astype(str).astype(object)
+    text = round_counts(values, rounding).astype(str).astype(object)
     text[status == _PRIMARY] = primary_marker(k)
     text[status == _COMPLEMENTARY] = COMPLEMENTARY_MARKER
     shown = pd.DataFrame(text, index=table.index, columns=table.columns, dtype=object)
@@ -401,14 +436,14 @@ def _protected(table: pd.DataFrame, k, totals: str, label: str | None,
 
 
 def protect_counts(counts, k: int = 5, *, totals: str = "auto",
-                   label: str | None = None) -> Suppression:
+                   label: str | None = None, rounding: int | None = None) -> Suppression:
     """Disclosure control of a count table, with everything it found in one result.
 
     Parameters
     ----------
     counts : DataFrame or Series
         Counts, as for :func:`suppress_counts` (a Series as for :func:`suppress_series`).
-    k, totals, label
+    k, totals, label, rounding
         As :func:`suppress_counts` (for a Series, ``totals`` is "auto", "none" or "row").
 
     Returns
@@ -430,12 +465,13 @@ def protect_counts(counts, k: int = 5, *, totals: str = "auto",
     (['<5', '0', '0'], (('Hillview', 0),))
     """
     if not isinstance(counts, pd.Series):
-        return _protected(counts, k, totals, label, stacklevel=4)
+        return _protected(counts, k, totals, label, stacklevel=4, rounding=rounding)
     if totals not in ("auto", "none", "row"):
         raise InputError("unknown 'totals' setting", file=label, value=totals,
                          expected="one of auto, none, row")
     name = counts.name if counts.name is not None else "count"
-    result = _protected(counts.to_frame(name=name), k, totals, label, stacklevel=4)
+    result = _protected(counts.to_frame(name=name), k, totals, label, stacklevel=4,
+                        rounding=rounding)
     return Suppression(result.shown[name].rename(counts.name),
                        result.pattern[name].rename(counts.name), result.unprotected)
 
@@ -470,7 +506,8 @@ def suppression_pattern(table: pd.DataFrame, k: int = 5, *, totals: str = "auto"
 
 
 def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
-                    label: str | None = None, return_pattern: bool = False):
+                    label: str | None = None, return_pattern: bool = False,
+                    rounding: int | None = None):
     """Suppress small counts in a count table, with complementary suppression.
 
     Parameters
@@ -491,6 +528,9 @@ def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     return_pattern : bool, default False
         Also return :func:`suppression_pattern`'s frame (:func:`protect_counts` returns
         both and the cells that could not be protected).
+    rounding : int, optional
+        ``privacy.rounding``: every count shown is rounded to the nearest multiple (halves
+        up) after suppression (see the module docstring).
 
     Returns
     -------
@@ -516,14 +556,15 @@ def suppress_counts(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     Yes        <5      [c]
     No        [c]      [c]
     """
-    result = _protected(table, k, totals, label, stacklevel=4)
+    result = _protected(table, k, totals, label, stacklevel=4, rounding=rounding)
     if not return_pattern:
         return result.shown
     return result.shown, result.pattern
 
 
 def suppress_series(counts: pd.Series, k: int = 5, *, totals: str = "auto",
-                    label: str | None = None, return_pattern: bool = False):
+                    label: str | None = None, return_pattern: bool = False,
+                    rounding: int | None = None):
     """Suppress small counts in one column of counts whose total is (or may be) published.
 
     Parameters
@@ -539,6 +580,8 @@ def suppress_series(counts: pd.Series, k: int = 5, *, totals: str = "auto",
         Name used in messages.
     return_pattern : bool, default False
         Also return the reasons (``""``, ``"primary"``, ``"complementary"``) as a Series.
+    rounding : int, optional
+        Counts shown rounded to the nearest multiple, as :func:`suppress_counts`.
 
     Returns
     -------
@@ -562,14 +605,15 @@ def suppress_series(counts: pd.Series, k: int = 5, *, totals: str = "auto",
     if not isinstance(counts, pd.Series):
         raise InputError("counts must be a pandas Series", file=label,
                          value=type(counts).__name__, expected="Series")
-    result = protect_counts(counts, k, totals=totals, label=label)
+    result = protect_counts(counts, k, totals=totals, label=label, rounding=rounding)
     if return_pattern:
         return result.shown, result.pattern
     return result.shown
 
 
 def percent_with_suppression(counts, k: int = 5, *, of: str = "column", totals: str = "auto",
-                             decimals: int = 1, label: str | None = None) -> pd.DataFrame:
+                             decimals: int = 1, label: str | None = None,
+                             rounding: int | None = None) -> pd.DataFrame:
     """Percentages of a count table, hidden wherever they would reveal a suppressed count.
 
     Parameters
@@ -587,6 +631,9 @@ def percent_with_suppression(counts, k: int = 5, *, of: str = "column", totals: 
         Decimal places.
     label : str, optional
         Name used in messages.
+    rounding : int, optional
+        ``privacy.rounding``: percentages computed from the rounded count and the rounded
+        denominator (NHS Digital's practice), so they agree with the counts shown.
 
     Returns
     -------
@@ -627,9 +674,10 @@ def percent_with_suppression(counts, k: int = 5, *, of: str = "column", totals: 
     if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)) or decimals < 0:
         raise InputError("decimals must be a whole number of 0 or more", file=label,
                          value=decimals, expected="0, 1, 2, ...")
+    rounding = _check_rounding(rounding)
     k, values, status, exposed, prob, (rows, cols) = _table_shape(table, totals, k, label)
     _warn_exposed(table, exposed, prob, (rows, cols), label)
-    A = prob.A.astype(float)
+    A = round_counts(prob.A, rounding).astype(float)
     R, C = A.shape[0] - 1, A.shape[1] - 1
     full_status = np.zeros(A.shape, dtype=np.int8)
     full_status[np.ix_(rows, cols)] = status
@@ -732,7 +780,8 @@ def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
 # ---------------------------------------------------------------------------------------------
 
 def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
-                     caption: str | None = None, label: str | None = None) -> str:
+                     caption: str | None = None, label: str | None = None,
+                     rounding: int | None = None) -> str:
     """An accessible HTML table of counts with disclosure control applied.
 
     Parameters
@@ -740,7 +789,7 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     table : DataFrame
         Raw counts (see :func:`suppress_counts`); suppression is applied here, so a table
         rendered by this function never shows a small count.
-    k, totals, label
+    k, totals, label, rounding
         As :func:`suppress_counts`.
     caption : str, optional
         Table caption (escaped).
@@ -765,7 +814,7 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
     from html import escape
 
     display, pattern = suppress_counts(table, k, totals=totals, label=label,
-                                       return_pattern=True)
+                                       return_pattern=True, rounding=rounding)
     k = _check_k(k)
     out = [f'<table class="sp-counts" data-k="{k}">']
     if caption:
@@ -785,14 +834,17 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
         out.append(f'<tr><th scope="row">{escape(str(row_label))}</th>{"".join(cells)}</tr>')
     out.append("</tbody>")
     used = set(pattern.to_numpy().ravel()) - {""}
+    notes = []
     if used:
-        notes = []
         if "primary" in used:
             notes.append(f"{escape(primary_marker(k))}: a count from 1 to {k - 1}, not shown "
                          "to protect privacy.")
         if "complementary" in used:
             notes.append(f"{COMPLEMENTARY_MARKER}: not shown so that a small count cannot be "
                          "worked out from the totals.")
+    if rounding:
+        notes.append(f"Counts are rounded to the nearest {int(rounding)}.")
+    if notes:
         out.append(f'<tfoot><tr><td colspan="{table.shape[1] + 1}">{" ".join(notes)}'
                    "</td></tr></tfoot>")
     out.append("</table>")

@@ -62,6 +62,7 @@ class Manifest:
     qualitative: dict[str, FileSpec]
     primary_outcome: tuple[str, str] | None
     raw: dict
+    rounding: int | None = None   # privacy.rounding: counts shown rounded to this multiple
 
     @property
     def timepoint_ids(self) -> list[str]:
@@ -199,6 +200,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     sites = _sites(chk, top.get("sites"))
     custom = _custom_instruments(chk, root, top.get("custom_instruments"))
     min_cell = _min_cell_size(chk, top.get("privacy"))
+    rounding = _rounding(chk, top.get("privacy"), min_cell)
     primary = _primary_outcome(chk, top.get("primary_outcome"), instruments)
     files = _files(chk, root, top.get("files"))
     if chk.issues:
@@ -206,7 +208,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     return Manifest(root=root, id=study_id, name=name, description=top.get("description") or "",
                     timepoints=timepoints, instruments=instruments, custom_instruments=custom,
                     sites=sites, min_cell_size=min_cell, primary_outcome=primary, raw=data,
-                    **files)
+                    rounding=rounding, **files)
 
 
 def _read_yaml(root: Path) -> tuple[Path, str, object]:
@@ -254,7 +256,7 @@ def _custom_instruments(chk: _Checker, root: Path, entries) -> list[Path]:
 def _min_cell_size(chk: _Checker, privacy) -> int:
     if privacy is None:
         return 5
-    privacy = chk.keys(privacy, ("privacy",), {"min_cell_size": False})
+    privacy = chk.keys(privacy, ("privacy",), {"min_cell_size": False, "rounding": False})
     if "min_cell_size" not in privacy:
         return 5
     value = privacy["min_cell_size"]
@@ -268,6 +270,26 @@ def _min_cell_size(chk: _Checker, privacy) -> int:
                   expected="a whole number of at least 2 (default 5; NHS Digital withholds "
                            "1 to 7)")
         return 5
+    return value
+
+
+def _rounding(chk: _Checker, privacy, min_cell: int) -> int | None:
+    """``privacy.rounding``: every count a report shows rounded to this multiple (NHS
+    Digital rounds to 5), after small counts are suppressed. The smallest count shown is
+    ``min_cell_size``; it must not round to 0."""
+    if not isinstance(privacy, dict) or privacy.get("rounding") is None:
+        return None
+    value = privacy["rounding"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        chk.error(("privacy", "rounding"), "not a valid rounding base", value=value,
+                  expected="a whole number of at least 2, e.g. 5 (or leave it out)")
+        return None
+    if 2 * min_cell < value:
+        chk.error(("privacy", "rounding"), f"rounding to {value} would show counts of "
+                  f"{min_cell} and more as 0", value=value,
+                  expected=f"a min_cell_size of at least {(value + 1) // 2}, or a smaller "
+                           "rounding base")
+        return None
     return value
 
 

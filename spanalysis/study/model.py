@@ -105,6 +105,11 @@ class Study:
         return self.manifest.min_cell_size
 
     @property
+    def rounding(self) -> int | None:
+        """``privacy.rounding``: counts shown are rounded to this multiple (None: as they are)."""
+        return self.manifest.rounding
+
+    @property
     def warnings(self) -> list[Issue]:
         return [i for i in self.issues if i.level == "warning"]
 
