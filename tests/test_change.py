@@ -780,3 +780,33 @@ def test_a_scale_with_no_published_mid_says_so_instead_of_counting_zero():
     assert pd.isna(s["pct_exceeds_mid"]) and s["mid_source"] == "no MID published"
     # counts are still counts (an integer type that can be missing)
     assert str(reliable_change_summary(rc, min_cell_size=5)["n_exceeds_mid"].dtype) == "Int64"
+
+
+def test_effect_sizes_not_estimable_are_nan_with_the_reason_in_both_places():
+    # issue 19: 6. Two pairs: pre 10, 12; post 13, 14. diff 3, 2: mean 2.5, sd 0.7071;
+    # sd_pre 1.4142, sd_post 0.7071, d_av = 2.5 / 1.0607 = 2.357. With df = 1, Hedges' J
+    # = 1 - 3 / (4 - 1) = 0 would make g_av 0: not an estimate, so NaN with the reason.
+    es = paired_effect_sizes([10, 12], [13, 14])
+    assert es["d_av"] == pytest.approx(2.5 / ((math.sqrt(2) + math.sqrt(0.5)) / 2))
+    assert math.isnan(es["hedges_j"]) and math.isnan(es["g_av"])
+    assert "at least 3 pairs" in es["reason"]
+    assert np.isnan(change.hedges_j(1)) and change.hedges_j(2) == pytest.approx(1 - 3 / 7)
+    table = paired_change(make_scores(np.array([10, 12.0]), np.array([13, 14.0]), "w", "t"),
+                          info_for([("w", "t", "higher", {})]), timepoints=TP,
+                          min_cell_size=2).iloc[0]
+    assert table["d_av"] == pytest.approx(es["d_av"]) and math.isnan(table["g_av"])
+    # Everyone changed by exactly 2: sd(diff) = 0, so d_z = 2 / 0 is not estimable (NaN in
+    # paired_change, and now in paired_effect_sizes too, never inf).
+    pre, post = np.array([10, 11, 12.0]), np.array([12, 13, 14.0])
+    es = paired_effect_sizes(pre, post)
+    assert math.isnan(es["d_z"]) and "no variation" in es["reason"]
+    assert es["d_av"] == pytest.approx(2.0)      # sd_pre = sd_post = 1
+    table = paired_change(make_scores(pre, post, "w", "t"), info_for([("w", "t", "higher", {})]),
+                          timepoints=TP, min_cell_size=2).iloc[0]
+    assert math.isnan(table["d_z"]) and table["d_av"] == pytest.approx(2.0)
+    # and no SD at either time point: d_av is NaN too (not inf)
+    es = paired_effect_sizes([5, 5, 5], [7, 7, 7])
+    assert math.isnan(es["d_z"]) and math.isnan(es["d_av"]) and math.isnan(es["g_av"])
+    assert es["reason"].count(";") == 1
+    # an estimable case has no reason
+    assert paired_effect_sizes(PRE, POST)["reason"] is None

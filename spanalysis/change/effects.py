@@ -68,10 +68,21 @@ def p_adjust_holm(pvals) -> np.ndarray:
 
 
 def hedges_j(df):
-    """Small-sample correction J = 1 - 3 / (4 df - 1) (Borenstein et al. 2009, eq. 4.22)."""
+    """Small-sample correction J = 1 - 3 / (4 df - 1) (Borenstein et al. 2009, eq. 4.22).
+
+    NaN below df = 2: at df = 1 (two pairs) J is 0, which would turn any effect into 0
+    rather than an estimate (issue 19: 6)."""
     df = np.asarray(df, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(df >= 1, 1.0 - 3.0 / (4.0 * df - 1.0), np.nan)
+        return np.where(df >= 2, 1.0 - 3.0 / (4.0 * df - 1.0), np.nan)
+
+
+#: why a paired effect size is NaN, in the order checked
+NOT_ESTIMABLE = {
+    "d_z": "d_z not estimable: the changes have no variation (SD of the changes 0)",
+    "d_av": "d_av and g_av not estimable: the scores have no variation at either time point",
+    "g_av": "g_av not estimable: Hedges' correction needs at least 3 pairs (df >= 2)",
+}
 
 
 def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
@@ -120,7 +131,9 @@ def paired_effect_sizes(pre, post) -> dict:
     dict
         ``n`` (complete pairs), ``mean_diff`` (post - pre), ``sd_diff``, ``sd_pre``,
         ``sd_post``, ``r`` (pre-post Pearson correlation), ``d_z``, ``d_av``, ``d_rm``,
-        ``hedges_j`` and ``g_av``. SDs use n - 1.
+        ``hedges_j``, ``g_av`` and ``reason`` (why an effect size is NaN, see
+        :data:`NOT_ESTIMABLE`; None when all are estimated). SDs use n - 1. An effect size that
+        would divide by a zero SD is NaN, as in :func:`~spanalysis.change.paired_change`.
 
     Notes
     -----
@@ -164,13 +177,18 @@ def paired_effect_sizes(pre, post) -> dict:
     sd_diff = diff.std(ddof=1)
     sd_pre = x.std(ddof=1)
     sd_post = y.std(ddof=1)
+    sd_av = (sd_pre + sd_post) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         r = float(np.corrcoef(x, y)[0, 1]) if sd_pre > 0 and sd_post > 0 else math.nan
-        d_z = mean_diff / sd_diff
-        d_av = mean_diff / ((sd_pre + sd_post) / 2)
+        d_z = mean_diff / sd_diff if sd_diff > 0 else math.nan
+        d_av = mean_diff / sd_av if sd_av > 0 else math.nan
         d_rm = (mean_diff / math.sqrt(sd_pre**2 + sd_post**2 - 2 * r * sd_pre * sd_post)
                 * math.sqrt(2 * (1 - r))) if np.isfinite(r) else math.nan
     j = float(hedges_j(n - 1))
+    reasons = [NOT_ESTIMABLE[k] for k, missing in
+               (("d_z", sd_diff == 0), ("d_av", sd_av == 0), ("g_av", sd_av > 0 and n < 3))
+               if missing]
     return {"n": int(n), "mean_diff": float(mean_diff), "sd_diff": float(sd_diff),
             "sd_pre": float(sd_pre), "sd_post": float(sd_post), "r": r, "d_z": float(d_z),
-            "d_av": float(d_av), "d_rm": float(d_rm), "hedges_j": j, "g_av": float(d_av * j)}
+            "d_av": float(d_av), "d_rm": float(d_rm), "hedges_j": j, "g_av": float(d_av * j),
+            "reason": "; ".join(reasons) or None}
