@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 # Open the notebooks in JupyterLab with the project's kernel.
+# As root (a container, CI), JupyterLab refuses to start unless told it may.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 kernel: $(STAMP)
 	$(PY) -m spanalysis kernel install --name $(KERNEL)

@@ -82,3 +82,15 @@ def test_notebooks_are_stored_without_outputs():
 def test_nothing_downloads_nltk_data():
     for path in list((REPO / "spanalysis").rglob("*.py")) + list((REPO / "notebooks").glob("*.ipynb")):
         assert "nltk.download" not in path.read_text(encoding="utf-8"), path
+
+
+def test_make_lab_starts_as_root_too():
+    """Issue 21: ``make lab`` as root (a container) stopped: JupyterLab needs --allow-root."""
+    import os
+    import subprocess
+
+    done = subprocess.run(["make", "-n", "lab"], cwd=REPO, capture_output=True, text=True,
+                          check=True)
+    command = [line for line in done.stdout.splitlines() if "jupyter lab" in line]
+    assert len(command) == 1
+    assert ("--allow-root" in command[0]) == (os.geteuid() == 0)
