@@ -28,10 +28,11 @@ from typing import Iterable, Iterator
 import pandas as pd
 import yaml
 
-from spanalysis.errors import InputError, Issue
+from spanalysis.errors import InputError, Issue, SpanalysisError
 
-__all__ = ["TableRead", "read_table", "detect_encoding", "atomic_write", "write_table",
-           "SUPPORTED_EXTENSIONS", "neutralise_formulas", "StrictYamlLoader", "load_yaml"]
+__all__ = ["TableRead", "read_table", "detect_encoding", "atomic_write", "WriteError",
+           "write_table", "SUPPORTED_EXTENSIONS", "neutralise_formulas", "StrictYamlLoader",
+           "load_yaml"]
 
 SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".sav", ".parquet")
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -401,19 +402,39 @@ def _read_parquet(path: Path, label: str, text_columns: list[str]) -> TableRead:
 
 # --------------------------------------------------------------------------- writing
 
+class WriteError(SpanalysisError, OSError):
+    """An output could not be written (disk full, read-only, a folder in the way): one line
+    naming the file and the cause. Also an :class:`OSError`, with its ``errno``."""
+
+    exit_code = 1
+
+    def __init__(self, path: Path, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+        self.path = Path(path)
+        self.cause = cause.strerror or type(cause).__name__
+
+    def __str__(self) -> str:
+        return f"could not write {self.path}: {self.cause}"
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8",
                  newline: str | None = None) -> Iterator:
     """Open a temporary file beside ``path``; on success rename it onto ``path``.
 
-    A crash or exception leaves ``path`` untouched (no half-written file) and removes the
-    temporary file.
+    A crash or exception leaves ``path`` untouched (no half-written or empty file) and
+    removes the temporary file. A write that fails (disk full, read-only folder, a folder
+    of that name in the way) raises :class:`WriteError` naming ``path`` and the cause.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    # os.open applies the umask, so the file gets the usual permissions (mkstemp's are 0600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # os.open applies the umask, so the file gets the usual permissions (mkstemp's 0600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     try:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as handle:
@@ -421,9 +442,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from exc
         raise
 
 

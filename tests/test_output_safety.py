@@ -135,3 +135,130 @@ def test_a_second_report_run_into_the_same_folder_refuses(tmp_path, capsys):
     assert f"another 'spanalysis report' is writing into {out.resolve()}" in err
     assert "Traceback" not in err and waited < 30
     assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]   # nothing written
+
+
+# ------------------------------------------------------------------ 20: whole files or none
+
+def disk_full(monkeypatch):
+    """Writes fail as on a full disk: flushing a file to the disk raises ENOSPC."""
+    import errno
+    import os
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file(tmp_path, monkeypatch, capsys):
+    from conftest import DEMO
+
+    out = tmp_path / "scores.csv"
+    out.write_text("the previous scores\n", encoding="utf-8")
+    disk_full(monkeypatch)
+    code = main(["score", str(DEMO), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"error: could not write {out}: No space left on device\n"
+    assert out.read_text(encoding="utf-8") == "the previous scores\n"   # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]  # no temporary file
+
+
+def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from conftest import DEMO
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "open", refuse)
+    out = tmp_path / "change.csv"
+    assert main(["change", str(DEMO), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == f"error: could not write {out}: Read-only file system\n"
+    assert not out.exists()
+
+
+def test_write_error_is_still_an_oserror(tmp_path, monkeypatch):
+    import errno
+
+    from spanalysis.io import WriteError, atomic_write
+
+    disk_full(monkeypatch)
+    with pytest.raises(OSError) as info:
+        with atomic_write(tmp_path / "x.json") as handle:
+            handle.write("{}")
+    assert isinstance(info.value, WriteError) and info.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def report_job(out):
+    from spanalysis.report.jobs import ReportJob
+
+    base = out / "sites"
+    base.mkdir(parents=True, exist_ok=True)
+    return ReportJob(name="riverside-pcn", kind="site", title="Site report: Riverside PCN",
+                     notebook=out / "site_report.ipynb", parameters={}, site="Riverside PCN",
+                     html=base / "riverside-pcn.html", executed=base / "riverside-pcn.ipynb",
+                     log=base / "riverside-pcn.log", summary=base / "riverside-pcn.summary.json",
+                     record=base / "riverside-pcn.run.json", fingerprint="f")
+
+
+def finished_run():
+    return {"error": None, "cell": None, "cell_source": None, "tb": None, "attempts": 1}
+
+
+def test_a_report_whose_html_cannot_be_written(tmp_path, monkeypatch):
+    """The disk fills while the HTML is written: the report fails naming the file and the
+    cause (not "worker failed"), no part of it is left as finished, no temporary file stays,
+    and the index still lists it with the report that did finish."""
+    import json
+
+    from spanalysis.report.execution import _write_outputs
+    from spanalysis.report.index import write_index
+    from spanalysis.report.jobs import BuildResult, ReportResult
+    from spanalysis.study import load_study
+
+    from conftest import DEMO
+
+    out = tmp_path / "out"
+    job = report_job(out)
+    for old in (job.html, job.record, job.summary):     # a previous run's report
+        old.write_text("old", encoding="utf-8")
+    tmp_nb = job.html.parent / ".riverside-pcn.1234.part.ipynb"
+    tmp_nb.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                  "nbformat_minor": 5}), encoding="utf-8")
+    disk_full(monkeypatch)
+    result = _write_outputs(job, finished_run(), "<html></html>", tmp_nb, [], "", 1.0)
+    monkeypatch.undo()
+    assert result.status == "failed"
+    assert result.error == f"could not write {job.html}: No space left on device"
+    assert not job.html.exists() and not job.record.exists() and not job.summary.exists()
+    assert [p for p in out.rglob("*") if ".part" in p.name] == []
+    assert job.executed.is_file()                 # the complete executed notebook is kept
+
+    other = ReportResult("01_data_quality", "study", "Data quality", "study/01.html", "ok")
+    result.html = "sites/riverside-pcn.html"
+    write_index(BuildResult(out, [other, result], 2.0), load_study(DEMO))
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert [(r["name"], r["status"]) for r in index["reports"]] == [
+        ("01_data_quality", "ok"), ("riverside-pcn", "failed")]
+    assert "could not write" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_empty_executed_notebook_is_never_moved_into_place(tmp_path):
+    """papermill could not save the executed notebook (0 bytes on a full disk): it is
+    removed, not moved over the analysts' copy."""
+    from spanalysis.report.execution import _write_outputs
+
+    job = report_job(tmp_path / "out")
+    job.executed.write_text('{"cells": []}', encoding="utf-8")     # the last good copy
+    tmp_nb = job.html.parent / ".riverside-pcn.1234.part.ipynb"
+    tmp_nb.write_bytes(b"")
+    run = dict(finished_run(), error=f"could not write {job.executed}: No space left on device")
+    result = _write_outputs(job, run, None, tmp_nb, [], "", 1.0)
+    assert result.status == "failed" and result.error.startswith("could not write")
+    assert job.executed.read_text(encoding="utf-8") == '{"cells": []}'
+    assert not tmp_nb.exists()
+    assert "was not written completely" in job.log.read_text(encoding="utf-8")

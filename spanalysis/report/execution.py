@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import re
@@ -18,12 +19,15 @@ import traceback
 from pathlib import Path
 from typing import Mapping
 
-from spanalysis.io import atomic_write
+from spanalysis.io import WriteError, atomic_write
 from spanalysis.report.jobs import ReportJob, ReportResult, RunSettings, _read_summary
 
 __all__ = ["run_job", "is_kernel_start_failure"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: errors of a disk that takes no more (full, read-only, over quota): papermill failing to
+#: save the executed notebook is reported as a write of that file
+_DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
 
 
 def is_kernel_start_failure(exc: BaseException) -> bool:
@@ -160,6 +164,9 @@ def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: 
         except Exception as exc:   # noqa: BLE001 - kernel start, time limit, ...
             error = f"{type(exc).__name__}: {exc}".strip()
             tb = traceback.format_exc()
+            if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+                error = f"could not write {job.executed}: {exc.strerror}"
+                break
             if type(exc).__name__ == "CellTimeoutError" or time.perf_counter() >= deadline:
                 error = (f"time limit of {settings.timeout:g} s per report reached "
                          f"({error.splitlines()[0]})")
@@ -195,36 +202,77 @@ def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path):
 def _write_outputs(job: ReportJob, run: dict, html_text: str | None, tmp_nb: Path,
                    notes: list[str], kernel_text: str, seconds: float) -> ReportResult:
     """Keep the executed notebook, write the HTML (or remove a previous run's), the log and
-    the run record (last: it marks the report complete), and say what happened."""
+    the run record (last: it marks the report complete), and say what happened.
+
+    A write that fails (disk full, read-only folder) makes this report fail with the file
+    and the cause (:class:`~spanalysis.io.WriteError`), leaving none of its HTML, summary
+    or record behind, so the index and a rerun see it as not finished."""
     from spanalysis.report import render
 
-    error, cell, cell_source, attempts = (run["error"], run["cell"], run["cell_source"],
-                                          run["attempts"])
-    if tmp_nb.exists():        # complete (papermill wrote it at the end): keep for analysts
-        os.replace(tmp_nb, job.executed)
-    if error is None:
-        render.write_html_atomic(html_text, job.html)
-    else:
-        for stale in (job.html, job.record, job.summary):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-    notes.append(f"kernel start attempts: {attempts}")
-    notes.append(f"{'failed' if error else 'finished'} after {seconds:.1f} s")
+    _keep_executed_notebook(tmp_nb, job.executed, notes)
+    try:
+        if run["error"] is None:
+            render.write_html_atomic(html_text, job.html)
+        else:
+            _remove_outputs(job)
+        _write_log(job, run, notes, kernel_text, seconds)
+        if run["error"] is None:
+            with atomic_write(job.record) as handle:      # last: marks the report complete
+                json.dump({"fingerprint": job.fingerprint, "seconds": round(seconds, 3),
+                           "attempts": run["attempts"], "finished": _now()}, handle, indent=2)
+    except WriteError as exc:
+        with contextlib.suppress(OSError):
+            _remove_outputs(job)
+        run = dict(run, error=str(exc), cell=None, cell_source=None, tb=None)
+        with contextlib.suppress(OSError):       # the log too, if the disk takes it
+            _write_log(job, run, notes, kernel_text, seconds)
+    error = run["error"]
+    summary = _read_summary(job.summary) if error is None else None
+    return ReportResult(job.name, job.kind, job.title, str(job.html),
+                        "failed" if error else "ok", job.site, seconds, run["attempts"], error,
+                        run["cell"], run["cell_source"], str(job.log), summary)
+
+
+def _keep_executed_notebook(tmp_nb: Path, executed: Path, notes: list[str]) -> None:
+    """Move the executed notebook into place when papermill wrote it whole; a partial or
+    empty one (the disk filled while papermill wrote it) is removed, never moved."""
+    if not tmp_nb.exists():
+        return
+    try:
+        complete = isinstance(json.loads(tmp_nb.read_text(encoding="utf-8")).get("cells"),
+                              list)
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    try:
+        if complete:         # papermill writes it at the end: keep it for analysts
+            os.replace(tmp_nb, executed)
+            return
+        notes.append(f"the executed notebook {executed.name} was not written completely")
+    except OSError as exc:
+        notes.append(f"could not write {executed}: {exc.strerror or exc}")
+    with contextlib.suppress(OSError):
+        tmp_nb.unlink()
+
+
+def _remove_outputs(job: ReportJob) -> None:
+    """A failed report keeps no HTML, summary or record of a previous run."""
+    for stale in (job.html, job.record, job.summary):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):  # not ours to remove
+            stale.unlink()
+
+
+def _write_log(job: ReportJob, run: dict, notes: list[str], kernel_text: str,
+               seconds: float) -> None:
+    error, cell, cell_source = run["error"], run["cell"], run["cell_source"]
+    lines = notes + [f"kernel start attempts: {run['attempts']}",
+                     f"{'failed' if error else 'finished'} after {seconds:.1f} s"]
     if error:
         where = f" in cell {cell} ({cell_source})" if cell or cell_source else ""
-        notes += [f"ERROR{where}: {error}", "", run["tb"] or ""]
+        lines += [f"ERROR{where}: {error}", "", run["tb"] or ""]
     if kernel_text.strip():
-        notes += ["", "kernel output:", kernel_text]
+        lines += ["", "kernel output:", kernel_text]
     with atomic_write(job.log) as handle:
-        handle.write("\n".join(notes) + "\n")
-    summary = _read_summary(job.summary) if error is None else None
-    if error is None:
-        with atomic_write(job.record) as handle:      # last: marks the report as complete
-            json.dump({"fingerprint": job.fingerprint, "seconds": round(seconds, 3),
-                       "attempts": attempts, "finished": _now()}, handle, indent=2)
-    return ReportResult(job.name, job.kind, job.title, str(job.html),
-                        "failed" if error else "ok", job.site, seconds, attempts, error, cell,
-                        cell_source, str(job.log), summary)
+        handle.write("\n".join(lines) + "\n")
 
 
 def _now() -> str:
