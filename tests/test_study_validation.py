@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import folder_digest
@@ -302,6 +303,41 @@ def test_a_date_with_a_trailing_number_is_not_a_date_time(make_study):
     replace_in(folder / "responses.csv", "2025-04-12", "2025-04-12-05")
     err = only_error(folder)
     assert (err.column, err.value) == ("completed_date", "2025-04-12-05")
+
+
+def test_responses_with_a_header_only_cannot_be_analysed(make_study, capsys):
+    """Issue 21 (2): a study with no answers at all fails validate, saying what is missing,
+    rather than passing and rendering half a report."""
+    folder = make_study()
+    header = (folder / "responses.csv").read_text().splitlines()[0]
+    (folder / "responses.csv").write_text(header + "\n")
+    err = only_error(folder)
+    assert (err.file, err.row) == ("responses.csv", 2) and "no rows" in err.message
+    assert_cli_rejects(folder, capsys, "responses.csv, row 2", "header but no rows")
+
+
+def test_no_participant_with_a_baseline_cannot_be_analysed(make_study):
+    folder = make_study()
+    lines = (folder / "responses.csv").read_text().splitlines()
+    (folder / "responses.csv").write_text(
+        "\n".join([lines[0]] + [r for r in lines[1:] if ",baseline," not in r]) + "\n")
+    err = only_error(folder)
+    assert (err.file, err.column) == ("responses.csv", "timepoint")
+    assert "no participant has a questionnaire at the baseline ('baseline')" in err.message
+
+
+def test_segments_with_a_header_only_mean_no_coding_yet(tmp_path):
+    """Issue 21 (2): a header-only segments.csv was a pandas traceback in validate; it is
+    sources without coding, an empty segment table."""
+    from spanalysis.qual.segments import SEGMENT_COLUMNS, read_segments
+
+    path = tmp_path / "segments.csv"
+    path.write_text(",".join(SEGMENT_COLUMNS) + "\n")
+    sources = pd.DataFrame({"source_id": ["S1"], "text": ["some words"]})
+    codebook = pd.DataFrame({"id": ["hope"]})
+    seg = read_segments(path, sources, codebook)
+    assert list(seg.columns) == SEGMENT_COLUMNS and len(seg) == 0
+    assert seg["start"].dtype == np.int64 and seg["end"].dtype == np.int64
 
 
 def test_followup_before_referral(make_study, capsys):

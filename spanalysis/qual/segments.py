@@ -209,6 +209,8 @@ def read_segments(path: str | os.PathLike, sources: pd.DataFrame, codebook: pd.D
     if "text" not in frame.columns:
         frame["text"] = None
     frame = frame[SEGMENT_COLUMNS].copy()
+    if frame.empty:   # a header and no rows: sources without coding, which is allowed
+        return _no_segments(frame)
     for col in required:
         frame[col] = frame[col].astype("str").str.strip()
         frame[col] = frame[col].where(frame[col] != "")
@@ -269,3 +271,9 @@ def read_segments(path: str | os.PathLike, sources: pd.DataFrame, codebook: pd.D
     frame["end"] = end.astype(np.int64)
     frame["text"] = given.where(given.notna(), sliced)
     return frame
+
+
+def _no_segments(frame: pd.DataFrame) -> pd.DataFrame:
+    """The segment table with no rows, in the types a read table has (offsets int64)."""
+    out = frame.astype({c: "str" for c in SEGMENT_COLUMNS})
+    return out.astype({"start": np.int64, "end": np.int64})

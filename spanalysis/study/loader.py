@@ -166,6 +166,11 @@ class _Loader(Messages):
         if table is None:
             return None
         df = table.frame
+        if df.empty:   # a header alone: nothing to score, so nothing a report could show
+            self.add("error", "the responses file has a header but no rows", file=table.label,
+                     row=2, expected="one row per participant and time point (the "
+                     "questionnaire answers)")
+            return None
         if manifest.responses_layout == "long":
             if not self.require(table.label, df.columns,
                                 ["participant_id", "timepoint", "item", "value"],
@@ -427,7 +432,12 @@ class _Loader(Messages):
         pid = participants["participant_id"]
         missing = (ids.participants >= 0) & ~seen[ids.participants]
         n = int(missing.sum())
-        if n:
+        if n and n == int((ids.participants >= 0).sum()):   # change needs a baseline
+            self.add("error", f"no participant has a questionnaire at the baseline "
+                     f"('{manifest.baseline}')", file=manifest.responses.name,
+                     column="timepoint", expected=f"rows with timepoint '{manifest.baseline}' "
+                     "(the first time point in study.yaml)")
+        elif n:
             examples = ", ".join(pid[missing].head(5))
             self.add("warning", f"{n} participant(s) have no questionnaire at the baseline "
                      f"(e.g. {examples})", file=manifest.participants.name,
