@@ -139,7 +139,8 @@ def test_statistics_by_themes_matches_pingouin_on_rebuilt_groups(demo):
         n1, n2 = len(x), len(y)
         sp = math.sqrt(((n1 - 1) * x.var(ddof=1) + (n2 - 1) * y.var(ddof=1)) / (n1 + n2 - 2))
         g = (x.mean() - y.mean()) / sp * (1 - 3 / (4 * (n1 + n2) - 9))
-        assert row["hedges_g"] == pytest.approx(g)
+        better = -1 if row["direction"] == "lower" else 1   # g is signed: positive = improved
+        assert row["hedges_g"] == pytest.approx(better * g)
         assert abs(row["hedges_g"]) == pytest.approx(ref["cohen_d"] * (1 - 3 / (4 * (n1 + n2)
                                                                                  - 9)))
         ci = stats.ttest_1samp(y, 0).confidence_interval(0.95)
@@ -579,3 +580,21 @@ def test_prevalence_heatmap_hides_small_counts(demo):
     # every annotated number belongs to a cell with at least k voicers (or to zero)
     allowed = {f"{v:.0f}" for v in big["pct_voiced"]} | {"0"}
     assert shown <= allowed
+
+
+def test_by_theme_effects_all_say_improvement_when_positive_on_lower_is_better_scales(demo):
+    # issue 19: 3. UCLA-3 and ONS anxiety: lower is better. Voicers' raw difference in change
+    # (post - pre, voiced minus not) is negative when they fell more, i.e. improved more; the
+    # improvement difference and Hedges' g must both be positive then (and vice versa).
+    table = I.statistics_by_themes(demo, scales=["ucla3", "ons4/anxious"])
+    shown = table[table["hedges_g"].notna()]
+    assert set(shown["instrument"]) == {"ucla3", "ons4"}
+    assert set(shown["direction"]) == {"lower"} and len(shown) >= 6
+    assert (np.sign(shown["hedges_g"]) == np.sign(shown["improvement_difference"])).all()
+    assert (np.sign(shown["hedges_g"]) == -np.sign(shown["difference"])).all()
+    social = shown[(shown["theme"] == "social_connection") & (shown["instrument"] == "ucla3")]
+    assert social["improvement_difference"].iloc[0] > 0 and social["hedges_g"].iloc[0] > 0
+    # the same orientation in the measurement-coverage table (item level)
+    coverage = I.measurement_coverage(demo)
+    cov = coverage[coverage["hedges_g"].notna()]
+    assert len(cov) and (np.sign(cov["hedges_g"]) == np.sign(cov["improvement_difference"])).all()

@@ -161,9 +161,9 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
         ``voiced_mean, voiced_sd, voiced_ci_low, voiced_ci_high`` (mean change and its t
         interval among voicers), the same for ``not_voiced_*``, ``difference`` (voiced minus
         not voiced mean change, raw points) with its Welch interval ``difference_ci_low,
-        difference_ci_high``, ``t, df, p`` (Welch), ``p_holm``, ``hedges_g``,
-        ``improvement_difference, improvement_ci_low, improvement_ci_high`` (the difference
-        signed so that positive = voicers improved more, following ``direction``),
+        difference_ci_high``, ``t, df, p`` (Welch), ``p_holm``, ``hedges_g`` and
+        ``improvement_difference, improvement_ci_low, improvement_ci_high`` (both signed so
+        that positive = voicers improved more, following ``direction``),
         ``small_group`` (either group below ``min_cell_size``: statistics withheld),
         ``confidence``.
 

@@ -5,8 +5,9 @@ pair of groups and one vectorised over every theme and scale (or item) of a tabl
 * **Small groups**: when either compared group has fewer than ``min_cell_size`` people, every
   statistic of that comparison is withheld (NaN) and ``small_group`` is True; the group sizes
   stay so the table explains itself.
-* ``improvement_*`` columns are the difference multiplied by -1 where lower is better, so
-  positive always means "voicers improved more".
+* ``improvement_*`` columns and ``hedges_g`` are multiplied by -1 where lower is better, so
+  positive always means "voicers improved more" (``difference`` and its interval stay raw,
+  voiced minus not voiced in post - pre change; :func:`welch_comparison` is not oriented).
 
 References
 ----------
@@ -160,8 +161,10 @@ def _compare(data: pd.DataFrame, keys: list[str], index: pd.MultiIndex, confiden
 
 
 def _improvement(out: pd.DataFrame) -> pd.DataFrame:
-    """Direction-aware difference: positive = voicers improved more."""
+    """Direction-aware difference and Hedges' g: positive = voicers improved more, on every
+    scale (issue 19: 3; on a lower-is-better scale the raw difference is negative then)."""
     sign = _sign(out["direction"])
+    out["hedges_g"] = out["hedges_g"].to_numpy() * sign
     lo = out["difference_ci_low"].to_numpy() * sign
     hi = out["difference_ci_high"].to_numpy() * sign
     out["improvement_difference"] = out["difference"].to_numpy() * sign
