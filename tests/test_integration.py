@@ -149,14 +149,45 @@ def test_statistics_by_themes_matches_pingouin_on_rebuilt_groups(demo):
 
 
 def test_statistics_by_themes_holm_family(demo):
+    # issue 19: 9. The family, by hand: 12 themes x 8 default scales = 96 planned tests, of
+    # which 9 are withheld (a group below 5) and still count; SWEMWBS is scored from the
+    # WEMWBS items, so it is WEMWBS's outcome and not counted again: 12 x 7 = 84 tests.
     t = I.statistics_by_themes(demo)
-    ok = t["p"].notna().to_numpy()
-    ref = multipletests(t.loc[ok, "p"], method="holm")[1]
-    assert t.loc[ok, "p_holm"].to_numpy() == pytest.approx(ref)
-    by_scale = I.statistics_by_themes(demo, family="scale")
-    for _, g in by_scale[by_scale["p"].notna()].groupby(["instrument", "scale"]):
-        assert g["p_holm"].to_numpy() == pytest.approx(multipletests(g["p"],
-                                                                     method="holm")[1])
+    assert len(t) == 96 and t["theme"].nunique() == 12 and t["small_group"].sum() == 9
+    assert t["p"].notna().sum() == 87                  # shown
+    m = 12 * 7
+    first = t.sort_values("p").iloc[0]                 # the smallest p: multiplied by m
+    assert first["p_holm"] == pytest.approx(m * first["p"])
+    assert (t["holm_family_size"] == m).all()
+    # the family without SWEMWBS, every planned test (withheld ones rebuilt from the data)
+    planned = []
+    for row in t.itertuples():
+        x, y = split(demo, row.theme, scale_change(demo, row.instrument, row.scale))
+        planned.append(stats.ttest_ind(x, y, equal_var=False).pvalue
+                       if len(x) >= 2 and len(y) >= 2 else np.nan)
+    t = t.assign(planned=planned)
+    assert t.loc[t["p"].notna(), "planned"].to_numpy() == pytest.approx(t["p"].dropna())
+    family = t[t["instrument"] != "swemwbs"]
+    assert family["planned"].notna().sum() == m
+    ref = pd.Series(multipletests(family["planned"], method="holm")[1], index=family.index)
+    shown = family["p"].notna()
+    assert t.loc[family.index[shown], "p_holm"].to_numpy() == pytest.approx(ref[shown])
+    assert t.loc[t["p"].isna(), "p_holm"].isna().all()  # withheld stays withheld
+    # a SWEMWBS test is adjusted in WEMWBS's place of the same theme
+    sw = t[(t["instrument"] == "swemwbs") & t["p"].notna()].iloc[0]
+    w = family.index[(family["instrument"] == "wemwbs") & (family["theme"] == sw["theme"])][0]
+    swapped = family["planned"].copy()
+    swapped[w] = sw["planned"]
+    assert sw["p_holm"] == pytest.approx(multipletests(swapped, method="holm")[1][
+        family.index.get_loc(w)])
+    by_scale = I.statistics_by_themes(demo, family="scale").assign(planned=planned)
+    groups = list(by_scale.groupby(["instrument", "scale"]))
+    assert len(groups) == 8 and by_scale["holm_family_size"].max() == 12
+    for _, g in groups:   # within a scale: its 12 themes, withheld ones included
+        g = g[g["planned"].notna()]
+        ref = multipletests(g["planned"], method="holm")[1]
+        shown = g["p"].notna().to_numpy()
+        assert g.loc[shown, "p_holm"].to_numpy() == pytest.approx(ref[shown])
     with pytest.raises(InputError, match="Holm family"):
         I.statistics_by_themes(demo, family="everything")
 

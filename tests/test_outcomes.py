@@ -280,3 +280,39 @@ def test_score_time_points_in_the_studys_order(demo, form):
     for block in range(len(scores) // n):
         got = tp.iloc[block * n:(block + 1) * n].astype(object).fillna("(blank)")
         assert got.tolist() == want
+
+
+def test_the_change_tables_holm_family_counts_each_outcome_once(demo):
+    # issue 19: 9. The 15 questionnaire scales of the demo, by hand: WEMWBS total with SWEMWBS
+    # metric and raw (scored from seven WEMWBS items) = 1 outcome; GSE total and mean (the
+    # same items) = 1; ONS4's four items = 4; UCLA-3 = 1; ONS loneliness = 1; MYCaW concern 1,
+    # concern 2, wellbeing and profile = 4 (different items). 12 tests, not 15.
+    from statsmodels.stats.multitest import multipletests
+
+    table = outcomes.change_table(demo)
+    assert len(table) == 15 and outcomes.holm_family_size(demo) == 12
+    first = table.sort_values("p").iloc[0]
+    assert first["p_holm"] == pytest.approx(12 * first["p"])
+    key = list(zip(table["instrument"], table["scale"]))
+    family = table[~table["instrument"].isin(["swemwbs"]) & (table["scale"] != "mean")]
+    assert len(family) == 12
+    ref = multipletests(family["p"], method="holm")[1]
+    assert family["p_holm"].to_numpy() == pytest.approx(ref)
+    # SWEMWBS metric: adjusted in WEMWBS total's place with its own p
+    sw = table.iloc[key.index(("swemwbs", "metric"))]
+    p = family["p"].to_numpy().copy()
+    p[list(family["instrument"]).index("wemwbs")] = sw["p"]
+    assert sw["p_holm"] == pytest.approx(
+        multipletests(p, method="holm")[1][list(family["instrument"]).index("wemwbs")])
+    assert outcomes.FAMILY_RULE.startswith("Holm's adjustment counts each planned test once")
+
+
+def test_withheld_tests_still_count_in_the_holm_family():
+    # issue 19: 9, by hand: p = 0.01, 0.02, 0.03 for three outcomes; the third is withheld
+    # from the display but planned, so the family is 3: 0.01 x 3 = 0.03, max(0.02 x 2, 0.03)
+    # = 0.04 (Holm 1979). Dropping it would give 0.02 and 0.02.
+    from spanalysis.change.family import family_size, holm_by_outcome
+
+    assert holm_by_outcome([0.01, 0.02, 0.03], ["a", "b", "c"])[:2].tolist() == \
+        pytest.approx([0.03, 0.04])
+    assert family_size([0.01, 0.02, 0.03, 0.5], ["a", "b", "c", "a"]) == 3

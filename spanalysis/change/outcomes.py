@@ -20,11 +20,14 @@ import pandas as pd
 
 from spanalysis import change
 from spanalysis.change import sites
+from spanalysis.change.family import FAMILY_RULE, family_size, holm_by_outcome, scale_outcomes
+from spanalysis.change.paired import _WITHHELD
+from spanalysis.change.pairs import check_min_cell
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
            "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
-           "NOT_PAIRED"]
+           "holm_family_size", "FAMILY_RULE", "NOT_PAIRED"]
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
@@ -102,12 +105,41 @@ def _instrument_list(instruments, present: list[str]) -> list[str]:
 
 def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None,
                  wilcoxon: bool = True) -> pd.DataFrame:
-    """:func:`spanalysis.change.paired_change` for the study's questionnaire scales."""
+    """:func:`spanalysis.change.paired_change` for the study's questionnaire scales, with
+    ``p_holm`` over the study's Holm family (:mod:`spanalysis.change.family`: each distinct
+    outcome once, tests withheld for small groups counted; within each group with ``by``)."""
+    k = check_min_cell(study.min_cell_size)
+    # every test computed (min_cell_size 1), adjusted over the whole family, then withheld;
     # the whole score table with the instruments named: no filtered copy of it is made
-    return change.paired_change(study.scores, study.scale_info, study.participants, by=by,
-                                confidence=confidence, min_cell_size=study.min_cell_size,
-                                timepoints=study.timepoints, wilcoxon=wilcoxon,
+    table = change.paired_change(study.scores, study.scale_info, study.participants, by=by,
+                                 confidence=confidence, min_cell_size=1,
+                                 timepoints=study.timepoints, wilcoxon=wilcoxon,
+                                 instruments=_chosen(study, instruments))
+    keys = list(zip(table["instrument"].astype(str), table["scale"].astype(str)))
+    labels = scale_outcomes(study.instruments, keys)
+    groups = [np.arange(len(table))] if by is None else \
+        list(table.groupby(by, sort=False, observed=True).indices.values())
+    p_holm = np.full(len(table), np.nan)
+    p = table["p"].to_numpy(float)
+    for rows in groups:
+        p_holm[rows] = holm_by_outcome(p[rows], [labels[i] for i in rows],
+                                       [keys[i] for i in rows])
+    table["p_holm"] = p_holm
+    small = (table["n_pairs"] < k).to_numpy()
+    table.loc[small, _WITHHELD + ["p_holm"]] = np.nan
+    table["small_group"] = small
+    table.loc[small, "improvement"] = None
+    return table
+
+
+def holm_family_size(study, instruments=None) -> int:
+    """How many tests the change table's Holm adjustment counts (whole study): the distinct
+    outcomes among the questionnaire scales with a test (see :data:`FAMILY_RULE`)."""
+    full = change.paired_change(study.scores, study.scale_info, study.participants,
+                                min_cell_size=1, timepoints=study.timepoints, wilcoxon=False,
                                 instruments=_chosen(study, instruments))
+    keys = list(zip(full["instrument"].astype(str), full["scale"].astype(str)))
+    return family_size(full["p"], scale_outcomes(study.instruments, keys), keys)
 
 
 def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:

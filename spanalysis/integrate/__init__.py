@@ -56,6 +56,7 @@ Sandelowski M, Voils CI, Knafl G (2009). On quantitizing. J Mix Methods Res 3:20
 """
 from __future__ import annotations
 
+from spanalysis.change.family import FAMILY_RULE
 from spanalysis.integrate.by_theme import participant_table, statistics_by_themes
 from spanalysis.integrate.cases import (
     DIVERGENT_DETERIORATION_MIN_THEMES,
@@ -90,4 +91,5 @@ __all__ = ["check_study", "participant_table", "statistics_by_themes", "measurem
            "divergent_cases", "configuration_table", "quote_matrix", "theme_prevalence",
            "prevalence_heatmap", "benefit_themes", "leaf_themes", "welch_comparison",
            "DEFAULT_CROSSWALK", "CHANGE_GROUPS", "NOT_CLASSIFIED", "FITS", "NOT_WRITTEN",
-           "DIVERGENT_POSITIVE_MIN_THEMES", "DIVERGENT_DETERIORATION_MIN_THEMES"]
+           "DIVERGENT_POSITIVE_MIN_THEMES", "DIVERGENT_DETERIORATION_MIN_THEMES",
+           "FAMILY_RULE"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from spanalysis import change
+from spanalysis.change.family import family_size, scale_outcomes
 from spanalysis.errors import InputError
 from spanalysis.integrate.comparison import _COMPARE_COLUMNS, _compare, _holm, _improvement
 from spanalysis.integrate.strands import (
@@ -150,6 +151,9 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
     family : {'table', 'scale'}
         The Holm family: every theme x scale test in the table (default; the table is read as
         one screen of which themes go with which change), or the themes within each scale.
+        Either way each planned test counts, shown or withheld for small groups, and each
+        distinct outcome once (SWEMWBS derived from the WEMWBS items is WEMWBS's outcome;
+        :mod:`spanalysis.change.family`).
 
     Returns
     -------
@@ -165,7 +169,7 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
         ``improvement_difference, improvement_ci_low, improvement_ci_high`` (both signed so
         that positive = voicers improved more, following ``direction``),
         ``small_group`` (either group below ``min_cell_size``: statistics withheld),
-        ``confidence``.
+        ``holm_family_size`` (how many tests the row's Holm family counts), ``confidence``.
 
     Notes
     -----
@@ -214,10 +218,24 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
     out["n_voiced"] = out["theme"].map(binary.sum()).astype(int)
     out["pct_voiced"] = 100 * out["n_voiced"] / max(len(binary), 1)
     out = _improvement(out)
-    out["p_holm"] = _holm(out, None if family == "table" else _KEYS)
+    scale_keys = list(zip(out["instrument"], out["scale"]))
+    outcomes = scale_outcomes(study.instruments, scale_keys)
+    themes_col = out["theme"].tolist()
+    labels, own = list(zip(themes_col, outcomes)), list(zip(themes_col, scale_keys))
+    out["p_holm"] = _holm(out, None if family == "table" else _KEYS, outcomes=labels,
+                          keys=own)
+    groups = (out.groupby(_KEYS, sort=False).indices.values() if family == "scale"
+              else [range(len(out))])
+    out["holm_family_size"] = 0
+    for rows in groups:
+        rows = list(rows)
+        out.loc[out.index[rows], "holm_family_size"] = family_size(
+            out["p_planned"].to_numpy()[rows], [labels[i] for i in rows],
+            [own[i] for i in rows])
+    out = out.drop(columns="p_planned")
     out["confidence"] = confidence
     columns = ["theme", "theme_label", "instrument", "scale", "scale_name", "direction",
                "n_interviewed", "n_voiced", "pct_voiced"] + _COMPARE_COLUMNS[:-1] + [
         "p_holm", "hedges_g", "improvement_difference", "improvement_ci_low",
-        "improvement_ci_high", "small_group", "confidence"]
+        "improvement_ci_high", "small_group", "holm_family_size", "confidence"]
     return out[columns]

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from spanalysis import change
+from spanalysis.change.family import holm_by_outcome
 from spanalysis.integrate.strands import _sign
 
 __all__ = ["welch_comparison"]
@@ -154,6 +155,9 @@ def _compare(data: pd.DataFrame, keys: list[str], index: pd.MultiIndex, confiden
     out["n_not_voiced_completers"] = n0
     for c in _WITHHELD:
         out[c] = res[c]
+    # every planned test's p, withheld or not, for the Holm family (issue 19: 9); the
+    # callers adjust over it and drop it
+    out["p_planned"] = res["p"]
     small = (n1 < min_cell) | (n0 < min_cell)
     out.loc[small, _WITHHELD] = np.nan
     out["small_group"] = small
@@ -173,10 +177,21 @@ def _improvement(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _holm(out: pd.DataFrame, by: list[str] | None) -> np.ndarray:
-    """Holm-adjusted p-values over the whole table, or within each ``by`` group."""
-    if not by:
-        return change.p_adjust_holm(out["p"].to_numpy())
-    return out.groupby(by, sort=False)["p"].transform(
-        lambda s: change.p_adjust_holm(s.to_numpy())).to_numpy()
+def _holm(out: pd.DataFrame, by: list[str] | None, outcomes: list | None = None,
+          keys: list | None = None) -> np.ndarray:
+    """Holm-adjusted p-values over the whole table, or within each ``by`` group, over every
+    planned test (``p_planned``: withheld ones count too), each outcome once when
+    ``outcomes`` labels the rows (:func:`spanalysis.change.family.holm_by_outcome`); withheld
+    again where ``p`` is."""
+    p = out["p_planned"].to_numpy(float)
+    labels = list(range(len(out))) if outcomes is None else list(outcomes)
+    keys = labels if keys is None else list(keys)
+    groups = ([np.arange(len(out))] if not by
+              else list(out.groupby(by, sort=False).indices.values()))
+    adjusted = np.full(len(out), np.nan)
+    for rows in groups:
+        adjusted[rows] = holm_by_outcome(p[rows], [labels[i] for i in rows],
+                                         [keys[i] for i in rows])
+    adjusted[out["p"].isna().to_numpy()] = np.nan
+    return adjusted
 

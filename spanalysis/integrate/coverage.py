@@ -18,7 +18,7 @@ import pandas as pd
 
 from spanalysis import change
 from spanalysis.errors import InputError
-from spanalysis.integrate.comparison import _COMPARE_COLUMNS, _compare, _improvement
+from spanalysis.integrate.comparison import _COMPARE_COLUMNS, _compare, _holm, _improvement
 from spanalysis.integrate.crosswalk import read_crosswalk
 from spanalysis.integrate.strands import (
     _check_themes,
@@ -85,8 +85,8 @@ def _measured(study, measured: pd.DataFrame, binary: pd.DataFrame, confidence: f
     meas = measured.merge(stats_, on=["theme", "item"], how="left")
     meas["coverage"] = "measured"
     meas = _improvement(meas)
-    meas["p_holm"] = change.p_adjust_holm(meas["p"].to_numpy())
-    return meas
+    meas["p_holm"] = _holm(meas, None)
+    return meas.drop(columns="p_planned")
 
 
 def _not_measured(themes: list[str], cw: pd.DataFrame, labels: dict) -> pd.DataFrame:
