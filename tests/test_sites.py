@@ -157,3 +157,56 @@ def test_docstring_examples_run():
     result = doctest.testmod(sites, optionflags=doctest.NORMALIZE_WHITESPACE)
     plt.close("all")
     assert result.attempted >= 3 and result.failed == 0
+
+
+def _starved_fit(monkeypatch, fail):
+    """MixedLM.fit limited to one iteration (so it cannot converge) for the methods in
+    ``fail`` (None = statsmodels' default optimisers)."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    real = MixedLM.fit
+
+    def fit(self, *args, **kwargs):
+        method = kwargs.get("method")
+        key = None if method is None else method[0]
+        if key in fail:
+            kwargs["maxiter"] = 1
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MixedLM, "fit", fit)
+    return real
+
+
+def test_a_model_that_does_not_converge_is_refitted_and_says_so(monkeypatch):
+    # issue 19: 8. statsmodels' BFGS, L-BFGS and CG stopped after one iteration: the
+    # ConvergenceWarning is kept, the model is refitted with Powell's method, and the row says
+    # so; its estimates are those of a direct Powell fit.
+    import statsmodels.api as sm
+
+    scores, people, change = study(BALANCED)
+    real = _starved_fit(monkeypatch, {None})
+    res = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP).iloc[0]
+    assert "Maximum Likelihood optimization failed to converge" in res["warnings"]
+    assert "refitted with powell" in res["instead"] and bool(res["converged"])
+    data = change.sort_values(["site", "participant_id"])
+    ref = real(sm.MixedLM(data["change"].to_numpy(), np.ones((len(data), 1)),
+                          groups=data["site"].to_numpy()), reml=True, method=["powell"])
+    assert res["change_mean"] == pytest.approx(float(ref.fe_params[0]))
+    assert res["var_site"] == pytest.approx(float(np.asarray(ref.cov_re)[0, 0]))
+
+
+def test_a_model_that_never_converges_reports_no_model_estimate(monkeypatch):
+    # issue 19: 8. Every optimiser starved: no model estimate; the pooled change is the plain
+    # mean of the 40 changes with its t interval (scipy), the ICC is not estimated.
+    from spanalysis.change.sites import NOT_CONVERGED
+
+    scores, people, change = study(BALANCED)
+    _starved_fit(monkeypatch, {None, "powell", "nm"})
+    res = mixed_model_change(scores, people, "wemwbs", "total", timepoints=TP).iloc[0]
+    assert not res["converged"] and res["instead"] == NOT_CONVERGED
+    assert "powell: did not converge" in res["warnings"]
+    x = change["change"].to_numpy()
+    ci = stats.ttest_1samp(x, 0).confidence_interval(0.95)
+    assert res["change_mean"] == pytest.approx(x.mean())
+    assert [res["change_ci_low"], res["change_ci_high"]] == pytest.approx([ci.low, ci.high])
+    assert math.isnan(res["icc"]) and math.isnan(res["var_site"])

@@ -94,8 +94,12 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
         ``change_mean`` (the fixed intercept mu: pooled post - pre change), ``se``,
         ``change_ci_low, change_ci_high`` (Wald interval, normal quantiles, as statsmodels'
         ``conf_int``), ``z, p``, ``var_site`` (tau^2), ``var_resid`` (sigma^2), ``icc``,
-        ``method`` ('REML' or 'ML'), ``converged`` and ``warnings`` (text of any fitting
-        warnings, e.g. a between-site variance estimated on the boundary at 0).
+        ``method`` ('REML' or 'ML'), ``converged``, ``warnings`` (text of every fitting
+        warning, statsmodels' ConvergenceWarning included, e.g. a between-site variance
+        estimated on the boundary at 0) and ``instead`` (what was done when statsmodels'
+        optimisers did not converge: a fall-back optimiser that did, or, when none did,
+        :data:`NOT_CONVERGED`; empty otherwise). A model that did not converge is never
+        reported as a model estimate.
 
     Notes
     -----
@@ -146,24 +150,75 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
                          expected="two or more sites (use paired_change for one site)")
     model = sm.MixedLM(data["change"].to_numpy(float), np.ones((len(data), 1)),
                        groups=data[site_column].to_numpy())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = model.fit(reml=reml)
-    ci = np.asarray(fit.conf_int(alpha=1 - confidence))[0]
-    var_site = float(np.asarray(fit.cov_re)[0, 0])
-    var_resid = float(fit.scale)
-    total = var_site + var_resid
-    messages = sorted({str(w.message).splitlines()[0] for w in caught})
+    fit, messages, instead = _fit(model, reml)
     row = {"instrument": str(instrument), "scale": str(scale),
-           "n_participants": int(len(data)), "n_sites": int(n_sites),
-           "change_mean": float(fit.fe_params[0]), "se": float(fit.bse_fe[0]),
-           "change_ci_low": float(ci[0]), "change_ci_high": float(ci[1]),
-           "z": float(fit.tvalues[0]), "p": float(fit.pvalues[0]),
-           "var_site": var_site, "var_resid": var_resid,
-           "icc": var_site / total if total > 0 else math.nan,
-           "method": "REML" if reml else "ML", "converged": bool(fit.converged),
-           "warnings": "; ".join(messages)}
+           "n_participants": int(len(data)), "n_sites": int(n_sites)}
+    if fit is None:
+        row.update(_plain_mean(data["change"].to_numpy(float), confidence))
+    else:
+        ci = np.asarray(fit.conf_int(alpha=1 - confidence))[0]
+        var_site = float(np.asarray(fit.cov_re)[0, 0])
+        var_resid = float(fit.scale)
+        total = var_site + var_resid
+        row.update({"change_mean": float(fit.fe_params[0]), "se": float(fit.bse_fe[0]),
+                    "change_ci_low": float(ci[0]), "change_ci_high": float(ci[1]),
+                    "z": float(fit.tvalues[0]), "p": float(fit.pvalues[0]),
+                    "var_site": var_site, "var_resid": var_resid,
+                    "icc": var_site / total if total > 0 else math.nan})
+    row.update({"method": "REML" if reml else "ML", "converged": fit is not None,
+                "warnings": "; ".join(messages), "instead": instead})
     return pd.DataFrame([row])
+
+
+#: optimisers tried after statsmodels' own (BFGS, then L-BFGS, then CG) fail to converge
+FALLBACK_OPTIMISERS = ("powell", "nm")
+
+#: what the model row says was done when no optimiser converged
+NOT_CONVERGED = ("the model did not converge with any optimiser (statsmodels' BFGS, L-BFGS "
+                 "and CG, then Powell and Nelder-Mead): no model estimate is reported; the "
+                 "pooled change shown is the plain mean change of all pairs with its t "
+                 "interval (sites ignored), and the between-site variance and ICC are not "
+                 "estimated")
+
+
+def _fit(model, reml: bool):
+    """The model fitted with statsmodels' optimisers, then each fall-back in turn until one
+    converges: ``(fit or None, warning texts, what was done instead)``. Every warning raised
+    (statsmodels' ConvergenceWarning among them) is kept, first lines only, in order."""
+    messages: list[str] = []
+    for method in (None,) + FALLBACK_OPTIMISERS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = (model.fit(reml=reml) if method is None
+                   else model.fit(reml=reml, method=[method]))
+        for w in caught:
+            text = str(w.message).splitlines()[0]
+            if method is not None:
+                text = f"{method}: {text}"
+            if text not in messages:
+                messages.append(text)
+        if fit.converged:
+            instead = "" if method is None else (
+                f"statsmodels' optimisers did not converge; refitted with {method}, "
+                "which converged")
+            return fit, sorted(messages) if method is None else messages, instead
+        messages.append(f"{method or 'bfgs, lbfgs, cg'}: did not converge")
+    return None, messages, NOT_CONVERGED
+
+
+def _plain_mean(change: np.ndarray, confidence: float) -> dict:
+    """Mean change of all pairs with its t interval, sites ignored (the fall-back)."""
+    from scipy import stats
+
+    n = change.size
+    mean = float(change.mean())
+    se = float(change.std(ddof=1) / math.sqrt(n))
+    t = stats.t.ppf(1 - (1 - confidence) / 2, n - 1)
+    tval = mean / se if se > 0 else math.nan
+    return {"change_mean": mean, "se": se, "change_ci_low": mean - t * se,
+            "change_ci_high": mean + t * se, "z": tval,
+            "p": float(2 * stats.t.sf(abs(tval), n - 1)) if se > 0 else math.nan,
+            "var_site": math.nan, "var_resid": math.nan, "icc": math.nan}
 
 
 def forest_plot(site_table: pd.DataFrame, pooled=None, ax=None, site_column: str = "site",
