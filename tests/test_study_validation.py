@@ -217,11 +217,17 @@ def test_unknown_timepoint(make_study, capsys):
 
 
 def test_unknown_item_column_wide(make_study, capsys):
+    """A column that is no item is left out with a warning (exports carry many: issue 20);
+    the item it should have been is then missing, an error naming it."""
     folder = make_study()
     replace_in(folder / "responses.csv", "gse_10", "gse_11")
     err = only_error(folder)
-    assert (err.row, err.column) == (1, "gse_11")
-    assert_cli_rejects(folder, capsys, "column 'gse_11'", "not an item")
+    assert (err.row, err.column) == (1, "gse_10") and "no column for 1 item(s) of 'gse'" \
+        in err.message
+    warning = [i for i in validate_study(folder) if i.level == "warning"
+               and "not items" in i.message]
+    assert len(warning) == 1 and warning[0].value == "gse_11"
+    assert_cli_rejects(folder, capsys, "column 'gse_10'", "no column for 1 item(s)")
 
 
 def test_unknown_item_long(make_study, capsys):

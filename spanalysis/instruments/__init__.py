@@ -35,6 +35,7 @@ from spanalysis.instruments.model import (
     registry,
 )
 from spanalysis.instruments.reliability import reliability
+from spanalysis.instruments.responses import check_item_columns
 from spanalysis.instruments.scoring import (
     SCORE_COLUMNS,
     assign_bands,
@@ -49,6 +50,6 @@ from spanalysis.instruments.tables import item_table, scale_table
 
 __all__ = ["load", "registry", "score", "score_all", "gas_tscore", "assign_bands",
            "score_service_use", "score_study", "item_table", "scale_table", "reliability",
-           "item_matrix",
+           "item_matrix", "check_item_columns",
            "builtin_ids", "Instrument", "Item", "Scale", "MissingRule", "Fact", "Norm", "Band",
            "Clinical", "DefinitionError", "METHODS", "STATUSES", "SCORE_COLUMNS"]

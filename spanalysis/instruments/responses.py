@@ -105,6 +105,14 @@ def _source_columns(wide: pd.DataFrame, inst: Instrument,
     return out
 
 
+def check_item_columns(columns, inst: Instrument, source: str | None = None) -> None:
+    """An :class:`~spanalysis.errors.InputError` naming the items of ``inst`` that have no
+    column among ``columns`` (SWEMWBS may come from the WEMWBS columns), as scoring would
+    raise; nothing when every item can be read. The loader calls it so that ``validate``
+    finds what scoring needs."""
+    _source_columns(pd.DataFrame(columns=list(columns)), inst, source)
+
+
 def _item_columns(wide: pd.DataFrame, inst: Instrument,
                   source: str | None = None) -> tuple[list[str | None], list]:
     """Each item's column name and its answers as numbers (None for an absent optional

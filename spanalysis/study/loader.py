@@ -17,6 +17,7 @@ Loading never writes into the study folder.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from spanalysis.study.checks import (
     text,
 )
 from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
+from spanalysis.study.mapping import mapped_frame
 from spanalysis.study.model import Study
 
 __all__ = ["Study", "load_study", "validate_study", "read_study", "PARTICIPANT_COLUMNS"]
@@ -82,6 +84,7 @@ class _Loader(Messages):
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
+        self._instruments_used: list = []
 
     def run(self) -> tuple[Study | None, list[Issue]]:
         try:
@@ -97,6 +100,7 @@ class _Loader(Messages):
                                                             or Issue("error", str(exc))]
             return None, self.issues
         self._check_primary_outcome(manifest, instruments)
+        self._instruments_used = list(instruments.values())
         from spanalysis import instruments as ins
 
         items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
@@ -134,25 +138,49 @@ class _Loader(Messages):
                      file="study.yaml", column="primary_outcome.scale", value=scale,
                      expected=f"one of {instrument}'s scales: " + ", ".join(known))
 
-    def _read(self, spec: FileSpec, **kwargs) -> TableRead | None:
+    def _read(self, spec: FileSpec, keep_codes: list[str] = ()) -> TableRead | None:
+        """The file of ``spec``, read, with study.yaml's mapping of its own column names and
+        "not answered" codes applied (:mod:`spanalysis.study.mapping`)."""
+        names = {**spec.options.get("columns", {}), **spec.options.get("items", {})}
         try:
             table = read_table(spec.path, label=spec.name, sheet=spec.options.get("sheet"),
-                               text_columns=_TEXT_COLUMNS, **kwargs)
+                               text_columns=[names.get(c, c) for c in _TEXT_COLUMNS],
+                               keep_codes=[names.get(c, c) for c in keep_codes])
         except InputError as exc:
             self.issues.append(exc.issue)
             return None
         self.issues += table.issues
-        return table
+        frame = mapped_frame(table.frame, spec.options, table.label, self.issues)
+        if frame is None:
+            return None
+        return dataclasses.replace(table, frame=frame)
 
     # -- each file on its own -----------------------------------------------------------
     def _participants(self, manifest: Manifest, table: TableRead | None) -> pd.DataFrame | None:
-        if table is None or not self.require(table.label, table.frame.columns,
-                                             rules.required_columns(rules.PARTICIPANTS),
-                                             "participants"):
+        """The participants, checked. A single-site study needs no ``site`` column (everyone
+        is at its site); without ``referral_date`` the checks that need it are skipped, and
+        a warning says so."""
+        if table is None:
             return None
         df = table.frame
-        out = pd.DataFrame(check_table(self, table.label, df, rules.PARTICIPANTS,
-                                       sites=manifest.sites), index=df.index)
+        if "site" not in df.columns and len(manifest.sites) == 1:
+            df = df.assign(site=manifest.sites[0])
+        checks = rules.PARTICIPANTS
+        if "referral_date" not in df.columns:
+            checks = tuple(r for r in checks if r.column != "referral_date")
+            self.add("warning", "no referral_date column: questionnaire dates are not checked "
+                     "against the referral, and time to follow-up is not reported",
+                     file=table.label, row=1, column="referral_date",
+                     expected="a referral_date column (or map yours with files.participants."
+                              "columns in study.yaml)")
+        if not self.require(table.label, df.columns, rules.required_columns(checks),
+                            "participants"):
+            return None
+        out = pd.DataFrame(check_table(self, table.label, df, checks, sites=manifest.sites),
+                           index=df.index)
+        if "referral_date" not in out.columns:
+            out.insert(2, "referral_date", pd.Series(pd.NaT, index=df.index,
+                                                     dtype="datetime64[ns]"))
         for col in df.columns:  # further participant attributes are kept as they are
             if col not in out.columns:
                 out[col] = df[col]
@@ -195,12 +223,15 @@ class _Loader(Messages):
     def _check_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame:
         df = table.frame
         unknown = [c for c in df.columns if c not in rules.RESPONSES_KEYS and c not in items.index]
-        for col in unknown:
-            self.add("error", "column is not an item of the study's instruments",
-                     file=table.label, row=1, column=col, value=col,
-                     expected="item columns of the instruments listed in study.yaml (e.g. "
-                              + ", ".join(list(items.index[:3])) + "); add the instrument to "
-                              "study.yaml or remove the column")
+        if unknown:   # an export's own columns (Duration, Finished, ...): left out, said once
+            shown = ", ".join(map(str, unknown[:20])) + (
+                f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+            self.add("warning", f"{len(unknown)} column(s) are not items of the study's "
+                     "instruments and are left out", file=table.label, row=1, value=shown,
+                     expected="item columns of the instruments in study.yaml (e.g. "
+                              + ", ".join(list(items.index[:3])) + "); map a column of your "
+                              "own to an item with files.responses.items in study.yaml")
+        self._item_columns(table, df.columns)
         present = [c for c in df.columns if c in items.index]
         checks = rules.response_rules([], items.loc[present])[:-1]  # items, then the date
         checked = check_table(self, table.label, df, checks)
@@ -210,6 +241,20 @@ class _Loader(Messages):
         out.insert(2, "completed_date", checked.get("completed_date", pd.Series(
             pd.NaT, index=df.index, dtype="datetime64[ns]")))
         return out
+
+    def _item_columns(self, table: TableRead, columns) -> None:
+        """Every item of every instrument has a column (what scoring will need)."""
+        from spanalysis import instruments as ins
+
+        for inst in self._instruments_used:
+            if all(sc.method == "count" for sc in inst.scales):
+                continue   # service use: scored from its own file
+            try:
+                ins.check_item_columns(columns, inst, table.label)
+            except InputError as exc:
+                issue = exc.issue
+                self.add("error", issue.message, file=table.label, row=1, column=issue.column,
+                         expected=issue.expected)
 
     def _long_to_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame:
         df, label = table.frame, table.label

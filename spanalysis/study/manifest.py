@@ -311,9 +311,10 @@ def _files(chk: _Checker, root: Path, entry) -> dict:
     files = chk.keys(entry, ("files",), {
         "participants": True, "responses": True, "service_use": False, "qualitative": False})
     participants = _file(chk, root, ("files", "participants"), files.get("participants"),
-                         {"path": True, "sheet": False})
+                         {"path": True, "sheet": False, **_MAPPING_KEYS})
     responses = _file(chk, root, ("files", "responses"), files.get("responses"),
-                      {"path": True, "layout": False, "sheet": False})
+                      {"path": True, "layout": False, "sheet": False, **_MAPPING_KEYS,
+                       "items": False})
     layout = (responses.options.get("layout") if responses else None) or "wide"
     if layout not in ("wide", "long"):
         chk.error(("files", "responses", "layout"), "unknown layout", value=layout,
@@ -321,7 +322,8 @@ def _files(chk: _Checker, root: Path, entry) -> dict:
     service, window = None, None
     if files.get("service_use") is not None:
         service = _file(chk, root, ("files", "service_use"), files["service_use"],
-                        {"path": True, "sheet": False, "window_months": False})
+                        {"path": True, "sheet": False, "window_months": False,
+                         **_MAPPING_KEYS})
         if service is not None:
             window = service.options.get("window_months")
             if window is not None and (isinstance(window, bool) or not isinstance(window, int)
@@ -445,4 +447,46 @@ def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> File
         chk.error(path + ("path",), "file not found", value=rel,
                   expected="an existing file, relative to the study folder")
     options = {k: v for k, v in entry.items() if k != "path"}
+    for key in ("columns", "items"):
+        if key in options:
+            options[key] = _name_map(chk, path + (key,), options[key])
+    if "missing" in options:
+        options["missing"] = _missing_codes(chk, path + ("missing",), options["missing"])
     return FileSpec(rel, full, options)
+
+
+#: the keys of a file entry that map a study's own export onto spanalysis's names
+#: (spanalysis.study.mapping)
+_MAPPING_KEYS = {"columns": False, "missing": False}
+
+
+def _name_map(chk: _Checker, path: tuple, value) -> dict[str, str]:
+    """``columns:`` / ``items:``: spanalysis's name -> the file's column."""
+    if not isinstance(value, dict):
+        chk.error(path, "should map names to the file's columns", value=_kind(value),
+                  expected="e.g. {participant_id: ResponseId}")
+        return {}
+    out = {}
+    for ours, theirs in value.items():
+        if isinstance(theirs, bool) or not isinstance(theirs, (str, int)) \
+                or not str(theirs).strip():
+            chk.error(path + (ours,), "should name a column of the file", value=theirs,
+                      expected="the column's name as in the header row")
+            continue
+        out[str(ours)] = str(theirs).strip()
+    return out
+
+
+def _missing_codes(chk: _Checker, path: tuple, value) -> list:
+    """``missing:``: the values meaning "not answered" (e.g. [-99, -77, "NA"])."""
+    codes = value if isinstance(value, list) else [value]
+    out = []
+    for i, code in enumerate(codes):
+        if isinstance(code, bool) or not isinstance(code, (str, int, float)) \
+                or not str(code).strip():
+            chk.error(path + (i,) if isinstance(value, list) else path,
+                      "not a missing-value code", value=code,
+                      expected="numbers or text such as -99, -77 or NA")
+            continue
+        out.append(code)
+    return out
