@@ -316,3 +316,38 @@ def test_withheld_tests_still_count_in_the_holm_family():
     assert holm_by_outcome([0.01, 0.02, 0.03], ["a", "b", "c"])[:2].tolist() == \
         pytest.approx([0.03, 0.04])
     assert family_size([0.01, 0.02, 0.03, 0.5], ["a", "b", "c", "a"]) == 3
+
+
+def test_a_site_report_judges_reliable_change_against_the_whole_studys_threshold(demo):
+    # issue 19: 5. The notebooks call reliable_change_table (02) and case_level (04) on
+    # study.for_site(site); each participant's category must be the one of the whole-study
+    # computation, with the whole study's threshold, at every site.
+    from spanalysis import integrate
+
+    key = ["participant_id", "instrument", "scale"]
+    whole, _ = outcomes.reliable_change_table(demo)
+    thresholds = outcomes.study_thresholds(demo).set_index(["instrument", "scale"])
+    sd, rel = outcomes.rc_settings(thresholds.reset_index(), published_only=True)
+    whole_cases = integrate.case_level(demo).set_index("participant_id")["primary_category"]
+    assert len(demo.sites) == 8
+    moved, compared = 0, 0
+    for site in demo.sites:
+        s = demo.for_site(site)
+        rc, summary = outcomes.reliable_change_table(s, whole=demo)
+        m = whole.merge(rc, on=key, suffixes=("", "_site"))
+        assert len(m) == len(rc) > 0
+        compared += len(m)
+        assert (m["category"].fillna("-") == m["category_site"].fillna("-")).all()
+        assert m["threshold"].equals(m["threshold_site"]) or np.allclose(
+            m["threshold"], m["threshold_site"], equal_nan=True)
+        for r in summary[summary["threshold"].notna()].itertuples():
+            assert r.threshold == thresholds.loc[(r.instrument, r.scale), "threshold"]
+            assert r.sd_source == thresholds.loc[(r.instrument, r.scale), "sd_source"]
+        own, _ = outcomes.reliable_change_table(s)      # the site's own SD, as before
+        o = whole.merge(own, on=key, suffixes=("", "_own"))
+        moved += int((o["category"].fillna("-") != o["category_own"].fillna("-")).sum())
+        cases = integrate.case_level(s, sd=sd, reliability=rel) \
+            .set_index("participant_id")["primary_category"]
+        assert len(cases) and cases.equals(whole_cases.reindex(cases.index))
+    assert compared == len(whole)
+    assert moved == 14          # the people the issue found classified differently

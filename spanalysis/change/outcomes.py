@@ -27,7 +27,8 @@ from spanalysis.change.pairs import check_min_cell
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
            "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
-           "holm_family_size", "FAMILY_RULE", "NOT_PAIRED"]
+           "holm_family_size", "FAMILY_RULE", "study_thresholds", "rc_settings",
+           "NOT_PAIRED"]
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
@@ -186,16 +187,63 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
     return info
 
 
-def reliable_change_table(study, instruments=None, confidence: float = 0.95
+def reliable_change_table(study, instruments=None, confidence: float = 0.95, whole=None
                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Individual reliable change ``(per person, summary)`` with the study's baseline SD and
     the published reliability, or the study's own alpha where none is published (see
-    :func:`scale_info_with_study_reliability`); both are shown in every row."""
-    rc = change.reliable_change(questionnaire_scores(study, instruments),
-                                scale_info_with_study_reliability(study),
-                                confidence=confidence, timepoints=study.timepoints)
+    :func:`scale_info_with_study_reliability`); both are shown in every row.
+
+    ``whole``: the whole study when ``study`` is one site of it (``Study.for_site``). The SD,
+    the reliability and so the threshold are then the whole study's (:func:`study_thresholds`,
+    computed once from everyone), never re-estimated from the site, so a person's category
+    is the same in every report (issue 19: 5)."""
+    info = scale_info_with_study_reliability(study)
+    scores = questionnaire_scores(study, instruments)
+    if whole is None or whole is study:
+        rc = change.reliable_change(scores, info, confidence=confidence,
+                                    timepoints=study.timepoints)
+    else:
+        settings = study_thresholds(whole, instruments, confidence)
+        sd, reliability = rc_settings(settings)
+        rc = change.reliable_change(scores, info, sd=sd, reliability=reliability,
+                                    confidence=confidence, timepoints=study.timepoints)
+        keyed = settings.set_index(["instrument", "scale"])
+        at = pd.MultiIndex.from_arrays([rc["instrument"].astype(str), rc["scale"].astype(str)])
+        for col in ("sd_source", "reliability_source"):
+            rc[col] = keyed[col].reindex(at).to_numpy(object)
     summary = change.reliable_change_summary(rc, min_cell_size=study.min_cell_size)
     return rc, summary
+
+
+def study_thresholds(whole, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
+    """The reliable-change settings of each scale, computed once from the whole study:
+    ``instrument, scale, sd_used, sd_source, reliability_used, reliability_source,
+    threshold`` (Jacobson & Truax 1991; as :func:`reliable_change_table` on the whole study).
+    Site reports use these, so that a threshold never comes from one site's own SD."""
+    rc = change.reliable_change(questionnaire_scores(whole, instruments),
+                                scale_info_with_study_reliability(whole),
+                                confidence=confidence, timepoints=whole.timepoints)
+    cols = ["instrument", "scale", "sd_used", "sd_source", "reliability_used",
+            "reliability_source", "threshold"]
+    out = rc[cols].drop_duplicates(["instrument", "scale"]).reset_index(drop=True)
+    for k in ("instrument", "scale"):
+        out[k] = out[k].astype(str)
+    return out
+
+
+def rc_settings(thresholds: pd.DataFrame, published_only: bool = False) -> tuple[dict, dict]:
+    """``(sd, reliability)`` mappings ``{(instrument, scale): value}`` of a
+    :func:`study_thresholds` table, for the ``sd=`` and ``reliability=`` arguments of
+    :func:`spanalysis.change.reliable_change` and the integration displays. With
+    ``published_only`` the reliability mapping keeps only published values (the integration
+    displays classify only scales with a published reliability)."""
+    keys = list(zip(thresholds["instrument"], thresholds["scale"]))
+    sd = {k: float(v) for k, v in zip(keys, thresholds["sd_used"]) if np.isfinite(v)}
+    own = thresholds["reliability_source"].astype(str).str.startswith("this study's")
+    reliability = {k: float(v) for k, v, study_alpha in
+                   zip(keys, thresholds["reliability_used"], own)
+                   if np.isfinite(v) and not (published_only and study_alpha)}
+    return sd, reliability
 
 
 def attrition_sensitivity(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
