@@ -1,7 +1,8 @@
 """The ``spanalysis`` command: a thin layer over the Python API.
 
-Exit status: 0 success, 1 a report or analysis step failed (see its log), 2 a problem with
-the input or the command line (message on stderr, no traceback).
+Exit status: 0 success, 1 a report or analysis step failed (see its log) or an output could
+not be written, 2 a problem with the input or the command line (message on stderr, no
+traceback), 130 interrupted (Ctrl-C; a report run says how many reports finished).
 """
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpanalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:   # a report run says how many reports finished
+        print(str(exc) or "interrupted", file=sys.stderr)
         return 130
 
 

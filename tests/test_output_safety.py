@@ -3,6 +3,7 @@ spreadsheet formula, never lands in the study folder, is not written by two runs
 is written whole or not at all."""
 from __future__ import annotations
 
+import contextlib
 import csv
 
 import pandas as pd
@@ -38,7 +39,8 @@ def test_change_by_a_hostile_column_writes_no_formula(make_study, tmp_path, caps
     out = tmp_path / "change.csv"
     assert main(["change", str(folder), "--by", HOSTILE_COLUMN, "--out", str(out)]) == 0
     written = cells(out)
-    header = next(csv.reader(open(out, newline="", encoding="utf-8")))
+    with open(out, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
     assert header[2] == "'" + HOSTILE_COLUMN          # the header cell, escaped
     assert "'@group" in written
     assert not any(c.startswith(("=", "+", "@", "\t", "\r")) for c in written)
@@ -105,7 +107,8 @@ def test_out_equal_to_an_input_outside_the_study_is_refused(make_study, tmp_path
     shared.mkdir()
     definition = shared / "mood5.yaml"
     shutil.copy(REPO / "tests" / "fixtures" / "instruments" / "mood5.yaml", definition)
-    replace_in_file(folder / "study.yaml", "sites:", f"custom_instruments: ['{definition}']\nsites:")
+    replace_in_file(folder / "study.yaml", "sites:",
+                    f"custom_instruments: ['{definition}']\nsites:")
     before = folder_digest(shared)
     assert main(["score", str(folder), "--out", str(definition)]) == 2
     err = capsys.readouterr().err
@@ -186,9 +189,8 @@ def test_write_error_is_still_an_oserror(tmp_path, monkeypatch):
     from spanalysis.io import WriteError, atomic_write
 
     disk_full(monkeypatch)
-    with pytest.raises(OSError) as info:
-        with atomic_write(tmp_path / "x.json") as handle:
-            handle.write("{}")
+    with pytest.raises(OSError) as info, atomic_write(tmp_path / "x.json") as handle:
+        handle.write("{}")
     assert isinstance(info.value, WriteError) and info.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
 
@@ -215,12 +217,12 @@ def test_a_report_whose_html_cannot_be_written(tmp_path, monkeypatch):
     and the index still lists it with the report that did finish."""
     import json
 
+    from conftest import DEMO
+
     from spanalysis.report.execution import _write_outputs
     from spanalysis.report.index import write_index
     from spanalysis.report.jobs import BuildResult, ReportResult
     from spanalysis.study import load_study
-
-    from conftest import DEMO
 
     out = tmp_path / "out"
     job = report_job(out)
@@ -262,3 +264,135 @@ def test_an_empty_executed_notebook_is_never_moved_into_place(tmp_path):
     assert job.executed.read_text(encoding="utf-8") == '{"cells": []}'
     assert not tmp_nb.exists()
     assert "was not written completely" in job.log.read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ 21: Ctrl-C
+
+INTERRUPTED_RUN = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)   # a background job ignores Ctrl-C
+from spanalysis.report import runner
+runner.build_reports.__kwdefaults__["notebooks_dir"] = sys.argv[1]
+from spanalysis.cli import main
+sys.exit(main(["report", sys.argv[2], "--out", sys.argv[3], "--sites", "Riverside PCN",
+               "--jobs", "2", "--no-progress", "--timeout", "300"]))
+"""
+
+
+def descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_ctrl_c_during_a_run(tmp_path):
+    """Ctrl-C while one report is still running: one line saying how many finished and that
+    a rerun resumes, no traceback, and every worker process and kernel ends with the run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    from conftest import DEMO, fixture_notebooks
+
+    nbs = fixture_notebooks("slow", tmp_path / "notebooks")        # 01: sleeps 120 s
+    fixture_notebooks("ok", tmp_path / "ok")
+    (tmp_path / "ok" / "site_report.ipynb").rename(nbs / "site_report.ipynb")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(nbs), str(DEMO),
+                             str(out)], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    children: list[int] = []
+    try:
+        lines = interrupt_when_one_finished(proc, children)
+    finally:
+        if proc.poll() is None:                 # the run did not stop: end it for the suite
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = "".join(lines)
+    assert proc.returncode == 130
+    assert "Traceback" not in err, err
+    assert lines[-1] == ("interrupted: 1 of 2 report(s) finished; run the same command again "
+                         "to resume (finished reports are not rendered again)\n"), err
+    time.sleep(3)
+    left = [p for p in children if psutil.pid_exists(p)
+            and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    for pid in left:                            # (for the rest of the suite)
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def interrupt_when_one_finished(proc, children: list[int]) -> list[str]:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) once the site report
+    finished and the study report is running; the lines the run printed. ``children``
+    receives the run's processes (workers and kernel) as they were then."""
+    import os
+    import signal
+    import threading
+    import time
+
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not any(line.startswith("ok") for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert any(line.startswith("ok") for line in lines), "".join(lines)
+    time.sleep(2)                    # the study notebook is running in its kernel now
+    children[:] = descendants(proc.pid)
+    assert len(children) >= 3        # two worker processes and the running kernel
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    return lines
+
+
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    """The run is killed outright (SIGKILL: no clean-up in the parent): its worker
+    processes notice within seconds and end, with the kernel they started."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    from conftest import DEMO, fixture_notebooks
+
+    nbs = fixture_notebooks("slow", tmp_path / "notebooks")
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN.replace(
+        '"Riverside PCN"', '"none"'), str(nbs), str(DEMO), str(tmp_path / "out")],
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                "ipykernel" in " ".join(psutil.Process(p).cmdline())
+                for p in descendants(proc.pid) if psutil.pid_exists(p)):
+            time.sleep(0.5)
+        children[:] = descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        time.sleep(5)
+        left = [p for p in children if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert len(children) >= 2 and left == []
+
+
+def test_failures_are_labelled_by_cause():
+    from concurrent.futures.process import BrokenProcessPool
+
+    from spanalysis.report.runner import _failure_label
+
+    assert _failure_label(BrokenProcessPool("gone")).startswith("worker failed: ")
+    assert _failure_label(ValueError("bad cell")) == (
+        "the notebook could not be run: ValueError: bad cell")

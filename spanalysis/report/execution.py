@@ -22,7 +22,7 @@ from typing import Mapping
 from spanalysis.io import WriteError, atomic_write
 from spanalysis.report.jobs import ReportJob, ReportResult, RunSettings, _read_summary
 
-__all__ = ["run_job", "is_kernel_start_failure"]
+__all__ = ["run_job", "is_kernel_start_failure", "stop_kernels"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: errors of a disk that takes no more (full, read-only, over quota): papermill failing to
@@ -69,9 +69,29 @@ def _kernel_manager_class(log_handle):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw.setdefault("stdout", log_handle)
             kw.setdefault("stderr", log_handle)
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
+            info = await super()._async_launch_kernel(kernel_cmd, **kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if pid:
+                _KERNEL_PIDS.add(pid)
+            return info
 
     return _LoggingKernelManager
+
+
+#: kernels this worker process started and has not yet seen end (see :func:`stop_kernels`)
+_KERNEL_PIDS: set[int] = set()
+
+
+def stop_kernels() -> None:
+    """End every kernel this worker started, with its own processes. A kernel runs in its
+    own session (jupyter_client starts it so), so neither Ctrl-C at the terminal nor the
+    end of the worker reaches it: the worker ends it when the run is stopped."""
+    import signal
+
+    for pid in list(_KERNEL_PIDS):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        _KERNEL_PIDS.discard(pid)
 
 
 def _failed_cell(source_nb, source: str | None) -> tuple[int | None, str | None]:
@@ -114,8 +134,11 @@ def run_job(job: ReportJob, settings: RunSettings) -> ReportResult:
     kernel_log = out_dir / f".{job.name}.{token}.kernel.part.log"
     notes: list[str] = [f"{job.title}: started {_now()}"]
     with open(kernel_log, "w", encoding="utf-8", errors="replace") as klog:
-        run = _execute_notebook(job, settings, source_nb, tmp_nb, klog, notes,
-                                deadline=start + settings.timeout)
+        try:
+            run = _execute_notebook(job, settings, source_nb, tmp_nb, klog, notes,
+                                    deadline=start + settings.timeout)
+        finally:
+            _KERNEL_PIDS.clear()       # papermill has shut this report's kernel down
     html_text = None
     if run["error"] is None:
         html_text, run["error"], run["tb"] = _render(job, settings, tmp_nb)

@@ -18,7 +18,9 @@
    figures (:mod:`spanalysis.report.index`).
 
 Every file is written to a temporary name in the same folder and renamed, so an interrupted
-run never leaves a half-written report, and a rerun resumes where it stopped.
+run never leaves a half-written report, and a rerun resumes where it stopped. On Ctrl-C the
+worker processes and their kernels are stopped and one line says how many reports finished;
+a worker also ends when its parent process is gone.
 
 Layout of ``out``::
 
@@ -50,7 +52,7 @@ from spanalysis.report.jobs import (KERNEL_START_ATTEMPTS, NOTEBOOKS_DIR, BuildR
                                     _read_summary, _up_to_date, plan_jobs)
 from spanalysis.report.kernel import KERNEL_NAME, check_kernel
 
-__all__ = ["build_reports"]
+__all__ = ["build_reports", "ReportsInterrupted"]
 
 
 def _clean_partial(out: Path) -> None:
@@ -65,6 +67,7 @@ def _clean_partial(out: Path) -> None:
 def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
     import warnings
 
+    _end_with_parent()
     # render.ReportWarning notes (e.g. a figure without alt text) go to the log, not the bar
     warnings.simplefilter("ignore")
     # Import papermill and build the HTML exporter now: the pool is started before the study
@@ -74,6 +77,42 @@ def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
     from spanalysis.report import render
 
     render._exporter()
+
+
+def _end_with_parent() -> None:  # pragma: no cover - runs in the worker processes
+    """A worker leaves Ctrl-C to the parent (which stops the run and says what finished:
+    no traceback from each worker), and ends, with its kernel, when the parent stops it
+    (SIGTERM) or is gone (checked every second)."""
+    import signal
+    import threading
+
+    from spanalysis.report.execution import stop_kernels
+
+    def end(*_args) -> None:
+        stop_kernels()
+        os._exit(1)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, end)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        end()
+
+    threading.Thread(target=watch, name="spanalysis-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool) -> None:
+    """Stop the pool's worker processes now (each ends its kernel): on Ctrl-C the running
+    reports are abandoned rather than waited for. ``_processes`` is the executor's own
+    table of its processes (concurrent.futures has no public way to stop them)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)      # (forgets its processes)
+    for process in processes:
+        with contextlib.suppress(OSError, AttributeError):
+            process.terminate()
 
 
 def _ready() -> bool:  # pragma: no cover - runs in the worker processes
@@ -131,6 +170,7 @@ def _run_local(todo, settings, workers, on_done, first_pool=None) -> None:
                 except BaseException:
                     for future in futures:
                         future.cancel()
+                    _stop_workers(pool)
                     raise
 
 
@@ -236,6 +276,10 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+class ReportsInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: the message says how many reports finished (a rerun resumes)."""
+
+
 #: the lock file a run holds in its output folder (see :func:`_output_lock`)
 LOCK_NAME = ".spanalysis-report.lock"
 #: seconds a second run into the same output folder waits for the lock before refusing
@@ -275,6 +319,11 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
         try:
             _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
                      progress=progress, pool=pool)
+        except KeyboardInterrupt:
+            raise ReportsInterrupted(
+                f"interrupted: {len(results) - (len(todo_all) - len(todo))} of {len(todo)} "
+                "report(s) finished; run the same command again to resume (finished "
+                "reports are not rendered again)") from None
         finally:
             _clean_partial(out)  # a worker that died mid-write leaves nothing behind
 
@@ -356,6 +405,18 @@ def _skip_unchanged(todo_all: list[ReportJob], force: bool):
     return results, todo
 
 
+def _failure_label(exc: BaseException) -> str:
+    """What stopped a report that returned no result, labelled by its cause: the worker
+    process died (killed, out of memory, a crash in native code: "worker failed"), or the
+    job itself raised (an error in running the notebook, named as such)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker":
+        return f"worker failed: {text}"
+    return f"the notebook could not be run: {text}"
+
+
 def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=None) -> None:
     from tqdm import tqdm
 
@@ -366,10 +427,9 @@ def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=No
     def on_done(job: ReportJob, future) -> None:
         try:
             res = future.result()
-        except Exception as exc:   # noqa: BLE001 - the worker process itself died
+        except Exception as exc:   # noqa: BLE001 - the worker died, or the job raised
             res = ReportResult(job.name, job.kind, job.title, str(job.html), "failed",
-                               job.site, error=f"worker failed: {type(exc).__name__}: {exc}",
-                               log=str(job.log))
+                               job.site, error=_failure_label(exc), log=str(job.log))
         results[job.html.as_posix()] = res
         tally[res.status] = tally.get(res.status, 0) + 1
         line = f"{res.status:6} {job.title} ({res.seconds:.1f} s)"
