@@ -327,10 +327,10 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
         ``n_not_classified`` (no SD or reliability), ``n_exceeds_mid, pct_exceeds_mid,
         n_worse_by_mid, pct_worse_by_mid`` (missing where no MID is used: a scale with no
         published MID has ``mid_source`` 'no MID published'), ``n_clinical_eligible``
-        (started on the dysfunctional side of c), ``n_clinically_significant, pct_clinically_significant``
-        (of the eligible), then the settings ``sd_used, sd_source, reliability_used,
-        reliability_source, threshold, mid_used, mid_source, cutoff_c, confidence`` and
-        ``small_group``. Percentages are of ``n`` (0-100).
+        (started on the dysfunctional side of c), ``n_clinically_significant,
+        pct_clinically_significant`` (of the eligible), then the settings ``sd_used,
+        sd_source, reliability_used, reliability_source, threshold, mid_used, mid_source,
+        cutoff_c, confidence`` and ``small_group``. Percentages are of ``n`` (0-100).
 
     Examples
     --------
