@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a study's files and report every problem")
     p.add_argument("study", help="study folder (containing study.yaml)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument("--all", action="store_true",
+                   help=f"print every problem (default: the first {SHOWN_PROBLEMS} of each "
+                        "kind and how many more)")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("demo", help="write the synthetic demo study")
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
 
 # ----------------------------------------------------------------------------- commands
 
+#: how many errors (and warnings) ``validate`` prints before saying how many more there are
+SHOWN_PROBLEMS = 50
+
 def _validate(args) -> int:
     from spanalysis import validate_study
 
@@ -124,9 +130,14 @@ def _validate(args) -> int:
     if args.json:
         print(json.dumps([i.as_dict() for i in issues], indent=2))
     else:
-        for issue in issues:
-            print(f"{issue.level}: {issue}", file=sys.stderr if issue.level == "error"
-                  else sys.stdout)
+        for level, stream in (("error", sys.stderr), ("warning", sys.stdout)):
+            found = [i for i in issues if i.level == level]
+            shown = found if args.all else found[:SHOWN_PROBLEMS]
+            for issue in shown:
+                print(f"{level}: {issue}", file=stream)
+            if len(found) > len(shown):
+                print(f"... and {len(found) - len(shown)} more {level}(s) (spanalysis validate "
+                      "--all, or --json, lists every one)", file=stream)
         n_warn = len(issues) - len(errors)
         print(f"{len(errors)} error(s), {n_warn} warning(s) in {args.study}")
     return 2 if errors else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -396,3 +397,30 @@ def test_failures_are_labelled_by_cause():
     assert _failure_label(BrokenProcessPool("gone")).startswith("worker failed: ")
     assert _failure_label(ValueError("bad cell")) == (
         "the notebook could not be run: ValueError: bad cell")
+
+
+def test_validate_prints_the_first_50_problems_and_counts_the_rest(tmp_path, capsys):
+    """Issue 19 (26): a file with thousands of problems printed every one (10^6 lines for a
+    10^6-column header). validate prints the first 50 errors and says how many more; --all
+    and --json give every one."""
+    import shutil
+
+    from spanalysis.cli import main
+
+    study = tmp_path / "study"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "demo", study)
+    sources = study / "qualitative" / "sources.csv"
+    sources.write_text(sources.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    assert main(["validate", str(study)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    errors = [line for line in err if line.startswith("error: ")]
+    assert len(errors) == 50
+    more = [line for line in err if line.startswith("... and ")]
+    assert len(more) == 1
+    n_more = int(more[0].split()[2])
+    assert n_more > 0
+    assert main(["validate", str(study), "--all"]) == 2
+    everything = capsys.readouterr()
+    assert len([ln for ln in everything.err.splitlines() if ln.startswith("error: ")]) \
+        == 50 + n_more
+    assert f"{50 + n_more} error(s)" in everything.out
