@@ -2,6 +2,8 @@
 from the raw responses file (independent of the scoring code), and the planted effects."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,6 +115,17 @@ def test_individual_change_plot_alt_hides_small_categories():
                        "threshold": 7.5, "mid_used": 3.0, "direction": "higher"})
     fig, alt = plotting.individual_change_plot(rc, title="WEMWBS total")
     assert "reliable improvement: fewer than 5" in alt and "no reliable change: 5" in alt
+    # issue 19 (30): the one person with a reliable deterioration is hidden too, and no
+    # category's small count (2 improved, 1 deteriorated) appears anywhere in the alt text
+    # or the figure's own text (titles, legend, annotations)
+    assert "reliable deterioration: fewer than 5" in alt
+    texts = [alt] + [t.get_text() for ax in fig.axes for t in
+                     [ax.title, *ax.texts, *(ax.get_legend().get_texts()
+                                             if ax.get_legend() else [])]]
+    for text in texts:
+        assert not re.search(r"(improvement|deterioration)\s*[:=(]\s*[1-4]\b", text), text
+        assert not re.search(r"\bn\s*=\s*[1-4]\b", text), text
+        assert not re.search(r"\b[1-4] (people|person|participants?)\b", text), text
     plt.close(fig)
 
 
