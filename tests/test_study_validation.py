@@ -122,6 +122,18 @@ def test_manifest_rounding_is_read_and_checked(make_study):
     assert "min_cell_size of at least 10" in err.expected
 
 
+@pytest.mark.parametrize("name", ["all", "ALL", " None "])
+def test_a_site_cannot_be_called_all_or_none(make_study, capsys, name):
+    """Issue 19 (23): a site named 'all' got the whole study's figures ('all' is the whole
+    study's value of the site parameter and of --sites)."""
+    folder = make_study()
+    replace_in(folder / "study.yaml", "sites: [Riverside, Hillview]",
+               f"sites: [Riverside, Hillview, '{name}']")
+    err = only_error(folder)
+    assert err.file == "study.yaml" and "cannot be a site name" in err.message
+    assert_cli_rejects(folder, capsys, "cannot be a site name")
+
+
 def test_manifest_missing_required_key(make_study):
     folder = make_study()
     replace_in(folder / "study.yaml", "instruments: [wemwbs, gse]\n", "")

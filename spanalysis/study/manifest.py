@@ -402,6 +402,10 @@ def _sites(chk, value) -> list[str]:
             chk.error(("sites", i), "site names differ only by case or spaces",
                       value=f"{seen[key]!r} and {site!r}", expected="one spelling per site")
         seen[key] = site
+        if key in _RESERVED_SITES:
+            chk.error(("sites", i), f"'{site}' cannot be a site name: reports use it for "
+                      "the whole study (--sites all, site='all')", value=site,
+                      expected="another name, e.g. 'All Saints PCN'")
         scripts = _scripts(site)
         if len(scripts) > 1:
             chk.error(("sites", i), "site name mixes letters of different alphabets "
@@ -409,6 +413,11 @@ def _sites(chk, value) -> list[str]:
                       value=f"{site!r}: " + ", ".join(sorted(scripts)),
                       expected="a name typed in one alphabet")
     return sites
+
+
+#: words the report runner and notebooks use for "every site" and "no site" (compared as
+#: sites are, see _site_key)
+_RESERVED_SITES = {"all", "none"}
 
 
 def _site_key(name: str) -> str:
