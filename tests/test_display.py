@@ -57,3 +57,30 @@ def test_write_summary(tmp_path):
     path = write_summary(tmp_path / "s.json", {"n": np.int64(3), "x": np.float64("nan")})
     assert json.loads(path.read_text()) == {"n": 3, "x": None}
     assert write_summary("", {"n": 1}) is None
+
+
+def test_formatting_rules_worked_by_hand():
+    # issue 19: 4: p as "< 0.001" or three decimals; effect sizes two decimals; counts and df
+    # integers; a non-zero value never rounds to zero without "<"; no scientific notation
+    from spanalysis.report.display import format_count, format_effect, format_p, format_value
+
+    assert format_p(0.001) == "0.001"
+    assert format_p(0.0004) == "< 0.001"
+    assert format_p(0.0312) == "0.031" and format_p(1.0) == "1.000" and format_p(0.0) == "0.000"
+    assert format_effect(-0.03) == "-0.03" and format_effect(0.456) == "0.46"
+    assert format_effect(0.004) == "< 0.01" and format_effect(-0.004) == "> -0.01"
+    assert format_count(225.0) == "225" and format_count(1234) == "1,234"
+    assert format_value(-0.03, 1) == "> -0.1" and format_value(0.0, 2) == "0.00"
+    assert format_value(0.00002, 2) == "< 0.01" and "e" not in format_value(1.5e7, 2)
+    assert format_value(1.5e7, 2) == "15,000,000.00"
+    assert format_value(float("nan"), 2) == "–"
+
+
+def test_show_table_formats_by_column():
+    table = pd.DataFrame({"scale": ["total"], "df": [225.0], "t": [2.5], "p": [0.001],
+                          "p_holm": [0.0004], "wilcoxon_p": [0.0312], "d_z": [-0.03],
+                          "n_pairs": [226.0], "change_mean": [0.00002]})
+    markup = show_table(table, caption="Test", show=False, decimals=1)
+    cells = [c.rsplit("<td>", 1)[1] for c in markup.split("</td>")[:-1]]
+    assert cells == ["225", "2.5", "0.001", "&lt; 0.001", "0.031", "-0.03", "226", "&lt; 0.1"]
+    assert "e-" not in markup

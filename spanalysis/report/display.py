@@ -19,7 +19,8 @@ from spanalysis.io import atomic_write
 from spanalysis.privacy import disclosure
 
 __all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
-           "count_text", "percent_text", "write_summary"]
+           "count_text", "percent_text", "write_summary", "format_value", "format_p",
+           "format_effect", "format_count"]
 
 
 def _display(obj):
@@ -42,7 +43,20 @@ def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "aut
     return None
 
 
-def _format(value, decimals: int) -> str:
+def format_value(value, decimals: int = 2) -> str:
+    """A number as a report shows it, to ``decimals`` decimal places.
+
+    The rule, the same in every table and sentence of the reports:
+
+    - never scientific notation: ``15000000.0`` is "15,000,000.00";
+    - a value that is not zero never shows as zero: when rounding would give zero, it is shown
+      as "< 0.01" (or "> -0.01" below zero) at the precision used;
+    - missing (None, NaN) is "–"; ``True`` / ``False`` are "yes" / "no"; integers are whole
+      numbers with thousands separators; text is kept as it is.
+
+    >>> format_value(-0.03, 2), format_value(-0.03, 1), format_value(0.0, 2)
+    ('-0.03', '> -0.1', '0.00')
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
@@ -50,13 +64,78 @@ def _format(value, decimals: int) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        if abs(value) < 0.001 and value != 0 and decimals >= 2:
-            return f"{value:.2e}"
+        if not np.isfinite(value):
+            return "–" if np.isnan(value) else ("∞" if value > 0 else "-∞")
+        step = 10.0 ** -decimals
+        if value != 0 and abs(value) < step / 2:
+            # it would round to zero: say how small instead
+            smallest = f"{step:.{decimals}f}"
+            return f"< {smallest}" if value > 0 else f"> -{smallest}"
         text = f"{value:,.{decimals}f}"
         if text.startswith("-") and float(text.replace(",", "")) == 0:
             text = text[1:]  # no "-0.00"
         return text
     return str(value)
+
+
+def format_p(p) -> str:
+    """A p value: "< 0.001" below 0.001, otherwise three decimals (APA 7th edition, 6.36).
+
+    >>> format_p(0.001), format_p(0.0004), format_p(0.0312)
+    ('0.001', '< 0.001', '0.031')
+    """
+    if isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool) \
+            and np.isfinite(p) and 0 < p < 0.001:
+        return "< 0.001"
+    if isinstance(p, (int, np.integer)) and not isinstance(p, bool):
+        p = float(p)
+    return format_value(p, 3)
+
+
+def format_effect(value) -> str:
+    """An effect size (d, g, correlation, ICC, alpha) to two decimals.
+
+    >>> format_effect(-0.03), format_effect(0.004)
+    ('-0.03', '< 0.01')
+    """
+    return format_value(value, 2)
+
+
+def format_count(value) -> str:
+    """A count or degrees of freedom as a whole number ("225", "1,234").
+
+    A count stored as a float (225.0) is shown without decimals; a degrees of freedom that is
+    not whole (a Welch test's) keeps one decimal, as APA 7th edition (6.36) suggests.
+
+    >>> format_count(225.0), format_count(1234), format_count(198.37)
+    ('225', '1,234', '198.4')
+    """
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        if float(value).is_integer():
+            return f"{int(value):,}"
+        return format_value(value, 1)
+    return format_value(value, 0)
+
+
+#: effect-size columns, always shown to two decimals
+_EFFECT_COLUMNS = {"d", "d_z", "d_av", "g", "g_av", "hedges_g", "d_z_ci_low", "d_z_ci_high",
+                   "g_ci_low", "g_ci_high", "icc"}
+#: count columns that do not start with ``n_``
+_COUNT_COLUMNS = {"n", "df", "items", "respondents", "respondents_with_missing", "people"}
+
+
+def _formatter(column, decimals: int):
+    """The formatting function of a table column, chosen by its name: p values
+    (``p``, ``p_holm``, ``wilcoxon_p``), counts and df (``n``, ``n_...``, ``df``), effect
+    sizes, or any other number at ``decimals`` places."""
+    name = str(column).lower()
+    if name == "p" or name.startswith("p_") or name.endswith("_p"):
+        return format_p
+    if name in _COUNT_COLUMNS or name.startswith("n_"):
+        return format_count
+    if name in _EFFECT_COLUMNS:
+        return format_effect
+    return lambda value: format_value(value, decimals)
 
 
 #: words kept as written when column names are turned into headings
@@ -85,11 +164,12 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
 
     frame = table.reset_index() if index else table
     head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in frame.columns)
+    formats = [_formatter(c, decimals) for c in frame.columns]
     rows = []
     for values in frame.itertuples(index=False):
         cells = []
         for j, value in enumerate(values):
-            text = html.escape(_format(value, decimals))
+            text = html.escape(formats[j](value))
             tag = "th scope=\"row\"" if j == 0 else "td"
             close = "th" if j == 0 else "td"
             cells.append(f"<{tag}>{text}</{close}>")

@@ -71,9 +71,13 @@ def _report_link(r: ReportResult) -> str:
 
 
 def _fmt_change(value: float) -> str:
-    text = f"{value:+.1f}"
-    if text in ("-0.0", "+0.0"):
-        text = "0.0"
+    """A change to one decimal with its sign, by :func:`~spanalysis.report.display.format_value`
+    (a non-zero change never shows as 0.0)."""
+    from spanalysis.report.display import format_value
+
+    text = format_value(float(value), 1)
+    if value > 0 and text[0].isdigit() and text != "0.0":
+        text = "+" + text
     return text.replace("-", "\u2212")
 
 
