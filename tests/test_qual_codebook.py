@@ -266,3 +266,33 @@ def test_blank_text_is_filled_from_source(tmp_path):
     path, sources, book = _segments_with(tmp_path, ["s1,OBS01,AB,valued,0,3,\n"])
     seg = read_segments(path, sources, book)
     assert seg.loc[0, "text"] == "The"
+
+
+@pytest.mark.parametrize("how", ["dots", "absolute", "link"])
+def test_source_paths_outside_the_sources_folder_are_refused(tmp_path, how):
+    """Issue 19 (18): sources.csv could name ../../secret.txt, whose text then appeared in
+    published quotes. A path that leaves the folder of sources.csv (by '..', an absolute
+    path or a symbolic link) is an error naming the row, and nothing is read from it."""
+    study = tmp_path / "study"
+    (study / "sources").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret text", encoding="utf-8")
+    (study / "sources" / "ok.txt").write_text("an interview", encoding="utf-8")
+    if how == "dots":
+        rel = "../secret.txt"
+    elif how == "absolute":
+        rel = str(secret)
+    else:
+        (study / "sources" / "link.txt").symlink_to(secret)
+        rel = "sources/link.txt"
+    (study / "sources.csv").write_text(
+        "source_id,source_name,source_type,participant_id,site,date,path\n"
+        "S1,One,document,,,,sources/ok.txt\n"
+        f"S2,Two,document,,,,{rel}\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        read_sources(study / "sources.csv")
+    errors = info.value.errors
+    assert len(errors) == 1
+    assert (errors[0].row, errors[0].column) == (3, "path")
+    assert "outside the folder of sources.csv" in errors[0].message
+    assert "secret text" not in str(info.value)

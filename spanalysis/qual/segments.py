@@ -145,7 +145,14 @@ def read_sources(path: str | os.PathLike, *, label: str | None = None) -> pd.Dat
         if not isinstance(rel, str):
             texts.append(None)
             continue
-        file = folder / rel
+        file = (folder / rel).resolve()   # symbolic links followed
+        if not file.is_relative_to(folder.resolve()):
+            issues.append(Issue("error", "the source's text file is outside the folder of "
+                                "sources.csv (its text could end up in published quotes)",
+                                file=label, row=i + 2, column="path", value=rel,
+                                expected=f"a .txt file inside {folder.name or '.'}/"))
+            texts.append(None)
+            continue
         if not file.is_file():
             issues.append(Issue("error", "the source's text file does not exist", file=label,
                                 row=i + 2, column="path", value=rel,
