@@ -138,3 +138,46 @@ def test_two_runs_give_identical_html_apart_from_the_run_date(poisoned_run, tmp_
     for page in pages(first):
         twin = second / page.relative_to(first)
         assert normalised(page) == normalised(twin), page.name
+
+
+MARKDOWN_SITE = "[x](https://e.x) ![](x.png) *North*"
+
+
+def _render_markdown(text: str) -> BeautifulSoup:
+    import nbformat
+
+    from spanalysis.report.render import notebook_to_html
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show_markdown(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Report"), cell]
+    html = notebook_to_html(nb, title="t", provenance={})
+    return BeautifulSoup(html, "html.parser")
+
+
+def test_escape_markdown_keeps_data_as_text():
+    # issue 19: 15: a value from the data never becomes a link, an image or emphasis
+    from spanalysis.report.display import escape_markdown
+
+    soup = _render_markdown(f"**Site:** {escape_markdown(MARKDOWN_SITE)}. **Study:** "
+                            f"{escape_markdown('# A <b>study</b>' + chr(10) + '- item')}")
+    body = soup.find("main") or soup
+    assert not body.find("a", href=re.compile("e\\.x")) and not body.find("img")
+    assert not body.find("em") and not body.find("h1", string=re.compile("A"))
+    text = body.get_text(" ")
+    assert MARKDOWN_SITE in text and "# A <b>study</b> - item" in text
+    assert escape_markdown("Riverside PCN") == "Riverside PCN"
+
+
+def test_notebooks_build_markdown_through_the_escape_helper():
+    import nbformat
+
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    notebooks = sorted(folder.glob("*.ipynb"))
+    assert len(notebooks) == 5
+    for path in notebooks:
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                           if c.cell_type == "code")
+        assert "html.escape(" not in source, path.name
+        assert "escape_markdown(" in source, path.name

@@ -20,7 +20,7 @@ from spanalysis.privacy import disclosure
 
 __all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
            "count_text", "percent_text", "write_summary", "format_value", "format_p",
-           "format_effect", "format_count"]
+           "format_effect", "format_count", "escape_markdown"]
 
 
 def _display(obj):
@@ -214,10 +214,33 @@ def show_figure(fig, alt: str):
 
 def show_markdown(text: str) -> None:
     """Display generated narrative. Values interpolated into ``text`` must already be safe
-    (numbers, or text passed through :func:`html.escape`)."""
+    (numbers, or text passed through :func:`escape_markdown`)."""
     from IPython.display import Markdown
 
     _display(Markdown(text))
+
+
+#: characters of HTML and of Markdown syntax, written as character references (which Markdown
+#: and HTML show as the character itself, never as markup: CommonMark 0.31, section 2.5)
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;",
+            **{c: f"&#{ord(c)};" for c in "\\`*_[]()!#|~{}+-.:"}}
+
+
+def escape_markdown(value) -> str:
+    """A value from the data, safe to put into Markdown or HTML: shown as text, never as markup.
+
+    HTML's special characters are escaped (:func:`html.escape`), Markdown's (``[ ] ( ) ! * _``
+    and the rest) are written as character references, and line breaks become spaces, so a
+    site called ``[x](https://e.x)`` stays that text instead of becoming a link, ``![](...)``
+    does not become an image and a value cannot start a heading or a list. Every notebook
+    builds its Markdown from data through this function.
+
+    >>> escape_markdown("[x](https://e.x)")
+    '&#91;x&#93;&#40;https&#58;//e&#46;x&#41;'
+    >>> escape_markdown("Riverside PCN")
+    'Riverside PCN'
+    """
+    return "".join(_ESCAPES.get(c, c) for c in " ".join(str(value).splitlines()))
 
 
 def count_text(n: int, k: int) -> str:
