@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from spanalysis.errors import Issue
+from spanalysis.study.answers import labels_expected, labels_to_codes
 from spanalysis.study.manifest import _site_key
 from spanalysis.study.rules import Rule
 
@@ -149,9 +150,14 @@ def _check_whole(msgs, label, frame, rule) -> pd.Series:
 
 def _check_item(msgs, label, frame, rule) -> pd.Series:
     raw = frame[rule.column]
-    values, not_number = numbers(raw)
-    msgs.flag_rows(label, frame, not_number, rule.column,
-                   f"answer to {rule.label} is not a number", rule.expected, values=raw)
+    values, not_number = numbers(labels_to_codes(raw, rule.labels))
+    if rule.labels:
+        msgs.flag_rows(label, frame, not_number, rule.column,
+                       f"answer to {rule.label} is not a number, nor one of its labels",
+                       labels_expected(rule.expected, rule.labels), values=raw)
+    else:
+        msgs.flag_rows(label, frame, not_number, rule.column,
+                       f"answer to {rule.label} is not a number", rule.expected, values=raw)
     v = values.to_numpy()
     with np.errstate(invalid="ignore"):
         bad = (v < rule.low) | (v > rule.high)
@@ -202,7 +208,8 @@ _UTC_OFFSET = r"(?<=[T ]\d{2}:\d{2})((?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::
 
 
 def dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Dates written as ISO ``YYYY-MM-DD`` (or ISO date-times) or UK ``DD/MM/YYYY``, as
+    """Dates written as ISO ``YYYY-MM-DD`` (or ISO date-times, with ``T`` or a space) or UK
+    ``DD/MM/YYYY`` (or ``DD/MM/YYYY HH:MM``, as Qualtrics writes them), as
     datetime64[ns] at midnight, and a mask of cells that are not dates. Each distinct value
     is parsed once (a study's dates take a few hundred values)."""
     if pd.api.types.is_datetime64_any_dtype(raw):
@@ -215,7 +222,7 @@ def dates(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     codes, distinct = pd.factorize(written)
     distinct = pd.Series(distinct, dtype="str")
     found = pd.to_datetime(distinct, format="%Y-%m-%d", errors="coerce")
-    for fmt in ("%d/%m/%Y", "ISO8601"):
+    for fmt in ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "ISO8601"):
         rest = found.isna()
         if not rest.any():
             break

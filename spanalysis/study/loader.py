@@ -28,6 +28,7 @@ from spanalysis.io import TableRead, read_table
 from spanalysis.privacy.identifiers import looks_like_nhs_number
 from spanalysis.qual.material import Qualitative, from_refi
 from spanalysis.study import rules
+from spanalysis.study.answers import excel_serial_dates, labels_expected, long_labels_to_codes
 from spanalysis.study.checks import (
     EXAMPLES_PER_CHECK,
     Messages,
@@ -48,6 +49,7 @@ PARTICIPANT_COLUMNS = {r.column: r.required for r in rules.PARTICIPANTS}
 _TEXT_COLUMNS = ["participant_id", "site", "timepoint", "item", "age_band", "gender",
                  "ethnicity", "referral_reasons", "link_worker", "service", "period"]
 _ID_EXPECTED = "a participant id from the participants file"
+_DATE_COLUMNS = ("referral_date", "completed_date")
 
 
 def load_study(path: str | Path) -> Study:
@@ -104,6 +106,8 @@ class _Loader(Messages):
         from spanalysis import instruments as ins
 
         items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
+        labels = {it.id: dict(it.labels) for inst in instruments.values() for it in inst.items}
+        items["labels"] = [labels.get(i, {}) for i in items.index]
         tables = [self._read(manifest.participants),
                   self._read(manifest.responses, keep_codes=list(items.index)),
                   self._read(manifest.service_use) if manifest.service_use else None]
@@ -153,6 +157,10 @@ class _Loader(Messages):
         frame = mapped_frame(table.frame, spec.options, table.label, self.issues)
         if frame is None:
             return None
+        if spec.path.suffix.lower() == ".xlsx":   # dates Excel stored as serial numbers
+            for col in _DATE_COLUMNS:
+                if col in frame.columns:
+                    frame[col] = excel_serial_dates(frame[col])
         return dataclasses.replace(table, frame=frame)
 
     # -- each file on its own -----------------------------------------------------------
@@ -267,9 +275,13 @@ class _Loader(Messages):
         self.flag_rows(label, df, dup, "item",
                        "the same participant, time point and item appear more than once",
                        "one answer per participant, time point and item", values=item)
-        values, not_number = numbers(df["value"])
-        self.flag_rows(label, df, not_number & ~unknown, "value", "answer is not a number",
-                       "a number in the item's range", values=df["value"])
+        labelled = {i: tuple(lab.items()) for i, lab in items["labels"].items() if lab}
+        values, not_number = numbers(long_labels_to_codes(item, df["value"], labelled))
+        has_labels = item.isin(list(labelled)).to_numpy()
+        self.flag_rows(label, df, not_number & ~unknown & ~has_labels, "value",
+                       "answer is not a number", "a number in the item's range",
+                       values=df["value"])
+        self._long_not_labels(table, items, item, not_number & ~unknown & has_labels)
         bad = self._long_ranges(table, items, item, values, unknown)
         blank = (pid.isna() | tp.isna()).to_numpy()
         self.flag_rows(label, df, pid.isna(), "participant_id", "participant id is blank",
@@ -293,6 +305,21 @@ class _Loader(Messages):
                           on=["participant_id", "timepoint"], how="left").set_index("_row")
         wide.index.name = None
         return wide[list(rules.RESPONSES_KEYS) + order]
+
+    def _long_not_labels(self, table: TableRead, items: pd.DataFrame, item: pd.Series,
+                         bad: np.ndarray) -> None:
+        """Answers of a labelled item that are neither a number nor one of its labels (each
+        message lists that item's labels)."""
+        raw = table.frame["value"]
+        for i in np.flatnonzero(bad)[:EXAMPLES_PER_CHECK]:
+            row = items.loc[item.iloc[i]]
+            self.add("error", f"answer to {item.iloc[i]} is not a number, nor one of its labels",
+                     file=table.label, row=int(table.frame.index[i]) + 2, column="value",
+                     value=raw.iloc[i], expected=labels_expected(
+                         rules.item_expected(row), tuple(row["labels"].items())))
+        if bad.sum() > EXAMPLES_PER_CHECK:
+            self.add("error", f"{bad.sum() - EXAMPLES_PER_CHECK} more answer(s) that are not a "
+                     "number nor a label", file=table.label, column="value")
 
     def _long_ranges(self, table: TableRead, items: pd.DataFrame, item: pd.Series,
                      values: pd.Series, unknown: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ Kinds of value
 ``category``  one of ``allowed`` (time points, periods)
 ``date``      a date (ISO ``2025-03-31``, UK ``31/03/2025`` or an ISO date-time)
 ``whole``     a whole number from ``low`` to ``high`` (``high`` None: no upper limit)
-``item``      a questionnaire answer: a number from the item's ``min`` to ``max``
+``item``      a questionnaire answer: a number from the item's ``min`` to ``max``, or the
+              label of a code (``labels``, from the instrument's definition)
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class Rule:
     unknown: str | None = None
     expected: str = ""
     label: str | None = None   # how an item is named in messages ("answer to wemwbs_1 ...")
+    labels: tuple = ()         # an item's (code, label) pairs: a label is read as its code
 
 
 #: participants file: one row per participant (``PARTICIPANT_COLUMNS`` is made from it)
@@ -78,10 +80,12 @@ RESPONSES_KEYS = ("participant_id", "timepoint", "completed_date")
 
 def item_rule(item_id: str, item) -> Rule:
     """The rule for one questionnaire item (``item``: its row of the item table, with
-    ``min``, ``max`` and ``integer``)."""
+    ``min``, ``max`` and ``integer``, and optionally ``labels``: code -> label)."""
     integer = bool(item.get("integer", True))
+    labels = item.get("labels")
+    labels = tuple(labels.items()) if isinstance(labels, dict) else ()
     return Rule(item_id, "item", low=float(item["min"]), high=float(item["max"]),
-                integer=integer, label=item_id, expected=item_expected(item))
+                integer=integer, label=item_id, expected=item_expected(item), labels=labels)
 
 
 def response_rules(timepoints: list[str], items) -> tuple[Rule, ...]:
