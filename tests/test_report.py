@@ -346,6 +346,28 @@ def test_check_parameters_against_inspect_notebook():
     assert "Riverside PCN" in str(err.value)
 
 
+def test_a_site_called_all_is_refused(tmp_path, capsys):
+    # issue 19: 23: "all" means the whole study, so a site of that name would get the whole
+    # study's figures in its report: refused before anything runs
+    nb = rp.NOTEBOOKS_DIR / "site_report.ipynb"
+    for site in ("all", "Hillview PCN"):
+        with pytest.raises(InputError, match="reserved") as err:
+            rp.check_parameters(nb, {"site": site}, sites=["all", "Hillview PCN"])
+        assert "whole study" in str(err.value)
+    study = copy_demo(tmp_path / "demo")
+    manifest = (study / "study.yaml").read_text("utf-8")
+    (study / "study.yaml").write_text(manifest.replace("Riverside PCN", "all"), "utf-8")
+    for name in ("participants.csv", "qualitative/sources.csv"):
+        path = study / name
+        path.write_text(path.read_text("utf-8").replace("Riverside PCN", "all"), "utf-8")
+    out = tmp_path / "out"
+    status = main(["report", str(study), "--out", str(out), "--no-progress"])
+    assert status == 2                    # validate refuses the name too
+    err = capsys.readouterr().err
+    assert "'all'" in err and "whole study" in err
+    assert not out.exists() or not list(out.rglob("*.html"))
+
+
 def test_output_inside_the_study_folder_is_refused(tmp_path):
     study = copy_demo(tmp_path / "demo")
     with pytest.raises(InputError, match="inside the study"):

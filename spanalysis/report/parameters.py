@@ -12,7 +12,10 @@ from typing import Any, Iterable, Mapping
 
 from spanalysis.errors import InputError
 
-__all__ = ["check_parameters", "coerce_parameter", "declared_type"]
+__all__ = ["check_parameters", "coerce_parameter", "declared_type", "WHOLE_STUDY"]
+
+#: the ``site`` value that means the whole study; no site may have this name
+WHOLE_STUDY = "all"
 
 _SIMPLE_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 
@@ -67,7 +70,8 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
     parameters : mapping
         Name -> value, as they would be given to papermill.
     sites : iterable of str, optional
-        The study's sites: ``site`` must then be one of them or ``"all"``.
+        The study's sites: ``site`` must then be one of them or ``"all"`` (the whole study),
+        and none of them may be called ``"all"``.
     declared : dict, optional
         ``inspect_notebook``'s result, if already read.
 
@@ -77,7 +81,7 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
         Naming the notebook, the parameter, the value found and what was expected: an
         unknown name (papermill would only log it and run with the default), a value whose
         type differs from the declared default's (``int`` is accepted for ``float``; ``bool``
-        is not accepted for ``int``), or an unknown site.
+        is not accepted for ``int``), an unknown site, or a study with a site called "all".
     """
     notebook = Path(notebook)
     declared = _declared(notebook) if declared is None else declared
@@ -98,7 +102,15 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
                                                        f"{default})")
         if name == "site" and sites is not None:
             allowed = list(sites)
-            if value != "all" and value not in allowed:
+            if WHOLE_STUDY in allowed:
+                # "all" is the value for the whole study: a site of that name would be given
+                # the whole study's figures, so the study must rename it
+                raise InputError("a site may not be called 'all': the word is reserved for the "
+                                 "whole study", file=notebook.name, column="site",
+                                 value=WHOLE_STUDY,
+                                 expected="another name for that site in study.yaml and the "
+                                          "data files")
+            if value != WHOLE_STUDY and value not in allowed:
                 raise InputError("unknown site", file=notebook.name, column="site", value=value,
                                  expected="one of " + ", ".join(allowed) + " or 'all'")
 
