@@ -44,6 +44,8 @@ class TableRead:
 
     ``frame`` has one row per data row, in file order; ``frame.index`` is 0-based and the
     spreadsheet row of index ``i`` is ``i + 2``. ``encoding`` is set for CSV files.
+    ``header_rows`` is 3 for a Qualtrics CSV with its question-text and ImportId rows (left
+    out of ``frame``, whose index then starts at 2, so row numbers stay the file's own).
     """
 
     frame: pd.DataFrame
@@ -51,6 +53,7 @@ class TableRead:
     label: str
     encoding: str | None = None
     issues: list[Issue] = field(default_factory=list)
+    header_rows: int = 1
 
     def row(self, index: int) -> int:
         """Spreadsheet row number (header = 1) of the 0-based data row ``index``."""
@@ -181,7 +184,27 @@ def _read_csv(path: Path, label: str, text_columns: list[str]) -> TableRead:
                              expected="UTF-8 or Windows-1252 text") from None
         frame = _parse_csv(io.BytesIO(text.encode("utf-8")), path, label, text_columns, sep)
     frame = _clean_columns(frame, label)
+    if _qualtrics_header_rows(frame):
+        # rows 2 and 3 are Qualtrics' question text and ImportIds: parsed again without them
+        # so each column gets its own type, and numbered as the file's rows 4, 5, ...
+        again = (io.BytesIO(text.encode("utf-8")) if encoding == "cp1252"
+                 else io.BytesIO(data) if encoding == "utf-16" else path)
+        frame = _clean_columns(_parse_csv(again, path, label, text_columns, sep,
+                                          skiprows=[1, 2]), label)
+        frame.index = pd.RangeIndex(2, 2 + len(frame))
+        return TableRead(frame, path, label, encoding, issues, header_rows=3)
     return TableRead(frame, path, label, encoding, issues)
+
+
+def _qualtrics_header_rows(frame: pd.DataFrame) -> bool:
+    """Whether the first two data rows are Qualtrics' question text and ImportIds: the second
+    row's filled cells are JSON such as ``{"ImportId":"QID1"}``."""
+    if len(frame) < 2:
+        return False
+    second = frame.iloc[1]
+    filled = [v for v in second.tolist() if isinstance(v, str) and v.strip()]
+    return bool(filled) and len(filled) * 2 >= len(second) and all(
+        v.lstrip().startswith('{"ImportId"') for v in filled)
 
 
 def _decode_utf16(data: bytes, label: str) -> str:
@@ -235,8 +258,9 @@ def _check_header(data: bytes, label: str, sep: str) -> None:
 
 
 def _parse_csv(source, path: Path, label: str, text_columns: list[str],
-               sep: str = ",") -> pd.DataFrame:
-    """Parse UTF-8 CSV from ``source`` (a path or a BytesIO of UTF-8 bytes)."""
+               sep: str = ",", skiprows: list[int] | None = None) -> pd.DataFrame:
+    """Parse UTF-8 CSV from ``source`` (a path or a BytesIO of UTF-8 bytes), leaving out the
+    file's lines ``skiprows`` (0 = the header)."""
     # pandas' C parser (the same parser as the plain read_csv the benchmark compares
     # against). Columns are inferred; a text column that came out as numbers (identifiers
     # such as 0012) is then re-read as text, which keeps leading zeros. Asking for text up
@@ -247,7 +271,8 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str],
             # pandas then advises setting dtype. The loader's checks report such cells one by
             # one (file, row, column, value), so the advice would only confuse.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(source, engine="c", encoding="utf-8", sep=sep)
+            frame = pd.read_csv(source, engine="c", encoding="utf-8", sep=sep,
+                                skiprows=skiprows)
         raw_names = {str(c).strip(): c for c in frame.columns}
         numeric_text = [raw_names[c] for c in text_columns if c in raw_names
                         and not (pd.api.types.is_string_dtype(frame[raw_names[c]])
@@ -256,7 +281,7 @@ def _parse_csv(source, path: Path, label: str, text_columns: list[str],
             if isinstance(source, io.BytesIO):
                 source.seek(0)
             again = pd.read_csv(source, engine="c", encoding="utf-8", sep=sep,
-                                usecols=numeric_text,
+                                usecols=numeric_text, skiprows=skiprows,
                                 dtype={c: "str" for c in numeric_text})
             for col in numeric_text:
                 frame[col] = again[col]

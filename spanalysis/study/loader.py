@@ -40,6 +40,12 @@ from spanalysis.study.checks import (
 from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
 from spanalysis.study.mapping import mapped_frame
 from spanalysis.study.model import Study
+from spanalysis.study.platforms import (
+    event_timepoints,
+    partial_responses,
+    platform_columns,
+    recognise,
+)
 
 __all__ = ["Study", "load_study", "validate_study", "read_study", "PARTICIPANT_COLUMNS"]
 
@@ -87,6 +93,7 @@ class _Loader(Messages):
         super().__init__()
         self.path = path
         self._instruments_used: list = []
+        self.partial_responses = 0
 
     def run(self) -> tuple[Study | None, list[Issue]]:
         try:
@@ -109,7 +116,8 @@ class _Loader(Messages):
         labels = {it.id: dict(it.labels) for inst in instruments.values() for it in inst.items}
         items["labels"] = [labels.get(i, {}) for i in items.index]
         tables = [self._read(manifest.participants),
-                  self._read(manifest.responses, keep_codes=list(items.index)),
+                  self._read(manifest.responses, keep_codes=list(items.index),
+                             timepoints=manifest.timepoint_ids),
                   self._read(manifest.service_use) if manifest.service_use else None]
         participants = self._participants(manifest, tables[0])
         responses = self._responses(manifest, items, tables[1])
@@ -122,7 +130,7 @@ class _Loader(Messages):
         if any(i.level == "error" for i in self.issues):
             return None, self.issues
         study = Study(manifest, participants, responses, service, instruments,
-                      list(self.issues), qualitative)
+                      list(self.issues), qualitative, self.partial_responses)
         return study, self.issues
 
     def _instruments(self, manifest: Manifest) -> dict:
@@ -142,9 +150,12 @@ class _Loader(Messages):
                      file="study.yaml", column="primary_outcome.scale", value=scale,
                      expected=f"one of {instrument}'s scales: " + ", ".join(known))
 
-    def _read(self, spec: FileSpec, keep_codes: list[str] = ()) -> TableRead | None:
+    def _read(self, spec: FileSpec, keep_codes: list[str] = (),
+              timepoints: list[str] | None = None) -> TableRead | None:
         """The file of ``spec``, read, with study.yaml's mapping of its own column names and
-        "not answered" codes applied (:mod:`spanalysis.study.mapping`)."""
+        "not answered" codes applied (:mod:`spanalysis.study.mapping`), a survey platform's
+        own id and event columns taken as spanalysis's (:mod:`spanalysis.study.platforms`)
+        and, for the responses (``timepoints`` given), event names made time points."""
         names = {**spec.options.get("columns", {}), **spec.options.get("items", {})}
         try:
             table = read_table(spec.path, label=spec.name, sheet=spec.options.get("sheet"),
@@ -154,9 +165,24 @@ class _Loader(Messages):
             self.issues.append(exc.issue)
             return None
         self.issues += table.issues
-        frame = mapped_frame(table.frame, spec.options, table.label, self.issues)
+        options = spec.options
+        platform = recognise(table.frame.columns, table.header_rows)
+        own = platform_columns(platform, table.frame.columns, names)
+        if own:
+            options = {**options, "columns": {**options.get("columns", {}), **own}}
+        frame = mapped_frame(table.frame, options, table.label, self.issues)
         if frame is None:
             return None
+        if timepoints is not None:
+            if platform == "redcap" or options.get("events"):
+                frame = event_timepoints(frame, options.get("events"), timepoints,
+                                         table.label, self.issues)
+            self.partial_responses = partial_responses(frame) if platform == "qualtrics" else 0
+            if self.partial_responses:
+                self.add("warning", f"{self.partial_responses} partial response(s) (Finished "
+                         "= 0) are kept", file=table.label, column="Finished",
+                         value=self.partial_responses, expected="check they are meant to be "
+                         "analysed; leave their rows out of the export if not")
         if spec.path.suffix.lower() == ".xlsx":   # dates Excel stored as serial numbers
             for col in _DATE_COLUMNS:
                 if col in frame.columns:
@@ -332,7 +358,8 @@ class _Loader(Messages):
         raw = table.frame["value"]
         for i in np.flatnonzero(bad)[:EXAMPLES_PER_CHECK]:
             self.add("error", f"answer to {item.iloc[i]} is outside the item's range",
-                     file=table.label, row=table.row(i), column="value", value=raw.iloc[i],
+                     file=table.label, row=int(table.frame.index[i]) + 2, column="value",
+                     value=raw.iloc[i],
                      expected=rules.item_expected(items.loc[item.iloc[i]]))
         if bad.sum() > EXAMPLES_PER_CHECK:
             self.add("error", f"{bad.sum() - EXAMPLES_PER_CHECK} more answer(s) outside their "

@@ -314,7 +314,7 @@ def _files(chk: _Checker, root: Path, entry) -> dict:
                          {"path": True, "sheet": False, **_MAPPING_KEYS})
     responses = _file(chk, root, ("files", "responses"), files.get("responses"),
                       {"path": True, "layout": False, "sheet": False, **_MAPPING_KEYS,
-                       "items": False})
+                       "items": False, "events": False})
     layout = (responses.options.get("layout") if responses else None) or "wide"
     if layout not in ("wide", "long"):
         chk.error(("files", "responses", "layout"), "unknown layout", value=layout,
@@ -461,7 +461,27 @@ def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> File
             options[key] = _name_map(chk, path + (key,), options[key])
     if "missing" in options:
         options["missing"] = _missing_codes(chk, path + ("missing",), options["missing"])
+    if "events" in options:
+        options["events"] = _events(chk, path + ("events",), options["events"])
     return FileSpec(rel, full, options)
+
+
+def _events(chk: _Checker, path: tuple, value) -> dict[str, str]:
+    """``events:``: an export's event names -> the study's time points (REDCap's
+    ``baseline_arm_1: baseline``); the time points are checked with the responses."""
+    if not isinstance(value, dict):
+        chk.error(path, "should map event names to time points", value=_kind(value),
+                  expected="e.g. {baseline_arm_1: baseline, 3_month_followup_arm_1: followup}")
+        return {}
+    out = {}
+    for event, timepoint in value.items():
+        if isinstance(timepoint, bool) or not isinstance(timepoint, (str, int)) \
+                or not str(timepoint).strip():
+            chk.error(path + (event,), "should name a time point", value=timepoint,
+                      expected="a time point id from timepoints:")
+            continue
+        out[str(event).strip()] = str(timepoint).strip()
+    return out
 
 
 #: the keys of a file entry that map a study's own export onto spanalysis's names

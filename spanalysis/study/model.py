@@ -31,6 +31,8 @@ class Study:
     instruments : dict of instrument id -> :class:`spanalysis.instruments.Instrument`.
     issues : warnings found while loading (errors stop loading).
     qualitative : the coded qualitative material, or None.
+    partial_responses : Qualtrics responses not finished (``Finished = 0``) that were kept (0
+        for other files); a warning in ``issues`` says so too.
     """
 
     manifest: Manifest
@@ -40,6 +42,7 @@ class Study:
     instruments: dict
     issues: list[Issue] = field(default_factory=list)
     qualitative: Qualitative | None = None
+    partial_responses: int = 0
 
     # -- how a notebook shows it ------------------------------------------------------
     def summary(self) -> dict:

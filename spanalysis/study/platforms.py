@@ -1,0 +1,95 @@
+"""Survey platforms' exports, recognised by their headers (never by the file's name) and read
+without reshaping by hand (issue 20: 3).
+
+* **Qualtrics** CSV: metadata columns ``StartDate, EndDate, ... Finished, ... ResponseId``,
+  often under three header rows (names, question text, ``{"ImportId":"QID1"}``; the reader,
+  :func:`spanalysis.io.read_table`, drops the second and third). ``ResponseId`` is the
+  participant id unless ``columns:`` maps another; partial responses (``Finished = 0``) are
+  kept and counted.
+* **REDCap**: the record id comes first (``record_id``), longitudinal projects add
+  ``redcap_event_name``, which becomes the time point (``events:`` maps event names to time
+  points, otherwise they are taken in the order they first appear); ``redcap_repeat_*``,
+  ``*_complete`` and checkbox columns (``reasons___1``) are no items, so they are left out with
+  the extra-columns warning.
+* **Microsoft Forms** (XLSX): ``ID, Start time, Completion time, Email, Name, ...``; ``ID`` is
+  the participant id.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from spanalysis.errors import Issue
+
+__all__ = ["recognise", "PLATFORM_NAMES", "platform_columns", "partial_responses",
+           "event_timepoints"]
+
+PLATFORM_NAMES = {"qualtrics": "Qualtrics", "redcap": "REDCap", "forms": "Microsoft Forms"}
+_QUALTRICS = {"StartDate", "EndDate", "Finished", "ResponseId"}
+_FORMS = ["ID", "Start time", "Completion time"]
+_REDCAP = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+           "redcap_data_access_group")
+
+
+def recognise(columns, header_rows: int = 1) -> str | None:
+    """Which platform wrote a file with these header ``columns`` (None: none known).
+    ``header_rows``: 3 when the reader found Qualtrics' question-text and ImportId rows."""
+    names = [str(c) for c in columns]
+    if header_rows == 3 or _QUALTRICS <= set(names):
+        return "qualtrics"
+    if names[:3] == _FORMS:
+        return "forms"
+    if names and (names[0] == "record_id" or set(_REDCAP) & set(names)):
+        return "redcap"
+    return None
+
+
+def platform_columns(platform: str | None, columns, mapped: dict) -> dict:
+    """The platform's own id (and REDCap's event) column as spanalysis's, unless study.yaml
+    maps that name or that column, or the file already has spanalysis's column."""
+    names = [str(c) for c in columns]
+    defaults = {}
+    if platform == "qualtrics":
+        defaults = {"participant_id": "ResponseId"}
+    elif platform == "forms":
+        defaults = {"participant_id": "ID"}
+    elif platform == "redcap":
+        defaults = {"participant_id": names[0] if names else "record_id",
+                    "timepoint": "redcap_event_name"}
+    taken = set(mapped.values())
+    return {ours: theirs for ours, theirs in defaults.items()
+            if theirs in names and ours not in mapped and ours not in names
+            and theirs not in taken}
+
+
+def partial_responses(frame: pd.DataFrame) -> int:
+    """Qualtrics responses not finished (``Finished`` 0 or False): kept, and counted."""
+    if "Finished" not in frame.columns:
+        return 0
+    written = frame["Finished"].astype("str").str.strip().str.casefold()
+    return int(written.isin(["0", "0.0", "false"]).sum())
+
+
+def event_timepoints(frame: pd.DataFrame, events: dict | None, timepoints: list[str],
+                     label: str, issues: list[Issue]) -> pd.DataFrame:
+    """``frame`` with its time-point column's event names (REDCap's ``baseline_arm_1``) as the
+    study's time points: by ``events:`` when given; otherwise, when no value is a time point
+    and there are as many distinct events as time points, in the order the events first
+    appear (a warning says which became which). Each distinct value is looked up once."""
+    if "timepoint" not in frame.columns:
+        return frame
+    written = frame["timepoint"].astype("str").str.strip().mask(frame["timepoint"].isna())
+    if events:
+        mapping = {str(k).strip(): str(v) for k, v in events.items()}
+    else:
+        seen = [e for e in written.dropna().unique()]
+        if not seen or set(seen) & set(timepoints) or len(seen) != len(timepoints):
+            return frame
+        mapping = dict(zip(seen, timepoints))
+        issues.append(Issue("warning", "event names taken as time points in the order they "
+                            "first appear", file=label, column="timepoint",
+                            value=", ".join(f"{e} -> {t}" for e, t in mapping.items()),
+                            expected="check the order, or say it with files.responses.events "
+                                     "in study.yaml"))
+    out = frame.copy()
+    out["timepoint"] = written.map(mapping).fillna(written)
+    return out
