@@ -208,3 +208,59 @@ def test_script_in_a_transcript_comes_out_escaped():
     q = select_quotes(study)
     html_out = quote_html(q.iloc[0])
     assert "<script>" not in html_out and "&lt;script&gt;alert(1)&lt;/script&gt;" in html_out
+
+
+# ---------------------------------------------------------------------------------------------
+# Joint displays (spanalysis.integrate): issue 19: 13
+# ---------------------------------------------------------------------------------------------
+
+def test_joint_display_quotes_are_never_repeated_and_spread_across_people():
+    from types import SimpleNamespace
+
+    from spanalysis.integrate.quotes import _redacted_quotes, _theme_segments
+
+    shared = "The group gave me a reason to get up in the morning."
+    texts = {"I1": shared + " I walk to the park with the others now.",
+             "I2": "Somebody finally listened to what I had to say about it."}
+    book = pd.DataFrame({"id": ["hope", "calm"], "name": ["Hope", "Calm"],
+                         "parent": [None, None], "sensitive": [False, False]})
+    # P1's first sentence is coded with both themes; P2 has a passage of "calm" only
+    segs = [("s1", "I1", "a", "hope", 0, len(shared)), ("s2", "I1", "a", "calm", 0, len(shared)),
+            ("s3", "I2", "a", "calm", 0, len(texts["I2"])),
+            ("s4", "I1", "a", "hope", len(shared) + 1, len(texts["I1"]))]
+    q = _study(segs, texts, ["A", "B"], ["P1", "P2"], book=book)
+    study = SimpleNamespace(qualitative=q, participants=pd.DataFrame(
+        {"participant_id": ["P1", "P2"], "site": ["A", "B"]}))
+    seg = _theme_segments(study, ["hope", "calm"], None)
+    out = _redacted_quotes(study, seg, ["theme"], 1).set_index("theme")["quotes"]
+    # worked by hand: "hope" has only P1 to quote (their first passage); "calm" would take the
+    # same passage from P1 (first by participant id) but takes P2's instead
+    assert [x["segment_id"] for x in out["hope"]] == ["s1"]
+    assert [x["segment_id"] for x in out["calm"]] == ["s3"]
+    # with two per theme, "calm" has no other passage to give: one quote, not a repeat
+    two = _redacted_quotes(study, seg, ["theme"], 2).set_index("theme")["quotes"]
+    assert sorted(x["segment_id"] for x in two["hope"]) == ["s1"]
+    assert sorted(x["segment_id"] for x in two["calm"]) == ["s3"]
+
+
+@pytest.mark.parametrize("site", [None, "Riverside PCN"])
+def test_no_quote_twice_and_one_person_per_theme_in_the_demo_displays(demo, site):
+    from spanalysis import integrate
+
+    s = demo if site is None else demo.for_site(site)
+    tables = {"side by side, 1": integrate.side_by_side(s, quotes=1),
+              "side by side, 2": integrate.side_by_side(s, quotes=2),
+              "quote matrix": integrate.quote_matrix(s, quotes=1)}
+    for name, table in tables.items():
+        quotes = [q for qs in table["quotes"] for q in qs]
+        assert len(quotes) >= 6, name
+        texts = [q["text"] for q in quotes]
+        assert len(set(texts)) == len(texts)
+        assert len({q["segment_id"] for q in quotes}) == len(quotes)
+        people = pd.Series([q["participant_id"] for q in quotes])
+        if name == "quote matrix" and site is not None:
+            continue  # a site's small cells may have one person to quote between them
+        # spread: nobody is quoted more often than the quotes shared among everyone
+        # interviewed require (once, when there are more people than quotes)
+        most = -(-len(quotes) // len(s.interviewed))
+        assert people.value_counts().max() <= most, people.value_counts().head(3)

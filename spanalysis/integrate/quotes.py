@@ -41,17 +41,42 @@ def _theme_segments(study, themes, coder) -> pd.DataFrame:
 
 def _redacted_quotes(study, seg: pd.DataFrame, by: list[str], k: int,
                      distinct: str = "participant_id") -> pd.DataFrame:
-    """Up to ``k`` quotes per group, one per ``distinct`` value (participant, or theme),
-    non-sensitive first, then by participant id and position (deterministic), texts redacted
-    with the study's names. Returns ``by + ['quotes']`` (a list of dicts per group)."""
+    """Up to ``k`` quotes per group, one per ``distinct`` value (participant, or theme), texts
+    redacted with the study's names. Returns ``by + ['quotes']`` (a list of dicts per group).
+
+    No passage is quoted twice in the result: a passage coded with two themes, or the same
+    words in two places, goes to one group only. Quotes are spread across participants where
+    the data allow: each group takes, among its passages not yet used, those of the
+    participants quoted least so far; groups with the fewest passages choose first, so a
+    theme few people voiced keeps its quote. Ties go to non-sensitive passages, then by
+    participant id and position (deterministic).
+    """
     names = _qualitative(study).names
     if seg.empty or k <= 0:
         groups = seg[by].drop_duplicates() if len(seg) else pd.DataFrame(columns=by)
         return groups.assign(quotes=[[] for _ in range(len(groups))]).reset_index(drop=True)
     s = seg.sort_values(["sensitive", "participant_id", "source_id", "start", "coder"],
                         kind="stable")
-    s = s.drop_duplicates(list(dict.fromkeys(by + [distinct]))) \
-         .groupby(by, sort=False).head(k).copy()
+    s = s.drop_duplicates(list(dict.fromkeys(by + [distinct]))).copy()
+    # the same words are the same quote, whatever their case or spacing
+    s["words"] = s["text"].astype(str).str.split().str.join(" ").str.casefold()
+    s["passage"] = list(zip(s["source_id"], s["start"], s["end"]))
+    keys, frames = zip(*s.groupby(by, sort=False))
+    order = sorted(range(len(keys)), key=lambda i: len(frames[i]))
+    used_words, used_passages, times_quoted, chosen = set(), set(), {}, {}
+    for i in order:  # one pass per group (themes, or theme by change group): a few dozen
+        g = frames[i]
+        g = g[~g["words"].isin(used_words) & ~g["passage"].isin(used_passages)]
+        g = g.assign(times=g["participant_id"].map(times_quoted).fillna(0),
+                     rank=range(len(g)))
+        g = g.sort_values(["sensitive", "times", "rank"], kind="stable")
+        g = g.drop_duplicates("words").head(k)
+        used_words.update(g["words"])
+        used_passages.update(g["passage"])
+        for person in g["participant_id"]:
+            times_quoted[person] = times_quoted.get(person, 0) + 1
+        chosen[i] = g
+    s = pd.concat([chosen[i] for i in range(len(keys))])
     # redact() is a per-text regex pass; it runs on the few selected quotes only
     s["text"] = [redact(str(t), names=names)[0] for t in s["text"]]
     s["quote"] = [{"text": t, "participant_id": p, "site": site, "theme": th,
@@ -59,5 +84,10 @@ def _redacted_quotes(study, seg: pd.DataFrame, by: list[str], k: int,
                   for t, p, site, th, sid, sens in zip(s["text"], s["participant_id"],
                                                        s["site"], s["theme"],
                                                        s["segment_id"], s["sensitive"])]
-    return s.groupby(by, sort=False)["quote"].agg(list).rename("quotes").reset_index()
-
+    found = s.groupby(by, sort=False)["quote"].agg(list).rename("quotes").reset_index()
+    # every group keeps its row (an empty list when all its passages went elsewhere)
+    every = pd.DataFrame([key if isinstance(key, tuple) else (key,) for key in keys],
+                         columns=by)
+    out = every.merge(found, on=by, how="left")
+    out["quotes"] = [q if isinstance(q, list) else [] for q in out["quotes"]]
+    return out
