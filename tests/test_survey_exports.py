@@ -203,7 +203,7 @@ def test_redcap_events_become_time_points(make_study, declared):
     if not declared:
         assert order[0].value == ("baseline_arm_1 -> baseline, "
                                   "3_month_followup_arm_1 -> followup")
-    extra = [i for i in issues if "not items" in i.message][0].value
+    extra = next(i for i in issues if "not items" in i.message).value
     assert extra == ("redcap_repeat_instrument, redcap_repeat_instance, wemwbs_complete, "
                      "reasons___1, reasons___2")
     back = {v: k for k, v in ids.items()}
@@ -263,3 +263,16 @@ def test_platforms_are_recognised_by_their_headers_not_file_names():
     assert recognise(["study_id", "redcap_event_name"]) == "redcap"
     assert recognise(["ID", "Start time", "Completion time", "Email"]) == "forms"
     assert recognise(["participant_id", "timepoint", "ResponseId"]) is None
+
+
+def test_redcap_checkbox_reasons_become_referral_reasons(make_study):
+    folder = make_study()
+    people = pd.read_csv(folder / "participants.csv", dtype=str, keep_default_na=False)
+    people["referral_reasons___1"] = ["1", "0", "1", "0"]
+    people["referral_reasons___3"] = ["Checked", "Unchecked", "0", "1"]
+    people.to_csv(folder / "participants.csv", index=False)
+    assert _errors(folder) == []
+    got = load_study(folder).participants
+    assert got["referral_reasons"].iloc[0] == "1;3" and pd.isna(got["referral_reasons"].iloc[1])
+    assert got["referral_reasons"].tolist()[2:] == ["1", "3"]
+    assert not any(c.startswith("referral_reasons___") for c in got.columns)

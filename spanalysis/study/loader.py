@@ -28,7 +28,11 @@ from spanalysis.io import TableRead, read_table
 from spanalysis.privacy.identifiers import looks_like_nhs_number
 from spanalysis.qual.material import Qualitative, from_refi
 from spanalysis.study import rules
-from spanalysis.study.answers import excel_serial_dates, labels_expected, long_labels_to_codes
+from spanalysis.study.answers import (
+    excel_serial_dates,
+    labels_expected,
+    long_labels_to_codes,
+)
 from spanalysis.study.checks import (
     EXAMPLES_PER_CHECK,
     Messages,
@@ -41,6 +45,7 @@ from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
 from spanalysis.study.mapping import mapped_frame
 from spanalysis.study.model import Study
 from spanalysis.study.platforms import (
+    checkbox_reasons,
     event_timepoints,
     partial_responses,
     platform_columns,
@@ -196,7 +201,7 @@ class _Loader(Messages):
         a warning says so."""
         if table is None:
             return None
-        df = table.frame
+        df = checkbox_reasons(table.frame)
         if "site" not in df.columns and len(manifest.sites) == 1:
             df = df.assign(site=manifest.sites[0])
         checks = rules.PARTICIPANTS

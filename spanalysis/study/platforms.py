@@ -10,7 +10,8 @@ without reshaping by hand (issue 20: 3).
   ``redcap_event_name``, which becomes the time point (``events:`` maps event names to time
   points, otherwise they are taken in the order they first appear); ``redcap_repeat_*``,
   ``*_complete`` and checkbox columns (``reasons___1``) are no items, so they are left out with
-  the extra-columns warning.
+  the extra-columns warning; in the participants file, checkbox columns
+  ``referral_reasons___1``, ``referral_reasons___2`` ... become ``referral_reasons``.
 * **Microsoft Forms** (XLSX): ``ID, Start time, Completion time, Email, Name, ...``; ``ID`` is
   the participant id.
 """
@@ -21,7 +22,7 @@ import pandas as pd
 from spanalysis.errors import Issue
 
 __all__ = ["recognise", "PLATFORM_NAMES", "platform_columns", "partial_responses",
-           "event_timepoints"]
+           "event_timepoints", "checkbox_reasons"]
 
 PLATFORM_NAMES = {"qualtrics": "Qualtrics", "redcap": "REDCap", "forms": "Microsoft Forms"}
 _QUALTRICS = {"StartDate", "EndDate", "Finished", "ResponseId"}
@@ -92,4 +93,27 @@ def event_timepoints(frame: pd.DataFrame, events: dict | None, timepoints: list[
                                      "in study.yaml"))
     out = frame.copy()
     out["timepoint"] = written.map(mapping).fillna(written)
+    return out
+
+
+#: REDCap writes a ticked checkbox as 1 ("raw") or "Checked" ("labels")
+_TICKED = ("1", "1.0", "checked", "true", "yes")
+
+
+def checkbox_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """A participants file's REDCap checkbox columns ``referral_reasons___<code>`` as one
+    ``referral_reasons`` column, the ticked codes separated by ``;`` in column order (a file
+    that has ``referral_reasons`` itself is left as it is)."""
+    prefix = "referral_reasons___"
+    boxes = [c for c in frame.columns if str(c).startswith(prefix)]
+    if not boxes or "referral_reasons" in frame.columns:
+        return frame
+    joined = pd.Series("", index=frame.index, dtype=object)
+    for col in boxes:   # one pass per option, never per row
+        ticked = frame[col].astype("str").str.strip().str.casefold().isin(_TICKED)
+        joined = joined.where(~ticked, joined + ";" + str(col)[len(prefix):])
+    reasons = joined.str.lstrip(";")
+    out = frame.drop(columns=boxes)
+    out.insert(min(frame.columns.get_loc(boxes[0]), len(out.columns)), "referral_reasons",
+               reasons.mask(reasons == ""))
     return out
