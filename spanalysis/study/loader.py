@@ -4,7 +4,10 @@ Data flows one way: study files -> validated :class:`Study` -> scores -> change 
 integrated tables -> figures and reports. This module is the first step. It reads the files a
 ``study.yaml`` names, checks each against its rule table (:mod:`spanalysis.study.rules`, read
 by :func:`spanalysis.study.checks.check_table`), then checks participant ids across files,
-and holds the canonical tables every later step uses:
+and holds the canonical tables every later step uses. Before the checks, an export's own
+names and codes are mapped (:mod:`spanalysis.study.mapping`), a survey platform's id and event
+columns recognised (:mod:`spanalysis.study.platforms`), and answer labels and spreadsheet
+dates read as people type them (:mod:`spanalysis.study.answers`):
 
 * ``participants``: one row per participant (``site`` an ordered categorical in manifest
   order, ``referral_date`` a date);
