@@ -54,9 +54,44 @@ def test_column_label():
 def test_write_summary(tmp_path):
     import numpy as np
 
-    path = write_summary(tmp_path / "s.json", {"n": np.int64(3), "x": np.float64("nan")})
-    assert json.loads(path.read_text()) == {"n": 3, "x": None}
-    assert write_summary("", {"n": 1}) is None
+    path = write_summary(tmp_path / "s.json", {"n": np.int64(30), "x": np.float64("nan")}, 5)
+    assert json.loads(path.read_text()) == {"n": 30, "x": None}
+    assert write_summary("", {"n": 1}, 5) is None
+
+
+def test_a_summary_obeys_the_small_count_rule(tmp_path):
+    # issue 19: 10: counts 1 to k-1 are written as "<k" at any depth; 0 and settings are kept
+    import numpy as np
+
+    summary = {"report": "site_report", "k": 5, "referred": 12, "pairs": np.int64(4),
+               "interviewed": 0, "warnings": 3, "primary": {"n_pairs": 4, "small_group": True,
+                                                            "confidence": 0.95},
+               "themes": [{"theme": "hope", "n_voiced": 3}, {"theme": "calm", "n_voiced": 7}]}
+    path = write_summary(tmp_path / "site.summary.json", summary, 5)
+    assert json.loads(path.read_text()) == {
+        "report": "site_report", "k": 5, "referred": 12, "pairs": "<5", "interviewed": 0,
+        "warnings": "<5", "primary": {"n_pairs": "<5", "small_group": True, "confidence": 0.95},
+        "themes": [{"theme": "hope", "n_voiced": "<5"}, {"theme": "calm", "n_voiced": 7}]}
+    rounded = write_summary(tmp_path / "r.summary.json", {"referred": 12, "pairs": 3}, 5,
+                            rounding=5)
+    assert json.loads(rounded.read_text()) == {"referred": 10, "pairs": "<5"}
+
+
+def test_report_local_participant_labels_and_their_key(tmp_path):
+    # issue 19: 12
+    from spanalysis.report.display import participant_label, write_participant_key
+
+    labels = {}
+    shown = [participant_label(labels, f"SP{i:04d}") for i in range(28)]
+    assert shown[:3] == ["Participant A", "Participant B", "Participant C"]
+    assert shown[25:] == ["Participant Z", "Participant AA", "Participant AB"]
+    assert participant_label(labels, "SP0001") == "Participant B"
+    key = write_participant_key(tmp_path / "04_integration.summary.json", labels)
+    assert key == tmp_path / "04_integration_participant_key.csv"
+    table = pd.read_csv(key, dtype=str)
+    assert list(table.columns) == ["label", "participant_id"] and len(table) == 28
+    assert table.iloc[27].tolist() == ["Participant AB", "SP0027"]
+    assert write_participant_key("", labels) is None
 
 
 def test_formatting_rules_worked_by_hand():

@@ -146,6 +146,127 @@ def test_index_headline_figures_match_an_independent_computation(demo_run):
     assert rows["Riverside PCN"][col["Mean change on WEMWBS total"]] == expected
 
 
+# ---------------------------------------------------------------------------------------------
+# What the reports show: small counts in JSON, participant ids (issue 19: 10, 12)
+# ---------------------------------------------------------------------------------------------
+
+def small_study(dest: Path) -> Path:
+    """The demo cut to 21 people at two sites (14 and 7, half of them interviewed), so that
+    many counts in the reports are between 1 and 4."""
+    import yaml
+
+    shutil.copytree(DEMO, dest)
+    people = pd.read_csv(dest / "participants.csv", dtype=str, keep_default_na=False)
+    qual = dest / "qualitative"
+    sources = pd.read_csv(qual / "sources.csv", dtype=str, keep_default_na=False)
+    interviewed = set(sources["participant_id"]) - {""}
+    sites = ["Riverside PCN", "Hillview PCN"]
+    keep = []
+    for site, n in zip(sites, (14, 7)):
+        here = people[people["site"] == site]
+        first = here[here["participant_id"].isin(interviewed)]["participant_id"].head(n // 2 + 2)
+        rest = here[~here["participant_id"].isin(first)]["participant_id"]
+        keep += list(first) + list(rest.head(n - len(first)))
+    people[people["participant_id"].isin(keep)].to_csv(dest / "participants.csv", index=False)
+    for name in ("responses.csv", "service_use.csv"):
+        table = pd.read_csv(dest / name, dtype=str, keep_default_na=False)
+        table[table["participant_id"].isin(keep)].to_csv(dest / name, index=False)
+    documents = (sources["participant_id"] == "") & sources["site"].isin(["", *sites])
+    sources = sources[sources["participant_id"].isin(keep) | documents]
+    sources.to_csv(qual / "sources.csv", index=False)
+    segments = pd.read_csv(qual / "segments.csv", dtype=str, keep_default_na=False)
+    segments[segments["source_id"].isin(sources["source_id"])].to_csv(qual / "segments.csv",
+                                                                      index=False)
+    manifest = yaml.safe_load((dest / "study.yaml").read_text("utf-8"))
+    manifest["sites"] = sites
+    (dest / "study.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), "utf-8")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    study = small_study(root / "small")
+    out = root / "out"
+    status = main(["report", str(study), "--out", str(out), "--sites", "Hillview PCN",
+                   "--jobs", "2", "--no-progress"])
+    return {"study": study, "out": out, "status": status, "loaded": load_study(study)}
+
+
+def _small_counts(value, k: int, where: str = "", key=None) -> list[str]:
+    """Every count from 1 to k-1 in a JSON value (settings such as k are no counts)."""
+    if isinstance(value, dict):
+        return [x for name, v in value.items() for x in _small_counts(v, k, f"{where}.{name}",
+                                                                       name)]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _small_counts(v, k, f"{where}[{i}]",
+                                                                       key)]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < k \
+            and key not in ("k", "min_cell_size", "rounding"):
+        return [f"{where} = {value}"]
+    return []
+
+
+@pytest.mark.parametrize("run", ["demo_run", "small_run"])
+def test_every_json_beside_the_reports_hides_small_counts(run, request):
+    # issue 19: 10: the same small-count rule as the HTML ("<k" for 1 to k-1; 0 may show)
+    r = request.getfixturevalue(run)
+    assert r["status"] == 0
+    k = r["loaded"].min_cell_size
+    summaries = sorted(r["out"].rglob("*.summary.json"))
+    assert len(summaries) == len(list(r["out"].rglob("*.html"))) - 1     # all but the index
+    leaks = [f"{p.name}{x}" for p in summaries
+             for x in _small_counts(json.loads(p.read_text("utf-8")), k)]
+    index = json.loads((r["out"] / "index.json").read_text("utf-8"))
+    assert len(index["reports"]) == len(summaries)
+    leaks += [f"index.json {report['name']}{x}" for report in index["reports"]
+              for x in _small_counts(report["summary"], k)]
+    assert leaks == []
+    if run == "small_run":  # withheld counts are written as "<5", and the index still reads
+        site = json.loads(next(r["out"].rglob("sites/*.summary.json")).read_text("utf-8"))
+        assert site["primary"]["n_pairs"] == f"<{k}" and site["referred"] == 7
+        assert f'"<{k}"' in json.dumps(site["themes"])
+        page = (r["out"] / "index.html").read_text("utf-8")
+        assert disclosure.scan_html_for_small_counts(page, k) == []
+
+
+def _shown_text(page: Path) -> str:
+    """What a page shows and holds in attributes (embedded images' data left out)."""
+    soup = BeautifulSoup(page.read_text("utf-8"), "html.parser")
+    attrs = [str(v) for tag in soup.find_all(True) for v in tag.attrs.values()
+             if not str(v).startswith("data:")]
+    return soup.get_text(" ") + " " + " ".join(attrs)
+
+
+@pytest.mark.parametrize("run", ["demo_run", "small_run"])
+def test_no_participant_id_in_any_rendered_html(run, request):
+    # issue 19: 12: reviewer-facing pages use Participant A, B, ...; the key is beside the
+    # executed notebooks, for the analyst
+    import re
+
+    r = request.getfixturevalue(run)
+    ids = set(r["loaded"].participants["participant_id"].astype(str))
+    pages = sorted(r["out"].rglob("*.html"))
+    assert len(pages) >= 6
+    pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(map(re.escape, sorted(ids)))
+                         + r")(?![0-9])")
+    for page in pages:
+        found = pattern.findall(_shown_text(page))
+        assert found == [], (page.name, found[:5])
+    keys = sorted(r["out"].rglob("*_participant_key.csv"))
+    assert [p.name for p in keys] == ["03_qualitative_benefits_participant_key.csv",
+                                      "04_integration_participant_key.csv"]
+    for key in keys:
+        assert (key.parent / key.name.replace("_participant_key.csv", ".ipynb")).is_file()
+        table = pd.read_csv(key, dtype=str)
+        assert len(table) > 0 and set(table["participant_id"]) <= ids
+        assert table["label"].is_unique and table["participant_id"].is_unique
+        shown = _shown_text(key.parent / key.name.replace("_participant_key.csv", ".html"))
+        assert all(label in shown for label in table["label"])
+        for page in pages:
+            assert key.name not in page.read_text("utf-8")
+
+
 def test_rerun_skips_everything_and_is_fast(demo_run):
     out = demo_run["out"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html") if p.name != "index.html"}

@@ -20,7 +20,9 @@ from spanalysis.privacy import disclosure
 
 __all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
            "count_text", "percent_text", "write_summary", "format_value", "format_p",
-           "format_effect", "format_count", "escape_markdown"]
+           "format_effect", "format_count", "escape_markdown",
+           "protect_summary", "participant_label", "participant_key_path",
+           "write_participant_key", "show_quotes", "show_percent_of_group"]
 
 
 def _display(obj):
@@ -244,7 +246,10 @@ def escape_markdown(value) -> str:
 
 
 def count_text(n: int, k: int) -> str:
-    """A count for a sentence: the number, or "fewer than k" when 1..k-1."""
+    """A count for a sentence: the number, or "fewer than k" when 1..k-1 (or already
+    withheld as the text "<k", as in a summary)."""
+    if isinstance(n, str) and n.startswith("<"):
+        return f"fewer than {k}"
     n = int(n)
     return f"fewer than {k}" if 0 < n < k else f"{n:,}"
 
@@ -260,17 +265,53 @@ def percent_text(n: int, total: int, k: int) -> str:
     return f"{n:,} ({100 * n / total:.0f}%)"
 
 
-def write_summary(path: str | os.PathLike | None, summary: dict) -> Path | None:
+#: summary keys that hold settings, not counts of people
+_SETTINGS = frozenset({"k", "min_cell_size", "rounding", "confidence"})
+
+
+def protect_summary(summary, k: int, *, rounding: int | None = None):
+    """A report's summary with the small-count rule of its HTML applied to every count.
+
+    Every whole number in ``summary`` (at any depth, except the settings ``k``,
+    ``min_cell_size`` and ``rounding``) is a count: from 1 to ``k - 1`` it is written as the
+    text ``"<k"`` (as in the report's tables); 0 stays 0; with ``rounding`` (the study's
+    ``privacy.rounding``) the counts shown are rounded to the nearest multiple, as the tables
+    are (:func:`spanalysis.privacy.disclosure.round_counts`).
+
+    >>> protect_summary({"k": 5, "referred": 40, "n_voiced": 3, "none": 0,
+    ...                  "themes": [{"n_voiced": 4}]}, 5)
+    {'k': 5, 'referred': 40, 'n_voiced': '<5', 'none': 0, 'themes': [{'n_voiced': '<5'}]}
+    """
+    def protect(value, key=None):
+        if isinstance(value, dict):
+            return {name: protect(v, name) for name, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [protect(v, key) for v in value]
+        if key in _SETTINGS or isinstance(value, (bool, np.bool_)) \
+                or not isinstance(value, (int, np.integer)):
+            return value
+        n = int(value)
+        if 0 < n < k:
+            return f"<{k}"
+        return int(disclosure.round_counts([n], rounding)[0]) if rounding else n
+
+    return protect(summary)
+
+
+def write_summary(path: str | os.PathLike | None, summary: dict, k: int, *,
+                  rounding: int | None = None) -> Path | None:
     """Write a report's headline figures as a small JSON file for the index page.
 
-    ``path`` empty or None (as when a notebook runs in JupyterLab) writes nothing.
+    The small-count rule of the HTML applies (:func:`protect_summary`): a count from 1 to
+    ``k - 1`` (the study's ``min_cell_size``) is written as ``"<k"``. ``path`` empty or None
+    (as when a notebook runs in JupyterLab) writes nothing.
     """
     if not path:
         return None
     path = Path(path)
     with atomic_write(path) as handle:
-        json.dump(_clean(summary), handle, indent=2, default=_json_default, sort_keys=True,
-                  allow_nan=False)
+        json.dump(_clean(protect_summary(summary, k, rounding=rounding)), handle, indent=2,
+                  default=_json_default, sort_keys=True, allow_nan=False)
     return path
 
 
@@ -295,9 +336,62 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def show_quotes(quotes: pd.DataFrame, *, heading_level: int = 3, show: bool = True):
-    """Quotes grouped by theme, each escaped and attributed; sensitive quotes behind a
-    content note (see :func:`spanalysis.qual.quotes.quote_html`)."""
+def participant_label(labels: dict, participant_id) -> str:
+    """The report-local label of a participant: "Participant A", "B", ... "Z", "AA", ...
+
+    Reviewer-facing reports never show a study participant id. ``labels`` (a dict the
+    notebook keeps, id -> label) is filled as participants are first shown, so the first
+    person shown is Participant A; :func:`write_participant_key` writes it for the analyst.
+
+    >>> labels = {}
+    >>> [participant_label(labels, p) for p in ["SP0012", "SP0003", "SP0012"]]
+    ['Participant A', 'Participant B', 'Participant A']
+    """
+    key = str(participant_id)
+    if key not in labels:
+        n, letters = len(labels), ""
+        while True:  # bijective base 26: A..Z, AA..AZ, BA..
+            n, r = divmod(n, 26)
+            letters = chr(65 + r) + letters
+            if n == 0:
+                break
+            n -= 1
+        labels[key] = f"Participant {letters}"
+    return labels[key]
+
+
+def participant_key_path(summary_path) -> Path | None:
+    """Where a report's key from label to participant id is written: beside the rendered
+    notebook, ``<report>_participant_key.csv`` (None when no summary path is given)."""
+    if not summary_path:
+        return None
+    path = Path(summary_path)
+    stem = path.name[:-len(".summary.json")] if path.name.endswith(".summary.json") \
+        else path.stem
+    return path.with_name(f"{stem}_participant_key.csv")
+
+
+def write_participant_key(summary_path, labels: dict) -> Path | None:
+    """Write the key from report-local label to study participant id, for the analyst.
+
+    The file (``label,participant_id``, see :func:`participant_key_path`) stays beside the
+    executed notebook; no HTML page links to it or shows it. Nothing is written when the
+    notebook runs without a summary path (in JupyterLab).
+    """
+    path = participant_key_path(summary_path)
+    if path is None:
+        return None
+    from spanalysis.io import write_table
+
+    key = pd.DataFrame({"label": list(labels.values()), "participant_id": list(labels)})
+    return write_table(key, path)
+
+
+def show_quotes(quotes: pd.DataFrame, labels: dict, *, heading_level: int = 3,
+                show: bool = True):
+    """Quotes grouped by theme, each escaped and attributed to the participant's
+    report-local label and site (:func:`participant_label`, filling ``labels``); sensitive
+    quotes behind a content note (see :func:`spanalysis.qual.quotes.quote_html`)."""
     from IPython.display import HTML
 
     from spanalysis.qual.quotes import quote_html
@@ -305,7 +399,11 @@ def show_quotes(quotes: pd.DataFrame, *, heading_level: int = 3, show: bool = Tr
     parts = []
     for (code_id, name), group in quotes.groupby(["code_id", "code_name"], sort=False):
         parts.append(f"<h{heading_level}>{html.escape(str(name))}</h{heading_level}>")
-        parts.extend(quote_html(row) for row in group.to_dict("records"))
+        for row in group.to_dict("records"):
+            if pd.notna(row.get("participant_id")):  # a document keeps its kind as attribution
+                site = f", {row['site']}" if pd.notna(row.get("site")) else ""
+                row["attribution"] = participant_label(labels, row["participant_id"]) + site
+            parts.append(quote_html(row))
     markup = "\n".join(parts) or "<p>No quotes to show.</p>"
     if not show:
         return markup

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote as _url_quote
 
 from spanalysis.io import atomic_write
+from spanalysis.report.display import protect_summary
 from spanalysis.report.jobs import BuildResult, ReportResult
 
 __all__ = ["write_index"]
@@ -81,6 +82,11 @@ def _fmt_change(value: float) -> str:
     return text.replace("-", "\u2212")
 
 
+def _withheld(value) -> bool:
+    """A count a summary withheld (written as the text "<k")."""
+    return isinstance(value, str) and value.startswith("<")
+
+
 def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
     """Headline figures per site with disclosure control applied (all text, escaped later)."""
     import pandas as pd
@@ -102,6 +108,11 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
                               f"{primary.get('scale', '')}".strip(),
                      "themes": s.get("themes") or []})
     frame = pd.DataFrame(rows)
+    # a summary writes a count from 1 to k-1 as "<k" (display.protect_summary): it stays
+    # withheld here, and it still takes part in the complementary suppression, as a small
+    # count (1) whose exact value does not matter
+    for column in ("referred", "n_pairs"):
+        frame[column] = [1 if _withheld(v) else v for v in frame[column]]
     have = frame["referred"].notna()
     shown_referred = pd.Series("not available", index=frame.index, dtype=object)
     if have.any():
@@ -138,7 +149,8 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
     out = []
     for i, r in enumerate(sites):
         themes = [t for t in frame.loc[i, "themes"]
-                  if isinstance(t, dict) and (t.get("n_voiced") or 0) >= k][:3]
+                  if isinstance(t, dict) and not _withheld(t.get("n_voiced"))
+                  and (t.get("n_voiced") or 0) >= k][:3]
         out.append({"result": r, "referred": shown_referred[i], "pairs": shown_pairs[i],
                     "change": shown_change[i], "scale": frame.loc[i, "scale"],
                     "themes": "; ".join(str(t.get("label") or t.get("theme")) for t in themes)
@@ -153,7 +165,7 @@ def _study_overview(results: list[ReportResult], k: int) -> str:
     by_name = {r.name: (r.summary or {}) for r in results if r.kind == "study"}
     parts = []
     referred = by_name.get("01_data_quality", {}).get("referred")
-    if isinstance(referred, int):
+    if isinstance(referred, int) or _withheld(referred):
         parts.append(f"{count_text(referred, k)} people referred")
     primary = by_name.get("02_outcome_change", {}).get("primary") or {}
     if primary.get("change_mean") is not None and not primary.get("small_group"):
@@ -168,6 +180,9 @@ def _study_overview(results: list[ReportResult], k: int) -> str:
 
 def write_index(result: BuildResult, study) -> Path:
     """Write ``index.html`` (and ``index.json``) for a batch of reports.
+
+    ``index.json`` lists every report with its status and summary; the summaries' counts
+    from 1 to k-1 are written as ``"<k"`` (:func:`spanalysis.report.display.protect_summary`).
 
     The page lists every report with its status (a failed report with its cell, message and
     log) and, per site, headline figures from the notebooks' JSON summaries: people
@@ -249,7 +264,10 @@ Analysts: executed notebooks and logs are beside each report.</p></footer>
     with atomic_write(path) as handle:
         handle.write(page)
     with atomic_write(result.out / "index.json") as handle:
+        # the summaries obey the small-count rule again (as the page does), whatever wrote them
+        reports = [dict(asdict(r), summary=None if r.summary is None else
+                        protect_summary(r.summary, k, rounding=getattr(study, "rounding", None)))
+                   for r in result.results]
         json.dump({"study": study.name, "seconds": round(result.seconds, 3),
-                   "reports": [asdict(r) for r in result.results]}, handle, indent=2,
-                  default=str)
+                   "min_cell_size": k, "reports": reports}, handle, indent=2, default=str)
     return path
