@@ -13,8 +13,9 @@ Real exports name their columns their own way (``ResponseId``, ``record_id``, ``
 
 ``columns`` and ``items`` map spanalysis's name to the file's column; ``missing`` lists the
 values that mean "not answered" (a cell holding one becomes blank). The file itself is never
-changed: the mapping is applied to the table read from it, before any check, so messages
-name the file's own column (``column 'WEMWBSa' (wemwbs_1)``) and its own rows.
+changed: the mapping is applied to the table read from it, before any check. Messages name
+the file's own rows; a column is named by spanalysis's name for it (``wemwbs_1``), except in
+the mapping's own errors, which name the file's column.
 """
 from __future__ import annotations
 
