@@ -267,6 +267,32 @@ def test_no_participant_id_in_any_rendered_html(run, request):
             assert key.name not in page.read_text("utf-8")
 
 
+def _quotes_shown(page: Path) -> list[str]:
+    """The quotes of report 04: "In their words" lines and the Quote column of its tables."""
+    import re
+
+    soup = BeautifulSoup(page.read_text("utf-8"), "html.parser")
+    quotes = [m for li in soup.find_all("li") if "In their words" in li.get_text()
+              for m in re.findall("\u201c(.+?)\u201d", li.get_text())]
+    for table in soup.find_all("table"):
+        heads = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+        if "Quote" in heads:
+            at = heads.index("Quote")
+            quotes += [tr.find_all(["th", "td"])[at].get_text(strip=True)
+                       for tr in table.find("tbody").find_all("tr")]
+    return [q for q in quotes if q]
+
+
+@pytest.mark.parametrize("run", ["demo_run", "small_run"])
+def test_no_quote_appears_twice_in_a_report(run, request):
+    # issue 19: 13: the side-by-side display, the divergent cases and the quote matrix of
+    # report 04 share no quote
+    r = request.getfixturevalue(run)
+    quotes = _quotes_shown(r["out"] / "study" / "04_integration.html")
+    assert len(quotes) >= (30 if run == "demo_run" else 6)
+    assert len(set(quotes)) == len(quotes), [q for q in quotes if quotes.count(q) > 1][:3]
+
+
 def test_rerun_skips_everything_and_is_fast(demo_run):
     out = demo_run["out"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html") if p.name != "index.html"}

@@ -22,7 +22,8 @@ __all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figu
            "count_text", "percent_text", "write_summary", "format_value", "format_p",
            "format_effect", "format_count", "escape_markdown",
            "protect_summary", "participant_label", "participant_key_path",
-           "write_participant_key", "show_quotes", "show_percent_of_group"]
+           "write_participant_key", "first_unshown_quote", "show_quotes",
+           "show_percent_of_group"]
 
 
 def _display(obj):
@@ -385,6 +386,25 @@ def write_participant_key(summary_path, labels: dict) -> Path | None:
 
     key = pd.DataFrame({"label": list(labels.values()), "participant_id": list(labels)})
     return write_table(key, path)
+
+
+def first_unshown_quote(quotes, shown: set) -> dict | None:
+    """The first of ``quotes`` (dicts with a ``text``) that the report has not shown yet, or
+    None; its text is added to ``shown``, the set a notebook keeps of the quotes it shows, so
+    that no quote appears twice in a report.
+
+    >>> shown = set()
+    >>> [first_unshown_quote([{"text": "a"}, {"text": "b"}], shown)["text"] for _ in range(2)]
+    ['a', 'b']
+    >>> first_unshown_quote([{"text": "a"}], shown) is None
+    True
+    """
+    for quote in quotes or []:
+        text = str(quote.get("text", ""))
+        if text and text not in shown:
+            shown.add(text)
+            return quote
+    return None
 
 
 def show_quotes(quotes: pd.DataFrame, labels: dict, *, heading_level: int = 3,
