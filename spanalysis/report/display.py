@@ -18,12 +18,11 @@ import pandas as pd
 from spanalysis.io import atomic_write
 from spanalysis.privacy import disclosure
 
-__all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure", "show_markdown",
-           "count_text", "percent_text", "write_summary", "format_value", "format_p",
-           "format_effect", "format_count", "escape_markdown",
-           "protect_summary", "participant_label", "participant_key_path",
-           "write_participant_key", "first_unshown_quote", "show_quotes",
-           "show_percent_of_group"]
+__all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure",
+           "show_markdown", "show_quotes", "show_percent_of_group", "count_text",
+           "percent_text", "format_value", "format_p", "format_effect", "format_count",
+           "escape_markdown", "write_summary", "protect_summary", "participant_label",
+           "participant_key_path", "write_participant_key", "first_unshown_quote"]
 
 
 def _display(obj):
