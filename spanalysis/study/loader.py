@@ -100,7 +100,6 @@ class _Loader(Messages):
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
-        self._instruments_used: list = []
         self.partial_responses = 0
 
     def run(self) -> tuple[Study | None, list[Issue]]:
@@ -117,7 +116,6 @@ class _Loader(Messages):
                                                             or Issue("error", str(exc))]
             return None, self.issues
         self._check_primary_outcome(manifest, instruments)
-        self._instruments_used = list(instruments.values())
         from spanalysis import instruments as ins
 
         items = ins.item_table(instruments).drop_duplicates("item").set_index("item")
@@ -128,7 +126,7 @@ class _Loader(Messages):
                              timepoints=manifest.timepoint_ids),
                   self._read(manifest.service_use) if manifest.service_use else None]
         participants = self._participants(manifest, tables[0])
-        responses = self._responses(manifest, items, tables[1])
+        responses = self._responses(manifest, items, tables[1], instruments)
         service = self._service_use(tables[2])
         if participants is not None:
             self._identifiers(manifest, participants, responses, service)
@@ -228,8 +226,8 @@ class _Loader(Messages):
                 out[col] = df[col]
         return out
 
-    def _responses(self, manifest: Manifest, items: pd.DataFrame,
-                   table: TableRead | None) -> pd.DataFrame | None:
+    def _responses(self, manifest: Manifest, items: pd.DataFrame, table: TableRead | None,
+                   instruments: dict) -> pd.DataFrame | None:
         """``items``: the study's items (index: item id; min, max, integer). The result's
         index holds each row's 0-based row in the file (a long file: its first row for the
         participant and time point), so later messages name the right row."""
@@ -257,12 +255,13 @@ class _Loader(Messages):
                          file=table.label, row=1, column="item",
                          expected="files.responses.layout: long in study.yaml")
                 return None
-            wide = self._check_wide(table, items)
+            wide = self._check_wide(table, items, instruments)
         keys = rules.response_rules(manifest.timepoint_ids, items.iloc[:0])
         wide["timepoint"] = check_table(self, table.label, wide, keys[-1:])["timepoint"]
         return wide
 
-    def _check_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame:
+    def _check_wide(self, table: TableRead, items: pd.DataFrame,
+                    instruments: dict) -> pd.DataFrame:
         df = table.frame
         unknown = [c for c in df.columns if c not in rules.RESPONSES_KEYS and c not in items.index]
         if unknown:   # an export's own columns (Duration, Finished, ...): left out, said once
@@ -273,7 +272,7 @@ class _Loader(Messages):
                      expected="item columns of the instruments in study.yaml (e.g. "
                               + ", ".join(list(items.index[:3])) + "); map a column of your "
                               "own to an item with files.responses.items in study.yaml")
-        self._item_columns(table, df.columns)
+        self._item_columns(table, df.columns, instruments)
         present = [c for c in df.columns if c in items.index]
         checks = rules.response_rules([], items.loc[present])[:-1]  # items, then the date
         checked = check_table(self, table.label, df, checks)
@@ -284,11 +283,11 @@ class _Loader(Messages):
             pd.NaT, index=df.index, dtype="datetime64[ns]")))
         return out
 
-    def _item_columns(self, table: TableRead, columns) -> None:
+    def _item_columns(self, table: TableRead, columns, instruments: dict) -> None:
         """Every item of every instrument has a column (what scoring will need)."""
         from spanalysis import instruments as ins
 
-        for inst in self._instruments_used:
+        for inst in instruments.values():
             if all(sc.method == "count" for sc in inst.scales):
                 continue   # service use: scored from its own file
             try:
