@@ -469,18 +469,24 @@ def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> File
 def _events(chk: _Checker, path: tuple, value) -> dict[str, str]:
     """``events:``: an export's event names -> the study's time points (REDCap's
     ``baseline_arm_1: baseline``); the time points are checked with the responses."""
+    return _text_map(chk, path, value, "should map event names to time points",
+                     "e.g. {baseline_arm_1: baseline, 3_month_followup_arm_1: followup}",
+                     "should name a time point", "a time point id from timepoints:")
+
+
+def _text_map(chk: _Checker, path: tuple, value, not_a_map: str, example: str,
+              bad_value: str, expected_value: str) -> dict[str, str]:
+    """A mapping of text to text from study.yaml (``columns:``, ``items:``, ``events:``),
+    keys and values trimmed; an error for anything else, and for a blank or non-text value."""
     if not isinstance(value, dict):
-        chk.error(path, "should map event names to time points", value=_kind(value),
-                  expected="e.g. {baseline_arm_1: baseline, 3_month_followup_arm_1: followup}")
+        chk.error(path, not_a_map, value=_kind(value), expected=example)
         return {}
     out = {}
-    for event, timepoint in value.items():
-        if isinstance(timepoint, bool) or not isinstance(timepoint, (str, int)) \
-                or not str(timepoint).strip():
-            chk.error(path + (event,), "should name a time point", value=timepoint,
-                      expected="a time point id from timepoints:")
+    for key, text in value.items():
+        if isinstance(text, bool) or not isinstance(text, (str, int)) or not str(text).strip():
+            chk.error(path + (key,), bad_value, value=text, expected=expected_value)
             continue
-        out[str(event).strip()] = str(timepoint).strip()
+        out[str(key).strip()] = str(text).strip()
     return out
 
 
@@ -491,19 +497,9 @@ _MAPPING_KEYS = {"columns": False, "missing": False}
 
 def _name_map(chk: _Checker, path: tuple, value) -> dict[str, str]:
     """``columns:`` / ``items:``: spanalysis's name -> the file's column."""
-    if not isinstance(value, dict):
-        chk.error(path, "should map names to the file's columns", value=_kind(value),
-                  expected="e.g. {participant_id: ResponseId}")
-        return {}
-    out = {}
-    for ours, theirs in value.items():
-        if isinstance(theirs, bool) or not isinstance(theirs, (str, int)) \
-                or not str(theirs).strip():
-            chk.error(path + (ours,), "should name a column of the file", value=theirs,
-                      expected="the column's name as in the header row")
-            continue
-        out[str(ours)] = str(theirs).strip()
-    return out
+    return _text_map(chk, path, value, "should map names to the file's columns",
+                     "e.g. {participant_id: ResponseId}", "should name a column of the file",
+                     "the column's name as in the header row")
 
 
 def _missing_codes(chk: _Checker, path: tuple, value) -> list:
