@@ -21,6 +21,14 @@ def _scores(folder) -> pd.DataFrame:
                                             "scale", "status")}).reset_index(drop=True)
 
 
+def _drop_participants_column(folder, position: int) -> list[str]:
+    """participants.csv without its column at ``position`` (0-based); the lines written."""
+    lines = (folder / "participants.csv").read_text().splitlines()
+    cut = [",".join(c for j, c in enumerate(r.split(",")) if j != position) for r in lines]
+    (folder / "participants.csv").write_text("\n".join(cut) + "\n")
+    return cut
+
+
 def _errors(folder):
     return [i for i in validate_study(folder) if i.level == "error"]
 
@@ -124,9 +132,7 @@ def test_mapping_entries_are_checked(make_study, entry, words):
 def test_a_single_site_study_needs_no_site_column(make_study):
     folder = make_study()
     _edit(folder / "study.yaml", "sites: [Riverside, Hillview]", "sites: [Riverside]")
-    lines = (folder / "participants.csv").read_text().splitlines()
-    cut = [",".join(c for j, c in enumerate(r.split(",")) if j != 1) for r in lines]
-    (folder / "participants.csv").write_text("\n".join(cut) + "\n")
+    cut = _drop_participants_column(folder, 1)
     assert "site" not in cut[0]
     assert _errors(folder) == []
     assert load_study(folder).participants["site"].tolist() == ["Riverside"] * 4
@@ -134,18 +140,14 @@ def test_a_single_site_study_needs_no_site_column(make_study):
 
 def test_several_sites_need_the_site_column(make_study):
     folder = make_study()
-    lines = (folder / "participants.csv").read_text().splitlines()
-    cut = [",".join(c for j, c in enumerate(r.split(",")) if j != 1) for r in lines]
-    (folder / "participants.csv").write_text("\n".join(cut) + "\n")
+    _drop_participants_column(folder, 1)
     err = _errors(folder)
     assert len(err) == 1 and (err[0].row, err[0].column) == (1, "site")
 
 
 def test_no_referral_date_skips_its_checks_and_says_so(make_study):
     folder = make_study()
-    lines = (folder / "participants.csv").read_text().splitlines()
-    cut = [",".join(c for j, c in enumerate(r.split(",")) if j != 2) for r in lines]
-    (folder / "participants.csv").write_text("\n".join(cut) + "\n")
+    _drop_participants_column(folder, 2)
     issues = validate_study(folder)
     assert [i for i in issues if i.level == "error"] == []
     said = [i for i in issues if i.column == "referral_date"]
