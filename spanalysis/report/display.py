@@ -292,7 +292,7 @@ def protect_summary(summary, k: int, *, rounding: int | None = None):
             return value
         n = int(value)
         if 0 < n < k:
-            return f"<{k}"
+            return disclosure.primary_marker(k)
         return int(disclosure.round_counts([n], rounding)[0]) if rounding else n
 
     return protect(summary)
