@@ -230,7 +230,8 @@ def _format_agreement(table: pd.DataFrame) -> str:
     for col in shown.columns:
         if pd.api.types.is_float_dtype(shown[col]):
             digits = 1 if col.startswith("percent") else 3
-            shown[col] = shown[col].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}")
+            shown[col] = shown[col].map(
+                lambda v, d=digits: "not estimable" if pd.isna(v) else f"{v:.{d}f}")
     return shown.to_string(index=False)
 
 
@@ -258,8 +259,8 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
 
     Notes
     -----
-    Prints the table (percentages to one decimal, kappa and alpha to three; blank where a
-    statistic is undefined) and a one-line summary. The table's columns are
+    Prints the table (percentages to one decimal, kappa and alpha to three; "not
+    estimable" where a statistic is undefined) and a one-line summary. The table's columns are
     :data:`~spanalysis.qual.agreement.AGREEMENT_COLUMNS`; agreement over *coded* units
     leaves out units nobody coded, which would otherwise inflate agreement.
     """
@@ -289,7 +290,7 @@ def agreement(study_path: str | os.PathLike, unit: str = "sentence",
     units = int(table["units_compared"].iloc[0]) if len(table) else 0
     alpha = table["krippendorff_alpha_all"]
     coded = table["percent_agreement_coded"]
-    median_alpha = f"{alpha.median():.3f}" if alpha.notna().any() else "undefined"
+    median_alpha = f"{alpha.median():.3f}" if alpha.notna().any() else "not estimable"
     median_coded = f"{coded.median():.1f}%" if coded.notna().any() else "undefined"
     print(f"agreement of {', '.join(compared)} on {len(table)} codes over {units} {unit}s: "
           f"median Krippendorff's alpha {median_alpha}, median agreement on coded units "

@@ -12,6 +12,7 @@ from spanalysis.qual.agreement import (
     coding_agreement,
     cohen_kappa,
     krippendorff_alpha,
+    sentence_spans,
     percent_agreement,
 )
 
@@ -192,25 +193,20 @@ def test_coding_agreement_by_sentence_hand_worked(two_coders):
     # alpha (all): 4 units both 0 -> o00 = 8; 1 unit both 1 -> o11 = 2; 2 split units ->
     #   o01 = o10 = 2; n0 = 10, n1 = 4, n = 14: 1 - 13 * (2 + 2) / (2 * 10 * 4) = 1 - 52/80
     #   = 0.35
-    # alpha (coded units only): o11 = 2, o01 = o10 = 2; n1 = 4, n0 = 2, n = 6:
-    #   1 - 5 * 4 / (2 * 4 * 2) = 1 - 20/16 = -0.25
     v = out.loc["valued"]
     assert v["units_coded_by_any"] == 3
     assert v["percent_agreement_all"] == pytest.approx(500 / 7)
     assert v["percent_agreement_coded"] == pytest.approx(100 / 3)
     assert v["cohen_kappa"] == pytest.approx(0.3)
     assert v["krippendorff_alpha_all"] == pytest.approx(1 - 52 / 80)
-    assert v["krippendorff_alpha_coded"] == pytest.approx(-0.25)
 
     # hope: both coders mark S1 sentence 4 (B's "hope" overlaps it): 7/7 and 1/1 agree;
-    # kappa: p_o = 1, p_e = (1/7)^2 + (6/7)^2 = 37/49 -> 1; alpha over the one coded unit:
-    # no variation, undefined (NaN)
+    # kappa: p_o = 1, p_e = (1/7)^2 + (6/7)^2 = 37/49 -> 1
     h = out.loc["hope"]
     assert (h["units_coded_by_any"], h["percent_agreement_all"],
             h["percent_agreement_coded"]) == (1, 100.0, 100.0)
     assert h["cohen_kappa"] == pytest.approx(1.0)
     assert h["krippendorff_alpha_all"] == pytest.approx(1.0)
-    assert math.isnan(h["krippendorff_alpha_coded"])
 
     # trust: only A (S2 s3): 6 of 7 agree (85.7 %) but 0 of 1 coded unit; kappa:
     # p_o = 6/7, p_e = (1/7)(0) + (6/7)(7/7) = 6/7 -> 0; alpha: o00 = 12, o01 = o10 = 1,
@@ -254,3 +250,54 @@ def test_coding_agreement_three_coders_and_errors(two_coders):
     with pytest.raises(InputError, match="coded by all"):
         coding_agreement(segments[segments["source_id"] == "S3"].assign(coder=["A"]),
                          sources, coders=["A", "B"])
+
+
+def _sentences(n: int) -> tuple[str, list[tuple[int, int]]]:
+    """A text of ``n`` short sentences and each sentence's span."""
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+             "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+             "eighteen", "nineteen", "twenty"]
+    parts, spans, pos = [], [], 0
+    for w in words[:n]:
+        sentence = f"This is line {w}."
+        parts.append(sentence)
+        spans.append((pos, pos + len(sentence)))
+        pos += len(sentence) + 1
+    return " ".join(parts), spans
+
+
+def test_alpha_over_all_units_when_coders_mostly_agree():
+    # Issue 19 item 1: 20 sentences; both coders code sentences 0 and 1, coder A also codes
+    # sentence 2 (95 % raw agreement). Over all 20 units, by hand (Krippendorff 2011,
+    # nominal, two coders, no missing values): o00 = 2 * 17 = 34, o11 = 2 * 2 = 4,
+    # o01 = o10 = 1; n0 = 35, n1 = 5, n = 40;
+    # alpha = 1 - (n - 1) * (o01 + o10) / (2 * n0 * n1) = 1 - 39 * 2 / 350 = 0.7771...
+    # Over the three coded units alone (o11 = 4, o01 = o10 = 1, n1 = 5, n0 = 1, n = 6) it
+    # would be 1 - 5 * 2 / (2 * 5 * 1) = 0 by construction; that figure is not reported.
+    text, spans = _sentences(20)
+    assert sentence_spans(text) == spans
+    rows = [("A", 0), ("A", 1), ("A", 2), ("B", 0), ("B", 1)]
+    segments = pd.DataFrame([{"source_id": "S", "coder": c, "code_id": "hope",
+                              "start": spans[i][0], "end": spans[i][1]} for c, i in rows])
+    sources = pd.DataFrame({"source_id": ["S"], "text": [text]})
+    row = coding_agreement(segments, sources).iloc[0]
+    assert row["units_compared"] == 20
+    assert row["percent_agreement_all"] == pytest.approx(95.0)
+    assert row["krippendorff_alpha_all"] == pytest.approx(1 - 78 / 350)
+    assert not any("alpha" in c and c != "krippendorff_alpha_all" for c in row.index)
+
+
+def test_alpha_not_estimable_without_variation_is_nan_and_said(tmp_path, capsys):
+    # Both coders code every sentence with the code: no variation (D_e = 0), so alpha is
+    # not estimable: NaN in the table, the words "not estimable" in the printed table.
+    from spanalysis.commands import _format_agreement
+
+    text, spans = _sentences(4)
+    segments = pd.DataFrame([{"source_id": "S", "coder": c, "code_id": "hope",
+                              "start": s, "end": e} for c in "AB" for s, e in spans])
+    sources = pd.DataFrame({"source_id": ["S"], "text": [text]})
+    table = coding_agreement(segments, sources)
+    assert math.isnan(table["krippendorff_alpha_all"].iloc[0])
+    assert table["percent_agreement_all"].iloc[0] == 100.0
+    printed = _format_agreement(table)
+    assert "not estimable" in printed and "nan" not in printed.lower()

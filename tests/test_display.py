@@ -1,6 +1,7 @@
 """Display helpers: disclosure is applied to every table they render."""
 import json
 
+import numpy as np
 import pandas as pd
 
 from spanalysis.privacy import disclosure
@@ -119,3 +120,12 @@ def test_show_table_formats_by_column():
     cells = [c.rsplit("<td>", 1)[1] for c in markup.split("</td>")[:-1]]
     assert cells == ["225", "2.5", "0.001", "&lt; 0.001", "0.031", "-0.03", "226", "&lt; 0.1"]
     assert "e-" not in markup
+
+
+def test_show_table_says_why_a_value_is_missing():
+    table = pd.DataFrame({"theme": ["hope", "trust"], "cohen_kappa": [np.nan, 0.5],
+                          "krippendorff_alpha_all": [np.nan, 0.25]})
+    markup = show_table(table, caption="Agreement", show=False,
+                        missing={"krippendorff_alpha_all": "not estimable"})
+    cells = [c.rsplit("<td>", 1)[1] for c in markup.split("</td>")[:-1]]
+    assert cells == ["–", "not estimable", "0.50", "0.25"]

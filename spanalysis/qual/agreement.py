@@ -27,7 +27,7 @@ __all__ = ["krippendorff_alpha", "cohen_kappa", "percent_agreement", "coding_agr
 
 AGREEMENT_COLUMNS = ["code_id", "units_compared", "units_coded_by_any", "percent_agreement_all",
                      "percent_agreement_coded", "cohen_kappa", "krippendorff_alpha_all",
-                     "krippendorff_alpha_coded", "n_coders"]
+                     "n_coders"]
 _LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
@@ -274,8 +274,10 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
           (all gave the code, or none did)
         - ``percent_agreement_coded``: % of units coded by any where all coders gave it
         - ``cohen_kappa``: over all units (two coders only, else NaN)
-        - ``krippendorff_alpha_all``, ``krippendorff_alpha_coded``: nominal alpha over all
-          units and over units coded by any (NaN where undefined, e.g. no variation)
+        - ``krippendorff_alpha_all``: nominal alpha over all compared units, the units
+          nobody coded included (presence or absence of the code per unit, as Krippendorff
+          defines it); NaN where it is not estimable (no variation: every unit has the
+          code from every coder, or none has)
         - ``n_coders``
 
     Notes
@@ -285,7 +287,11 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     sources in which every compared coder coded at least one segment are compared, so a
     source one coder has not yet coded is not counted as disagreement. Agreement over all
     units counts the many units nobody coded as agreement, which inflates it (the complaint
-    in QualCoder issue #667); the ``_coded`` columns leave those units out.
+    in QualCoder issue #667); ``percent_agreement_coded`` leaves those units out. Alpha is
+    given over all units only: over the coded units alone there is no unit where every
+    coder said "absent", so alpha is zero or negative by construction even when coders
+    agree on almost everything (Krippendorff 2011: alpha is defined over all units of
+    analysis).
 
     Examples
     --------
@@ -385,7 +391,6 @@ def _agreement_by_code(codes: pd.Index, marks: np.ndarray) -> pd.DataFrame:
     rows = []
     for k, code in enumerate(codes):  # one alpha/kappa per code; codes are few
         data = marks[k].astype(float)
-        coded = any_coded[k]
         rows.append({
             "code_id": code,
             "units_compared": total_units,
@@ -395,8 +400,6 @@ def _agreement_by_code(codes: pd.Index, marks: np.ndarray) -> pd.DataFrame:
                                         if n_any[k] else np.nan),
             "cohen_kappa": cohen_kappa(data[0], data[1]) if n_coders == 2 else np.nan,
             "krippendorff_alpha_all": krippendorff_alpha(data) if total_units else np.nan,
-            "krippendorff_alpha_coded": (krippendorff_alpha(data[:, coded]) if coded.any()
-                                         else np.nan),
             "n_coders": n_coders,
         })
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)

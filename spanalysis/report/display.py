@@ -157,9 +157,12 @@ def column_label(name) -> str:
 
 
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
-               index: bool = False, show: bool = True) -> str:
+               index: bool = False, show: bool = True,
+               missing: dict | None = None) -> str:
     """An escaped, accessible HTML table of statistics (no counts to suppress).
 
+    ``missing`` maps a column to the words shown where its value is missing (for example
+    ``{"krippendorff_alpha_all": "not estimable"}``); elsewhere a missing value is "–".
     Use :func:`show_stats` when the table holds group sizes.
     """
     from IPython.display import HTML
@@ -167,11 +170,13 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
     frame = table.reset_index() if index else table
     head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in frame.columns)
     formats = [_formatter(c, decimals) for c in frame.columns]
+    instead = [(missing or {}).get(c) for c in frame.columns]
     rows = []
     for values in frame.itertuples(index=False):
         cells = []
         for j, value in enumerate(values):
-            text = html.escape(formats[j](value))
+            blank = instead[j] is not None and pd.isna(value)
+            text = html.escape(instead[j] if blank else formats[j](value))
             tag = "th scope=\"row\"" if j == 0 else "td"
             close = "th" if j == 0 else "td"
             cells.append(f"<{tag}>{text}</{close}>")
