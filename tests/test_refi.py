@@ -450,3 +450,59 @@ def test_whole_source_coding_selection_cases_and_typed_values(tmp_path):
     # a coding of the whole source covers the whole text (0 .. 21)
     assert seg.loc[G["cod2"], ["start", "end", "text"]].tolist() == [0, len(text), text]
     assert out["variables"].values.tolist() == [["P9", "consented", "true", "Boolean"]]
+
+
+# --------------------------------------------------------------------------- issue 19, 25 and 28
+
+
+@pytest.mark.parametrize("end", [10**30, 2**63, 10**6])
+def test_selection_far_beyond_any_text_is_an_error_not_an_overflow(tmp_path, end):
+    sels = [(G["sel1"], 0, end, G["cod1"], G["code1"])]
+    src = text_source(G["src1"], sels, inline="Short text")
+    path = make_qdpx(tmp_path / "x.qdpx", [("project.qde", project_xml(src))])
+    with pytest.raises(ValidationError, match="outside its text") as info:
+        read_qdpx(path)
+    assert str(end) in str(info.value) and "x.qdpx" in str(info.value)
+
+
+def _flag_encrypted(data: bytes, member: str) -> bytes:
+    """Set bit 0 of the general-purpose flags (PKWARE APPNOTE 4.4.4: "encrypted") of one
+    member in both its local header and its central-directory entry."""
+    out = bytearray(data)
+    name = member.encode()
+    for signature, flags_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        pos = out.find(signature)
+        while pos != -1:
+            if out[pos + name_at:pos + name_at + len(name)] == name:
+                flags = struct.unpack_from("<H", out, pos + flags_at)[0]
+                struct.pack_into("<H", out, pos + flags_at, flags | 0x1)
+            pos = out.find(signature, pos + 4)
+    return bytes(out)
+
+
+def test_encrypted_member_refused_with_a_message(tmp_path):
+    src = text_source(G["src1"], [], path=f"internal://{G['src1']}.txt")
+    plain = make_qdpx(tmp_path / "plain.qdpx", [("project.qde", project_xml(src)),
+                                                (f"sources/{G['src1']}.txt", b"Some text.")])
+    path = tmp_path / "locked.qdpx"
+    path.write_bytes(_flag_encrypted(plain.read_bytes(), f"sources/{G['src1']}.txt"))
+    assert zipfile.ZipFile(path).infolist()[1].flag_bits & 0x1  # the fixture is what it says
+    err = _refused(path, "encrypted")
+    assert f"sources/{G['src1']}.txt" in str(err)
+
+
+@pytest.mark.parametrize("codes, kinds", [
+    (f'<Code guid="{G["code1"]}" name="Hope" isCodable="true"/>'
+     f'<Code guid="{G["code1"]}" name="Valued" isCodable="true"/>', ("Code", "Code")),
+    (f'<Code guid="{G["code1"]}" name="Hope" isCodable="true"/>'
+     f'<Code guid="{G["src1"].upper()}" name="Valued" isCodable="true"/>',
+     ("Code", "TextSource")),
+], ids=["two codes", "a code and a source, in other case"])
+def test_duplicate_guids_refused(tmp_path, codes, kinds):
+    src = text_source(G["src1"], [(G["sel1"], 0, 4, G["cod1"], G["code1"])], inline="Some text")
+    path = make_qdpx(tmp_path / "dup.qdpx", [("project.qde", project_xml(src, codes=codes))])
+    with pytest.raises(InputError, match="share one GUID") as info:
+        read_qdpx(path)
+    message = str(info.value)
+    assert all(kind in message for kind in kinds)
+    assert G["code1"] in message or G["src1"] in message.lower()

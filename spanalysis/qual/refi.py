@@ -161,6 +161,10 @@ class _Archive:
             reason = "a NUL character"
         elif stat.S_ISLNK(mode):
             reason = "a symbolic link"
+        if info.flag_bits & 0x1:  # bit 0: the member is encrypted (PKWARE APPNOTE 4.4.4)
+            raise InputError(f"refused archive member {name!r}: it is encrypted (password "
+                             "protected)", file=self.label, value=name,
+                             expected="a project exported without a password")
         if reason:
             raise InputError(f"refused archive member {name!r}: its path has {reason}",
                              file=self.label, value=name,
@@ -186,7 +190,8 @@ class _Archive:
                             value=name, expected="an archive whose sizes are honest and "
                                                  "within the limit")
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                RuntimeError) as exc:
             raise InputError(f"archive member {name!r} is damaged, unsupported, or its content "
                              f"does not match its declared size ({exc})",
                              file=self.label, value=name,
@@ -273,6 +278,7 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
                          expected="a .qdpx project")
     archive = _Archive(path, label, max_size, max_members)
     root, ns, xml_label = _project_root(archive)
+    _check_unique_guids(root, xml_label)
     q = (lambda tag: f"{{{ns}}}{tag}") if ns else (lambda tag: tag)
 
     users = {u.get("guid"): (u.get("name") or u.get("id") or u.get("guid"))
@@ -308,6 +314,24 @@ def _project_root(archive: _Archive):
     return root, ns, xml_label
 
 
+def _check_unique_guids(root, label: str) -> None:
+    """Refuse a project in which two objects (users, codes, sources, selections, codings,
+    cases, variables, ...) carry the same ``guid``: REFI-QDA identifies every object by its
+    GUID, so a duplicate makes references (``targetGUID``) ambiguous."""
+    seen: dict[str, str] = {}
+    for element in root.iter():
+        guid = element.get("guid")
+        if guid is None:
+            continue
+        kind = element.tag.rsplit("}", 1)[-1]
+        key = guid.strip("{}").lower()
+        if key in seen:
+            raise InputError(f"two objects share one GUID (a {seen[key]} and a {kind})",
+                             file=label, column="guid", value=guid,
+                             expected="a different GUID for every object in the project")
+        seen[key] = kind
+
+
 def _read_sources(root, q, archive: _Archive, variable_defs: dict, label: str
                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple]]:
     """The text sources (``SOURCE_COLUMNS``), their codings as read (``src`` the source's row,
@@ -330,6 +354,14 @@ def _read_sources(root, q, archive: _Archive, variable_defs: dict, label: str
                                  file=label, column="PlainTextSelection",
                                  value=f"{sel.get('startPosition')}..{sel.get('endPosition')}",
                                  expected="startPosition and endPosition integers") from None
+            if max(abs(start), abs(end)) > 2 * len(text) + 2:
+                # beyond the text however positions are counted (UTF-16 units are at most
+                # two per character); caught here, before such a number overflows an array
+                raise ValidationError([Issue(
+                    "error", f"selection {sel.get('guid')} in source {name!r} lies outside "
+                    "its text", file=label, column="PlainTextSelection",
+                    value=f"{start}..{end} (text length {len(text)})",
+                    expected="0 <= startPosition < endPosition <= text length")])
             for coding in sel.iterfind(q("Coding")):
                 ref = coding.find(q("CodeRef"))
                 sel_rows.append((src_index, sel.get("guid"), start, end, coding.get("guid"),
