@@ -268,7 +268,7 @@ def headline(study, confidence: float = 0.95) -> dict:
     if not r["small_group"]:
         out.update(change_mean=float(r["change_mean"]), ci_low=float(r["change_ci_low"]),
                    ci_high=float(r["change_ci_high"]), confidence=confidence,
-                   sentence=change.describe_change(r))
+                   sentence=change.describe_change(r, rounding=study.rounding))
     return out
 
 

@@ -33,6 +33,7 @@ from spanalysis.change.effects import _dz_ci, _wilcoxon, hedges_j, p_adjust_holm
 from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_table,
                                      _resolve_pre_post, _scale_info, check_confidence,
                                      check_min_cell)
+from spanalysis.privacy.disclosure import round_counts
 
 __all__ = ["paired_change", "completer_comparison", "sensitivity_bocf", "describe_change"]
 
@@ -463,7 +464,7 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}".replace("-", "\u2212")
 
 
-def describe_change(row, by: str | None = None) -> str:
+def describe_change(row, by: str | None = None, rounding: int | None = None) -> str:
     """One plain-English sentence about a :func:`paired_change` row that never overstates.
 
     Parameters
@@ -472,6 +473,8 @@ def describe_change(row, by: str | None = None) -> str:
         A row of :func:`paired_change` output.
     by : str, optional
         The group column of that table (e.g. 'site'); its value starts the sentence.
+    rounding : int, optional
+        The study's ``privacy.rounding``: n is given rounded to this multiple.
 
     Returns
     -------
@@ -490,6 +493,10 @@ def describe_change(row, by: str | None = None) -> str:
     ...     "change_ci_low": 1.2, "change_ci_high": 5.0, "direction": "higher",
     ...     "small_group": False, "confidence": 0.95})
     'WEMWBS improved on average between the two time points (mean change +3.1 points, 95% CI 1.2 to 5.0; n = 40).'
+    >>> describe_change({"scale_name": "WEMWBS", "n_pairs": 43, "change_mean": 3.1,
+    ...     "change_ci_low": 1.2, "change_ci_high": 5.0, "direction": "higher",
+    ...     "small_group": False, "confidence": 0.95}, rounding=5)[-8:]
+    'n = 45).'
     """
     get = row.get if hasattr(row, "get") else (lambda k, d=None: d)
     name = get("scale_name")
@@ -502,6 +509,8 @@ def describe_change(row, by: str | None = None) -> str:
     low = float(get("change_ci_low", math.nan))
     high = float(get("change_ci_high", math.nan))
     n = get("n_pairs")
+    if rounding and n is not None and not isinstance(n, str):
+        n = int(round_counts([int(n)], rounding)[0])
     level = f"{round(100 * float(get('confidence', 0.95)))}% CI"
     if not (np.isfinite(mean) and np.isfinite(low) and np.isfinite(high)):
         return (f"{subject}: the change could not be estimated from these data "

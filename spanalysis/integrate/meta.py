@@ -28,6 +28,7 @@ from spanalysis.integrate.crosswalk import _read_yaml, read_crosswalk
 from spanalysis.integrate.quotes import _redacted_quotes, _theme_segments
 from spanalysis.integrate.strands import _min_cell, _qualitative, _scale_key
 from spanalysis.io import atomic_write
+from spanalysis.privacy.disclosure import round_counts
 
 __all__ = ["NOT_WRITTEN", "read_meta_inferences", "side_by_side",
            "write_meta_inference_template", "check_study"]
@@ -120,7 +121,12 @@ def _too_few(k: int) -> str:
     return f"too few people to compare (a group has fewer than {k})."
 
 
-def _item_sentence(r, k: int) -> str:
+def _people(n, rounding: int | None) -> int:
+    """A count of people as published: rounded under ``privacy.rounding``."""
+    return int(round_counts([int(n)], rounding)[0]) if rounding else int(n)
+
+
+def _item_sentence(r, k: int, rounding: int | None = None) -> str:
     """One sentence on a covering item's comparison (a row of measurement_coverage)."""
     name = f"{r['item']} ({r['stem']})"
     if bool(r["small_group"]) or not np.isfinite(r["improvement_difference"]):
@@ -130,8 +136,9 @@ def _item_sentence(r, k: int) -> str:
     verb = "more" if diff >= 0 else "less"
     return (f"{name}: voicers improved {_fmt(abs(diff), 2)} points {verb} "
             f"({lvl} {_fmt(r['improvement_ci_low'], 2, True)} to "
-            f"{_fmt(r['improvement_ci_high'], 2, True)}; n = {r['n_voiced_completers']} vs "
-            f"{r['n_not_voiced_completers']}).")
+            f"{_fmt(r['improvement_ci_high'], 2, True)}; n = "
+            f"{_people(r['n_voiced_completers'], rounding)} vs "
+            f"{_people(r['n_not_voiced_completers'], rounding)}).")
 
 
 def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
@@ -199,7 +206,8 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
         if measured.empty:
             quant = "Not measured: " + str(c["note"].iloc[0]) + "."
         else:
-            quant = " ".join(_item_sentence(r, k) for _, r in measured.iterrows())
+            quant = " ".join(_item_sentence(r, k, study.rounding)
+                             for _, r in measured.iterrows())
         if bool(p["small_group"]) or not np.isfinite(p["improvement_difference"]):
             prim_text = f"{p['scale_name']}: {_too_few(k)}"
         else:
@@ -208,12 +216,16 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
                          f"{'more' if d >= 0 else 'less'} ({round(100 * confidence)}% CI "
                          f"{_fmt(p['improvement_ci_low'], 1, True)} to "
                          f"{_fmt(p['improvement_ci_high'], 1, True)}; n = "
-                         f"{p['n_voiced_completers']} vs {p['n_not_voiced_completers']}).")
+                         f"{_people(p['n_voiced_completers'], study.rounding)} vs "
+                         f"{_people(p['n_not_voiced_completers'], study.rounding)}).")
         n_int, n_v = int(p["n_interviewed"]), int(p["n_voiced"])
         pct = 100 * n_v / n_int if n_int else math.nan
-        finding = (f"Voiced by {n_v} of {n_int} interviewed participants ({_fmt(pct, 0)}%)."
-                   if n_v == 0 or n_v >= k else
-                   f"Voiced by fewer than {k} of {n_int} interviewed participants.")
+        # as published: rounded under privacy.rounding, the percentage of the rounded counts
+        shown_int, shown_v = _people(n_int, study.rounding), _people(n_v, study.rounding)
+        shown_pct = 100 * shown_v / shown_int if shown_int else math.nan
+        finding = (f"Voiced by {shown_v} of {shown_int} interviewed participants "
+                   f"({_fmt(shown_pct, 0)}%)." if n_v == 0 or n_v >= k else
+                   f"Voiced by fewer than {k} of {shown_int} interviewed participants.")
         rows.append({
             "theme": t, "theme_label": c["theme_label"].iloc[0], "n_interviewed": n_int,
             "n_voiced": n_v, "pct_voiced": pct,

@@ -704,7 +704,8 @@ def percent_with_suppression(counts, k: int = 5, *, of: str = "column", totals: 
 
 def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
                           stat_cols=None, totals: str = "auto",
-                          label: str | None = None) -> pd.DataFrame:
+                          label: str | None = None,
+                          rounding: int | None = None) -> pd.DataFrame:
     """Withhold the statistics of groups with fewer than ``k`` people.
 
     Parameters
@@ -722,6 +723,8 @@ def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
         Whether the last row is an overall row (see :func:`suppress_series`).
     label : str, optional
         Name used in messages.
+    rounding : int, optional
+        ``privacy.rounding``: the group sizes shown are rounded to this multiple.
 
     Returns
     -------
@@ -763,7 +766,7 @@ def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
             raise InputError("a statistics column is missing", file=label,
                              column=str(missing[0]), expected="a column of stats_table")
     shown, reasons = suppress_series(stats_table[n_col], k, totals=totals, label=label,
-                                     return_pattern=True)
+                                     return_pattern=True, rounding=rounding)
     out = stats_table.copy()
     out[n_col] = shown.to_numpy()
     hide = (reasons != "").to_numpy()
@@ -781,7 +784,7 @@ def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
 
 def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
                      caption: str | None = None, label: str | None = None,
-                     rounding: int | None = None) -> str:
+                     rounding: int | None = None, hide=None) -> str:
     """An accessible HTML table of counts with disclosure control applied.
 
     Parameters
@@ -793,6 +796,11 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
         As :func:`suppress_counts`.
     caption : str, optional
         Table caption (escaped).
+    hide : DataFrame of bool, optional
+        Cells to hide as well (shown as ``"[c]"``), with ``table``'s index and columns: the
+        cells another published table hides, so that this table cannot be set against it to
+        work a hidden count out (a site report's row of the whole-study table by site).
+        Hiding more cells never makes a hidden count easier to work out.
 
     Returns
     -------
@@ -815,6 +823,11 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
 
     display, pattern = suppress_counts(table, k, totals=totals, label=label,
                                        return_pattern=True, rounding=rounding)
+    if hide is not None:
+        forced = (hide.reindex(index=table.index, columns=table.columns).fillna(False)
+                  .astype(bool).to_numpy() & (pattern.to_numpy() == ""))
+        display, pattern = display.mask(forced, COMPLEMENTARY_MARKER), pattern.mask(
+            forced, "complementary")
     k = _check_k(k)
     out = [f'<table class="sp-counts" data-k="{k}">']
     if caption:

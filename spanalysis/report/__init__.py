@@ -32,10 +32,13 @@ from spanalysis.report.jobs import (
 )
 from spanalysis.report.parameters import check_parameters, coerce_parameter, declared_type
 from spanalysis.report.runner import build_reports
-from spanalysis.report.site_content import joint_display_html, quote_html, site_themes
+from spanalysis.report.site_content import (hide_theme_counts, joint_display_html, quote_html,
+                                            site_flow, site_theme_counts, site_themes,
+                                            themes_by_site)
 
 __all__ = ["ReportJob", "ReportResult", "BuildResult", "RunSettings", "build_reports",
            "check_parameters", "coerce_parameter", "declared_type", "plan_jobs", "run_job",
            "write_index", "site_slug", "site_themes", "joint_display_html", "quote_html",
+           "site_flow", "site_theme_counts", "themes_by_site", "hide_theme_counts",
            "is_kernel_start_failure", "NOTEBOOKS_DIR", "STUDY_NOTEBOOKS", "SITE_NOTEBOOK",
            "KERNEL_START_ATTEMPTS"]

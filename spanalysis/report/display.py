@@ -32,13 +32,16 @@ def _display(obj):
 
 
 def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "auto",
-                show: bool = True) -> str:
-    """A table of counts with counts 1..k-1 suppressed (and complementary suppression).
+                show: bool = True, rounding: int | None = None, hide=None) -> str:
+    """A table of counts with counts 1..k-1 suppressed (and complementary suppression),
+    rounded to ``rounding`` (the study's ``privacy.rounding``) when given; ``hide`` names
+    more cells to hide (see :func:`~spanalysis.privacy.disclosure.count_table_html`).
 
     Displays the table; with ``show=False`` returns its HTML instead."""
     from IPython.display import HTML
 
-    markup = disclosure.count_table_html(table, k, totals=totals, caption=caption)
+    markup = disclosure.count_table_html(table, k, totals=totals, caption=caption,
+                                         rounding=rounding, hide=hide)
     if not show:
         return markup
     _display(HTML(markup))
@@ -156,18 +159,43 @@ def column_label(name) -> str:
     return " ".join(out)
 
 
+def _counts_people(column) -> bool:
+    """Whether a column counts people (rounded under ``privacy.rounding``): ``n``,
+    ``n_...`` (but not ``n_sites``, ``n_coders``, ``n_items``), ``people``, ``respondents``."""
+    name = str(column).lower()
+    if name in ("n_sites", "n_coders", "n_items"):
+        return False
+    return name in ("n", "people", "respondents", "respondents_with_missing") \
+        or name.startswith("n_")
+
+
+def _round_people(frame: pd.DataFrame, rounding: int | None) -> pd.DataFrame:
+    """``frame`` with its whole-number people counts rounded (text such as "<5" kept)."""
+    if not rounding:
+        return frame
+    frame = frame.copy()
+    for col in [c for c in frame.columns if _counts_people(c)]:
+        frame[col] = [int(disclosure.round_counts([v], rounding)[0])
+                      if isinstance(v, (int, float, np.integer, np.floating))
+                      and not isinstance(v, bool) and np.isfinite(v) and float(v).is_integer()
+                      else v for v in frame[col]]
+    return frame
+
+
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
                index: bool = False, show: bool = True,
-               missing: dict | None = None) -> str:
+               missing: dict | None = None, rounding: int | None = None) -> str:
     """An escaped, accessible HTML table of statistics (no counts to suppress).
 
     ``missing`` maps a column to the words shown where its value is missing (for example
     ``{"krippendorff_alpha_all": "not estimable"}``); elsewhere a missing value is "–".
-    Use :func:`show_stats` when the table holds group sizes.
+    ``rounding`` (the study's ``privacy.rounding``) rounds the columns that count people
+    (``n``, ``n_...``, ``people``, ``respondents``). Use :func:`show_stats` when the table
+    holds group sizes.
     """
     from IPython.display import HTML
 
-    frame = table.reset_index() if index else table
+    frame = _round_people(table.reset_index() if index else table, rounding)
     head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in frame.columns)
     formats = [_formatter(c, decimals) for c in frame.columns]
     instead = [(missing or {}).get(c) for c in frame.columns]
@@ -190,7 +218,8 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
 
 
 def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, caption: str,
-               stat_cols: list[str] | None = None, decimals: int = 2, show: bool = True) -> str:
+               stat_cols: list[str] | None = None, decimals: int = 2, show: bool = True,
+               rounding: int | None = None) -> str:
     """A statistics table whose group-size columns are protected: groups with n below k
     have their n shown as "<k" and their statistics withheld (see
     :func:`spanalysis.privacy.disclosure.withhold_small_groups`)."""
@@ -203,13 +232,13 @@ def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, capt
     withheld = pd.Series("", index=out.index)
     for n_col in n_cols:
         protected = disclosure.withhold_small_groups(out, n_col, k, stat_cols=stat_cols,
-                                                     totals="none")
+                                                     totals="none", rounding=rounding)
         withheld = withheld.where(protected["withheld"] == "", protected["withheld"])
         out = protected.drop(columns="withheld")
         # once one n column withheld a row's statistics, keep them withheld
     if (withheld != "").any():
         caption += f" (statistics for groups of fewer than {k} people are withheld: [c] / <{k})"
-    return show_table(out, caption=caption, decimals=decimals, show=show)
+    return show_table(out, caption=caption, decimals=decimals, show=show, rounding=rounding)
 
 
 def show_figure(fig, alt: str):
@@ -250,24 +279,44 @@ def escape_markdown(value) -> str:
     return "".join(_ESCAPES.get(c, c) for c in " ".join(str(value).splitlines()))
 
 
-def count_text(n: int, k: int) -> str:
-    """A count for a sentence: the number, or "fewer than k" when 1..k-1 (or already
-    withheld as the text "<k", as in a summary)."""
+def count_text(n: int, k: int, rounding: int | None = None) -> str:
+    """A count for a sentence: the number (rounded to ``rounding`` when given), "fewer than
+    k" when 1..k-1 (or already withheld as the text "<k", as in a summary), or "a number
+    not shown" for a count hidden to protect another ("[c]").
+
+    >>> count_text(3, 5), count_text(12, 5), count_text(12, 5, rounding=5), count_text("[c]", 5)
+    ('fewer than 5', '12', '10', 'a number not shown')
+    """
     if isinstance(n, str) and n.startswith("<"):
         return f"fewer than {k}"
+    if n == disclosure.COMPLEMENTARY_MARKER:
+        return "a number not shown"
     n = int(n)
-    return f"fewer than {k}" if 0 < n < k else f"{n:,}"
+    if 0 < n < k:
+        return f"fewer than {k}"
+    return f"{int(disclosure.round_counts([n], rounding)[0]):,}"
 
 
-def percent_text(n: int, total: int, k: int) -> str:
+def percent_text(n: int, total: int, k: int, rounding: int | None = None) -> str:
     """"n (p%)" for a sentence, withholding the percentage when n or the rest is 1..k-1
-    (either would let a reader recover a small count from the total)."""
+    (either would let a reader recover a small count from the total) or either is hidden
+    ("<k", "[c]"). With ``rounding`` both are rounded first and the percentage is of the
+    rounded numbers, as the tables do.
+
+    >>> percent_text(38, 60, 5), percent_text(38, 60, 5, rounding=5), percent_text(57, 60, 5)
+    ('38 (63%)', '40 (67%)', '57 (percentage withheld)')
+    """
+    if isinstance(n, str) or isinstance(total, str):
+        return f"{count_text(n, k, rounding)} (percentage withheld)"
     n, total = int(n), int(total)
     if total == 0:
         return "0"
     if 0 < n < k or 0 < total - n < k:
-        return f"{count_text(n, k)} (percentage withheld)"
-    return f"{n:,} ({100 * n / total:.0f}%)"
+        return f"{count_text(n, k, rounding)} (percentage withheld)"
+    n_shown, total_shown = disclosure.round_counts([n, total], rounding)
+    if total_shown == 0:
+        return f"{count_text(n, k, rounding)} (percentage withheld)"
+    return f"{int(n_shown):,} ({100 * n_shown / total_shown:.0f}%)"
 
 
 #: summary keys that hold settings, not counts of people
@@ -436,12 +485,18 @@ def show_quotes(quotes: pd.DataFrame, labels: dict, *, heading_level: int = 3,
 
 
 def show_percent_of_group(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
-                          caption: str, decimals: int = 0, show: bool = True):
+                          caption: str, decimals: int = 0, show: bool = True,
+                          rounding: int | None = None):
     """Percentages ``100 * counts / group size`` (columns are groups), hidden wherever the
     count is suppressed (a percentage of a known group size gives the count away) or the
-    group is smaller than k."""
+    group is smaller than k; with ``rounding``, of the rounded count and group size."""
     shown = disclosure.suppress_counts(counts, k, totals="none")
     sizes = group_sizes.reindex(counts.columns)
+    if rounding:
+        counts = pd.DataFrame(disclosure.round_counts(counts.to_numpy(), rounding),
+                              index=counts.index, columns=counts.columns)
+        sizes = pd.Series(disclosure.round_counts(sizes.to_numpy(), rounding),
+                          index=sizes.index)
     pct = 100 * counts.div(sizes.where(sizes > 0), axis=1)
     out = pct.round(decimals).astype(object)
     hidden = shown.apply(lambda col: ~col.str.fullmatch(r"\d+"))

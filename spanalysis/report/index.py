@@ -108,11 +108,17 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
                               f"{primary.get('scale', '')}".strip(),
                      "themes": s.get("themes") or []})
     frame = pd.DataFrame(rows)
-    # a summary writes a count from 1 to k-1 as "<k" (display.protect_summary): it stays
-    # withheld here, and it still takes part in the complementary suppression, as a small
-    # count (1) whose exact value does not matter
+    # A summary writes a count from 1 to k-1 as "<k" and a count its report hides to protect
+    # another site's as "[c]" (the site report hides at least what the whole-study table by
+    # site hides). Here "<k" takes part in the suppression as a small count (1) and "[c]" as
+    # a count of k; whatever the summary hid stays hidden, so the index never shows a cell
+    # the whole-study reports hide.
+    forced = {}
     for column in ("referred", "n_pairs"):
-        frame[column] = [1 if _withheld(v) else v for v in frame[column]]
+        forced[column] = pd.Series([v == disclosure.COMPLEMENTARY_MARKER for v in frame[column]],
+                                   index=frame.index)
+        frame[column] = [1 if _withheld(v) else k if v == disclosure.COMPLEMENTARY_MARKER
+                         else v for v in frame[column]]
     have = frame["referred"].notna()
     shown_referred = pd.Series("not available", index=frame.index, dtype=object)
     if have.any():
@@ -121,6 +127,7 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
         shown_referred[have] = disclosure.suppress_series(
             frame.loc[have, "referred"].astype(int), k, totals="none",
             label="index: people referred").to_numpy()
+        shown_referred[forced["referred"]] = disclosure.COMPLEMENTARY_MARKER
     stats = frame.loc[frame["n_pairs"].notna(), ["n_pairs", "change_mean", "ci_low", "ci_high"]]
     shown_pairs = pd.Series("not available", index=frame.index, dtype=object)
     shown_change = pd.Series("not available", index=frame.index, dtype=object)
@@ -131,6 +138,9 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
             "n_pairs", k, stat_cols=["change_mean", "ci_low", "ci_high"], totals="none",
             label="index: pairs")
         shown_pairs[stats.index] = protected["n_pairs"].to_numpy()
+        again = forced["n_pairs"][stats.index] & (protected["withheld"] == "").to_numpy()
+        protected.loc[again.to_numpy(), "withheld"] = "complementary"
+        shown_pairs[stats.index[again.to_numpy()]] = disclosure.COMPLEMENTARY_MARKER
         for i in stats.index:
             p = protected.loc[i]
             if p["withheld"] or frame.loc[i, "change_mean"] is None \

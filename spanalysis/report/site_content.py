@@ -2,6 +2,18 @@
 
 :func:`site_themes`, :func:`quote_html` and :func:`joint_display_html` hold the logic, so that
 no logic lives in a notebook cell.
+
+Counts a site report shares with the whole-study reports
+---------------------------------------------------------
+A site report's flow counts are one row of report 01's table "participants at each stage, by
+site", and its theme counts one column of report 03's "people who voiced each theme, by
+site". Protecting each site's numbers on their own is not enough: if report 03 hides a small
+site's 3 and, to protect it, a larger site's 7, a reader who finds the 7 in the larger site's
+own report subtracts and recovers the 3 (issue 19, item 11). So :func:`site_flow` and
+:func:`site_theme_counts` protect the *whole-study* table by site once, exactly as reports 01
+and 03 do (same counts, same rule, so the same cells hidden), and each site report hides at
+least the cells of its row or column that the whole-study table hides. The report index
+shows what the site reports wrote, so it hides the same cells too.
 """
 from __future__ import annotations
 
@@ -11,7 +23,143 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["site_themes", "quote_html", "joint_display_html"]
+__all__ = ["site_themes", "quote_html", "joint_display_html", "themes_by_site", "site_flow",
+           "site_theme_counts"]
+
+
+def _joint(table: "pd.DataFrame", study, label: str):
+    """The whole-study table by site protected as the whole-study report shows it."""
+    import warnings
+
+    from spanalysis.privacy import disclosure
+
+    with warnings.catch_warnings():  # the whole-study report shows (and warns about) it
+        warnings.simplefilter("ignore", disclosure.DisclosureWarning)
+        return disclosure.protect_counts(table, study.min_cell_size, totals="none",
+                                         label=label, rounding=study.rounding)
+
+
+def site_flow(study, site: str) -> "pd.DataFrame":
+    """One site's participant flow, with the cells the whole-study table by site hides.
+
+    Parameters
+    ----------
+    study : Study
+        The whole study (not ``for_site``): the protection is of the table of all sites.
+    site : str
+        One of ``study.sites``.
+
+    Returns
+    -------
+    DataFrame
+        One row per stage, as :func:`spanalysis.change.quality.flow_counts` names them
+        (``stage``): ``n`` (the site's count), ``shown`` (the text report 01's table by site
+        shows for it: the count, ``"<k"`` or ``"[c]"``), ``hidden`` (True where that
+        table hides it) and ``published`` (the count where it is shown, else the text: what a
+        summary beside the report may carry).
+
+    Examples
+    --------
+    >>> from spanalysis.study import load_study
+    >>> f = site_flow(load_study("data/demo"), "Riverside PCN")
+    >>> row = f.iloc[0]
+    >>> str(row["stage"]), int(row["n"]), bool(row["hidden"])
+    ('Referred', 90, False)
+    """
+    import pandas as pd
+
+    from spanalysis.change.quality import flow_by_site, flow_counts
+
+    by_site = flow_by_site(study, interviewed=study.interviewed)
+    joint = _joint(by_site, study, "participants at each stage, by site")
+    own = flow_counts(study.for_site(site), interviewed=study.for_site(site).interviewed)
+    if site not in by_site.index or len(own) != by_site.shape[1]:
+        raise ValueError(f"site {site!r} is not a site of the study")  # a programming error
+    out = pd.DataFrame({"stage": own["stage"].to_numpy(),
+                        "n": by_site.loc[site].to_numpy(),
+                        "shown": joint.shown.loc[site].to_numpy(),
+                        "hidden": (joint.pattern.loc[site] != "").to_numpy()})
+    return _with_published(out)
+
+
+def _with_published(table: "pd.DataFrame") -> "pd.DataFrame":
+    table["published"] = [s if h else int(n) for n, s, h in
+                          zip(table["n"], table["shown"], table["hidden"])]
+    return table
+
+
+def themes_by_site(study, coder: str | None = None) -> "pd.DataFrame":
+    """People who voiced each theme in interview, by site: report 03's table by site.
+
+    Rows are theme names (sorted), columns sites with interviews, cells the participants
+    with at least one segment of the code in their interviews
+    (:func:`spanalysis.qual.themes.code_frequencies`, ``by="site"``). Empty when the study
+    has no qualitative material or no interview.
+    """
+    import pandas as pd
+
+    from spanalysis.qual.themes import code_frequencies
+
+    q = study.qualitative
+    if q is None:
+        return pd.DataFrame()
+    by_site = code_frequencies(q.segments, q.sources, by="site", coder=coder,
+                               source_types=["interview"])
+    if by_site.empty:
+        return pd.DataFrame()
+    names = q.codebook.set_index("id")["name"]
+    by_site["theme"] = by_site["code_id"].map(names)
+    return by_site.pivot_table(index="theme", columns="site", values="participants",
+                               aggfunc="sum", fill_value=0)
+
+
+def site_theme_counts(study, site: str, coder: str | None = None) -> "pd.DataFrame":
+    """One site's column of :func:`themes_by_site`, with the cells the whole-study table
+    hides.
+
+    Returns
+    -------
+    DataFrame
+        One row per theme, most voiced in the whole study first (ties by name): ``theme``
+        (its name), ``n_voiced`` (at this site), ``shown`` (the text report 03's table by
+        site shows for it), ``hidden`` (True where that table hides it), ``study_total`` and
+        ``published`` (as for :func:`site_flow`). Empty when the site has no interviews.
+    """
+    import pandas as pd
+
+    table = themes_by_site(study, coder)
+    if table.empty or site not in table.columns:
+        return pd.DataFrame(columns=["theme", "n_voiced", "shown", "hidden", "study_total",
+                                     "published"])
+    joint = _joint(table, study, "people who voiced each theme, by site")
+    out = pd.DataFrame({"theme": table.index.astype(str), "n_voiced": table[site].to_numpy(),
+                        "shown": joint.shown[site].to_numpy(),
+                        "hidden": (joint.pattern[site] != "").to_numpy(),
+                        "study_total": table.sum(axis=1).to_numpy()})
+    out = out.sort_values(["study_total", "theme"], ascending=[False, True],
+                          kind="stable").reset_index(drop=True)
+    out = out.rename(columns={"n_voiced": "n"})
+    return _with_published(out).rename(columns={"n": "n_voiced"})
+
+
+def hide_theme_counts(joint: "pd.DataFrame", counts: "pd.DataFrame") -> "pd.DataFrame":
+    """The site's joint display with the counts of hidden themes taken out.
+
+    ``joint`` is :func:`spanalysis.integrate.side_by_side` for the site, ``counts``
+    :func:`site_theme_counts`. For a theme whose count the whole-study table by site hides,
+    the finding ("Voiced by 7 of 10 ...") and the primary-outcome comparison (which gives the
+    numbers of voicers) would give the hidden count away; they are replaced by a sentence
+    saying so. Returns a copy.
+    """
+    hidden = set(counts.loc[counts["hidden"].astype(bool), "theme"])
+    out = joint.copy()
+    mask = out["theme_label"].astype(str).isin(hidden)
+    out.loc[mask, "qualitative_finding"] = (
+        "How many people voiced this theme here is not shown: it is a small number, or it "
+        "is hidden so that another site's small number cannot be worked out.")
+    out.loc[mask, "primary_result"] = ("The comparison of voicers with the rest is not shown "
+                                       "for this theme at this site, for the same reason.")
+    return out
 
 
 def site_themes(study) -> "pd.DataFrame":
