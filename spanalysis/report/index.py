@@ -72,11 +72,20 @@ def _report_link(r: ReportResult) -> str:
 
 
 def _fmt_change(value: float) -> str:
-    """A change to one decimal with its sign, by :func:`~spanalysis.report.display.format_value`
-    (a non-zero change never shows as 0.0)."""
+    """A change to one decimal with its sign, by :func:`~spanalysis.report.display.format_value`.
+
+    A non-zero change that one decimal would show as 0.0 gets the decimals it needs (up to
+    three: -0.03 is "−0.03", not "> −0.1", which reads badly as an interval bound);
+    beyond that format_value's "< 0.001" form is used.
+
+    >>> [_fmt_change(v) for v in (5.26, -0.03, 0.004, -0.0001, 0.0)]
+    ['+5.3', '−0.03', '+0.004', '> −0.001', '0.0']
+    """
     from spanalysis.report.display import format_value
 
-    text = format_value(float(value), 1)
+    value = float(value)
+    decimals = next((d for d in (1, 2, 3) if round(abs(value), d) != 0), 3) if value else 1
+    text = format_value(value, decimals)
     if value > 0 and text[0].isdigit() and text != "0.0":
         text = "+" + text
     return text.replace("-", "\u2212")
