@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from bs4 import BeautifulSoup
 
 from spanalysis.privacy import disclosure
 from spanalysis.report.display import (
@@ -10,10 +11,28 @@ from spanalysis.report.display import (
     count_text,
     percent_text,
     show_counts,
+    show_percent_of_group,
     show_stats,
     show_table,
     write_summary,
 )
+
+
+def _rows(markup: str) -> dict:
+    """A rendered table as {row label: [cell texts]} (the body rows, footnote left out)."""
+    soup = BeautifulSoup(markup, "html.parser")
+    return {tr.find("th").get_text(strip=True): [td.get_text(strip=True)
+                                                 for td in tr.find_all("td")]
+            for tr in soup.find("tbody").find_all("tr")}
+
+
+def _lines_giving_a_count_away(grid: list[list[str]]) -> list[list[str]]:
+    """The rows and columns of ``grid`` (a table whose last row and last column are totals)
+    whose total is shown and whose other cells leave exactly one unknown: that one would be
+    the total minus the others."""
+    lines = grid + [list(column) for column in zip(*grid, strict=True)]
+    return [line for line in lines if line[-1].isdigit()
+            and sum(not cell.isdigit() for cell in line[:-1]) == 1]
 
 
 def test_count_text_and_percent_text():
@@ -30,6 +49,48 @@ def test_show_counts_never_shows_a_small_count():
     markup = show_counts(table, 5, caption="Test", show=False)
     assert disclosure.scan_html_for_small_counts(markup, 5) == []
     assert "&lt;5" in markup
+    # worked by hand: the 3 is "<5"; its row's 15 and its column's 14 are hidden to protect
+    # it, then row C's 9 (C would otherwise have one hidden cell)
+    rows = _rows(markup)
+    assert rows == {"A": ["<5", "[c]"], "B": ["20", "25"], "C": ["[c]", "[c]"]}
+    # the totals are published elsewhere (rows 18, 45, 23; columns 37, 49; 86 in all): none
+    # of them leaves a single hidden cell to work out
+    grid = [rows["A"] + ["18"], rows["B"] + ["45"], rows["C"] + ["23"], ["37", "49", "86"]]
+    assert _lines_giving_a_count_away(grid) == []
+
+
+def test_show_counts_hides_a_complement_so_no_total_gives_the_small_count_away():
+    # A's 3 would be its row total minus the 20 (23 - 20): the 20 must be hidden too
+    table = pd.DataFrame({"Yes": [3, 12, 15], "No": [20, 16, 36], "Total": [23, 28, 51]},
+                         index=["A", "B", "Total"])
+    markup = show_counts(table, 5, caption="Test", show=False)
+    rows = _rows(markup)
+    # worked by hand: the 3 is "<5"; the smallest other count of row A (20) and of column
+    # Yes (12) are hidden, then column No's 16 (No would otherwise have one hidden cell);
+    # the totals stay
+    assert rows == {"A": ["<5", "[c]", "23"], "B": ["[c]", "[c]", "28"],
+                    "Total": ["15", "36", "51"]}
+    soup = BeautifulSoup(markup, "html.parser")
+    # (a) the 3 appears nowhere: neither as a cell's text nor in its data-count attribute
+    assert "3" not in [td.get_text(strip=True) for td in soup.find_all("td")]
+    assert 'data-count="3"' not in markup and ">3<" not in markup
+    # (b) the complement of row A is hidden with the marker, marked as complementary
+    cell = soup.find("tbody").find("tr").find_all("td")[1]
+    assert cell.get_text() == disclosure.COMPLEMENTARY_MARKER == "[c]"
+    assert cell["data-suppressed"] == "complementary" and cell["data-count"] == ""
+    for hidden in ("20", "12", "16"):
+        assert hidden not in [td.get_text(strip=True) for td in soup.find_all("td")], hidden
+    # (c) no row or column with a shown total leaves exactly one cell unknown ...
+    assert _lines_giving_a_count_away(list(rows.values())) == []
+    # ... and "<5" still stands for any of 1 to 4: with A's Yes = a, the shown totals make
+    # A's No 23 - a, B's Yes 15 - a and B's No 28 - (15 - a), all "[c]" (5 or more), and
+    # column No must add up to 36: true for every a from 1 to 4
+    row_a, row_b = int(rows["A"][-1]), int(rows["B"][-1])
+    yes, no = int(rows["Total"][0]), int(rows["Total"][1])
+    possible = [a for a in range(1, 5)
+                if min(row_a - a, yes - a, row_b - (yes - a)) >= 5
+                and (row_a - a) + (row_b - (yes - a)) == no]
+    assert possible == [1, 2, 3, 4]
 
 
 def test_show_stats_withholds_small_groups():
@@ -38,6 +99,27 @@ def test_show_stats_withholds_small_groups():
     assert "9.50" not in markup and "&lt;5" in markup
     assert "2.00" in markup  # the largest group stays visible
     assert "withheld" in markup
+    # the overall n (73) is published in a report: with only A hidden it would be
+    # 73 - 30 - 40 = 3, so the next smallest group (B, 30) is hidden too, and its mean
+    rows = _rows(markup)
+    assert rows == {"A": ["<5", "[c]"], "B": ["[c]", "[c]"], "C": ["40", "2.00"]}
+    assert "1.25" not in markup
+    assert _lines_giving_a_count_away([rows["A"][:1], rows["B"][:1], rows["C"][:1], ["73"]]) \
+        == []   # A + B = 33, A from 1 to 4 and B 5 or more: A could be any of 1 to 4
+
+
+def test_show_percent_of_group_hides_the_percentages_of_hidden_counts():
+    # a percentage of a known group size gives its count away (3 of 60 is 5%): hidden for
+    # the small count and for the counts hidden to protect it
+    counts = pd.DataFrame({"A": [3, 10, 15], "B": [12, 20, 25]}, index=["hope", "calm", "rest"])
+    sizes = pd.Series({"A": 60, "B": 50})
+    markup = show_percent_of_group(counts, sizes, 5, caption="Percent", show=False)
+    # worked by hand: 3 is "<5"; row hope's 12 and column A's 10 protect it, then column B's
+    # 20; row rest is shown: 15 of 60 is 25%, 25 of 50 is 50%
+    assert _rows(markup) == {"hope": ["[c]", "[c]"], "calm": ["[c]", "[c]"],
+                             "rest": ["25", "50"]}
+    for hidden in ("5", "24", "17", "40"):    # 3/60, 12/50, 10/60, 20/50
+        assert f"<td>{hidden}</td>" not in markup, hidden
 
 
 def test_show_table_escapes_text():

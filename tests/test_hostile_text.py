@@ -59,6 +59,7 @@ def poison(study: Path) -> None:
     chosen = segments[(segments["code_id"] == "being_listened_to")
                       & segments["source_id"].isin(interviews)
                       & (segments["end"] - segments["start"] >= 60)]
+    assert not chosen.empty     # there are passages to poison
     paths = dict(zip(sources["source_id"], sources["path"]))
     texts = {}
     for source_id, group in chosen.groupby("source_id"):
@@ -97,11 +98,14 @@ def test_every_report_renders(poisoned_run):
 
 def test_no_text_from_the_data_runs_or_becomes_markup(poisoned_run):
     _, out = poisoned_run
+    assert len(pages(out)) == 6  # index, 4 study reports, 1 site report
     for page in pages(out):
         markup = page.read_text("utf-8")
         soup = BeautifulSoup(markup, "html.parser")
         assert soup.find("script") is None, page.name
-        for tag in soup.find_all(True):
+        tags = soup.find_all(True)
+        assert tags and soup.find("main"), page.name
+        for tag in tags:
             assert not [a for a in tag.attrs if a.lower().startswith("on")], (page.name, tag)
         assert not soup.find("img", src="x"), page.name
         assert not soup.find("b", attrs={"onmouseover": True}), page.name
@@ -112,6 +116,7 @@ def test_the_hostile_text_is_shown_as_text(poisoned_run):
     _, out = poisoned_run
     shown = {p.name: BeautifulSoup(p.read_text("utf-8"), "html.parser").get_text(" ")
              for p in pages(out)}
+    assert len(shown) == 6  # index, 4 study reports, 1 site report
     everything = " ".join(shown.values())
     assert NAME in everything                       # study name
     assert "onerror=alert(1)" in everything          # site name
@@ -135,6 +140,7 @@ def test_two_runs_give_identical_html_apart_from_the_run_date(poisoned_run, tmp_
         text = re.sub(r"\d{2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} UTC", "<date>", text)
         return re.sub(r"\d+(\.\d+)? s\b", "<seconds>", text)
 
+    assert len(pages(first)) == len(pages(second)) == 6
     for page in pages(first):
         twin = second / page.relative_to(first)
         assert normalised(page) == normalised(twin), page.name

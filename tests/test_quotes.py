@@ -40,6 +40,7 @@ def _identifying_parts(ident: dict) -> list[str]:
 
 
 def _assert_clean(texts, names):
+    assert len(texts) > 0 and len(PLANTED["identifiers"]) == 7 and len(names) > 0
     joined = "\n".join(texts)
     flat = re.sub(r"\D", "", joined)
     for ident in PLANTED["identifiers"]:
@@ -68,7 +69,10 @@ def test_planted_identifiers_are_removed_even_when_coded_or_cut(demo):
     segments whose boundary cuts each identifier in half."""
     q = demo.qualitative
     planted = {i["source_id"] for i in PLANTED["identifiers"]}
+    # two identifiers in INT002, one in each of INT003 to INT006 (spanalysis.demo.generator)
+    assert planted == {"INT002", "INT003", "INT004", "INT005", "INT006"}
     src = q.sources[q.sources["source_id"].isin(planted)]
+    assert len(src) == len(planted)
     rows = []
     for sid, text in zip(src["source_id"], src["text"]):
         rows.append((f"{sid}-all", sid, 0, len(text)))

@@ -62,6 +62,7 @@ def test_demo_every_report_and_the_index_exist(demo_run):
     assert demo_run["status"] == 0
     assert (out / "index.html").is_file()
     expected_study = [n for n in rp.STUDY_NOTEBOOKS if (rp.NOTEBOOKS_DIR / f"{n}.ipynb").is_file()]
+    assert len(expected_study) == 4
     assert sorted(p.stem for p in (out / "study").glob("*.html")) == sorted(expected_study)
     site_html = sorted((out / "sites").glob("*.html"))
     assert len(site_html) == len(study.sites) == 8
@@ -76,7 +77,7 @@ def test_demo_every_report_and_the_index_exist(demo_run):
 def test_demo_every_table_passes_the_disclosure_scan(demo_run):
     k = demo_run["loaded"].min_cell_size
     pages = sorted(demo_run["out"].rglob("*.html"))
-    assert len(pages) >= 11
+    assert len(pages) == 13     # the index, 4 study reports and 8 site reports
     tables = 0
     for page in pages:
         text = page.read_text(encoding="utf-8")
@@ -87,13 +88,17 @@ def test_demo_every_table_passes_the_disclosure_scan(demo_run):
 
 def test_demo_reports_are_offline_small_and_do_not_expose_paths(demo_run):
     out, study_dir = demo_run["out"], demo_run["study"]
-    for page in sorted(out.rglob("*.html")):
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) == 13     # the index, 4 study reports and 8 site reports
+    for page in pages:
         text = page.read_text(encoding="utf-8")
         assert render.external_references(text) == [], page.name
         assert "<script" not in text.lower()
         # the researcher's folders are not in a report (inputs are named relative to the study)
         assert str(study_dir) not in text and str(out) not in text, page.name
-    for page in (out / "sites").glob("*.html"):
+    site_pages = sorted((out / "sites").glob("*.html"))
+    assert len(site_pages) == 8
+    for page in site_pages:
         assert page.stat().st_size < BUDGET, (page.name, page.stat().st_size)
 
 
@@ -125,6 +130,7 @@ def test_index_headline_figures_match_an_independent_computation(demo_run):
     rows = {tr.find("th").get_text(strip=True): [td.get_text(" ", strip=True)
                                                   for td in tr.find_all("td")]
             for tr in table.find("tbody").find_all("tr")}
+    assert len(study.sites) == 8
     assert list(rows) == study.sites
     col = {h: i - 1 for i, h in enumerate(heads)}     # first column is the <th>
     raw = pd.read_csv(study.path / "participants.csv", dtype=str)
@@ -214,6 +220,8 @@ def test_every_json_beside_the_reports_hides_small_counts(run, request):
     assert r["status"] == 0
     k = r["loaded"].min_cell_size
     summaries = sorted(r["out"].rglob("*.summary.json"))
+    # the 4 study reports and the site reports (8 in the demo, Hillview PCN in the small run)
+    assert len(summaries) == (12 if run == "demo_run" else 5)
     assert len(summaries) == len(list(r["out"].rglob("*.html"))) - 1     # all but the index
     leaks = [f"{p.name}{x}" for p in summaries
              for x in _small_counts(json.loads(p.read_text("utf-8")), k)]
@@ -247,7 +255,7 @@ def test_no_participant_id_in_any_rendered_html(run, request):
     r = request.getfixturevalue(run)
     ids = set(r["loaded"].participants["participant_id"].astype(str))
     pages = sorted(r["out"].rglob("*.html"))
-    assert len(pages) >= 6
+    assert len(pages) == (13 if run == "demo_run" else 6)   # index, 4 study, 8 or 1 site
     pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(map(re.escape, sorted(ids)))
                          + r")(?![0-9])")
     for page in pages:
@@ -296,6 +304,7 @@ def test_no_quote_appears_twice_in_a_report(run, request):
 def test_rerun_skips_everything_and_is_fast(demo_run):
     out = demo_run["out"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html") if p.name != "index.html"}
+    assert len(before) == 12    # 4 study reports and 8 site reports
     start = time.perf_counter()
     result = rp.build_reports(demo_run["study"], out, jobs=2, progress=False)
     seconds = time.perf_counter() - start
@@ -600,6 +609,10 @@ def test_site_themes_against_counts_from_the_raw_files():
     interviews = src[(src["source_type"] == "interview") & (src["site"] == "Hillview PCN")]
     joined = seg.merge(interviews[["source_id", "participant_id"]], on="source_id")
     expected = joined.groupby("code_id")["participant_id"].nunique()
+    # one row per leaf code of the demo codebook (17 codes, 5 of them parents); every theme
+    # but trust_services is voiced at Hillview PCN
+    assert len(table) == 12 and len(expected) == 11
+    assert table.loc["trust_services", "n_voiced"] == 0
     assert (table["n_interviewed"] == interviews["participant_id"].nunique()).all()
     for code, n in expected.items():
         assert table.loc[code, "n_voiced"] == n, code
