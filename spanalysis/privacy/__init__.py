@@ -8,6 +8,7 @@ disclosure   small-count suppression (primary and complementary) for tables, ser
              protect_counts returns what is shown, why, and any cell left unprotected
 redact       removing names, NHS numbers, phone numbers, emails, postcodes and dates from text
 identifiers  the NHS number check digit (Modulus 11)
+scan         finding small counts that escaped in rendered HTML (re-exported by disclosure)
 """
 from __future__ import annotations
 
