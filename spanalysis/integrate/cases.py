@@ -143,7 +143,7 @@ def classify_cases(cases: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def case_level(study, primary=("wemwbs", "total"), benefits=None, coder: str | None = None,
+def case_level(study, primary=None, benefits=None, coder: str | None = None,
                sd="baseline", reliability="published") -> pd.DataFrame:
     """Case-level joint display: each interviewed participant's reliable change beside the
     themes they voiced, classified convergent or divergent.
@@ -152,7 +152,7 @@ def case_level(study, primary=("wemwbs", "total"), benefits=None, coder: str | N
     ----------
     study : Study
     primary : scale
-        The scale whose reliable change is compared with the themes (default WEMWBS total).
+        The scale whose reliable change is compared with the themes (default: the study's primary outcome).
     benefits : list of str, optional
         The benefit themes (default :func:`benefit_themes`).
     coder : str, optional
@@ -211,7 +211,7 @@ def _joined(binary: pd.DataFrame) -> pd.Series:
     return text.str.rstrip("; ")
 
 
-def divergent_cases(study, primary=("wemwbs", "total"), benefits=None, quotes: int = 3,
+def divergent_cases(study, primary=None, benefits=None, quotes: int = 3,
                     coder: str | None = None, sd="baseline",
                     reliability="published") -> pd.DataFrame:
     """The divergent cases of :func:`case_level` with their (redacted) quotes, for follow-up.
@@ -255,7 +255,7 @@ def divergent_cases(study, primary=("wemwbs", "total"), benefits=None, quotes: i
 # ============================================================================================
 # configuration table
 # ============================================================================================
-def configuration_table(study, themes=None, primary=("wemwbs", "total"),
+def configuration_table(study, themes=None, primary=None,
                         coder: str | None = None, confidence: float = 0.95,
                         min_cell_size: int | None = None) -> pd.DataFrame:
     """Which combinations of themes occur among interviewed participants, and the change on
@@ -267,7 +267,7 @@ def configuration_table(study, themes=None, primary=("wemwbs", "total"),
     themes : list of str, optional
         Default: the benefit themes.
     primary : scale
-        Default WEMWBS total.
+        Default: the study's primary outcome.
     coder, confidence, min_cell_size
         As for :func:`statistics_by_themes`.
 
@@ -337,7 +337,7 @@ def _change_groups(study, key, sd, reliability) -> pd.Series:
     return _primary_table(study, key, sd, reliability)["primary_category"]
 
 
-def quote_matrix(study, primary=("wemwbs", "total"), themes=None, quotes: int = 2,
+def quote_matrix(study, primary=None, themes=None, quotes: int = 2,
                  coder: str | None = None, min_cell_size: int | None = None, sd="baseline",
                  reliability="published") -> pd.DataFrame:
     """Themes x change group with redacted quotes in the cells.

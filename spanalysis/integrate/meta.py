@@ -142,7 +142,7 @@ def _item_sentence(r, k: int, rounding: int | None = None) -> str:
 
 
 def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
-                 primary=("wemwbs", "total"), coder: str | None = None, quotes: int = 2,
+                 primary=None, coder: str | None = None, quotes: int = 2,
                  confidence: float = 0.95, min_cell_size: int | None = None) -> pd.DataFrame:
     """Side-by-side joint display: per theme, the quantitative result, the qualitative
     finding with exemplar quotes, the fit, and the analyst's meta-inference.
@@ -158,7 +158,7 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
     themes : list of str, optional
         Default: the benefit themes and the crosswalk's themes.
     primary : scale
-        The overall scale also summarised per theme (default WEMWBS total).
+        The overall scale also summarised per theme (default: the study's primary outcome).
     coder : str, optional
     quotes : int
         Up to this many exemplar quotes per theme (default 2), one per participant.

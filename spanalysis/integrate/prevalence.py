@@ -29,7 +29,7 @@ __all__ = ["theme_prevalence", "prevalence_heatmap"]
 # ============================================================================================
 # prevalence by group and heatmap
 # ============================================================================================
-def theme_prevalence(study, by: str = "site", themes=None, primary=("wemwbs", "total"),
+def theme_prevalence(study, by: str = "site", themes=None, primary=None,
                      coder: str | None = None, min_cell_size: int | None = None,
                      sd="baseline", reliability="published") -> pd.DataFrame:
     """Percent of the interviewed participants in each group who voiced each theme.
@@ -111,7 +111,7 @@ def theme_prevalence(study, by: str = "site", themes=None, primary=("wemwbs", "t
                 "small_group"]].reset_index(drop=True)
 
 
-def prevalence_heatmap(study, by: str = "site", themes=None, primary=("wemwbs", "total"),
+def prevalence_heatmap(study, by: str = "site", themes=None, primary=None,
                        coder: str | None = None, min_cell_size: int | None = None,
                        table: pd.DataFrame | None = None, **prevalence_options):
     """Heatmap of theme prevalence by group, normalised for group size.

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from spanalysis import change
+from spanalysis.change.outcomes import primary_outcome
 from spanalysis.errors import InputError
 from spanalysis.qual import participant_code_matrix
 
@@ -132,7 +133,11 @@ def _check_themes(study, themes, default) -> list[str]:
 
 
 def _scale_key(study, scale) -> tuple[str, str]:
-    """('wemwbs', 'total') from a tuple, 'wemwbs/total', 'wemwbs.total' or 'wemwbs'."""
+    """('wemwbs', 'total') from a tuple, 'wemwbs/total', 'wemwbs.total' or 'wemwbs'; None is
+    the study's primary outcome (``primary_outcome`` in study.yaml, else WEMWBS total, ...:
+    :func:`spanalysis.change.outcomes.primary_outcome`)."""
+    if scale is None:
+        scale = primary_outcome(study)
     info = study.scale_info
     pairs = list(zip(info["instrument"].astype(str), info["scale"].astype(str)))
     if isinstance(scale, (tuple, list)) and len(scale) == 2:

@@ -39,6 +39,9 @@ SOURCE_COLUMNS = ["source_id", "source_name", "source_type", "participant_id", "
                   "path"]
 SEGMENT_COLUMNS = ["segment_id", "source_id", "coder", "code_id", "start", "end", "text"]
 SOURCE_TYPES = ("interview", "observation", "document")
+#: columns ``sources.csv`` may leave out: a single-site study needs no site, a source may
+#: name no participant (an observation, or an interview not linked), a date may be unknown
+OPTIONAL_SOURCE_COLUMNS = ("participant_id", "site", "date", "source_name")
 _BOM = "\ufeff"
 
 
@@ -93,7 +96,8 @@ def read_sources(path: str | os.PathLike, *, label: str | None = None) -> pd.Dat
     ----------
     path : str or path-like
         The sources table (CSV, XLSX, SPSS or Parquet): columns ``source_id, source_name,
-        source_type, participant_id, site, date, path``. ``path`` names a UTF-8 ``.txt``
+        source_type, participant_id, site, date, path`` (``source_name``,
+        ``participant_id``, ``site`` and ``date`` may be left out: blank). ``path`` names a UTF-8 ``.txt``
         file relative to the table's folder.
     label : str, optional
         How the file is named in messages (default: the file name).
@@ -117,8 +121,9 @@ def read_sources(path: str | os.PathLike, *, label: str | None = None) -> pd.Dat
     label = label or path.name
     read = read_table(path, label=label, text_columns=SOURCE_COLUMNS)
     frame = read.frame
-    _require_columns(frame, SOURCE_COLUMNS, label)
-    frame = frame[SOURCE_COLUMNS].copy()
+    _require_columns(frame, [c for c in SOURCE_COLUMNS if c not in OPTIONAL_SOURCE_COLUMNS],
+                     label)
+    frame = frame.reindex(columns=SOURCE_COLUMNS).copy()  # optional columns left out: blank
     for col in SOURCE_COLUMNS:
         frame[col] = frame[col].astype("str").str.strip()
         frame[col] = frame[col].where(frame[col] != "")

@@ -515,9 +515,19 @@ class _Loader(Messages):
                        "participant_id", "source for a participant who is not in the "
                        "participants file", "a participant id listed in "
                        + manifest.participants.name)
-        self.flag_rows(label, sources, (sources["source_type"] == "interview") & pid.isna(),
-                       "participant_id", "an interview must name its participant",
-                       "the interviewed participant's id")
+        unlinked = int(((sources["source_type"] == "interview") & pid.isna()).sum())
+        if unlinked:
+            self.add("warning", f"{unlinked} interview(s) name no participant: their themes "
+                     "are counted by source, but they cannot be set beside anyone's change",
+                     file=label, column="participant_id",
+                     expected="the interviewed participant's id, to link the strands")
+        # a source's site, where it gives none, is its participant's (or the only site)
+        site_of = participants.set_index("participant_id")["site"]
+        linked = sources["site"].isna() & pid.notna()
+        if linked.any():
+            sources.loc[linked, "site"] = pid[linked].map(site_of).astype(object)
+        if len(manifest.sites) == 1:
+            sources["site"] = sources["site"].fillna(manifest.sites[0])
         site = sources["site"]
         self.flag_rows(label, sources, site.notna() & ~site.isin(manifest.sites), "site",
                        "site not declared in study.yaml", "one of " + ", ".join(manifest.sites))
