@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "kind and how many more)")
     p.set_defaults(func=_validate)
 
+    p = sub.add_parser("init", help="draft a study folder from survey exports")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="survey exports (.csv, .xlsx, .sav); copied in unchanged")
+    p.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
+    p.set_defaults(func=_init)
+
     p = sub.add_parser("demo", help="write the synthetic demo study")
     p.add_argument("out", help="folder to create")
     p.add_argument("--participants", type=int, default=400)
@@ -141,6 +147,12 @@ def _validate(args) -> int:
         n_warn = len(issues) - len(errors)
         print(f"{len(errors)} error(s), {n_warn} warning(s) in {args.study}")
     return 2 if errors else 0
+
+
+def _init(args) -> int:
+    from spanalysis.study.draft import init_command
+
+    return init_command(args.files, args.out)
 
 
 def _demo(args) -> int:
