@@ -69,6 +69,7 @@ import os
 import re
 import stat
 import uuid
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -87,10 +88,18 @@ from spanalysis.qual.codebook import (
     parse_xml,
     validate_codebook,
 )
+from spanalysis.qual.refi_links import (
+    RefiQdaWarning,
+    TextFolder,
+    assign_types,
+    is_type_variable,
+    link_participants,
+    warn_list,
+)
 from spanalysis.qual.segments import decode_text
 
 __all__ = ["read_qdpx", "write_qdpx", "schema_path", "PROJECT_NS", "DEFAULT_MAX_SIZE",
-           "DEFAULT_MAX_MEMBERS"]
+           "DEFAULT_MAX_MEMBERS", "RefiQdaWarning"]
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 PROJECT_NAMESPACES = (PROJECT_NS, "urn:QDA-XML:project:1:0", "urn:QDA-XML:project:0:4", "")
@@ -105,8 +114,11 @@ _VALUE_TAGS = {"TextValue": "Text", "BooleanValue": "Boolean", "IntegerValue": "
                "FloatValue": "Float", "DateValue": "Date", "DateTimeValue": "DateTime"}
 SEGMENT_COLUMNS = ["segment_id", "source_id", "source_name", "case", "code_id", "code_name",
                    "coder", "start", "end", "text"]
-SOURCE_COLUMNS = ["source_id", "source_name", "text"]
-CASE_COLUMNS = ["case", "description", "source_id", "source_name"]
+SOURCE_COLUMNS = ["source_id", "source_name", "text", "source_type", "participant_id"]
+CASE_COLUMNS = ["case", "description", "source_id", "source_name", "participant_id"]
+MISSING_COLUMNS = ["source_id", "source_name", "codings"]
+#: the variable under which :func:`write_qdpx` stores a source's type
+SOURCE_TYPE_VARIABLE = "source type"
 VARIABLE_COLUMNS = ["case", "variable", "value", "type"]
 
 
@@ -218,40 +230,104 @@ def _source_files(archive: _Archive) -> dict[str, str]:
     return out
 
 
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+class _Bare:
+    """A project XML file on its own (a bare ``.qde``, as ATLAS.ti can export): no archive
+    around it, so no source files; read whole, within ``max_size`` bytes."""
+
+    files: dict = {}
+
+    def __init__(self, path: Path, label: str, max_size: int):
+        self.label = label
+        size = path.stat().st_size
+        if size > max_size:
+            raise InputError(f"the project XML is {size:,} bytes, more than the limit of "
+                             f"{max_size:,}; refused before reading", file=label, value=size,
+                             expected=f"at most {max_size:,} bytes (raise max_size if this "
+                                      "project is genuine)")
+        with open(path, "rb") as handle:
+            self.data = handle.read(max_size + 1)
+        if len(self.data) > max_size:  # grew after the size was checked
+            raise InputError(f"the project XML is more than the limit of {max_size:,} bytes",
+                             file=label, expected=f"at most {max_size:,} bytes")
+
+
+def _open_project(path: Path, label: str, max_size: int, max_members: int):
+    """The project as an archive (content starts with a ZIP signature) or a bare XML file
+    (content starts with ``<`` after an optional byte order mark and white space): decided
+    from the bytes, never from the file name."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if head.startswith(_ZIP_SIGNATURES):
+        return _Archive(path, label, max_size, max_members)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or \
+            head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+        return _Bare(path, label, max_size)
+    raise InputError("not a readable REFI-QDA project: neither a .qdpx (ZIP) archive nor a "
+                     "project XML file (.qde)", file=label, value=head[:16],
+                     expected="a REFI-QDA project exported by a QDA program")
+
+
 # --------------------------------------------------------------------------- reading
 
 
 def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
               max_size: int = DEFAULT_MAX_SIZE, max_members: int = DEFAULT_MAX_MEMBERS,
-              label: str | None = None) -> dict:
-    """Read a REFI-QDA project (``.qdpx``) into tidy tables.
+              label: str | None = None, texts: str | os.PathLike | None = None,
+              participant_ids=None) -> dict:
+    """Read a REFI-QDA project (``.qdpx`` archive or bare ``.qde`` XML) into tidy tables.
 
     Parameters
     ----------
     path : str or path-like
-        The ``.qdpx`` archive.
+        The ``.qdpx`` archive, or the project XML alone (a bare ``.qde``); which one is
+        decided from the file's first bytes (a ZIP signature or XML), not its name.
     offsets : {'auto', 'characters', 'utf16'}, default 'auto'
         How selection positions are counted in the file: Unicode characters (the standard)
         or UTF-16 code units (NVivo). ``'auto'`` decides as the module docstring describes.
     max_size : int, default 200 MiB
-        Limit on the total uncompressed bytes of the archive (declared and actually read).
+        Limit on the total uncompressed bytes of the archive (declared and actually read),
+        of a bare XML file, and of the texts read from ``texts``.
     max_members : int, default 10,000
         Limit on the number of archive entries.
     label : str, optional
         How the file is named in messages (default: the file name).
+    texts : str or path-like, optional
+        A folder of ``.txt`` files (UTF-8) holding the texts of sources the project carries
+        no text for, each named after its source (``Interview 03.txt``; or the project's own
+        file name ``<GUID>.txt``; or the name in another case). The project's own texts win.
+    participant_ids : iterable of str, optional
+        The study's participant ids: a case named after one, or with a variable whose value
+        is one, links its sources to that participant (see
+        :mod:`spanalysis.qual.refi_links`). Without them a case's name is the participant.
 
     Returns
     -------
     dict
-        ``codebook``, ``sources``, ``segments``, ``cases``, ``variables`` (DataFrames, columns
-        in the module docstring), ``offsets`` (``'characters'`` or ``'utf16'``: the reading
-        used) and ``name`` (the project's name).
+        ``codebook``, ``sources`` (``source_id, source_name, text, source_type,
+        participant_id``), ``segments``, ``cases`` (with ``participant_id``), ``variables``
+        (DataFrames, columns in the module docstring), ``missing_texts`` (``source_id,
+        source_name, codings``: sources left out for want of a text, and how many codings
+        went with them), ``warnings`` (:class:`~spanalysis.errors.Issue` list, each also
+        issued as a :class:`RefiQdaWarning`), ``offsets`` (``'characters'`` or ``'utf16'``:
+        the reading used) and ``name`` (the project's name).
 
     Raises
     ------
     InputError
-        Unsafe or damaged archive or XML (see "Untrusted input"), a missing source text, a
-        coding that refers to an unknown code, a selection outside its text.
+        Unsafe or damaged archive or XML (see "Untrusted input"), a source pointing outside
+        the archive with no text supplied, a coding that refers to an unknown code, a
+        selection outside its text.
+
+    Notes
+    -----
+    A source with no text (a ``plainTextPath`` whose file is not in the archive, or neither
+    ``plainTextPath`` nor ``PlainTextContent``, e.g. ATLAS.ti's bare ``.qde``) and none in
+    ``texts`` is left out of ``sources`` with its codings, which cannot be checked or quoted
+    without it; ``missing_texts`` and a warning give the sources and the number of codings.
+    Its cases and variables are kept.
 
     Examples
     --------
@@ -275,8 +351,9 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
     label = label or path.name
     if not path.is_file():
         raise InputError("file not found", file=label, value=str(path),
-                         expected="a .qdpx project")
-    archive = _Archive(path, label, max_size, max_members)
+                         expected="a .qdpx project or a .qde project XML file")
+    folder = TextFolder(texts, max_size) if texts is not None else None
+    archive = _open_project(path, label, max_size, max_members)
     root, ns, xml_label = _project_root(archive)
     _check_unique_guids(root, xml_label)
     q = (lambda tag: f"{{{ns}}}{tag}") if ns else (lambda tag: tag)
@@ -291,22 +368,33 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
         code_of_guid = {}
     variable_defs = {v.get("guid"): (v.get("name"), v.get("typeOfVariable") or "Text")
                      for v in root.iterfind(f"{q('Variables')}/{q('Variable')}")}
-    sources, selections, source_vars = _read_sources(root, q, archive, variable_defs,
-                                                     xml_label)
-    cases = _read_cases(root, q, variable_defs, sources, source_vars, xml_label)
-    segments, chosen = _read_codings(selections, sources, offsets, code_of_guid, xml_label)
+    read = _read_sources(root, q, archive, variable_defs, xml_label, folder)
+    attributes = list(read["source_vars"]) + _attribute_sets(root, q)
+    cases = _read_cases(root, q, variable_defs, read["names"], attributes, xml_label)
+    sources, issues = _link_sources(root, q, read["sources"], cases, attributes,
+                                    participant_ids, xml_label)
+    issues = _missing_issues(root, q, read["missing"], folder, xml_label) + issues
+    segments, chosen = _read_codings(read["selections"], sources, offsets, code_of_guid,
+                                     xml_label)
     segments = _label_segments(segments, sources, cases, codebook, code_of_guid, users)
+    for issue in issues:
+        warnings.warn(str(issue), RefiQdaWarning, stacklevel=2)
     return {"name": root.get("name"), "offsets": chosen, "codebook": codebook,
             "sources": sources, "segments": segments, "cases": cases["cases"],
-            "variables": cases["variables"]}
+            "variables": cases["variables"],
+            "missing_texts": pd.DataFrame(read["missing"], columns=MISSING_COLUMNS),
+            "warnings": issues}
 
 
-def _project_root(archive: _Archive):
+def _project_root(archive):
     """The project XML's root element, its namespace and how the XML is named in messages;
     refused unless it is a REFI-QDA ``<Project>`` in a known namespace."""
-    qde = _find_project_xml(archive)
-    xml_label = f"{archive.label}:{qde}"
-    root = parse_xml(archive.read(qde), xml_label)
+    if isinstance(archive, _Bare):
+        xml_label, data = archive.label, archive.data
+    else:
+        qde = _find_project_xml(archive)
+        xml_label, data = f"{archive.label}:{qde}", archive.read(qde)
+    root = parse_xml(data, xml_label)
     ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
     if root.tag.rsplit("}", 1)[-1] != "Project" or ns not in PROJECT_NAMESPACES:
         raise InputError("not a REFI-QDA project", file=xml_label, value=root.tag,
@@ -332,67 +420,83 @@ def _check_unique_guids(root, label: str) -> None:
         seen[key] = kind
 
 
-def _read_sources(root, q, archive: _Archive, variable_defs: dict, label: str
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple]]:
-    """The text sources (``SOURCE_COLUMNS``), their codings as read (``src`` the source's row,
-    positions as in the file, ``end`` -1 for a coding of the whole source) and the variable
-    values attached to sources (source GUID, variable, value, type)."""
+def _read_sources(root, q, archive, variable_defs: dict, label: str,
+                  texts: TextFolder | None) -> dict:
+    """The text sources with a text (``source_id, source_name, text``), their codings as
+    read (``src`` the source's row, positions as in the file, ``end`` -1 for a coding of the
+    whole source), the variable values attached to sources (source GUID, variable, value,
+    type), every source's name by GUID (``names``) and the sources with no text
+    (``missing``: GUID, name, number of codings)."""
     source_files = _source_files(archive)
-    src_rows, sel_rows, source_vars = [], [], []
+    src_rows, sel_rows, source_vars, missing, names = [], [], [], [], {}
     for source in root.iterfind(f"{q('Sources')}/{q('TextSource')}"):
         guid = source.get("guid")
         name = source.get("name") or guid
-        text = _source_text(source, q, archive, source_files, name, label)
-        src_index = len(src_rows)
-        src_rows.append((guid, name, text))
-        for sel in source.iterfind(q("PlainTextSelection")):
-            sel_user = sel.get("creatingUser")
-            try:
-                start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
-            except (TypeError, ValueError):
-                raise InputError("a selection's positions are not whole numbers",
-                                 file=label, column="PlainTextSelection",
-                                 value=f"{sel.get('startPosition')}..{sel.get('endPosition')}",
-                                 expected="startPosition and endPosition integers") from None
-            if max(abs(start), abs(end)) > 2 * len(text) + 2:
-                # beyond the text however positions are counted (UTF-16 units are at most
-                # two per character); caught here, before such a number overflows an array
-                raise ValidationError([Issue(
-                    "error", f"selection {sel.get('guid')} in source {name!r} lies outside "
-                    "its text", file=label, column="PlainTextSelection",
-                    value=f"{start}..{end} (text length {len(text)})",
-                    expected="0 <= startPosition < endPosition <= text length")])
-            for coding in sel.iterfind(q("Coding")):
-                ref = coding.find(q("CodeRef"))
-                sel_rows.append((src_index, sel.get("guid"), start, end, coding.get("guid"),
-                                 None if ref is None else ref.get("targetGUID"),
-                                 coding.get("creatingUser") or sel_user, True))
-        for coding in source.iterfind(q("Coding")):  # coding of the whole source
-            ref = coding.find(q("CodeRef"))
-            sel_rows.append((src_index, None, 0, -1, coding.get("guid"),
-                             None if ref is None else ref.get("targetGUID"),
-                             coding.get("creatingUser") or source.get("creatingUser"), False))
+        names[guid] = name
         for vv in source.iterfind(q("VariableValue")):
             source_vars.append((guid, *_variable_value(vv, q, variable_defs, label)))
-    sources = pd.DataFrame(src_rows, columns=SOURCE_COLUMNS)
-    for col in SOURCE_COLUMNS:
+        text = _source_text(source, q, archive, source_files, name, label, texts)
+        if text is None:
+            codings = len(source.findall(f"{q('PlainTextSelection')}/{q('Coding')}")) + \
+                len(source.findall(q("Coding")))
+            missing.append((guid, name, codings))
+            continue
+        sel_rows += _selections(source, q, len(src_rows), text, name, label)
+        src_rows.append((guid, name, text))
+    sources = pd.DataFrame(src_rows, columns=SOURCE_COLUMNS[:3])
+    for col in SOURCE_COLUMNS[:3]:
         sources[col] = sources[col].astype("str")
     selections = pd.DataFrame(sel_rows, columns=["src", "selection", "start", "end",
                                                  "segment_id", "code_guid", "user",
                                                  "is_selection"])
-    return sources, selections, source_vars
+    return {"sources": sources, "selections": selections, "source_vars": source_vars,
+            "names": names, "missing": missing}
 
 
-def _read_cases(root, q, variable_defs: dict, sources: pd.DataFrame, source_vars: list[tuple],
+def _selections(source, q, src_index: int, text: str, name: str, label: str) -> list[tuple]:
+    """One row per coding of a source: its selections' codings, then whole-source codings."""
+    rows = []
+    for sel in source.iterfind(q("PlainTextSelection")):
+        sel_user = sel.get("creatingUser")
+        try:
+            start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
+        except (TypeError, ValueError):
+            raise InputError("a selection's positions are not whole numbers",
+                             file=label, column="PlainTextSelection",
+                             value=f"{sel.get('startPosition')}..{sel.get('endPosition')}",
+                             expected="startPosition and endPosition integers") from None
+        if max(abs(start), abs(end)) > 2 * len(text) + 2:
+            # beyond the text however positions are counted (UTF-16 units are at most
+            # two per character); caught here, before such a number overflows an array
+            raise ValidationError([Issue(
+                "error", f"selection {sel.get('guid')} in source {name!r} lies outside "
+                "its text", file=label, column="PlainTextSelection",
+                value=f"{start}..{end} (text length {len(text)})",
+                expected="0 <= startPosition < endPosition <= text length")])
+        for coding in sel.iterfind(q("Coding")):
+            ref = coding.find(q("CodeRef"))
+            rows.append((src_index, sel.get("guid"), start, end, coding.get("guid"),
+                         None if ref is None else ref.get("targetGUID"),
+                         coding.get("creatingUser") or sel_user, True))
+    for coding in source.iterfind(q("Coding")):  # coding of the whole source
+        ref = coding.find(q("CodeRef"))
+        rows.append((src_index, None, 0, -1, coding.get("guid"),
+                     None if ref is None else ref.get("targetGUID"),
+                     coding.get("creatingUser") or source.get("creatingUser"), False))
+    return rows
+
+
+def _read_cases(root, q, variable_defs: dict, name_of_source: dict, attributes: list[tuple],
                 label: str) -> dict:
     """``cases`` and ``variables`` tables, and the case of each source and selection
     (``case_of_source``, ``case_of_selection``): from ``<Cases>``, then attributes held as
     source variable values and as ATLAS.ti Sets (a source with no case gets one named after
-    it)."""
-    name_of_source = dict(zip(sources["source_id"], sources["source_name"]))
+    it: these are listed in ``made_up``). A source's type variable is not a case variable
+    (it becomes the source's ``source_type``)."""
     case_rows, var_rows = [], []
     case_of_source: dict[str, str] = {}
     case_of_selection: dict[str, str] = {}
+    made_up: set[str] = set()
     for case in root.iterfind(f"{q('Cases')}/{q('Case')}"):
         cname = case.get("name") or case.get("guid")
         description = case.findtext(q("Description")) or ""
@@ -406,18 +510,97 @@ def _read_cases(root, q, variable_defs: dict, sources: pd.DataFrame, source_vars
         for sid in linked:
             case_of_source.setdefault(sid, cname)
             case_rows.append((cname, description, sid, name_of_source.get(sid)))
-    for sid, variable, value, vtype in list(source_vars) + _attribute_sets(root, q):
-        if sid not in name_of_source:
+    for sid, variable, value, vtype in attributes:
+        if sid not in name_of_source or is_type_variable(variable):
             continue
         cname = case_of_source.get(sid)
         if cname is None:  # a case per source, named after the source
             cname = name_of_source[sid]
             case_of_source[sid] = cname
+            made_up.add(cname)
             case_rows.append((cname, "", sid, name_of_source[sid]))
         var_rows.append((cname, variable, value, vtype))
-    return {"cases": pd.DataFrame(case_rows, columns=CASE_COLUMNS).astype("str"),
+    return {"cases": pd.DataFrame(case_rows, columns=CASE_COLUMNS[:4]).astype("str"),
             "variables": pd.DataFrame(var_rows, columns=VARIABLE_COLUMNS).astype("str"),
-            "case_of_source": case_of_source, "case_of_selection": case_of_selection}
+            "case_of_source": case_of_source, "case_of_selection": case_of_selection,
+            "made_up": made_up}
+
+
+def _link_sources(root, q, sources: pd.DataFrame, cases: dict, attributes: list[tuple],
+                  participant_ids, label: str) -> tuple[pd.DataFrame, list[Issue]]:
+    """Each source's type and participant (rules in :mod:`spanalysis.qual.refi_links`);
+    ``cases["cases"]`` gains its ``participant_id`` column. Returns the sources and the
+    warnings."""
+    table, variables = cases["cases"], cases["variables"]
+    values_of: dict[str, list[tuple[str, str]]] = {}
+    for cname, var, value in zip(variables["case"], variables["variable"], variables["value"]):
+        values_of.setdefault(cname, []).append((var, value))
+    order = list(pd.unique(table["case"])) if len(table) else []
+    links, issues = link_participants(
+        [(c, c in cases["made_up"], values_of.get(c, [])) for c in order], participant_ids,
+        label)
+    table["participant_id"] = table["case"].map(links).astype("str")
+    own: dict[str, list[tuple[str, str]]] = {}
+    for sid, var, value, _ in attributes:
+        own.setdefault(sid, []).append((var, value))
+    member_of: dict[str, list[str]] = {}
+    for s in root.iterfind(f"{q('Sets')}/{q('Set')}"):
+        for ref in s.iterfind(q("MemberSource")):
+            member_of.setdefault(ref.get("targetGUID"), []).append(s.get("name") or "")
+    ids = sources["source_id"].tolist()
+    case_of = [cases["case_of_source"].get(sid) for sid in ids]
+    types, type_issues = assign_types(
+        sources["source_name"].tolist(), [own.get(sid, []) for sid in ids],
+        [values_of.get(c, []) if c else [] for c in case_of],
+        [member_of.get(sid, []) for sid in ids], label)
+    sources = sources.copy()
+    sources["source_type"] = pd.Series(types, index=sources.index, dtype="str")
+    sources["participant_id"] = pd.Series([links.get(c) if c else None for c in case_of],
+                                          index=sources.index, dtype="str")
+    linked = table.dropna(subset=["source_id", "participant_id"])
+    several = linked.groupby("source_id")["participant_id"].nunique()
+    several = several[several > 1]
+    if len(several):
+        name_of = dict(zip(sources["source_id"], sources["source_name"]))
+        issues.append(Issue("warning", f"{len(several)} source(s) belong to cases of several "
+                            "participants; each is linked to its first case's participant: "
+                            + warn_list(name_of.get(s, s) for s in several.index), file=label,
+                            column="Case/SourceRef", expected="one participant per source"))
+    return sources, type_issues + issues
+
+
+def _missing_issues(root, q, missing: list[tuple], texts: TextFolder | None,
+                    label: str) -> list[Issue]:
+    """Warnings for sources without a text, non-text sources, and texts matching no
+    source."""
+    issues = []
+    if missing:
+        codings = sum(m[2] for m in missing)
+        where = "in the project or the folder of texts" if texts else "in the project"
+        issues.append(Issue(
+            "warning", f"{len(missing)} source(s) have no text {where}, so they and their "
+            f"{codings} coding(s) were left out (codings need the texts): "
+            + warn_list(m[1] for m in missing), file=label, column="TextSource/@plainTextPath",
+            expected="the texts, as .txt files named after the sources (e.g. 'Interview 03.txt')"
+                     " in a folder given as texts= (read_qdpx) or --texts (spanalysis qual "
+                     "import)"))
+    other: dict[str, int] = {}
+    for element in root.iterfind(f"{q('Sources')}/*"):
+        kind = element.tag.rsplit("}", 1)[-1]
+        if kind != "TextSource":
+            other[kind] = other.get(kind, 0) + 1
+    if other:
+        issues.append(Issue("warning", f"{sum(other.values())} source(s) are not text "
+                            "sources and were left out with their codings: " +
+                            ", ".join(f"{n} {k}" for k, n in other.items()), file=label,
+                            column="Sources", expected="TextSource (export PDFs, pictures and "
+                                                      "recordings as texts or transcripts)"))
+    if texts is not None and texts.unused():
+        issues.append(Issue("warning", f"{len(texts.unused())} file(s) in the folder of texts "
+                            "match no source without a text and were not used: " +
+                            warn_list(texts.unused()), file=str(texts.folder), column="texts",
+                            expected="files named after the project's sources"))
+    return issues
 
 
 def _attribute_sets(root, q) -> list[tuple[str, str, str, str]]:
@@ -495,28 +678,32 @@ def _label_segments(segments: pd.DataFrame, sources: pd.DataFrame, cases: dict,
     return segments
 
 
-def _source_text(source, q, archive: _Archive, source_files: dict[str, str], name: str,
-                 label: str) -> str:
+def _source_text(source, q, archive, source_files: dict[str, str], name: str, label: str,
+                 texts: TextFolder | None) -> str | None:
+    """The source's text: its archive member, else its inline ``PlainTextContent``, else the
+    folder of texts; None when none has it. A path outside the archive is never followed
+    (refused unless the folder of texts has the source)."""
     inline = source.find(q("PlainTextContent"))
     target = source.get("plainTextPath")
+    scheme, rest = None, ""
     if target:
         scheme, _, rest = target.partition("://")
-        if scheme != "internal":
-            raise InputError(f"source {name!r} points to a file outside the archive; such "
-                             "paths are not followed", file=label, column="plainTextPath",
-                             value=target, expected="internal://<GUID>.txt or inline "
-                             "PlainTextContent (export the project with its sources)")
-        member = source_files.get(rest) or (rest if rest in archive.files else None)
-        if member is None:
-            raise InputError(f"the text of source {name!r} is not in the archive",
-                             file=label, column="plainTextPath", value=target,
-                             expected=f"a member sources/{rest}")
-        return decode_text(archive.read(member), f"{archive.label}:{member}")
+        if scheme == "internal":
+            member = source_files.get(rest) or (rest if rest in archive.files else None)
+            if member is not None:
+                return decode_text(archive.read(member), f"{archive.label}:{member}")
     if inline is not None:
         return inline.text or ""
-    raise InputError(f"source {name!r} has neither plainTextPath nor PlainTextContent",
-                     file=label, column="TextSource", value=name,
-                     expected="one of the two")
+    found = texts.find(name, re.split(r"[\\/]", rest)[-1] or None) if texts else None
+    if found is not None:
+        return found[0]
+    if target and scheme != "internal":
+        raise InputError(f"source {name!r} points to a file outside the archive; such "
+                         "paths are not followed", file=label, column="plainTextPath",
+                         value=target, expected="internal://<GUID>.txt or inline "
+                         "PlainTextContent (export the project with its sources), or the "
+                         "text in a folder given as texts= / --texts")
+    return None
 
 
 def _variable_value(vv, q, variable_defs: dict, label: str) -> tuple[str, str, str]:
@@ -683,9 +870,11 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
 
     book = ET.SubElement(root, q("CodeBook"))
     guid_of_code = codes_to_xml(codebook, book, ns)
-    var_guid = _write_variables(root, q, variables, label)
+    typed = "source_type" in sources.columns
+    var_guid = _write_variables(root, q, variables, label, source_type=typed)
     _write_cases(root, q, cases, variables, var_guid, src_guid, label)
-    members = _write_sources(root, q, sources, segments, src_guid, user_guid, guid_of_code)
+    members = _write_sources(root, q, sources, segments, src_guid, user_guid, guid_of_code,
+                             var_guid.get(SOURCE_TYPE_VARIABLE) if typed else None)
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     with atomic_write(path, mode="wb") as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -726,12 +915,16 @@ def _source_guids(sources: pd.DataFrame, label: str) -> dict:
     return src_guid
 
 
-def _write_variables(root, q, variables: pd.DataFrame | None, label: str) -> dict:
-    """The ``<Variables>`` element (one type per variable); returns ``variable -> GUID``."""
+def _write_variables(root, q, variables: pd.DataFrame | None, label: str,
+                     source_type: bool = False) -> dict:
+    """The ``<Variables>`` element (one type per variable, and the Text variable
+    ``source type`` when the sources carry their type); returns ``variable -> GUID``."""
     var_guid, var_type = {}, {}
-    if variables is None or not len(variables):
+    if (variables is None or not len(variables)) and not source_type:
         return var_guid
-    for var, vtype in zip(variables["variable"], variables["type"]):
+    pairs = list(zip(variables["variable"], variables["type"])) \
+        if variables is not None and len(variables) else []
+    for var, vtype in pairs + ([(SOURCE_TYPE_VARIABLE, "Text")] if source_type else []):
         if var_type.setdefault(var, vtype) != vtype:
             raise InputError("a variable has two types", file=label, column="type",
                              value=f"{var}: {var_type[var]} and {vtype}",
@@ -787,9 +980,11 @@ def _write_cases(root, q, cases: pd.DataFrame | None, variables: pd.DataFrame | 
 
 
 def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_guid: dict,
-                   user_guid: dict, guid_of_code: dict) -> list[tuple[str, bytes]]:
-    """The ``<Sources>`` element with selections and codings; returns the archive members
-    holding the texts (``sources/<GUID>.txt``, UTF-8).
+                   user_guid: dict, guid_of_code: dict,
+                   type_guid: str | None = None) -> list[tuple[str, bytes]]:
+    """The ``<Sources>`` element with selections, codings and (``type_guid`` given) each
+    source's ``source type`` as a variable value; returns the archive members holding the
+    texts (``sources/<GUID>.txt``, UTF-8).
 
     Segments are ordered by source (in the sources table's order), then start and end;
     equal (source, start, end) share one selection."""
@@ -810,6 +1005,7 @@ def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_g
     code_guids = [guid_of_code[c] for c in seg["code_id"]]
     starts, ends = seg["start"].tolist(), seg["end"].tolist()
     names = sources["source_name"] if "source_name" in sources.columns else sources["source_id"]
+    types = sources["source_type"].tolist() if type_guid else [None] * len(sources)
     for k, (sid, sname, text) in enumerate(zip(sources["source_id"], names, sources["text"])):
         guid = src_guid[sid]
         members.append((f"sources/{guid}.txt", str(text).encode("utf-8")))
@@ -829,6 +1025,11 @@ def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_g
                 cattrs["creatingUser"] = coder_guids[i]
             coding = ET.SubElement(sel_el, q("Coding"), cattrs)
             ET.SubElement(coding, q("CodeRef"), {"targetGUID": code_guids[i]})
+        stype = types[k]
+        if type_guid and isinstance(stype, str) and stype:
+            vv = ET.SubElement(src_el, q("VariableValue"))
+            ET.SubElement(vv, q("VariableRef"), {"targetGUID": type_guid})
+            ET.SubElement(vv, q("TextValue")).text = stype
     return members
 
 
