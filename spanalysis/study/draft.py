@@ -111,8 +111,11 @@ def _questions(path: Path, header_rows: int, columns) -> dict[str, str]:
         return {str(k).strip(): str(v) for k, v in meta.column_names_to_labels.items() if v}
     if header_rows != 3:
         return {}
-    decoded, _, _ = detect_encoding(path.read_bytes(), path.name)
-    rows = csv.reader(io.StringIO((decoded or "").lstrip("\ufeff")))
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):    # Excel's "Unicode text"
+        data = data.decode("utf-16").encode("utf-8")
+    decoded, _, _ = detect_encoding(data, path.name)   # None: UTF-8 as it is
+    rows = csv.reader(io.StringIO(data.decode("utf-8") if decoded is None else decoded))
     names, wording = next(rows, []), next(rows, [])
     return {str(n).strip(): w for n, w in zip(names, wording) if w and str(w).strip()}
 
@@ -230,8 +233,8 @@ def _item_lines(item_set: ItemSet, instruments: dict, indent: str, own_names: bo
     for k in sorted(item_set.matches):
         match = item_set.matches[k]
         note = {"name": "", "text": f"question text: {match.note}",
-                "guess": f"guess: question text '{match.note}' is only close to the "
-                         f"item's wording '{inst.items[k].stem}'"}[match.how]
+                "guess": f"guess: wording only close to '{inst.items[k].stem}': "
+                         f"{match.note}"}[match.how]
         if own_names:
             lines.append(f"{indent}{inst.items[k].id}: {_q(match.column)}"
                          + (_comment(note) if note else ""))
@@ -324,7 +327,7 @@ def _plan_one_set(export: Export, draft: Draft, taken: set[str]) -> _Plan:
     plan = _Plan(name, timepoints)
     plan.notes.append(f"{name}: a copy of {export.copy_name} with {' and '.join(added)} "
                       "added (the study format needs a time-point column); the export itself "
-                      "is unchanged" + (", and its rows are the copy's rows 2, 3, ..."
+                      "is unchanged" + (" (its rows 4, 5, ... are the copy's rows 2, 3, ...)"
                                         if export.header_rows == 3 else ""))
     if len(timepoints) > 1:
         plan.notes.append("guess: ids appear more than once, so each person's rows were "
@@ -588,6 +591,10 @@ def draft_study(files, out) -> Draft:
         draft.check.append(f"{other.copy_name} also holds items ({', '.join(other.sets)}): "
                            "it is copied but not used, as a study has one responses file; "
                            "combine the exports into one to analyse them together")
+    if export.id_column is not None and export.id_column.casefold() == "responseid":
+        draft.check.append("the participant id is Qualtrics' ResponseId, which differs at "
+                           "every response: map your study's own id (an embedded-data field) "
+                           "if people answered more than once")
     codes = _missing_codes(export, instruments)
     plan = _plan(export, draft, taken, instruments, codes)
     draft.recognised += _recognised(export, plan, codes)

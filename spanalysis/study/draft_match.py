@@ -129,10 +129,12 @@ def _by_name(column: str, position: int, instruments: dict, patterns) -> list[Ma
             continue
         suffix = hit["suf"]
         k = int(suffix) - 1 if suffix.isdigit() else ord(suffix) - ord("a")
-        kind = "digit" if suffix.isdigit() else "letter"
+        # the same group as the item's own id (wemwbs_1 and wemwbs_01 are one set); letters
+        # are a set of their own
+        kind = "" if suffix.isdigit() else ":letters"
         if 0 <= k < len(instruments[iid].items):
             found[iid] = Match(column, position, iid, k, "name",
-                               f"name:{kind}:{hit['pre']}|{hit['post']}")
+                               f"name:{hit['pre']}|{hit['post']}{kind}")
             break   # the longest instrument id that fits: ucla3_1 is never also ucla item 3
     return list(found.values())
 
