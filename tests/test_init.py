@@ -306,3 +306,27 @@ def test_timepoint_names_and_wording_normalised():
     assert timepoint_names(1) == ["baseline"]
     assert timepoint_names(4) == ["baseline", "followup", "followup2", "followup3"]
     assert normal_text("I\u2019ve  been FEELING useful!") == normal_text("Ive been feeling useful")
+
+
+def test_spss_variable_labels_are_question_text(tmp_path, capsys):
+    """An SPSS file whose item variables (v1..v3) carry the UCLA-3 wording as labels."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    frame = pd.DataFrame({"pid": ["x1", "x2"], "v1": [1.0, 3.0], "v2": [2.0, 3.0],
+                          "v3": [1.0, -9.0]})
+    export = tmp_path / "survey.sav"
+    pyreadstat.write_sav(frame, str(export), column_labels=[
+        "Participant", "How often do you feel that you lack companionship?",
+        "How often do you feel left out?", "How often do you feel isolated from others?"])
+    before = digest(export)
+    out = tmp_path / "s"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert digest(out / "survey.sav") == before == digest(export)
+    assert "ucla3: 3 columns v1 .. v3 (by question text)" in printed
+    assert "participant id: 'pid'" in printed
+    assert yaml.safe_load((out / "study.yaml").read_text())["files"]["responses"][
+        "missing"] == [-9]
+    assert validates(out, capsys)
+    study = load_study(out)
+    assert score(study, "x1", "baseline", "ucla3") == 4       # 1 + 2 + 1
+    assert pd.isna(score(study, "x2", "baseline", "ucla3"))   # -9: not answered
