@@ -6,7 +6,8 @@ A project is a ``dict`` of tidy tables:
 ``codebook``
     as :func:`~spanalysis.qual.codebook.read_codebook` (one row per code).
 ``sources``
-    ``source_id`` (the source's GUID), ``source_name``, ``text``.
+    ``source_id`` (the source's GUID), ``source_name``, ``text``, ``source_type``,
+    ``participant_id`` (type and participant: :mod:`spanalysis.qual.refi_links`).
 ``segments``
     one row per coding: ``segment_id`` (the Coding GUID), ``source_id``, ``source_name``,
     ``case``, ``code_id``, ``code_name``, ``coder``, ``start``, ``end``, ``text``. Positions
@@ -47,6 +48,9 @@ Vendor differences handled on import (REFI-QDA README, "Differences between vend
   (and a document with no namespace) are accepted.
 * **Empty ``<Sets/>``** is accepted on import and never written.
 * **Inline ``PlainTextContent``** is used when a source has no ``plainTextPath``.
+* **No texts, bare ``.qde`` (ATLAS.ti).** A file whose bytes are XML, not ZIP, is read as the
+  project XML alone. A source with no text is left out with its codings, and a warning
+  counts them; ``texts=`` supplies texts from a folder (see :func:`read_qdpx`).
 
 Untrusted input
 ---------------
@@ -91,10 +95,9 @@ from spanalysis.qual.codebook import (
 from spanalysis.qual.refi_links import (
     RefiQdaWarning,
     TextFolder,
-    assign_types,
     is_type_variable,
-    link_participants,
-    warn_list,
+    link_sources,
+    missing_issues,
 )
 from spanalysis.qual.segments import decode_text
 
@@ -371,9 +374,9 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
     read = _read_sources(root, q, archive, variable_defs, xml_label, folder)
     attributes = list(read["source_vars"]) + _attribute_sets(root, q)
     cases = _read_cases(root, q, variable_defs, read["names"], attributes, xml_label)
-    sources, issues = _link_sources(root, q, read["sources"], cases, attributes,
+    sources, issues = link_sources(root, q, read["sources"], cases, attributes,
                                     participant_ids, xml_label)
-    issues = _missing_issues(root, q, read["missing"], folder, xml_label) + issues
+    issues = missing_issues(root, q, read["missing"], folder, xml_label) + issues
     segments, chosen = _read_codings(read["selections"], sources, offsets, code_of_guid,
                                      xml_label)
     segments = _label_segments(segments, sources, cases, codebook, code_of_guid, users)
@@ -524,83 +527,6 @@ def _read_cases(root, q, variable_defs: dict, name_of_source: dict, attributes: 
             "variables": pd.DataFrame(var_rows, columns=VARIABLE_COLUMNS).astype("str"),
             "case_of_source": case_of_source, "case_of_selection": case_of_selection,
             "made_up": made_up}
-
-
-def _link_sources(root, q, sources: pd.DataFrame, cases: dict, attributes: list[tuple],
-                  participant_ids, label: str) -> tuple[pd.DataFrame, list[Issue]]:
-    """Each source's type and participant (rules in :mod:`spanalysis.qual.refi_links`);
-    ``cases["cases"]`` gains its ``participant_id`` column. Returns the sources and the
-    warnings."""
-    table, variables = cases["cases"], cases["variables"]
-    values_of: dict[str, list[tuple[str, str]]] = {}
-    for cname, var, value in zip(variables["case"], variables["variable"], variables["value"]):
-        values_of.setdefault(cname, []).append((var, value))
-    order = list(pd.unique(table["case"])) if len(table) else []
-    links, issues = link_participants(
-        [(c, c in cases["made_up"], values_of.get(c, [])) for c in order], participant_ids,
-        label)
-    table["participant_id"] = table["case"].map(links).astype("str")
-    own: dict[str, list[tuple[str, str]]] = {}
-    for sid, var, value, _ in attributes:
-        own.setdefault(sid, []).append((var, value))
-    member_of: dict[str, list[str]] = {}
-    for s in root.iterfind(f"{q('Sets')}/{q('Set')}"):
-        for ref in s.iterfind(q("MemberSource")):
-            member_of.setdefault(ref.get("targetGUID"), []).append(s.get("name") or "")
-    ids = sources["source_id"].tolist()
-    case_of = [cases["case_of_source"].get(sid) for sid in ids]
-    types, type_issues = assign_types(
-        sources["source_name"].tolist(), [own.get(sid, []) for sid in ids],
-        [values_of.get(c, []) if c else [] for c in case_of],
-        [member_of.get(sid, []) for sid in ids], label)
-    sources = sources.copy()
-    sources["source_type"] = pd.Series(types, index=sources.index, dtype="str")
-    sources["participant_id"] = pd.Series([links.get(c) if c else None for c in case_of],
-                                          index=sources.index, dtype="str")
-    linked = table.dropna(subset=["source_id", "participant_id"])
-    several = linked.groupby("source_id")["participant_id"].nunique()
-    several = several[several > 1]
-    if len(several):
-        name_of = dict(zip(sources["source_id"], sources["source_name"]))
-        issues.append(Issue("warning", f"{len(several)} source(s) belong to cases of several "
-                            "participants; each is linked to its first case's participant: "
-                            + warn_list(name_of.get(s, s) for s in several.index), file=label,
-                            column="Case/SourceRef", expected="one participant per source"))
-    return sources, type_issues + issues
-
-
-def _missing_issues(root, q, missing: list[tuple], texts: TextFolder | None,
-                    label: str) -> list[Issue]:
-    """Warnings for sources without a text, non-text sources, and texts matching no
-    source."""
-    issues = []
-    if missing:
-        codings = sum(m[2] for m in missing)
-        where = "in the project or the folder of texts" if texts else "in the project"
-        issues.append(Issue(
-            "warning", f"{len(missing)} source(s) have no text {where}, so they and their "
-            f"{codings} coding(s) were left out (codings need the texts): "
-            + warn_list(m[1] for m in missing), file=label, column="TextSource/@plainTextPath",
-            expected="the texts, as .txt files named after the sources (e.g. 'Interview 03.txt')"
-                     " in a folder given as texts= (read_qdpx) or --texts (spanalysis qual "
-                     "import)"))
-    other: dict[str, int] = {}
-    for element in root.iterfind(f"{q('Sources')}/*"):
-        kind = element.tag.rsplit("}", 1)[-1]
-        if kind != "TextSource":
-            other[kind] = other.get(kind, 0) + 1
-    if other:
-        issues.append(Issue("warning", f"{sum(other.values())} source(s) are not text "
-                            "sources and were left out with their codings: " +
-                            ", ".join(f"{n} {k}" for k, n in other.items()), file=label,
-                            column="Sources", expected="TextSource (export PDFs, pictures and "
-                                                      "recordings as texts or transcripts)"))
-    if texts is not None and texts.unused():
-        issues.append(Issue("warning", f"{len(texts.unused())} file(s) in the folder of texts "
-                            "match no source without a text and were not used: " +
-                            warn_list(texts.unused()), file=str(texts.folder), column="texts",
-                            expected="files named after the project's sources"))
-    return issues
 
 
 def _attribute_sets(root, q) -> list[tuple[str, str, str, str]]:

@@ -35,11 +35,14 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from spanalysis.errors import InputError, Issue
 from spanalysis.qual.segments import SOURCE_TYPES, decode_text
 
 __all__ = ["RefiQdaWarning", "TextFolder", "type_from_value", "type_from_name",
-           "is_type_variable", "assign_types", "link_participants", "warn_list"]
+           "is_type_variable", "assign_types", "link_participants", "link_sources",
+           "missing_issues", "warn_list"]
 
 
 class RefiQdaWarning(UserWarning):
@@ -248,3 +251,80 @@ class TextFolder:
     def unused(self) -> list[str]:
         """The ``.txt`` files that matched no source."""
         return [self.files[s].name for s in self.files if s not in self.used]
+
+
+def link_sources(root, q, sources: pd.DataFrame, cases: dict, attributes: list[tuple],
+                  participant_ids, label: str) -> tuple[pd.DataFrame, list[Issue]]:
+    """Each source's type and participant (rules in :mod:`spanalysis.qual.refi_links`);
+    ``cases["cases"]`` gains its ``participant_id`` column. Returns the sources and the
+    warnings."""
+    table, variables = cases["cases"], cases["variables"]
+    values_of: dict[str, list[tuple[str, str]]] = {}
+    for cname, var, value in zip(variables["case"], variables["variable"], variables["value"]):
+        values_of.setdefault(cname, []).append((var, value))
+    order = list(pd.unique(table["case"])) if len(table) else []
+    links, issues = link_participants(
+        [(c, c in cases["made_up"], values_of.get(c, [])) for c in order], participant_ids,
+        label)
+    table["participant_id"] = table["case"].map(links).astype("str")
+    own: dict[str, list[tuple[str, str]]] = {}
+    for sid, var, value, _ in attributes:
+        own.setdefault(sid, []).append((var, value))
+    member_of: dict[str, list[str]] = {}
+    for s in root.iterfind(f"{q('Sets')}/{q('Set')}"):
+        for ref in s.iterfind(q("MemberSource")):
+            member_of.setdefault(ref.get("targetGUID"), []).append(s.get("name") or "")
+    ids = sources["source_id"].tolist()
+    case_of = [cases["case_of_source"].get(sid) for sid in ids]
+    types, type_issues = assign_types(
+        sources["source_name"].tolist(), [own.get(sid, []) for sid in ids],
+        [values_of.get(c, []) if c else [] for c in case_of],
+        [member_of.get(sid, []) for sid in ids], label)
+    sources = sources.copy()
+    sources["source_type"] = pd.Series(types, index=sources.index, dtype="str")
+    sources["participant_id"] = pd.Series([links.get(c) if c else None for c in case_of],
+                                          index=sources.index, dtype="str")
+    linked = table.dropna(subset=["source_id", "participant_id"])
+    several = linked.groupby("source_id")["participant_id"].nunique()
+    several = several[several > 1]
+    if len(several):
+        name_of = dict(zip(sources["source_id"], sources["source_name"]))
+        issues.append(Issue("warning", f"{len(several)} source(s) belong to cases of several "
+                            "participants; each is linked to its first case's participant: "
+                            + warn_list(name_of.get(s, s) for s in several.index), file=label,
+                            column="Case/SourceRef", expected="one participant per source"))
+    return sources, type_issues + issues
+
+
+def missing_issues(root, q, missing: list[tuple], texts: TextFolder | None,
+                    label: str) -> list[Issue]:
+    """Warnings for sources without a text, non-text sources, and texts matching no
+    source."""
+    issues = []
+    if missing:
+        codings = sum(m[2] for m in missing)
+        where = "in the project or the folder of texts" if texts else "in the project"
+        issues.append(Issue(
+            "warning", f"{len(missing)} source(s) have no text {where}, so they and their "
+            f"{codings} coding(s) were left out (codings need the texts): "
+            + warn_list(m[1] for m in missing), file=label, column="TextSource/@plainTextPath",
+            expected="the texts, as .txt files named after the sources (e.g. 'Interview 03.txt')"
+                     " in a folder given as texts= (read_qdpx) or --texts (spanalysis qual "
+                     "import)"))
+    other: dict[str, int] = {}
+    for element in root.iterfind(f"{q('Sources')}/*"):
+        kind = element.tag.rsplit("}", 1)[-1]
+        if kind != "TextSource":
+            other[kind] = other.get(kind, 0) + 1
+    if other:
+        issues.append(Issue("warning", f"{sum(other.values())} source(s) are not text "
+                            "sources and were left out with their codings: " +
+                            ", ".join(f"{n} {k}" for k, n in other.items()), file=label,
+                            column="Sources", expected="TextSource (export PDFs, pictures and "
+                                                      "recordings as texts or transcripts)"))
+    if texts is not None and texts.unused():
+        issues.append(Issue("warning", f"{len(texts.unused())} file(s) in the folder of texts "
+                            "match no source without a text and were not used: " +
+                            warn_list(texts.unused()), file=str(texts.folder), column="texts",
+                            expected="files named after the project's sources"))
+    return issues
