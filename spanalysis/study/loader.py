@@ -45,7 +45,7 @@ from spanalysis.study.checks import (
     text,
 )
 from spanalysis.study.manifest import FileSpec, Manifest, read_manifest
-from spanalysis.study.mapping import mapped_frame
+from spanalysis.study.mapping import PersonFrame, mapped_frame, person_columns, person_frame
 from spanalysis.study.model import Study
 from spanalysis.study.platforms import (
     checkbox_reasons,
@@ -101,6 +101,7 @@ class _Loader(Messages):
         super().__init__()
         self.path = path
         self.partial_responses = 0
+        self.person: PersonFrame | None = None   # a person-layout responses file, reshaped
 
     def run(self) -> tuple[Study | None, list[Issue]]:
         try:
@@ -162,28 +163,38 @@ class _Loader(Messages):
         "not answered" codes applied (:mod:`spanalysis.study.mapping`), a survey platform's
         own id and event columns taken as spanalysis's (:mod:`spanalysis.study.platforms`)
         and, for the responses (``timepoints`` given), event names made time points."""
-        names = {**spec.options.get("columns", {}), **spec.options.get("items", {})}
+        person = timepoints is not None and spec.options.get("layout") == "person"
+        names = {**spec.options.get("columns", {}),
+                 **({} if person else spec.options.get("items", {}))}
+        codes = (person_columns(spec.options) if person
+                 else [names.get(c, c) for c in keep_codes])
         try:
             table = read_table(spec.path, label=spec.name, sheet=spec.options.get("sheet"),
                                text_columns=[names.get(c, c) for c in _TEXT_COLUMNS],
-                               keep_codes=[names.get(c, c) for c in keep_codes])
+                               keep_codes=codes)
         except InputError as exc:
             self.issues.append(exc.issue)
             return None
         self.issues += table.issues
         options = spec.options
         platform = recognise(table.frame.columns, table.header_rows)
-        own = platform_columns(platform, table.frame.columns, names)
+        own = platform_columns(platform, table.frame.columns, names if not person else {
+            **names, **{f"{k}:{c}": c for k, c in enumerate(codes)}})
         if own:
             options = {**options, "columns": {**options.get("columns", {}), **own}}
-        frame = mapped_frame(table.frame, options, table.label, self.issues)
+        if person:   # one row per participant: reshaped, each cell keeping its file column
+            self.person = person_frame(table.frame, options, table.label, self.issues)
+            frame = None if self.person is None else self.person.frame
+        else:
+            frame = mapped_frame(table.frame, options, table.label, self.issues)
         if frame is None:
             return None
         if timepoints is not None:
-            if platform == "redcap" or options.get("events"):
+            if not person and (platform == "redcap" or options.get("events")):
                 frame = event_timepoints(frame, options.get("events"), timepoints,
                                          table.label, self.issues)
-            self.partial_responses = partial_responses(frame) if platform == "qualtrics" else 0
+            self.partial_responses = partial_responses(table.frame if person else frame) \
+                if platform == "qualtrics" else 0
             if self.partial_responses:
                 self.add("warning", f"{self.partial_responses} partial response(s) (Finished "
                          "= 0) are kept", file=table.label, column="Finished",
@@ -234,12 +245,20 @@ class _Loader(Messages):
         if table is None:
             return None
         df = table.frame
+        if df.empty and self.person is not None:
+            self.add("error", "no participant has an answer at any time point in the "
+                     "responses file", file=table.label, row=2, expected="one row per "
+                     "participant, with the answers in the columns listed under "
+                     "files.responses.items in study.yaml")
+            return None
         if df.empty:   # a header alone: nothing to score, so nothing a report could show
             self.add("error", "the responses file has a header but no rows", file=table.label,
                      row=2, expected="one row per participant and time point (the "
                      "questionnaire answers)")
             return None
-        if manifest.responses_layout == "long":
+        if self.person is not None:   # reshaped by person_frame: the keys are there
+            wide = self._check_wide(table, items, instruments)
+        elif manifest.responses_layout == "long":
             if not self.require(table.label, df.columns,
                                 ["participant_id", "timepoint", "item", "value"],
                                 "responses (long layout)"):
@@ -264,6 +283,11 @@ class _Loader(Messages):
                     instruments: dict) -> pd.DataFrame:
         df = table.frame
         unknown = [c for c in df.columns if c not in rules.RESPONSES_KEYS and c not in items.index]
+        if self.person is not None:   # named as in the file
+            unknown = self.person.unmapped + [
+                theirs for names in self.person.columns.values()
+                for ours, theirs in names.items()
+                if ours not in rules.RESPONSES_KEYS and ours not in items.index]
         if unknown:   # an export's own columns (Duration, Finished, ...): left out, said once
             shown = ", ".join(map(str, unknown[:20])) + (
                 f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
@@ -272,10 +296,14 @@ class _Loader(Messages):
                      expected="item columns of the instruments in study.yaml (e.g. "
                               + ", ".join(list(items.index[:3])) + "); map a column of your "
                               "own to an item with files.responses.items in study.yaml")
-        self._item_columns(table, df.columns, instruments)
         present = [c for c in df.columns if c in items.index]
         checks = rules.response_rules([], items.loc[present])[:-1]  # items, then the date
-        checked = check_table(self, table.label, df, checks)
+        if self.person is not None:
+            self._person_item_columns(table, instruments)
+            checked = self._check_person(table, checks)
+        else:
+            self._item_columns(table, df.columns, instruments)
+            checked = check_table(self, table.label, df, checks)
         out = pd.DataFrame({c: checked[c] for c in present}, index=df.index)
         out.insert(0, "participant_id", df["participant_id"])  # checked with the other ids
         out.insert(1, "timepoint", df["timepoint"])
@@ -296,6 +324,59 @@ class _Loader(Messages):
                 issue = exc.issue
                 self.add("error", issue.message, file=table.label, row=1, column=issue.column,
                          expected=issue.expected)
+
+    def _person_item_columns(self, table: TableRead, instruments: dict) -> None:
+        """A person-layout file: every item of every instrument has a column at some time
+        point, and a time point holding some of an instrument's items holds them all."""
+        from spanalysis import instruments as ins
+
+        columns = self.person.columns
+        self._item_columns(table, {c for names in columns.values() for c in names},
+                           instruments)
+        for inst in instruments.values():
+            if all(sc.method == "count" for sc in inst.scales):
+                continue
+            own = {it.id for it in inst.items}
+            for tp, names in columns.items():
+                if not own & set(names):
+                    continue   # not asked at this time point
+                try:
+                    ins.check_item_columns(names, inst, table.label)
+                except InputError as exc:
+                    self.add("error", f"at time point '{tp}': {exc.issue.message}",
+                             file=table.label, row=1, column=exc.issue.column,
+                             expected=f"a column for every item of {inst.id} under "
+                                      f"files.responses.items.{tp} in study.yaml")
+
+    def _check_person(self, table: TableRead, checks) -> dict[str, pd.Series]:
+        """The item and date checks of a person-layout file, one time point at a time, each
+        rule renamed to the file's column, so messages name the file's own column
+        (``WEMWBSa_fu``); the checked columns under spanalysis's names, in the frame's row
+        order (cells of a time point without that column stay blank)."""
+        df = table.frame
+        tp = df["timepoint"].to_numpy()
+        out: dict[str, np.ndarray] = {}
+        for point, names in self.person.columns.items():
+            rows = np.flatnonzero(tp == point)
+            if not len(rows):
+                continue
+            own = {ours: theirs for ours, theirs in names.items() if ours != "participant_id"}
+            block = df.iloc[rows][list(own)].rename(columns=own)
+            found = check_table(self, table.label, block, [
+                dataclasses.replace(r, column=own[r.column]) for r in checks
+                if r.column in own])
+            for ours, theirs in own.items():
+                if theirs not in found:
+                    continue
+                if ours not in out:
+                    out[ours] = (np.full(len(df), np.datetime64("NaT", "ns"))
+                                 if ours == "completed_date" else np.full(len(df), np.nan))
+                out[ours][rows] = np.asarray(found[theirs], dtype=out[ours].dtype)
+        for rule in checks:   # a column only of time points that no one answered
+            if rule.column in df.columns and rule.column not in out:
+                out[rule.column] = (np.full(len(df), np.datetime64("NaT", "ns"))
+                                    if rule.kind == "date" else np.full(len(df), np.nan))
+        return {c: pd.Series(v, index=df.index) for c, v in out.items()}
 
     def _long_to_wide(self, table: TableRead, items: pd.DataFrame) -> pd.DataFrame:
         df, label = table.frame, table.label
@@ -426,17 +507,29 @@ class _Loader(Messages):
         against the referral date."""
         label = manifest.responses.name
         pid = responses["participant_id"]
-        self.flag_rows(label, responses, pid.isna(), "participant_id",
-                       "participant id is blank", _ID_EXPECTED)
-        self.flag_rows(label, responses, (codes >= 0) & ~ids.known[codes], "participant_id",
+        # a person-layout file: a person's rows share their file row, said once, and its
+        # columns are named as in the file
+        once, id_column = True, "participant_id"
+        if self.person is not None:
+            once = ~responses.index.duplicated()
+            id_column = next(iter(self.person.columns.values()))["participant_id"]
+        self.flag_rows(label, responses, pid.isna() & once, id_column,
+                       "participant id is blank", _ID_EXPECTED, values=pid)
+        self.flag_rows(label, responses, (codes >= 0) & ~ids.known[codes] & once, id_column,
                        "responses for a participant who is not in the participants file",
-                       "a participant id listed in " + manifest.participants.name)
+                       "a participant id listed in " + manifest.participants.name, values=pid)
         if manifest.responses_layout == "wide":
             dup = pid.notna() & responses.duplicated(["participant_id", "timepoint"], keep=False)
             self.flag_rows(label, responses, dup, "timepoint",
                            "the same participant and time point appear on more than one row",
                            "one row per participant and time point",
                            values=responses["timepoint"].astype(object))
+        elif self.person is not None:
+            dup = pid.notna() & once & responses[once].duplicated(
+                "participant_id", keep=False).reindex(responses.index, fill_value=False)
+            self.flag_rows(label, responses, dup, id_column,
+                           "the same participant appears on more than one row",
+                           "one row per participant (layout: person)", values=pid)
         # A follow-up cannot be completed before the referral it follows.
         dates = np.append(participants["referral_date"].to_numpy(dtype="datetime64[ns]"),
                           np.datetime64("NaT", "ns"))
@@ -449,13 +542,23 @@ class _Loader(Messages):
         if early.any():  # formatting dates is slow: only when something is to be reported
             shown = (done.dt.strftime("%Y-%m-%d") + " (referral "
                      + referral.dt.strftime("%Y-%m-%d") + ")")
-        self.flag_rows(label, responses, early & later, "completed_date",
-                       "follow-up questionnaire dated before the participant's referral",
-                       "a date on or after the referral date", values=shown)
-        self.flag_rows(label, responses, early & ~later, "completed_date",
-                       "baseline questionnaire dated before the referral (accepted; check "
-                       "the dates)", "a date on or after the referral date", values=shown,
-                       level="warning")
+        for column, rows in self._date_columns(responses):
+            self.flag_rows(label, responses, early & later & rows, column,
+                           "follow-up questionnaire dated before the participant's referral",
+                           "a date on or after the referral date", values=shown)
+            self.flag_rows(label, responses, early & ~later & rows, column,
+                           "baseline questionnaire dated before the referral (accepted; "
+                           "check the dates)", "a date on or after the referral date",
+                           values=shown, level="warning")
+
+    def _date_columns(self, responses: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+        """The responses' date column as the file names it, and the rows it holds: one
+        column for every row, or a person-layout file's date column of each time point."""
+        if self.person is None:
+            return [("completed_date", np.ones(len(responses), dtype=bool))]
+        tp = responses["timepoint"].astype(object).to_numpy()
+        return [(names["completed_date"], tp == point)
+                for point, names in self.person.columns.items() if "completed_date" in names]
 
     def _service_ids(self, manifest: Manifest, service: pd.DataFrame, ids: "_Ids",
                      codes: np.ndarray):

@@ -17,9 +17,13 @@ import yaml
 from spanalysis.errors import InputError, Issue, ValidationError
 from spanalysis.io import load_yaml
 
-__all__ = ["Manifest", "FileSpec", "Timepoint", "read_manifest", "MANIFEST_NAME"]
+__all__ = ["Manifest", "FileSpec", "Timepoint", "read_manifest", "MANIFEST_NAME", "LAYOUTS"]
 
 MANIFEST_NAME = "study.yaml"
+#: the responses file's layouts: one row per participant and time point (wide), per
+#: participant, time point and item (long), or per participant with each time point's items
+#: in their own columns (person)
+LAYOUTS = ("wide", "long", "person")
 # libyaml's C loader when PyYAML was built with it (the wheels are): same results, faster
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -202,7 +206,7 @@ def read_manifest(study_dir: str | Path) -> Manifest:
     min_cell = _min_cell_size(chk, top.get("privacy"))
     rounding = _rounding(chk, top.get("privacy"), min_cell)
     primary = _primary_outcome(chk, top.get("primary_outcome"), instruments)
-    files = _files(chk, root, top.get("files"))
+    files = _files(chk, root, top.get("files"), [t.id for t in timepoints])
     if chk.issues:
         raise ValidationError(chk.issues)
     return Manifest(root=root, id=study_id, name=name, description=top.get("description") or "",
@@ -306,19 +310,22 @@ def _primary_outcome(chk: _Checker, entry, instruments) -> tuple[str, str] | Non
     return primary
 
 
-def _files(chk: _Checker, root: Path, entry) -> dict:
-    """The ``files:`` section, as the Manifest's file fields."""
+def _files(chk: _Checker, root: Path, entry, timepoints: list[str]) -> dict:
+    """The ``files:`` section, as the Manifest's file fields (``timepoints``: the study's
+    time point ids, which a person-layout responses file's ``items:`` are keyed by)."""
     files = chk.keys(entry, ("files",), {
         "participants": True, "responses": True, "service_use": False, "qualitative": False})
     participants = _file(chk, root, ("files", "participants"), files.get("participants"),
                          {"path": True, "sheet": False, **_MAPPING_KEYS})
     responses = _file(chk, root, ("files", "responses"), files.get("responses"),
                       {"path": True, "layout": False, "sheet": False, **_MAPPING_KEYS,
-                       "items": False, "events": False})
+                       "items": False, "events": False, "completed_date": False})
     layout = (responses.options.get("layout") if responses else None) or "wide"
-    if layout not in ("wide", "long"):
+    if layout not in LAYOUTS:
         chk.error(("files", "responses", "layout"), "unknown layout", value=layout,
-                  expected="'wide' or 'long'")
+                  expected="'wide', 'long' or 'person'")
+    if responses is not None:
+        responses = _layout_options(chk, ("files", "responses"), responses, layout, timepoints)
     service, window = None, None
     if files.get("service_use") is not None:
         service = _file(chk, root, ("files", "service_use"), files["service_use"],
@@ -456,14 +463,87 @@ def _file(chk, root: Path, path: tuple, entry, allowed: dict[str, bool]) -> File
         chk.error(path + ("path",), "file not found", value=rel,
                   expected="an existing file, relative to the study folder")
     options = {k: v for k, v in entry.items() if k != "path"}
+    person = options.get("layout") == "person"   # its items and dates: _layout_options
     for key in ("columns", "items"):
-        if key in options:
+        if key in options and not (person and key == "items"):
             options[key] = _name_map(chk, path + (key,), options[key])
     if "missing" in options:
         options["missing"] = _missing_codes(chk, path + ("missing",), options["missing"])
     if "events" in options:
         options["events"] = _events(chk, path + ("events",), options["events"])
     return FileSpec(rel, full, options)
+
+
+def _layout_options(chk: _Checker, path: tuple, spec: FileSpec, layout: str,
+                    timepoints: list[str]) -> FileSpec:
+    """The responses entry's keys that depend on its layout. ``layout: person`` (one row per
+    participant, each time point's items in their own columns) lists ``items:`` per time
+    point (``{baseline: {wemwbs_1: WEMWBSa}, followup: {wemwbs_1: WEMWBSa_fu}}``) and may
+    give each time point's date column with ``completed_date: {baseline: date_t1}``; its
+    ``columns:`` maps the participant id only, and it has no ``events:``. The other layouts
+    map ``completed_date`` with ``columns:``."""
+    options = dict(spec.options)
+    if layout != "person":
+        if "completed_date" in options:
+            chk.error(path + ("completed_date",), "a date column per time point is only for "
+                      "layout: person", value=_kind(options["completed_date"]),
+                      expected="columns: {completed_date: <your date column>}")
+        return spec
+    example = "e.g. {baseline: {wemwbs_1: WEMWBSa}, followup: {wemwbs_1: WEMWBSa_fu}}"
+    items = options.get("items")
+    if items is None:
+        chk.error(path, "required key 'items' is missing: a person-layout file lists each "
+                  "time point's item columns", expected="items: " + example)
+        items = {}
+    elif not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
+        chk.error(path + ("items",), "with layout: person, items are listed per time point",
+                  value=_kind(items), expected=example)
+        items = {}
+    per_tp = {}
+    for tp, mapping in items.items():
+        if _known_timepoint(chk, path + ("items", tp), tp, timepoints):
+            per_tp[str(tp)] = _name_map(chk, path + ("items", tp), mapping)
+            if not per_tp[str(tp)] and mapping == {}:
+                chk.error(path + ("items", tp), "names no item column", value="{}",
+                          expected="e.g. {wemwbs_1: WEMWBSa_fu}")
+    options["items"] = {tp: per_tp[tp] for tp in timepoints if tp in per_tp}
+    if "completed_date" in options:
+        dates = _text_map(chk, path + ("completed_date",), options["completed_date"],
+                          "should map time points to the file's date columns",
+                          "e.g. {baseline: date_t1, followup: date_t2}",
+                          "should name a column of the file",
+                          "the column's name as in the header row")
+        options["completed_date"] = {
+            tp: col for tp, col in dates.items()
+            if _known_timepoint(chk, path + ("completed_date", tp), tp, timepoints)
+            and _has_items(chk, path + ("completed_date", tp), tp, per_tp)}
+    for key in (set(options.get("columns") or {}) - {"participant_id"}):
+        hint = ("give each time point's date with completed_date: {baseline: ..., followup: "
+                "...}" if key == "completed_date" else "participant_id only: each time "
+                "point's items have their own columns, listed under items:")
+        chk.error(path + ("columns", key), "not a column of a person-layout responses file",
+                  value=key, expected=hint)
+    if "events" in options:
+        chk.error(path + ("events",), "a person-layout file has no event column", value=_kind(
+            options["events"]), expected="items: listed per time point (and no events:)")
+    return FileSpec(spec.name, spec.path, options)
+
+
+def _known_timepoint(chk: _Checker, path: tuple, tp, timepoints: list[str]) -> bool:
+    if str(tp) in timepoints:
+        return True
+    if timepoints:   # none declared: that is the timepoints: key's own error
+        chk.error(path, "not a time point of the study", value=tp,
+                  expected="one of the time points in timepoints: " + ", ".join(timepoints))
+    return False
+
+
+def _has_items(chk: _Checker, path: tuple, tp: str, items: dict) -> bool:
+    if tp in items:
+        return True
+    chk.error(path, "a date for a time point with no items", value=tp,
+              expected="a time point listed under items: (" + ", ".join(items) + ")")
+    return False
 
 
 def _events(chk: _Checker, path: tuple, value) -> dict[str, str]:

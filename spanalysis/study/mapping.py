@@ -16,15 +16,35 @@ values that mean "not answered" (a cell holding one becomes blank). The file its
 changed: the mapping is applied to the table read from it, before any check. Messages name
 the file's own rows; a column is named by spanalysis's name for it (``wemwbs_1``), except in
 the mapping's own errors, which name the file's column.
+
+A **person-layout** file (``layout: person``: one row per participant, each time point's
+items in their own columns) lists ``items`` per time point and may name each time point's
+date column::
+
+    responses:
+      path: survey.csv
+      layout: person
+      columns: {participant_id: record_id}
+      items:
+        baseline: {wemwbs_1: WEMWBSa, wemwbs_2: WEMWBSb}
+        followup: {wemwbs_1: WEMWBSa_fu, wemwbs_2: WEMWBSb_fu}
+      completed_date: {baseline: date_t1, followup: date_t2}
+
+:func:`person_frame` reshapes it into the table of the other layouts, one row per
+participant and time point, each row keeping its file row (the frame's index) and, in
+:attr:`PersonFrame.columns`, the file's column of each of its cells, so that every message
+names the file's own row and column (``WEMWBSa_fu``).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from spanalysis.errors import Issue
 
-__all__ = ["mapped_frame", "is_missing_code"]
+__all__ = ["mapped_frame", "is_missing_code", "person_frame", "PersonFrame", "person_columns"]
 
 # id and time point are never blanked by a missing code: a blank id is its own error
 _NEVER_MISSING = ("participant_id", "timepoint")
@@ -95,3 +115,107 @@ def _number(value) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+# ----------------------------------------------------------------------------- person layout
+@dataclass
+class PersonFrame:
+    """A person-layout file as the other layouts' table.
+
+    ``frame``: ``participant_id, timepoint[, completed_date]`` and the items under
+    spanalysis's names, one row per participant and time point with an answer, in file order
+    (a person's time points in the study's order); its index is each row's 0-based row in
+    the file, so a person's rows share it. ``columns``: time point -> spanalysis's name ->
+    the file's column (``participant_id`` included). ``unmapped``: the file's columns that
+    the mapping does not name."""
+
+    frame: pd.DataFrame
+    columns: dict[str, dict[str, str]]
+    unmapped: list[str]
+
+
+def person_columns(options: dict) -> list[str]:
+    """Every item and date column a person-layout entry names (the file's own names)."""
+    cols = [c for mapping in (options.get("items") or {}).values() for c in mapping.values()]
+    return cols + list((options.get("completed_date") or {}).values())
+
+
+def person_frame(frame: pd.DataFrame, options: dict, label: str,
+                 issues: list[Issue]) -> PersonFrame | None:
+    """The person-layout ``frame`` (the file as read) reshaped to one row per participant
+    and time point: each time point listed under ``options["items"]`` (in the study's
+    order) takes its own columns, renamed to spanalysis's names, with its ``missing`` codes
+    blanked. A person whose every item of a time point is blank has no row at that time
+    point. None (and the problems added to ``issues``) when the mapping names a column the
+    file does not have, one column twice, or no participant id column is found."""
+    have = {str(c).strip(): c for c in frame.columns}
+    pid = str((options.get("columns") or {}).get("participant_id", "participant_id")).strip()
+    dates = options.get("completed_date") or {}
+    wanted = {tp: {"participant_id": pid, **({"completed_date": dates[tp]} if tp in dates
+                                             else {}), **items}
+              for tp, items in (options.get("items") or {}).items()}
+    if not _person_columns_exist(wanted, have, pid, label, issues):
+        return None
+    codes = options.get("missing") or []
+    blocks = []
+    for k, (tp, names) in enumerate(wanted.items()):
+        block = pd.DataFrame({ours: frame[have[theirs]] for ours, theirs in names.items()},
+                             index=frame.index)
+        answers = [c for c in names if c not in ("participant_id", "completed_date")]
+        for col in answers + (["completed_date"] if "completed_date" in names else []):
+            if codes:
+                hit = is_missing_code(block[col], codes)
+                if hit.any():
+                    block[col] = block[col].where(~hit)
+        answered = ~_blank(block[answers]).all(axis=1).to_numpy()
+        block.insert(1, "timepoint", tp)
+        blocks.append(block[answered].assign(_row=np.flatnonzero(answered), _k=k))
+    long = pd.concat(blocks) if blocks else pd.DataFrame(
+        columns=["participant_id", "timepoint", "_row", "_k"])
+    long = long.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"])
+    named = {theirs for names in wanted.values() for theirs in names.values()}
+    unmapped = [c for c in frame.columns if str(c).strip() not in named]
+    return PersonFrame(long, wanted, unmapped)
+
+
+def _person_columns_exist(wanted: dict, have: dict, pid: str, label: str,
+                          issues: list[Issue]) -> bool:
+    """Each column the person-layout mapping names is in the file, and each but the
+    participant id is named once."""
+    ok = True
+    if pid not in have:
+        issues.append(Issue("error", "required column missing from the responses file",
+                            file=label, row=1, column=pid, expected="a participant id column "
+                            "(or map yours with files.responses.columns: {participant_id: "
+                            "<your id column>} in study.yaml)"))
+        ok = False
+    used: dict[str, str] = {}
+    for tp, names in wanted.items():
+        for ours, theirs in names.items():
+            if ours == "participant_id":
+                continue
+            where = f"'{ours}' at {tp}"
+            if theirs not in have:
+                issues.append(Issue("error", f"study.yaml maps {where} to a column this file "
+                                    "does not have", file=label, row=1, column=theirs,
+                                    value=theirs, expected="a column of the file's header row "
+                                    "(names are matched exactly, case included)"))
+                ok = False
+            elif theirs in used or theirs == pid:
+                issues.append(Issue("error", "study.yaml maps two names to the same column",
+                                    file=label, row=1, column=theirs,
+                                    value=f"{used.get(theirs, 'participant_id')} and {where}",
+                                    expected="one column each"))
+                ok = False
+            used[theirs] = where
+    return ok
+
+
+def _blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells that are empty: missing, or text of spaces only."""
+    out = frame.isna()
+    for col in frame.columns:
+        if not (pd.api.types.is_numeric_dtype(frame[col])
+                or pd.api.types.is_bool_dtype(frame[col])):
+            out[col] = out[col] | (frame[col].astype("str").str.strip() == "").fillna(False)
+    return out
