@@ -136,3 +136,53 @@ def test_agreement_rejects_unknown_coder_unit_and_output(tmp_path):
         agreement(DEMO, out=tmp_path / "a.xlsx")
     with pytest.raises(InputError, match="inside the study folder"):
         agreement(DEMO, out=DEMO / "agreement.csv")
+
+
+# ------------------------------------------------ issue 20, 6: import into the study format
+
+
+def test_demo_round_trip_through_the_study_format(tmp_path):
+    """Export the demo, import it with spanalysis.qual.commands.qual_import into a copy of
+    the demo, point the copy's study.yaml at the import: the qualitative material loads with
+    the original's types, participants, sites, texts and segments (the source ids become
+    GUIDs and the dates, which REFI-QDA does not carry, are blank)."""
+    import shutil
+    import warnings
+
+    import yaml
+
+    from spanalysis.qual.commands import qual_import as import_to_study
+    from spanalysis.qual.refi import RefiQdaWarning
+    from spanalysis.study import load_study
+
+    study = tmp_path / "study"
+    shutil.copytree(DEMO, study)
+    assert qual_export(DEMO, tmp_path / "demo.qdpx") == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefiQdaWarning)   # types written: nothing guessed
+        assert import_to_study(tmp_path / "demo.qdpx", study / "imported",
+                               participants=study / "participants.csv") == 0
+    manifest = yaml.safe_load((study / "study.yaml").read_text(encoding="utf-8"))
+    manifest["files"]["qualitative"].update({"codebook": "imported/codebook.yaml",
+                                             "sources": "imported/sources.csv",
+                                             "segments": "imported/segments.csv"})
+    (study / "study.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False),
+                                      encoding="utf-8")
+    original = load_study(DEMO).qualitative
+    imported = load_study(study).qualitative
+    cols = ["source_type", "participant_id", "site", "text"]
+    a = original.sources.set_index("source_name")[cols].sort_index()
+    b = imported.sources.set_index("source_name")[cols].sort_index()
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert imported.sources["date"].isna().all()
+    name_a = dict(zip(original.sources["source_id"], original.sources["source_name"]))
+    name_b = dict(zip(imported.sources["source_id"], imported.sources["source_name"]))
+    key = ["code_id", "coder", "start", "end", "text"]
+
+    def keyed(seg, names):
+        return Counter((names[s], *row) for s, row in
+                       zip(seg["source_id"], seg[key].to_numpy().tolist()))
+    assert keyed(imported.segments, name_b) == keyed(original.segments, name_a)
+    assert len(imported.segments) == len(RAW_SEGMENTS)
+    pd.testing.assert_frame_equal(imported.codebook, original.codebook)
+    assert imported.interviewed == original.interviewed

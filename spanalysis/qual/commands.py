@@ -133,8 +133,8 @@ def study_tables(project: dict, site_of: dict[str, str] | None = None) -> dict:
     ``sources/``), ``segments`` (study columns), ``texts`` (``path -> text``) and
     ``warnings`` (:class:`~spanalysis.errors.Issue` list).
 
-    A source's site is its participant's in ``site_of``; without it, a ``site`` variable of
-    the source's case, if any. A coding with no coder gets :data:`UNKNOWN_CODER` (and a
+    A source's site is its participant's in ``site_of``; failing that, the source's own
+    ``site``; failing that, a ``site`` variable of the source's case. A coding with no coder gets :data:`UNKNOWN_CODER` (and a
     warning)."""
     src = project["sources"]
     issues: list[Issue] = []
@@ -144,10 +144,8 @@ def study_tables(project: dict, site_of: dict[str, str] | None = None) -> dict:
     site_var = variables[variables["variable"].str.strip().str.lower() == "site"] \
         .drop_duplicates("case").set_index("case")["value"]
     pid = src["participant_id"]
-    if site_of:
-        site = pid.map(site_of)
-    else:
-        site = src["source_id"].map(case_of).map(site_var)
+    site = (pid.map(site_of) if site_of else pd.Series(None, index=src.index, dtype="str"))
+    site = site.fillna(src["site"]).fillna(src["source_id"].map(case_of).map(site_var))
     paths = _file_names(src["source_name"].tolist(), src["source_id"].tolist())
     sources = pd.DataFrame({"source_id": src["source_id"], "source_name": src["source_name"],
                             "source_type": src["source_type"], "participant_id": pid,

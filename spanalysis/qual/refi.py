@@ -7,7 +7,8 @@ A project is a ``dict`` of tidy tables:
     as :func:`~spanalysis.qual.codebook.read_codebook` (one row per code).
 ``sources``
     ``source_id`` (the source's GUID), ``source_name``, ``text``, ``source_type``,
-    ``participant_id`` (type and participant: :mod:`spanalysis.qual.refi_links`).
+    ``participant_id``, ``site`` (a source's own ``site`` variable; type and participant:
+    :mod:`spanalysis.qual.refi_links`).
 ``segments``
     one row per coding: ``segment_id`` (the Coding GUID), ``source_id``, ``source_name``,
     ``case``, ``code_id``, ``code_name``, ``coder``, ``start``, ``end``, ``text``. Positions
@@ -95,7 +96,7 @@ from spanalysis.qual.codebook import (
 from spanalysis.qual.refi_links import (
     RefiQdaWarning,
     TextFolder,
-    is_type_variable,
+    is_source_variable,
     link_sources,
     missing_issues,
 )
@@ -117,11 +118,12 @@ _VALUE_TAGS = {"TextValue": "Text", "BooleanValue": "Boolean", "IntegerValue": "
                "FloatValue": "Float", "DateValue": "Date", "DateTimeValue": "DateTime"}
 SEGMENT_COLUMNS = ["segment_id", "source_id", "source_name", "case", "code_id", "code_name",
                    "coder", "start", "end", "text"]
-SOURCE_COLUMNS = ["source_id", "source_name", "text", "source_type", "participant_id"]
+SOURCE_COLUMNS = ["source_id", "source_name", "text", "source_type", "participant_id", "site"]
 CASE_COLUMNS = ["case", "description", "source_id", "source_name", "participant_id"]
 MISSING_COLUMNS = ["source_id", "source_name", "codings"]
 #: the variable under which :func:`write_qdpx` stores a source's type
 SOURCE_TYPE_VARIABLE = "source type"
+_SOURCE_VARIABLE = {"source_type": SOURCE_TYPE_VARIABLE, "site": "site"}
 VARIABLE_COLUMNS = ["case", "variable", "value", "type"]
 
 
@@ -310,7 +312,7 @@ def read_qdpx(path: str | os.PathLike, *, offsets: str = "auto",
     -------
     dict
         ``codebook``, ``sources`` (``source_id, source_name, text, source_type,
-        participant_id``), ``segments``, ``cases`` (with ``participant_id``), ``variables``
+        participant_id, site``), ``segments``, ``cases`` (with ``participant_id``), ``variables``
         (DataFrames, columns in the module docstring), ``missing_texts`` (``source_id,
         source_name, codings``: sources left out for want of a text, and how many codings
         went with them), ``warnings`` (:class:`~spanalysis.errors.Issue` list, each also
@@ -494,8 +496,8 @@ def _read_cases(root, q, variable_defs: dict, name_of_source: dict, attributes: 
     """``cases`` and ``variables`` tables, and the case of each source and selection
     (``case_of_source``, ``case_of_selection``): from ``<Cases>``, then attributes held as
     source variable values and as ATLAS.ti Sets (a source with no case gets one named after
-    it: these are listed in ``made_up``). A source's type variable is not a case variable
-    (it becomes the source's ``source_type``)."""
+    it: these are listed in ``made_up``). A source's own type or site variable is not a case
+    variable (it becomes the source's ``source_type`` or ``site``)."""
     case_rows, var_rows = [], []
     case_of_source: dict[str, str] = {}
     case_of_selection: dict[str, str] = {}
@@ -514,7 +516,7 @@ def _read_cases(root, q, variable_defs: dict, name_of_source: dict, attributes: 
             case_of_source.setdefault(sid, cname)
             case_rows.append((cname, description, sid, name_of_source.get(sid)))
     for sid, variable, value, vtype in attributes:
-        if sid not in name_of_source or is_type_variable(variable):
+        if sid not in name_of_source or is_source_variable(variable):
             continue
         cname = case_of_source.get(sid)
         if cname is None:  # a case per source, named after the source
@@ -796,11 +798,11 @@ def write_qdpx(project: dict, path: str | os.PathLike, *, name: str | None = Non
 
     book = ET.SubElement(root, q("CodeBook"))
     guid_of_code = codes_to_xml(codebook, book, ns)
-    typed = "source_type" in sources.columns
-    var_guid = _write_variables(root, q, variables, label, source_type=typed)
+    own = [c for c in ("source_type", "site") if c in sources.columns]
+    var_guid = _write_variables(root, q, variables, label, source_vars=own)
     _write_cases(root, q, cases, variables, var_guid, src_guid, label)
     members = _write_sources(root, q, sources, segments, src_guid, user_guid, guid_of_code,
-                             var_guid.get(SOURCE_TYPE_VARIABLE) if typed else None)
+                             var_guid)
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     with atomic_write(path, mode="wb") as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -842,15 +844,17 @@ def _source_guids(sources: pd.DataFrame, label: str) -> dict:
 
 
 def _write_variables(root, q, variables: pd.DataFrame | None, label: str,
-                     source_type: bool = False) -> dict:
-    """The ``<Variables>`` element (one type per variable, and the Text variable
-    ``source type`` when the sources carry their type); returns ``variable -> GUID``."""
+                     source_vars: list[str] = ()) -> dict:
+    """The ``<Variables>`` element (one type per variable, and the Text variables
+    ``source type`` and ``site`` for the sources' columns ``source_vars``); returns
+    ``variable -> GUID``."""
     var_guid, var_type = {}, {}
-    if (variables is None or not len(variables)) and not source_type:
+    if (variables is None or not len(variables)) and not source_vars:
         return var_guid
     pairs = list(zip(variables["variable"], variables["type"])) \
         if variables is not None and len(variables) else []
-    for var, vtype in pairs + ([(SOURCE_TYPE_VARIABLE, "Text")] if source_type else []):
+    pairs += [(_SOURCE_VARIABLE[c], "Text") for c in source_vars]
+    for var, vtype in pairs:
         if var_type.setdefault(var, vtype) != vtype:
             raise InputError("a variable has two types", file=label, column="type",
                              value=f"{var}: {var_type[var]} and {vtype}",
@@ -907,10 +911,10 @@ def _write_cases(root, q, cases: pd.DataFrame | None, variables: pd.DataFrame | 
 
 def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_guid: dict,
                    user_guid: dict, guid_of_code: dict,
-                   type_guid: str | None = None) -> list[tuple[str, bytes]]:
-    """The ``<Sources>`` element with selections, codings and (``type_guid`` given) each
-    source's ``source type`` as a variable value; returns the archive members holding the
-    texts (``sources/<GUID>.txt``, UTF-8).
+                   var_guid: dict | None = None) -> list[tuple[str, bytes]]:
+    """The ``<Sources>`` element with selections, codings and each source's ``source_type``
+    and ``site`` columns (when present, not blank) as variable values (``var_guid``: variable
+    -> GUID); returns the archive members holding the texts (``sources/<GUID>.txt``, UTF-8).
 
     Segments are ordered by source (in the sources table's order), then start and end;
     equal (source, start, end) share one selection."""
@@ -931,7 +935,8 @@ def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_g
     code_guids = [guid_of_code[c] for c in seg["code_id"]]
     starts, ends = seg["start"].tolist(), seg["end"].tolist()
     names = sources["source_name"] if "source_name" in sources.columns else sources["source_id"]
-    types = sources["source_type"].tolist() if type_guid else [None] * len(sources)
+    own = {c: sources[c].tolist() for c in _SOURCE_VARIABLE
+           if c in sources.columns and var_guid}
     for k, (sid, sname, text) in enumerate(zip(sources["source_id"], names, sources["text"])):
         guid = src_guid[sid]
         members.append((f"sources/{guid}.txt", str(text).encode("utf-8")))
@@ -951,11 +956,13 @@ def _write_sources(root, q, sources: pd.DataFrame, segments: pd.DataFrame, src_g
                 cattrs["creatingUser"] = coder_guids[i]
             coding = ET.SubElement(sel_el, q("Coding"), cattrs)
             ET.SubElement(coding, q("CodeRef"), {"targetGUID": code_guids[i]})
-        stype = types[k]
-        if type_guid and isinstance(stype, str) and stype:
-            vv = ET.SubElement(src_el, q("VariableValue"))
-            ET.SubElement(vv, q("VariableRef"), {"targetGUID": type_guid})
-            ET.SubElement(vv, q("TextValue")).text = stype
+        for column, values in own.items():
+            value = values[k]
+            if isinstance(value, str) and value.strip():
+                vv = ET.SubElement(src_el, q("VariableValue"))
+                ET.SubElement(vv, q("VariableRef"),
+                              {"targetGUID": var_guid[_SOURCE_VARIABLE[column]]})
+                ET.SubElement(vv, q("TextValue")).text = value
     return members
 
 

@@ -41,7 +41,7 @@ from spanalysis.errors import InputError, Issue
 from spanalysis.qual.segments import SOURCE_TYPES, decode_text
 
 __all__ = ["RefiQdaWarning", "TextFolder", "type_from_value", "type_from_name",
-           "is_type_variable", "assign_types", "link_participants", "link_sources",
+           "is_type_variable", "is_source_variable", "assign_types", "link_participants", "link_sources",
            "missing_issues", "warn_list"]
 
 
@@ -73,6 +73,12 @@ def _norm(name: str) -> str:
 def is_type_variable(name: str) -> bool:
     """Whether a variable (or attribute) named ``name`` holds the source's type."""
     return _norm(name) in _TYPE_VARIABLES
+
+
+def is_source_variable(name: str) -> bool:
+    """Whether a source's own variable named ``name`` describes the source itself (its type
+    or its ``site``) rather than a case: such values become ``source_type`` / ``site``."""
+    return is_type_variable(name) or _norm(name) == "site"
 
 
 def type_from_value(value: str) -> str | None:
@@ -284,6 +290,9 @@ def link_sources(root, q, sources: pd.DataFrame, cases: dict, attributes: list[t
     sources["source_type"] = pd.Series(types, index=sources.index, dtype="str")
     sources["participant_id"] = pd.Series([links.get(c) if c else None for c in case_of],
                                           index=sources.index, dtype="str")
+    sources["site"] = pd.Series([next((v.strip() for var, v in own.get(sid, [])
+                                       if _norm(var) == "site" and v.strip()), None)
+                                 for sid in ids], index=sources.index, dtype="str")
     linked = table.dropna(subset=["source_id", "participant_id"])
     several = linked.groupby("source_id")["participant_id"].nunique()
     several = several[several > 1]
