@@ -285,7 +285,7 @@ CASES = [
     Case("crosswalk-unknown-item", demo(crosswalk("themes:\n  hope:\n    items: [wemwbs_99]\n")),
          ("crosswalk.yaml", "wemwbs_99")),
     # REFI-QDA projects
-    Case("qdpx-not-a-zip", not_a_zip, ("project.qdpx", "zip")),
+    Case("qdpx-not-a-zip", not_a_zip, ("project.qdpx", "ZIP) archive")),
     Case("qdpx-zip-slip", qdpx({"project.qde": MINIMAL_PROJECT, "../evil.txt": b"x"}),
          ("../evil.txt",)),
     Case("qdpx-entity-expansion", qdpx({"project.qde": BILLION_LAUGHS}), ("project.qde", "entit")),

@@ -211,3 +211,12 @@ def test_show_table_says_why_a_value_is_missing():
                         missing={"krippendorff_alpha_all": "not estimable"})
     cells = [c.rsplit("<td>", 1)[1] for c in markup.split("</td>")[:-1]]
     assert cells == ["–", "not estimable", "0.50", "0.25"]
+
+
+def test_an_empty_table_is_a_sentence_not_an_error():
+    # issue 21: a study whose data give no rows for a table (no GAS at follow-up, no scale
+    # with a reliability) gets one sentence instead of a traceback
+    empty = pd.DataFrame({"n": pd.Series(dtype=int), "mean": pd.Series(dtype=float)})
+    for markup in (show_counts(empty[["n"]], 5, caption="People", show=False),
+                   show_stats(empty, "n", 5, caption="Scores", show=False)):
+        assert markup.startswith("<p>") and "nothing to show" in markup

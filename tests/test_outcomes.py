@@ -364,3 +364,54 @@ def test_a_site_report_judges_reliable_change_against_the_whole_studys_threshold
         assert len(cases) and cases.equals(whole_cases.reindex(cases.index))
     assert compared == len(whole)
     assert moved == 14          # the people the issue found classified differently
+
+
+# ------------------------------------------------- studies where change cannot be measured
+
+def test_why_no_change_and_baseline_description(tmp_path):
+    """One time point: no change, and the baseline description matches scipy's t interval,
+    numpy's quartiles and pandas' SD on WEMWBS totals summed from the raw file."""
+    from test_study_shapes import one_timepoint
+
+    folder = tmp_path / "one"
+    one_timepoint(folder)
+    study = load_study(folder)
+    assert outcomes.why_no_change(study).startswith("This study has one time point (baseline)")
+    assert outcomes.headline(study)["n_pairs"] == 0
+    assert "not_measured" in outcomes.headline(study)
+
+    raw = pd.read_csv(folder / "responses.csv", dtype={"participant_id": str})
+    items = [f"wemwbs_{i}" for i in range(1, 15)]
+    total = raw[items].sum(axis=1, min_count=14).dropna().to_numpy(float)
+    row = outcomes.baseline_table(study).query("instrument == 'wemwbs' and scale == 'total'")
+    assert len(row) == 1
+    row = row.iloc[0]
+    low, high = stats.t.interval(0.95, total.size - 1, loc=total.mean(),
+                                 scale=stats.sem(total))
+    assert row["n"] == total.size
+    assert row["mean"] == pytest.approx(total.mean())
+    assert row["sd"] == pytest.approx(pd.Series(total).std())
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    assert (row["q1"], row["median"], row["q3"]) == pytest.approx(
+        tuple(np.percentile(total, [25, 50, 75])))
+
+
+def test_no_followups_yet_and_one_site(tmp_path):
+    from test_study_shapes import no_followups, single_site
+
+    folder = tmp_path / "nofollow"
+    no_followups(folder)
+    study = load_study(folder)
+    assert len(study.timepoints) == 2
+    assert outcomes.why_no_change(study).startswith("No one has questionnaire scores at both")
+
+    one = tmp_path / "one_site"
+    single_site(one)
+    study = load_study(one)
+    assert outcomes.why_no_change(study) is None
+    assert outcomes.why_no_site_model(study, "wemwbs", "total") == (
+        "This study has one site, so between-site variation is not estimated.")
+
+
+def test_site_model_possible_on_the_demo(demo):
+    assert outcomes.why_no_site_model(demo, "wemwbs", "total") is None

@@ -151,6 +151,72 @@ def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> 
                              min_cell_size=study.min_cell_size, timepoints=study.timepoints)
 
 
+def why_no_change(study) -> str | None:
+    """Why change cannot be measured in ``study``, in plain words, or None when it can.
+
+    Change needs two time points and at least one person with a score at both the first and
+    the last on a questionnaire scale (a cross-sectional study, or one whose follow-ups are
+    not in yet, has none): the reports then describe the scores at the first time point
+    (:func:`baseline_table`) instead.
+
+    >>> from spanalysis.study import load_study
+    >>> why_no_change(load_study("data/demo")) is None
+    True
+    """
+    base = study.timepoints[0]
+    if len(study.timepoints) < 2:
+        return (f"This study has one time point ({base}), so change cannot be measured; the "
+                f"scores at {base} are described instead.")
+    final = study.timepoints[-1]
+    scores = questionnaire_scores(study)
+    scores = scores[scores["score"].notna()]
+    at = scores.groupby(["instrument", "scale", "participant_id"], observed=True)[
+        "timepoint"].agg(lambda t: {base, final} <= set(t.astype(str)))
+    if not at.any():
+        return (f"No one has questionnaire scores at both {base} and {final} yet, so change "
+                f"cannot be measured; the scores at {base} are described instead.")
+    return None
+
+
+def baseline_table(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
+    """Scores at the first time point: one row per questionnaire scale with ``instrument,
+    scale, n, mean, sd, ci_low, ci_high, median, q1, q3`` (the t interval of the mean at
+    ``confidence``; the description a cross-sectional study gets in place of change)."""
+    from scipy import stats
+
+    confidence = change.check_confidence(confidence)
+    base = study.timepoints[0]
+    scores = questionnaire_scores(study, instruments)
+    first = scores[(scores["timepoint"].astype(str) == base) & scores["score"].notna()]
+    rows = []
+    for (instrument, scale), g in first.groupby(["instrument", "scale"], observed=True,
+                                                sort=False):
+        x = g["score"].to_numpy(float)
+        n, mean = x.size, float(x.mean())
+        sd = float(x.std(ddof=1)) if n > 1 else np.nan
+        half = (stats.t.ppf(1 - (1 - confidence) / 2, n - 1) * sd / np.sqrt(n)
+                if n > 1 else np.nan)
+        rows.append({"instrument": str(instrument), "scale": str(scale), "n": n,
+                     "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half,
+                     "median": float(np.median(x)), "q1": float(np.quantile(x, 0.25)),
+                     "q3": float(np.quantile(x, 0.75))})
+    return pd.DataFrame(rows, columns=["instrument", "scale", "n", "mean", "sd", "ci_low",
+                                       "ci_high", "median", "q1", "q3"])
+
+
+def why_no_site_model(study, instrument: str, scale: str) -> str | None:
+    """Why the between-site model cannot be fitted, in plain words, or None when it can:
+    one site only, or fewer than two sites (or three people) with complete pairs."""
+    if len(study.sites) < 2:
+        return "This study has one site, so between-site variation is not estimated."
+    table = site_table(study, instrument, scale)
+    with_pairs = int((table["n_pairs"] > 0).sum()) if len(table) else 0
+    if with_pairs < 2 or int(table["n_pairs"].sum()) < 3:
+        return ("Fewer than two sites have people with scores at both time points, so "
+                "between-site variation is not estimated.")
+    return None
+
+
 def site_model(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
     """Random-intercept model of change with site as the grouping factor (one row)."""
     return sites.mixed_model_change(study.scores, study.participants, instrument, scale,
@@ -259,6 +325,10 @@ def headline(study, confidence: float = 0.95) -> dict:
     instrument, scale = primary_outcome(study)
     if instrument not in study.instruments:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}
+    why_not = why_no_change(study)
+    if why_not:
+        return {"instrument": instrument, "scale": scale, "n_pairs": 0,
+                "not_measured": why_not}
     row = change_table(study, [instrument], confidence, wilcoxon=False).query("scale == @scale")
     if row.empty:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}

@@ -36,7 +36,8 @@ def responded(study) -> pd.DataFrame:
 
 
 def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:
-    """Participant flow: referred, questionnaire at each time point, both, interviewed.
+    """Participant flow: referred, questionnaire at each time point, both (the first and the
+    last, when there are two or more), interviewed.
 
     Returns columns ``stage, n, percent_of_referred``.
     """
@@ -45,9 +46,11 @@ def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:
     rows = [("Referred", n)]
     for tp in study.timepoints:
         rows.append((f"Questionnaire at {tp}", int(r[f"answered_{tp}"].sum())))
-    both = r[[f"answered_{tp}" for tp in (study.timepoints[0], study.timepoints[-1])]].all(axis=1)
-    rows.append((f"Questionnaire at {study.timepoints[0]} and {study.timepoints[-1]}",
-                 int(both.sum())))
+    if len(study.timepoints) > 1:  # with one time point there is no pair to count
+        both = r[[f"answered_{tp}" for tp in (study.timepoints[0], study.timepoints[-1])]
+                 ].all(axis=1)
+        rows.append((f"Questionnaire at {study.timepoints[0]} and {study.timepoints[-1]}",
+                     int(both.sum())))
     if interviewed is not None:
         rows.append(("Interviewed", int(r["participant_id"].isin(interviewed).sum())))
     out = pd.DataFrame(rows, columns=["stage", "n"])
@@ -64,7 +67,8 @@ def flow_by_site(study, interviewed: set | None = None) -> pd.DataFrame:
     cols = {"referred": "Referred"}
     for tp in study.timepoints:
         cols[f"answered_{tp}"] = f"At {tp}"
-    cols["both"] = f"At {base} and {final}"
+    if len(study.timepoints) > 1:
+        cols["both"] = f"At {base} and {final}"
     if interviewed is not None:
         r["interviewed"] = r["participant_id"].isin(interviewed)
         cols["interviewed"] = "Interviewed"

@@ -189,20 +189,27 @@ def _fit(model, reml: bool):
     for method in (None,) + FALLBACK_OPTIMISERS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = (model.fit(reml=reml) if method is None
-                   else model.fit(reml=reml, method=[method]))
+            try:
+                fit = (model.fit(reml=reml) if method is None
+                       else model.fit(reml=reml, method=[method]))
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                # e.g. "Singular matrix" with a handful of people in a few sites: a fit
+                # that fails, treated as one that did not converge
+                fit = None
+                messages.append(f"{method or 'bfgs, lbfgs, cg'}: the fit failed ({exc})")
         for w in caught:
             text = str(w.message).splitlines()[0]
             if method is not None:
                 text = f"{method}: {text}"
             if text not in messages:
                 messages.append(text)
-        if fit.converged:
+        if fit is not None and fit.converged:
             instead = "" if method is None else (
                 f"statsmodels' optimisers did not converge; refitted with {method}, "
                 "which converged")
             return fit, sorted(messages) if method is None else messages, instead
-        messages.append(f"{method or 'bfgs, lbfgs, cg'}: did not converge")
+        if fit is not None:
+            messages.append(f"{method or 'bfgs, lbfgs, cg'}: did not converge")
     return None, messages, NOT_CONVERGED
 
 

@@ -82,6 +82,7 @@ from spanalysis.integrate.strands import (
     CHANGE_GROUPS,
     NOT_CLASSIFIED,
     benefit_themes,
+    scale_key,
     leaf_themes,
 )
 
@@ -89,7 +90,7 @@ __all__ = ["check_study", "participant_table", "statistics_by_themes", "measurem
            "read_crosswalk", "side_by_side", "classify_fit", "read_meta_inferences",
            "write_meta_inference_template", "case_level", "classify_cases",
            "divergent_cases", "configuration_table", "quote_matrix", "theme_prevalence",
-           "prevalence_heatmap", "benefit_themes", "leaf_themes", "welch_comparison",
+           "prevalence_heatmap", "benefit_themes", "leaf_themes", "scale_key", "welch_comparison",
            "DEFAULT_CROSSWALK", "CHANGE_GROUPS", "NOT_CLASSIFIED", "FITS", "NOT_WRITTEN",
            "DIVERGENT_POSITIVE_MIN_THEMES", "DIVERGENT_DETERIORATION_MIN_THEMES",
            "FAMILY_RULE"]

@@ -25,7 +25,7 @@ from spanalysis.integrate.strands import (
     _default_scales,
     _labels,
     _min_cell,
-    _scale_key,
+    scale_key,
     _voiced,
     leaf_themes,
 )
@@ -198,7 +198,7 @@ def statistics_by_themes(study, scales=None, themes=None, coder: str | None = No
         raise InputError("unknown Holm family", column="family", value=family,
                          expected="'table' or 'scale'")
     themes = _check_themes(study, themes, leaf_themes(study))
-    keys = ([_scale_key(study, s) for s in scales] if scales is not None
+    keys = ([scale_key(study, s) for s in scales] if scales is not None
             else _default_scales(study))
     binary, _ = _voiced(study, themes, coder)
     ch = _change_long(study, keys)

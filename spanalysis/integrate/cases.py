@@ -27,7 +27,7 @@ from spanalysis.integrate.strands import (
     _direction,
     _labels,
     _min_cell,
-    _scale_key,
+    scale_key,
     _sign,
     _site_of,
     _voiced,
@@ -177,7 +177,7 @@ def case_level(study, primary=None, benefits=None, coder: str | None = None,
     >>> sorted(cases["classification"].unique())
     ['convergent', 'divergent', 'not classified']
     """
-    key = _scale_key(study, primary)
+    key = scale_key(study, primary)
     benefits = _check_themes(study, benefits, benefit_themes(study) if benefits is None else [])
     others = [t for t in leaf_themes(study) if t not in benefits]
     binary, _ = _voiced(study, benefits + others, coder)
@@ -295,7 +295,7 @@ def configuration_table(study, themes=None, primary=None,
     """
     confidence = change.check_confidence(confidence)
     k = _min_cell(study, min_cell_size)
-    key = _scale_key(study, primary)
+    key = scale_key(study, primary)
     themes = _check_themes(study, themes, benefit_themes(study) if themes is None else [])
     binary, _ = _voiced(study, themes, coder)
     conf = binary[themes].astype(int)
@@ -374,7 +374,7 @@ def quote_matrix(study, primary=None, themes=None, quotes: int = 2,
     [['reliable improvement', 0], ['no reliable change', 18]]
     """
     k = _min_cell(study, min_cell_size)
-    key = _scale_key(study, primary)
+    key = scale_key(study, primary)
     themes = _check_themes(study, themes, benefit_themes(study) if themes is None else [])
     groups = _change_groups(study, key, sd, reliability)
     binary, _ = _voiced(study, themes, coder)

@@ -26,7 +26,7 @@ from spanalysis.integrate.by_theme import statistics_by_themes
 from spanalysis.integrate.coverage import _theme_list, classify_fit, measurement_coverage
 from spanalysis.integrate.crosswalk import _read_yaml, read_crosswalk
 from spanalysis.integrate.quotes import _redacted_quotes, _theme_segments
-from spanalysis.integrate.strands import _min_cell, _qualitative, _scale_key
+from spanalysis.integrate.strands import _min_cell, _qualitative, scale_key
 from spanalysis.io import atomic_write
 from spanalysis.privacy.disclosure import round_counts
 
@@ -183,7 +183,7 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
     >>> sbs.set_index("theme").loc["trust_services", ["fit", "meta_inference"]].tolist()
     ['expansion', 'not yet written by the analyst']
     """
-    key = _scale_key(study, primary)
+    key = scale_key(study, primary)
     k = _min_cell(study, min_cell_size)
     cw = read_crosswalk(study, crosswalk)
     themes = _theme_list(study, themes, cw)

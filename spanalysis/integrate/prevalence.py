@@ -18,7 +18,7 @@ from spanalysis.integrate.strands import (
     _check_themes,
     _labels,
     _min_cell,
-    _scale_key,
+    scale_key,
     _voiced,
     leaf_themes,
 )
@@ -72,7 +72,7 @@ def theme_prevalence(study, by: str = "site", themes=None, primary=None,
     themes = _check_themes(study, themes, leaf_themes(study))
     binary, _ = _voiced(study, themes, coder)
     if by == "change_group":
-        groups = _change_groups(study, _scale_key(study, primary), sd, reliability)
+        groups = _change_groups(study, scale_key(study, primary), sd, reliability)
         levels = list(CHANGE_GROUPS) + [NOT_CLASSIFIED]
         g = pd.Categorical(groups.reindex(binary.index), categories=levels, ordered=True)
     else:

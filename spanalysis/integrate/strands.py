@@ -84,13 +84,18 @@ def leaf_themes(study) -> list[str]:
     return [c for c in cb["id"].astype(str) if c not in parents]
 
 
-def benefit_themes(study, parent: str = BENEFIT_PARENT) -> list[str]:
+def benefit_themes(study, parent: str | None = None) -> list[str]:
     """The leaf codes below ``parent`` (default ``'benefits'``) in codebook order.
+
+    A codebook as a CAQDAS program exports it, or one written without a hierarchy, has no
+    ``benefits`` parent: with the default, every leaf code is then taken as a possible
+    benefit (the reports say which themes they show).
 
     Raises
     ------
     InputError
-        if the codebook has no such code (pass ``themes=[...]`` explicitly instead).
+        if ``parent`` is given and the codebook has no such code (pass ``themes=[...]``
+        explicitly instead).
 
     Examples
     --------
@@ -101,6 +106,10 @@ def benefit_themes(study, parent: str = BENEFIT_PARENT) -> list[str]:
     """
     cb = _qualitative(study).codebook
     ids = cb["id"].astype(str).tolist()
+    if parent is None:
+        parent = BENEFIT_PARENT
+        if parent not in ids:
+            return leaf_themes(study)
     if parent not in ids:
         raise InputError("the codebook has no parent code for the benefit themes",
                          file="codebook", column="id", value=parent,
@@ -132,7 +141,7 @@ def _check_themes(study, themes, default) -> list[str]:
     return list(dict.fromkeys(themes))
 
 
-def _scale_key(study, scale) -> tuple[str, str]:
+def scale_key(study, scale) -> tuple[str, str]:
     """('wemwbs', 'total') from a tuple, 'wemwbs/total', 'wemwbs.total' or 'wemwbs'; None is
     the study's primary outcome (``primary_outcome`` in study.yaml, else WEMWBS total, ...:
     :func:`spanalysis.change.outcomes.primary_outcome`)."""

@@ -23,7 +23,7 @@ import pandas as pd
 from spanalysis.errors import InputError
 
 __all__ = ["krippendorff_alpha", "cohen_kappa", "percent_agreement", "coding_agreement",
-           "sentence_spans", "AGREEMENT_COLUMNS"]
+           "sentence_spans", "AGREEMENT_COLUMNS", "double_coded_sources"]
 
 AGREEMENT_COLUMNS = ["code_id", "units_compared", "units_coded_by_any", "percent_agreement_all",
                      "percent_agreement_coded", "cohen_kappa", "krippendorff_alpha_all",
@@ -244,6 +244,20 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     params = PunktParameters()
     params.abbrev_types = set(ABBREVIATIONS)
     return list(PunktSentenceTokenizer(params).span_tokenize(text))
+
+
+def double_coded_sources(segments: pd.DataFrame) -> int:
+    """How many sources at least two coders coded: agreement can be measured on these only.
+
+    >>> import pandas as pd
+    >>> double_coded_sources(pd.DataFrame({"source_id": ["S1", "S1", "S2"],
+    ...                                    "coder": ["A", "B", "A"]}))
+    1
+    """
+    if segments.empty:
+        return 0
+    return int((segments.dropna(subset=["coder"]).groupby("source_id")["coder"].nunique()
+                >= 2).sum())
 
 
 def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = "sentence",

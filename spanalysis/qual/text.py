@@ -690,8 +690,9 @@ def keyword_table(codebook: pd.DataFrame) -> pd.DataFrame:
     kw = kw.rename(columns={"id": "code_id", "keywords": "keyword"})
     kw["keyword"] = kw["keyword"].astype(str).str.strip()
     tokens = [words(k) for k in kw["keyword"]]
-    kw["phrase"] = [" ".join(stem(t)) for t in tokens]
-    kw["n_words"] = [len(t) for t in tokens]
+    # object and int columns even when no code has keywords (an empty table still merges)
+    kw["phrase"] = pd.Series([" ".join(stem(t)) for t in tokens], index=kw.index, dtype=object)
+    kw["n_words"] = pd.Series([len(t) for t in tokens], index=kw.index, dtype=np.int64)
     kw = kw[kw["n_words"] > 0].drop_duplicates(["code_id", "phrase"])
     return kw.reset_index(drop=True)[["code_id", "code_name", "keyword", "phrase", "n_words"]]
 
@@ -871,6 +872,8 @@ def suggestion_quality(study, *, coder: str | None = None,
     qual = require_qualitative(study)
     seg = qual.segments_by(coder)
     keywords = keyword_table(qual.codebook)
+    if keywords.empty:  # a codebook without keywords: nothing to assess
+        return pd.DataFrame(columns=QUALITY_COLUMNS)
     coded_sources = qual.sources[qual.sources["source_id"].isin(set(seg["source_id"]))]
     sents = sentences(coded_sources)
     speakers = {s.lower() for s in exclude_speakers}

@@ -31,6 +31,16 @@ def _display(obj):
     display(obj)
 
 
+def _nothing_to_show(caption: str, show: bool):
+    """A table with no rows is not drawn: one sentence says so (the study's data give
+    nothing for it, e.g. no goal attainment scores at follow-up)."""
+    text = f"{caption}: nothing to show, this study's data give no rows for it."
+    if not show:
+        return f"<p>{html.escape(text)}</p>"
+    show_markdown(escape_markdown(text))
+    return None
+
+
 def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "auto",
                 show: bool = True, rounding: int | None = None, hide=None) -> str:
     """A table of counts with counts 1..k-1 suppressed (and complementary suppression),
@@ -40,6 +50,8 @@ def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "aut
     Displays the table; with ``show=False`` returns its HTML instead."""
     from IPython.display import HTML
 
+    if table.empty:
+        return _nothing_to_show(caption, show)
     markup = disclosure.count_table_html(table, k, totals=totals, caption=caption,
                                          rounding=rounding, hide=hide)
     if not show:
@@ -224,6 +236,8 @@ def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, capt
     have their n shown as "<k" and their statistics withheld (see
     :func:`spanalysis.privacy.disclosure.withhold_small_groups`)."""
     n_cols = [n_cols] if isinstance(n_cols, str) else list(n_cols)
+    if table.empty:
+        return _nothing_to_show(caption, show)
     if stat_cols is None:
         stat_cols = [c for c in table.columns if c not in n_cols
                      and pd.api.types.is_numeric_dtype(table[c])
@@ -490,6 +504,8 @@ def show_percent_of_group(counts: pd.DataFrame, group_sizes: pd.Series, k: int, 
     """Percentages ``100 * counts / group size`` (columns are groups), hidden wherever the
     count is suppressed (a percentage of a known group size gives the count away) or the
     group is smaller than k; with ``rounding``, of the rounded count and group size."""
+    if counts.empty:
+        return _nothing_to_show(caption, show)
     shown = disclosure.suppress_counts(counts, k, totals="none")
     sizes = group_sizes.reindex(counts.columns)
     if rounding:
