@@ -75,6 +75,11 @@ class SpanalysisError(Exception):
 
     exit_code = 2
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython (a notebook, papermill) shows this instead of a traceback: a user's mistake
+        # reads as its message, as on the command line
+        return [f"{type(self).__name__}: {self}"]
+
 
 class InputError(SpanalysisError):
     """One problem at a known place in an input file."""

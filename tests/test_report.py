@@ -490,7 +490,10 @@ def test_check_parameters_against_inspect_notebook():
     nb = rp.NOTEBOOKS_DIR / "02_outcome_change.ipynb"
     sites = ["Riverside PCN", "Hillview PCN"]
     rp.check_parameters(nb, {"study": "x", "site": "all", "confidence": 0.9}, sites=sites)
-    rp.check_parameters(nb, {"confidence": 1}, sites=sites)          # an int is a float
+    with pytest.raises(InputError, match="out of range"):   # an int is a float (not a type
+        rp.check_parameters(nb, {"confidence": 1}, sites=sites)   # error), but 1 is no level
+    rp.check_parameters(rp.NOTEBOOKS_DIR / "03_qualitative_benefits.ipynb",
+                        {"quotes_per_theme": 0})
     with pytest.raises(InputError, match="unknown parameter"):
         rp.check_parameters(nb, {"confidance": 0.9})
     with pytest.raises(InputError, match="wrong type"):

@@ -12,7 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from spanalysis.errors import InputError
 
-__all__ = ["check_parameters", "coerce_parameter", "declared_type", "WHOLE_STUDY"]
+__all__ = ["check_parameters", "check_values", "coerce_parameter", "declared_type", "default_study",
+           "open_study", "ParameterError", "RULES", "WHOLE_STUDY"]
 
 #: the ``site`` value that means the whole study; no site may have this name
 WHOLE_STUDY = "all"
@@ -89,6 +90,7 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
         if name not in declared:
             raise InputError("unknown parameter", file=notebook.name, column=name, value=name,
                              expected="one of " + (", ".join(sorted(declared)) or "(none)"))
+        rule = RULES.get(name)
         inferred = declared_type(declared[name])
         default = declared[name].get("default")
         if inferred is not None:
@@ -100,6 +102,10 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
                 raise InputError("parameter of the wrong type", file=notebook.name, column=name,
                                  value=value, expected=f"{inferred} (the notebook's default is "
                                                        f"{default})")
+        allowed = rule(value) if rule is not None and inferred is not None else None
+        if allowed:
+            raise InputError("parameter out of range", file=notebook.name, column=name,
+                             value=value, expected=allowed)
         if name == "site" and sites is not None:
             allowed = list(sites)
             if WHOLE_STUDY in allowed:
@@ -153,3 +159,172 @@ def coerce_parameter(text: str, type_name: str | None, *, name: str = "", where:
 
 # =============================================================================================
 # Planning
+
+
+# =============================================================================================
+# Inside a notebook: checking what papermill injected, and opening the study
+
+#: The values a parameter may take beyond its type, by name (the same meaning in every
+#: notebook). Each rule returns None when the value is allowed, else what is allowed.
+def _between_0_and_1(value) -> str | None:
+    return None if 0 < value < 1 else "a number between 0 and 1, such as 0.95 or 0.90"
+
+
+def _not_negative(value) -> str | None:
+    return None if value >= 0 else "a whole number of 0 or more"
+
+
+RULES = {
+    "confidence": _between_0_and_1,
+    "quotes": _not_negative,
+    "quotes_per_theme": _not_negative,
+    "unit": lambda v: None if v in ("sentence", "source") else "'sentence' or 'source'",
+}
+
+#: the header of the cell papermill adds with the values it was given
+_INJECTED_HEADER = "# Parameters\n"
+#: the first words of each report notebook's own parameters cell
+_OWN_HEADER = "# Parameters ("
+
+
+class ParameterError(InputError):
+    """A notebook parameter that cannot be right. In a notebook it shows as its one-line
+    message instead of a traceback (as every :class:`~spanalysis.errors.SpanalysisError`),
+    so a papermill run stops on a line naming the parameter, the value given and what is
+    allowed."""
+
+    def __str__(self) -> str:
+        i = self.issue
+        where = f"{i.file}: " if i.file else ""
+        return (f"{where}parameter '{i.column}': {i.message} (given {i.value!r}; "
+                f"allowed: {i.expected})")
+
+
+def _assigned(source: str) -> dict[str, str | None]:
+    """Names a parameters cell assigns -> their annotation (``site: str = "all"``) or None."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    names: dict[str, str | None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = ast.unparse(node.annotation)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = None
+    return names
+
+
+def _cells(namespace: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(declared, injected): the names the notebook's own parameters cell declares (with their
+    annotations) and those papermill's injected cell set, read from IPython's input history
+    (``In``). Both are empty outside IPython."""
+    history = [c for c in namespace.get("In", []) if isinstance(c, str)]
+    own = [c for c in history if c.lstrip().startswith(_OWN_HEADER)]
+    injected = [c for c in history if c.startswith(_INJECTED_HEADER)]
+    return (_assigned(own[-1]) if own else {}), (_assigned(injected[-1]) if injected else {})
+
+
+def check_values(values: Mapping[str, Any], types: Mapping[str, str | None], *,
+                 where: str = "notebook") -> None:
+    """Check each value against its declared type (``"str"``, ``"int"``, ``"float"``,
+    ``"bool"``) and the :data:`RULES` for its name; raise :class:`ParameterError`.
+
+    >>> check_values({"confidence": 0.9, "unit": "source"}, {"confidence": "float",
+    ...                                                      "unit": "str"})
+    >>> check_values({"confidence": 95}, {"confidence": "float"})
+    Traceback (most recent call last):
+    ...
+    spanalysis.report.parameters.ParameterError: notebook: parameter 'confidence': out of range (given 95; allowed: a number between 0 and 1, such as 0.95 or 0.90)
+    """
+    for name, value in values.items():
+        wanted = types.get(name)
+        ok = {"str": isinstance(value, str),
+              "int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "bool": isinstance(value, bool), None: True}.get(wanted, True)
+        if not ok:
+            raise ParameterError("of the wrong type", file=where, column=name,
+                                 value=value, expected=f"a {wanted}")
+        rule = RULES.get(name)
+        allowed = rule(value) if rule is not None and ok else None
+        if allowed:
+            raise ParameterError("out of range", file=where, column=name,
+                                 value=value, expected=allowed)
+
+
+def default_study() -> Path:
+    """The demo study: ``data/demo`` of the source checkout this package runs from, or, for an
+    installed package, the same synthetic study generated once into the user's cache folder
+    (``$XDG_CACHE_HOME/spanalysis/demo``). Never the process's working folder."""
+    here = Path(__file__).resolve().parents[2] / "data" / "demo"
+    if (here / "study.yaml").is_file():
+        return here
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "spanalysis"
+    folder = cache / "demo"
+    if not (folder / "study.yaml").is_file():
+        from spanalysis import demo
+
+        demo.generate(folder)
+    return folder
+
+
+def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
+    """Check a report notebook's parameters and open its study: the first call of every
+    report notebook, right after its parameters cell.
+
+    ``namespace`` is the notebook's ``globals()``. Refused with one line naming the parameter,
+    the value and what is allowed (:class:`ParameterError`): a name papermill was given that
+    the parameters cell does not declare (papermill itself only logs it), a value of another
+    type than the cell's annotation, a value outside :data:`RULES`, a ``site`` that is not one
+    of the study's (``""`` in a site report means its first site), an ``instruments`` or
+    ``coder`` the study does not have. ``study = ""`` is the demo (:func:`default_study`); a
+    relative path is taken from the working folder, as on a command line.
+
+    Returns the whole :class:`~spanalysis.study.Study`; ``site`` is set in ``namespace`` when
+    it was left empty.
+    """
+    from spanalysis.study import load_study
+
+    site_report = notebook.removesuffix(".ipynb") == "site_report"
+    notebook = notebook if notebook.endswith(".ipynb") else notebook + ".ipynb"
+    declared, injected = _cells(namespace)
+    unknown = sorted(set(injected) - set(declared)) if declared else []
+    if unknown:
+        raise ParameterError("not a parameter of this notebook", file=notebook, column=unknown[0],
+                             value=namespace.get(unknown[0]),
+                             expected="one of " + ", ".join(declared))
+    # outside a history-keeping kernel (nbval runs cells without history) the cell is not
+    # known: then only the values of RULES' names that hold a simple value are checked
+    names = declared or {n: None for n in RULES
+                         if isinstance(namespace.get(n), (str, int, float, bool))}
+    check_values({n: namespace[n] for n in names if n in namespace},
+                 {n: (a if a in _SIMPLE_TYPES else None) for n, a in names.items()},
+                 where=notebook)
+    folder = namespace.get("study") or default_study()
+    study = load_study(folder)
+    site = namespace.get("site")
+    if site == "" and study.sites:
+        namespace["site"] = site = study.sites[0]    # type: ignore[index]
+    if site is not None and site not in study.sites and (site != WHOLE_STUDY or site_report):
+        raise ParameterError("not a site of this study", file=notebook, column="site", value=site,
+                             expected="one of " + ", ".join(study.sites)
+                                      + ("" if site_report else " or 'all'"))
+    wanted = namespace.get("instruments")
+    if isinstance(wanted, str) and wanted != "all":
+        for name in (w.strip() for w in wanted.split(",")):
+            if name not in study.instruments:
+                raise ParameterError("not an instrument of this study", file=notebook, column="instruments",
+                                     value=name, expected="'all' or a comma-separated list of "
+                                     + ", ".join(study.instruments))
+    coder = namespace.get("coder")
+    if isinstance(coder, str) and coder != "all":
+        coders = study.qualitative.coders if study.qualitative is not None else []
+        if coder not in coders:
+            raise ParameterError("not a coder of this study", file=notebook, column="coder", value=coder,
+                                 expected="'all' or one of " + (", ".join(coders) or "(none)"))
+    return study
