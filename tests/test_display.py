@@ -131,7 +131,9 @@ def test_show_table_escapes_text():
 
 def test_column_label():
     assert column_label("percent_items_missing") == "Percent items missing"
-    assert column_label("change_ci_low") == "Change CI low"
+    assert column_label("change_ci_low") == "Change: lower CI limit"
+    assert column_label("d_z") == "Effect size (Cohen's d_z)"
+    assert column_label("some_new_column") == "Some new column"
 
 
 def test_write_summary(tmp_path):

@@ -162,8 +162,15 @@ _KEEP = {"ci": "CI", "sd": "SD", "n": "n", "p": "p", "df": "df", "t": "t", "mid"
 
 
 def column_label(name) -> str:
-    """A column name as a heading: ``percent_items_missing`` -> "Percent items missing",
-    ``change_ci_low`` -> "Change CI low", ``d_z`` -> "d z"."""
+    """A column name as a heading in plain words: the heading
+    :mod:`spanalysis.report.glossary` gives it (``d_z`` -> "Effect size (Cohen's d_z)",
+    ``change_ci_low`` -> "Change: lower CI limit"), else its words
+    (``percent_items_missing`` -> "Percent items missing")."""
+    from spanalysis.report.glossary import heading
+
+    plain = heading(name)
+    if plain is not None:
+        return plain
     words = str(name).split("_")
     out = [_KEEP.get(w.lower(), w) for w in words]
     if out and out[0] == words[0] and out[0][:1].islower() and out[0] not in _KEEP.values():
@@ -194,6 +201,22 @@ def _round_people(frame: pd.DataFrame, rounding: int | None) -> pd.DataFrame:
     return frame
 
 
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """Built-in instruments and scales by name, not id (``wemwbs``/``total`` -> "WEMWBS" /
+    "WEMWBS total (14-70)"); other values as they are."""
+    from spanalysis.report.glossary import instrument_name, scale_name
+
+    if "instrument" not in frame.columns:
+        return frame
+    frame = frame.copy()
+    if "scale" in frame.columns:
+        frame["scale"] = [scale_name(i, c) if isinstance(c, str) else c
+                          for i, c in zip(frame["instrument"], frame["scale"])]
+    frame["instrument"] = [instrument_name(i) if isinstance(i, str) else i
+                           for i in frame["instrument"]]
+    return frame
+
+
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
                index: bool = False, show: bool = True,
                missing: dict | None = None, rounding: int | None = None) -> str:
@@ -207,7 +230,7 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
     """
     from IPython.display import HTML
 
-    frame = _round_people(table.reset_index() if index else table, rounding)
+    frame = _named(_round_people(table.reset_index() if index else table, rounding))
     head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in frame.columns)
     formats = [_formatter(c, decimals) for c in frame.columns]
     instead = [(missing or {}).get(c) for c in frame.columns]
