@@ -11,6 +11,7 @@ index         the index page of a run
 site_content  themes, quotes and the joint display for the site report notebook
 render        executed notebook -> offline, accessible HTML with a provenance block
 display       tables, figures and quotes for notebooks, with disclosure control built in
+glossary      plain-words table headings, instrument names and the glossary of terms
 fingerprints  SHA-256 of a study's input files and of spanalysis's code
 kernel        the project's Jupyter kernel
 """
