@@ -5,9 +5,20 @@ them to a :class:`~spanalysis.Study` with the study's own settings (time points,
 size, primary outcome) so that notebooks, the ``spanalysis change`` command and the report
 index all get the same numbers from one call.
 
+Which time points
+-----------------
+Change is measured between two of the study's time points, ``pre`` and ``post``: by default
+the first and the last (``timepoints:`` in ``study.yaml``, in order). Every function here that
+compares two time points takes ``pre=`` and ``post=`` (None or ``""`` = the default), checked
+by :func:`time_pair`: an unknown time point, or ``pre`` not before ``post``, is an InputError
+naming the value and the study's time points. :func:`consecutive_changes` measures change
+between each pair of neighbouring time points (t1 to t2, t2 to t3, ...). A pair at which
+nobody was scored twice is said in words (:func:`why_no_change`), never shown as a table of
+zeros: :func:`change_table` refuses it.
+
 Which scales go where
 ---------------------
-* Questionnaire scales are analysed as paired change (first against last time point).
+* Questionnaire scales are analysed as paired change (``pre`` against ``post``).
 * Goal attainment scaling (``gas``) is summarised as follow-up T-scores against 50, the
   scale's defined expected level (Kiresuk & Sherman 1968), not as paired change.
 * Service use (``service_use``) counts are summarised with medians and a signed-rank test
@@ -22,9 +33,11 @@ from spanalysis import change
 from spanalysis.change import sites
 from spanalysis.change.family import FAMILY_RULE, family_size, holm_by_outcome, scale_outcomes
 from spanalysis.change.paired import _WITHHELD
-from spanalysis.change.pairs import check_min_cell
+from spanalysis.change.pairs import _given, check_min_cell, check_pair
+from spanalysis.errors import InputError
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
+           "time_pair", "consecutive_pairs", "consecutive_changes", "CONSECUTIVE_COLUMNS",
            "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
            "holm_family_size", "FAMILY_RULE", "study_thresholds", "rc_settings",
@@ -32,6 +45,20 @@ __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_tabl
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
+
+
+def time_pair(study, pre=None, post=None) -> tuple[str, str]:
+    """``(pre, post)``: the study's time points change is measured between; None or ``""``
+    for the first (``pre``) and the last (``post``). An InputError names a value that is not
+    one of the study's time points, or a ``pre`` that does not come before ``post``
+    (:func:`spanalysis.change.pairs.check_pair`)."""
+    return check_pair(study.timepoints, pre, post)
+
+
+def consecutive_pairs(study) -> list[tuple[str, str]]:
+    """Each pair of neighbouring time points, in order: ``[(t1, t2), (t2, t3), ...]``."""
+    tps = [str(t) for t in study.timepoints]
+    return list(zip(tps[:-1], tps[1:]))
 
 
 def primary_outcome(study) -> tuple[str, str]:
@@ -105,17 +132,38 @@ def _instrument_list(instruments, present: list[str]) -> list[str]:
 
 
 def change_table(study, instruments=None, confidence: float = 0.95, by: str | None = None,
-                 wilcoxon: bool = True) -> pd.DataFrame:
-    """:func:`spanalysis.change.paired_change` for the study's questionnaire scales, with
+                 wilcoxon: bool = True, pre=None, post=None) -> pd.DataFrame:
+    """:func:`spanalysis.change.paired_change` for the study's questionnaire scales between
+    ``pre`` and ``post`` (default first and last time point; :func:`time_pair`), with
     ``p_holm`` over the study's Holm family (:mod:`spanalysis.change.family`: each distinct
-    outcome once, tests withheld for small groups counted; within each group with ``by``)."""
+    outcome once, tests withheld for small groups counted; within each group with ``by``).
+
+    An InputError, in plain words, when nobody has a score at both time points on any of the
+    scales asked for: such a table would be all zero pairs (:func:`why_no_change` says why in
+    a report)."""
+    pre, post = time_pair(study, pre, post)
+    chosen = _chosen(study, instruments)
+    table = _change_table(study, chosen, confidence, by, wilcoxon, pre, post)
+    if not int(table["n_pairs"].sum()):
+        raise InputError(f"no one has scores at both {pre} and {post} on "
+                         f"{', '.join(chosen) or 'any questionnaire'}, so change between "
+                         "them cannot be measured", column="pre/post",
+                         value=f"{pre} to {post}",
+                         expected="two time points at which the same people answered (the "
+                                  "study's, in order: " + ", ".join(study.timepoints) + ")")
+    return table
+
+
+def _change_table(study, chosen: list[str], confidence: float, by, wilcoxon: bool, pre: str,
+                  post: str) -> pd.DataFrame:
+    """:func:`change_table` for checked instruments and time points (zero pairs allowed)."""
     k = check_min_cell(study.min_cell_size)
     # every test computed (min_cell_size 1), adjusted over the whole family, then withheld;
     # the whole score table with the instruments named: no filtered copy of it is made
     table = change.paired_change(study.scores, study.scale_info, study.participants, by=by,
                                  confidence=confidence, min_cell_size=1,
                                  timepoints=study.timepoints, wilcoxon=wilcoxon,
-                                 instruments=_chosen(study, instruments))
+                                 instruments=chosen, pre=pre, post=post)
     keys = list(zip(table["instrument"].astype(str), table["scale"].astype(str)))
     labels = scale_outcomes(study.instruments, keys)
     groups = [np.arange(len(table))] if by is None else \
@@ -133,59 +181,80 @@ def change_table(study, instruments=None, confidence: float = 0.95, by: str | No
     return table
 
 
-def holm_family_size(study, instruments=None) -> int:
+def holm_family_size(study, instruments=None, pre=None, post=None) -> int:
     """How many tests the change table's Holm adjustment counts (whole study): the distinct
     outcomes among the questionnaire scales with a test (see :data:`FAMILY_RULE`)."""
+    pre, post = time_pair(study, pre, post)
     full = change.paired_change(study.scores, study.scale_info, study.participants,
                                 min_cell_size=1, timepoints=study.timepoints, wilcoxon=False,
-                                instruments=_chosen(study, instruments))
+                                instruments=_chosen(study, instruments), pre=pre, post=post)
     keys = list(zip(full["instrument"].astype(str), full["scale"].astype(str)))
     return family_size(full["p"], scale_outcomes(study.instruments, keys), keys)
 
 
-def site_table(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
-    """Per-site paired change for one scale."""
+def site_table(study, instrument: str, scale: str, confidence: float = 0.95, pre=None,
+               post=None) -> pd.DataFrame:
+    """Per-site paired change for one scale between ``pre`` and ``post`` (default first and
+    last time point)."""
+    pre, post = time_pair(study, pre, post)
     scores = study.scores
     one = scores[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
     return sites.site_change(one, study.scale_info, study.participants, confidence=confidence,
-                             min_cell_size=study.min_cell_size, timepoints=study.timepoints)
+                             min_cell_size=study.min_cell_size, timepoints=study.timepoints,
+                             pre=pre, post=post)
 
 
-def why_no_change(study) -> str | None:
-    """Why change cannot be measured in ``study``, in plain words, or None when it can.
+def why_no_change(study, pre=None, post=None) -> str | None:
+    """Why change between ``pre`` and ``post`` (default the first and the last time point)
+    cannot be measured in ``study``, in plain words, or None when it can.
 
-    Change needs two time points and at least one person with a score at both the first and
-    the last on a questionnaire scale (a cross-sectional study, or one whose follow-ups are
-    not in yet, has none): the reports then describe the scores at the first time point
-    (:func:`baseline_table`) instead.
+    Change needs two time points and at least one person with a questionnaire score at both
+    (a cross-sectional study, one whose follow-ups are not in yet, or a chosen pair at which
+    nobody answered twice, has none): the reports then describe the scores at ``pre``
+    (:func:`baseline_table`) instead. A ``pre`` or ``post`` that is not one of the study's
+    time points, or a ``pre`` not before ``post``, is an InputError (:func:`time_pair`).
 
     >>> from spanalysis.study import load_study
     >>> why_no_change(load_study("data/demo")) is None
     True
     """
-    base = study.timepoints[0]
+    chosen = _given(pre) or _given(post)
     if len(study.timepoints) < 2:
+        if chosen:
+            time_pair(study, pre, post)    # the one-line error naming the value
+        base = study.timepoints[0]
         return (f"This study has one time point ({base}), so change cannot be measured; the "
                 f"scores at {base} are described instead.")
-    final = study.timepoints[-1]
+    pre, post = time_pair(study, pre, post)
     scores = questionnaire_scores(study)
-    scores = scores[scores["score"].notna()]
-    at = scores.groupby(["instrument", "scale", "participant_id"], observed=True)[
-        "timepoint"].agg(lambda t: {base, final} <= set(t.astype(str)))
-    if not at.any():
-        return (f"No one has questionnaire scores at both {base} and {final} yet, so change "
-                f"cannot be measured; the scores at {base} are described instead.")
+    at = scores[scores["score"].notna() & scores["timepoint"].isin([pre, post])]
+    both = at.groupby(["instrument", "scale", "participant_id"], observed=True)[
+        "timepoint"].nunique()
+    if not (both == 2).any():
+        if chosen:
+            return (f"No one has questionnaire scores at both {pre} and {post} (the time "
+                    f"points chosen), so change between them cannot be measured; the scores "
+                    f"at {pre} are described instead.")
+        return (f"No one has questionnaire scores at both {pre} and {post} yet, so change "
+                f"cannot be measured; the scores at {pre} are described instead.")
     return None
 
 
-def baseline_table(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
-    """Scores at the first time point: one row per questionnaire scale with ``instrument,
-    scale, n, mean, sd, ci_low, ci_high, median, q1, q3`` (the t interval of the mean at
-    ``confidence``; the description a cross-sectional study gets in place of change)."""
+def baseline_table(study, instruments=None, confidence: float = 0.95,
+                   timepoint=None) -> pd.DataFrame:
+    """Scores at the first time point (or ``timepoint``): one row per questionnaire scale
+    with ``instrument, scale, n, mean, sd, ci_low, ci_high, median, q1, q3`` (the t interval
+    of the mean at ``confidence``; the description a cross-sectional study gets in place of
+    change)."""
     from scipy import stats
 
     confidence = change.check_confidence(confidence)
     base = study.timepoints[0]
+    if _given(timepoint):
+        if str(timepoint) not in study.timepoints:
+            raise InputError("not one of the study's time points", column="timepoint",
+                             value=timepoint, expected="one of " + ", ".join(study.timepoints))
+        base = str(timepoint)
     scores = questionnaire_scores(study, instruments)
     first = scores[(scores["timepoint"].astype(str) == base) & scores["score"].notna()]
     rows = []
@@ -204,12 +273,12 @@ def baseline_table(study, instruments=None, confidence: float = 0.95) -> pd.Data
                                        "ci_high", "median", "q1", "q3"])
 
 
-def why_no_site_model(study, instrument: str, scale: str) -> str | None:
+def why_no_site_model(study, instrument: str, scale: str, pre=None, post=None) -> str | None:
     """Why the between-site model cannot be fitted, in plain words, or None when it can:
     one site only, or fewer than two sites (or three people) with complete pairs."""
     if len(study.sites) < 2:
         return "This study has one site, so between-site variation is not estimated."
-    table = site_table(study, instrument, scale)
+    table = site_table(study, instrument, scale, pre=pre, post=post)
     with_pairs = int((table["n_pairs"] > 0).sum()) if len(table) else 0
     if with_pairs < 2 or int(table["n_pairs"].sum()) < 3:
         return ("Fewer than two sites have people with scores at both time points, so "
@@ -217,10 +286,13 @@ def why_no_site_model(study, instrument: str, scale: str) -> str | None:
     return None
 
 
-def site_model(study, instrument: str, scale: str, confidence: float = 0.95) -> pd.DataFrame:
+def site_model(study, instrument: str, scale: str, confidence: float = 0.95, pre=None,
+               post=None) -> pd.DataFrame:
     """Random-intercept model of change with site as the grouping factor (one row)."""
+    pre, post = time_pair(study, pre, post)
     return sites.mixed_model_change(study.scores, study.participants, instrument, scale,
-                                    confidence=confidence, timepoints=study.timepoints)
+                                    confidence=confidence, timepoints=study.timepoints,
+                                    pre=pre, post=post)
 
 
 def scale_info_with_study_reliability(study) -> pd.DataFrame:
@@ -253,8 +325,8 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
     return info
 
 
-def reliable_change_table(study, instruments=None, confidence: float = 0.95, whole=None
-                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reliable_change_table(study, instruments=None, confidence: float = 0.95, whole=None,
+                          pre=None, post=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Individual reliable change ``(per person, summary)`` with the study's baseline SD and
     the published reliability, or the study's own alpha where none is published (see
     :func:`scale_info_with_study_reliability`); both are shown in every row.
@@ -262,17 +334,23 @@ def reliable_change_table(study, instruments=None, confidence: float = 0.95, who
     ``whole``: the whole study when ``study`` is one site of it (``Study.for_site``). The SD,
     the reliability and so the threshold are then the whole study's (:func:`study_thresholds`,
     computed once from everyone), never re-estimated from the site, so a person's category
-    is the same in every report (issue 19: 5)."""
+    is the same in every report (issue 19: 5).
+
+    ``pre``, ``post``: the two time points (default first and last); the SD is then the
+    study's SD at ``pre`` (labelled so)."""
+    pre, post = time_pair(study, pre, post)
     info = scale_info_with_study_reliability(study)
     scores = questionnaire_scores(study, instruments)
     if whole is None or whole is study:
         rc = change.reliable_change(scores, info, confidence=confidence,
-                                    timepoints=study.timepoints)
+                                    timepoints=study.timepoints, pre=pre, post=post)
+        _label_sd(rc, study, pre)
     else:
-        settings = study_thresholds(whole, instruments, confidence)
+        settings = study_thresholds(whole, instruments, confidence, pre=pre, post=post)
         sd, reliability = rc_settings(settings)
         rc = change.reliable_change(scores, info, sd=sd, reliability=reliability,
-                                    confidence=confidence, timepoints=study.timepoints)
+                                    confidence=confidence, timepoints=study.timepoints,
+                                    pre=pre, post=post)
         keyed = settings.set_index(["instrument", "scale"])
         at = pd.MultiIndex.from_arrays([rc["instrument"].astype(str), rc["scale"].astype(str)])
         for col in ("sd_source", "reliability_source"):
@@ -281,14 +359,27 @@ def reliable_change_table(study, instruments=None, confidence: float = 0.95, who
     return rc, summary
 
 
-def study_thresholds(whole, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
+def _label_sd(rc: pd.DataFrame, study, pre: str) -> None:
+    """The SD of the scores at ``pre`` is the study's baseline SD only when ``pre`` is the
+    first time point: say which time point it is otherwise."""
+    if pre != study.timepoints[0] and len(rc):
+        rc["sd_source"] = rc["sd_source"].astype(str).str.replace(
+            "study baseline SD", f"study SD at {pre}", regex=False)
+
+
+def study_thresholds(whole, instruments=None, confidence: float = 0.95, pre=None,
+                     post=None) -> pd.DataFrame:
     """The reliable-change settings of each scale, computed once from the whole study:
     ``instrument, scale, sd_used, sd_source, reliability_used, reliability_source,
     threshold`` (Jacobson & Truax 1991; as :func:`reliable_change_table` on the whole study).
-    Site reports use these, so that a threshold never comes from one site's own SD."""
+    Site reports use these, so that a threshold never comes from one site's own SD.
+    ``pre``, ``post`` as for :func:`reliable_change_table` (the SD is the one at ``pre``)."""
+    pre, post = time_pair(whole, pre, post)
     rc = change.reliable_change(questionnaire_scores(whole, instruments),
                                 scale_info_with_study_reliability(whole),
-                                confidence=confidence, timepoints=whole.timepoints)
+                                confidence=confidence, timepoints=whole.timepoints,
+                                pre=pre, post=post)
+    _label_sd(rc, whole, pre)
     cols = ["instrument", "scale", "sd_used", "sd_source", "reliability_used",
             "reliability_source", "threshold"]
     out = rc[cols].drop_duplicates(["instrument", "scale"]).reset_index(drop=True)
@@ -312,29 +403,37 @@ def rc_settings(thresholds: pd.DataFrame, published_only: bool = False) -> tuple
     return sd, reliability
 
 
-def attrition_sensitivity(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
-    """Completers' change beside baseline observation carried forward."""
+def attrition_sensitivity(study, instruments=None, confidence: float = 0.95, pre=None,
+                          post=None) -> pd.DataFrame:
+    """Completers' change beside baseline observation carried forward (the ``pre``
+    observation, for a chosen pair)."""
+    pre, post = time_pair(study, pre, post)
     return change.sensitivity_bocf(questionnaire_scores(study, instruments), study.scale_info,
                                    confidence=confidence, min_cell_size=study.min_cell_size,
-                                   timepoints=study.timepoints)
+                                   timepoints=study.timepoints, pre=pre, post=post)
 
 
-def headline(study, confidence: float = 0.95) -> dict:
-    """The primary outcome's change as plain numbers (for the report index; no signed-rank
-    test, which the index does not show)."""
+def headline(study, confidence: float = 0.95, pre=None, post=None) -> dict:
+    """The primary outcome's change between ``pre`` and ``post`` (default first and last
+    time point) as plain numbers (for the report index; no signed-rank test, which the index
+    does not show). ``pre`` and ``post`` are in the result when change was measured."""
     instrument, scale = primary_outcome(study)
     if instrument not in study.instruments:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}
-    why_not = why_no_change(study)
+    why_not = why_no_change(study, pre, post)
     if why_not:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0,
                 "not_measured": why_not}
-    row = change_table(study, [instrument], confidence, wilcoxon=False).query("scale == @scale")
+    pre, post = time_pair(study, pre, post)
+    # zero pairs allowed: other instruments may have pairs where the primary outcome has none
+    table = _change_table(study, _chosen(study, [instrument]), confidence, None, False, pre,
+                          post)
+    row = table.query("scale == @scale")
     if row.empty:
         return {"instrument": instrument, "scale": scale, "n_pairs": 0}
     r = row.iloc[0]
     out = {"instrument": instrument, "scale": scale, "n_pairs": int(r["n_pairs"]),
-           "small_group": bool(r["small_group"])}
+           "small_group": bool(r["small_group"]), "pre": pre, "post": post}
     if not r["small_group"]:
         out.update(change_mean=float(r["change_mean"]), ci_low=float(r["change_ci_low"]),
                    ci_high=float(r["change_ci_high"]), confidence=confidence,
@@ -359,13 +458,45 @@ def reliable_change_counts(summary: pd.DataFrame) -> pd.DataFrame:
     return table.astype(int)
 
 
-def score_pairs(study, instrument: str, scale: str) -> pd.DataFrame:
-    """Each participant's score on one scale at the first (``pre``) and last (``post``) time
-    point, for people with both (the data behind a paired plot)."""
+def score_pairs(study, instrument: str, scale: str, pre=None, post=None) -> pd.DataFrame:
+    """Each participant's score on one scale at ``pre`` and ``post`` (default the first and
+    the last time point), for people with both (the data behind a paired plot)."""
     scores = study.scores
     one = scores[(scores["instrument"] == instrument) & (scores["scale"] == scale)]
-    base, final = study.timepoints[0], study.timepoints[-1]
+    base, final = time_pair(study, pre, post)
     pairs = one.pivot_table(index="participant_id", columns="timepoint", values="score",
                             observed=True).reindex(columns=[base, final]).dropna()
     pairs.columns = ["pre", "post"]
     return pairs
+
+
+#: the columns of :func:`consecutive_changes`
+CONSECUTIVE_COLUMNS = ["pre", "post", "instrument", "scale", "n_pairs", "pre_mean", "post_mean",
+                       "change_mean", "change_ci_low", "change_ci_high", "t", "df", "p",
+                       "p_holm", "d_z", "direction", "improvement", "small_group",
+                       "confidence"]
+
+
+def consecutive_changes(study, instruments=None, confidence: float = 0.95) -> pd.DataFrame:
+    """Change between each pair of neighbouring time points (t1 to t2, t2 to t3, ...): one
+    row per pair and questionnaire scale, the pair in ``pre`` and ``post``, with the
+    :func:`change_table` columns of :data:`CONSECUTIVE_COLUMNS` (``n_pairs``; the mean change
+    with its t interval at ``confidence``; the paired t-test; ``p_holm`` adjusted within the
+    pair, over the same family as the main change table; statistics withheld below the
+    study's minimum cell size, ``small_group``).
+
+    A pair at which nobody answered twice has no rows: :func:`why_no_change` with that pair
+    says so in words. Fewer than two time points: an empty table."""
+    chosen = _chosen(study, instruments)
+    confidence = change.check_confidence(confidence)
+    parts = []
+    for pre, post in consecutive_pairs(study):
+        table = _change_table(study, chosen, confidence, None, False, pre, post)
+        if not int(table["n_pairs"].sum()):
+            continue        # nobody answered at both: said in words, not a row of zeros
+        table.insert(0, "pre", pre)
+        table.insert(1, "post", post)
+        parts.append(table[CONSECUTIVE_COLUMNS])
+    if not parts:
+        return pd.DataFrame(columns=CONSECUTIVE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)

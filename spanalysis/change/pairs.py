@@ -96,6 +96,51 @@ def _timepoint_order(scores: pd.DataFrame, timepoints) -> list[str] | None:
     return None
 
 
+def _given(value) -> bool:
+    """A pre / post value was chosen (None and "" mean the default)."""
+    return value is not None and not (isinstance(value, str) and value == "")
+
+
+def check_pair(timepoints, pre=None, post=None) -> tuple[str, str]:
+    """``(pre, post)``: the two time points change is measured between, checked against the
+    study's ordered ``timepoints``. None or ``""`` is the default: the first time point for
+    ``pre``, the last for ``post``.
+
+    An InputError naming the value and the time points in order: a value that is not one of
+    ``timepoints``; ``pre`` not before ``post`` (the same, or later); fewer than two time
+    points.
+
+    >>> check_pair(["baseline", "followup", "six_months"])
+    ('baseline', 'six_months')
+    >>> check_pair(["baseline", "followup", "six_months"], post="followup")
+    ('baseline', 'followup')
+    >>> check_pair(["baseline", "followup"], pre="followup", post="baseline")
+    Traceback (most recent call last):
+    ...
+    spanalysis.errors.InputError: column 'pre': pre must come before post (found 'followup'; expected a time point before 'baseline', in the study's order: baseline, followup)
+    """
+    order = [str(t) for t in timepoints]
+    listed = ", ".join(order) or "(none)"
+    for name, value in (("pre", pre), ("post", post)):
+        if _given(value) and str(value) not in order:
+            raise InputError(f"the {name} time point is not one of the study's time points",
+                             column=name, value=value,
+                             expected=f"one of {listed} (in order; the first is the baseline)")
+    if len(order) < 2:
+        raise InputError("change needs at least two time points", column="timepoints",
+                         value=listed, expected="a baseline and a later time point")
+    pre = str(pre) if _given(pre) else order[0]
+    post = str(post) if _given(post) else order[-1]
+    if pre == post:
+        raise InputError("pre and post are the same time point", column="post", value=post,
+                         expected=f"two different time points, pre first, of: {listed}")
+    if order.index(pre) > order.index(post):
+        raise InputError("pre must come before post", column="pre", value=pre,
+                         expected=f"a time point before '{post}', in the study's order: "
+                                  f"{listed}")
+    return pre, post
+
+
 def _resolve_pre_post(scores, timepoints, pre, post) -> tuple[str, str]:
     order = _timepoint_order(scores, timepoints)
     column = scores["timepoint"]
@@ -112,7 +157,7 @@ def _resolve_pre_post(scores, timepoints, pre, post) -> tuple[str, str]:
                              column="timepoint",
                              expected="timepoints=[...] (first = baseline), a categorical "
                                       "'timepoint' column, or both pre= and post=")
-        allowed = set(present)
+        allowed = present
     else:
         unknown = [t for t in present if t not in order]
         if unknown:
@@ -125,15 +170,20 @@ def _resolve_pre_post(scores, timepoints, pre, post) -> tuple[str, str]:
                              expected="a baseline and a later time point")
         pre = order[0] if pre is None else str(pre)
         post = order[-1] if post is None else str(post)
-        allowed = set(order)
+        allowed = list(order)
     for name, tp in (("pre", pre), ("post", post)):
         if str(tp) not in allowed:
             raise InputError(f"the {name} time point is not in the data", file="scores",
                              column="timepoint", value=tp,
-                             expected="one of " + ", ".join(sorted(allowed)))
+                             expected="one of " + ", ".join(
+                                 sorted(allowed) if order is None else allowed))
     if str(pre) == str(post):
         raise InputError("pre and post are the same time point", column="timepoint",
                          value=pre, expected="two different time points")
+    if order is not None and order.index(str(pre)) > order.index(str(post)):
+        raise InputError("pre must come before post", column="timepoint", value=pre,
+                         expected=f"a time point before '{post}', in the order "
+                                  + ", ".join(order))
     return str(pre), str(post)
 
 
