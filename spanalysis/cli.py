@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default=None, help="a participants column to group by, e.g. site")
     p.add_argument("--instruments", default="all", help="comma-separated ids (default all)")
     p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--pre", default=None, metavar="TIMEPOINT",
+                   help="the earlier time point (default: the study's first)")
+    p.add_argument("--post", default=None, metavar="TIMEPOINT",
+                   help="the later time point (default: the study's last)")
     p.set_defaults(func=_change)
 
     p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
@@ -194,9 +198,12 @@ def _change(args) -> int:
     if args.by is not None and args.by not in study.participants.columns:
         raise InputError("no such participants column to group by", value=args.by,
                          expected="one of " + ", ".join(study.participants.columns))
-    table = outcomes.change_table(study, args.instruments, args.confidence, by=args.by)
+    pre, post = outcomes.time_pair(study, args.pre, args.post)   # checked before any work
+    table = outcomes.change_table(study, args.instruments, args.confidence, by=args.by,
+                                  pre=pre, post=post)
     path = write_table(table, args.out)
-    print(f"wrote change for {len(table)} scale(s){' by ' + args.by if args.by else ''} to {path}")
+    print(f"wrote change from {pre} to {post} for {len(table)} scale(s)"
+          f"{' by ' + args.by if args.by else ''} to {path}")
     return 0
 
 
