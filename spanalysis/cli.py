@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--participants", type=int, default=400)
     p.add_argument("--sites", type=int, default=8)
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the demo's)")
+    p.add_argument("--interviews", type=int, default=None,
+                   help="number of interviews (default: 15%% of participants, 8 to 60)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("score", help="score every instrument; write a tidy score table")
@@ -165,6 +167,8 @@ def _demo(args) -> int:
     kwargs = {"participants": args.participants, "sites": args.sites}
     if args.seed is not None:
         kwargs["seed"] = args.seed
+    if args.interviews is not None:
+        kwargs["interviews"] = args.interviews
     out = demo.generate(args.out, **kwargs)
     print(f"wrote the demo study to {out}")
     return 0

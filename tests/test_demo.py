@@ -115,10 +115,52 @@ def test_overwrites_previous_demo_and_removes_its_stale_files(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [{"participants": 10}, {"sites": 0},
-                                    {"participants": 50, "sites": 11}, {"seed": -1}])
+                                    {"participants": 50, "sites": 11}, {"seed": -1},
+                                    {"interviews": 6}, {"interviews": 401},
+                                    {"interviews": 20.5}, {"interviews": True}])
 def test_bad_arguments_are_input_errors(tmp_path, kwargs):
     with pytest.raises(InputError):
         generate(tmp_path / "x", **kwargs)
+
+
+def test_a_chosen_number_of_interviews_spread_over_sites(tmp_path):
+    """issue 24, item 3: interviews=N makes N interviews over every site, each coded, a fifth
+    double-coded, and above QUALITATIVE_MAX_PARTICIPANTS the qualitative part is kept."""
+    from spanalysis import load_study
+    from spanalysis.demo import QUALITATIVE_MAX_PARTICIPANTS
+
+    out = generate(tmp_path / "s", participants=600, sites=6, interviews=120)
+    sources = read(out, "qualitative/sources.csv")
+    interviews = sources[sources["source_type"] == "interview"]
+    assert len(interviews) == 120 and interviews["source_id"].is_unique
+    assert interviews["site"].nunique() == 6
+    segments = read(out, "qualitative/segments.csv")
+    assert set(segments["source_id"]) <= set(sources["source_id"])
+    coded = segments[segments["source_id"].isin(interviews["source_id"])]
+    assert coded["source_id"].nunique() == 120
+    double = coded.groupby("source_id")["coder"].nunique()
+    assert (double == 2).sum() == pytest.approx(0.2 * 120, abs=2)
+    study = load_study(out)
+    assert len(study.qualitative.sources) == len(sources)
+
+    big = generate(tmp_path / "big", participants=QUALITATIVE_MAX_PARTICIPANTS + 500,
+                   sites=25, interviews=30)
+    big_sources = read(big, "qualitative/sources.csv")
+    assert (big_sources["source_type"] == "interview").sum() == 30
+    assert not (generate(tmp_path / "big2", participants=QUALITATIVE_MAX_PARTICIPANTS + 500,
+                         sites=25) / "qualitative").exists()
+
+
+def test_demo_command_takes_interviews(tmp_path, capsys):
+    from spanalysis.cli import main
+
+    assert main(["demo", str(tmp_path / "d"), "--participants", "200", "--sites", "4",
+                 "--interviews", "50"]) == 0
+    sources = read(tmp_path / "d", "qualitative/sources.csv")
+    assert (sources["source_type"] == "interview").sum() == 50
+    assert main(["demo", str(tmp_path / "e"), "--interviews", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "interviews" in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------------------------------

@@ -76,8 +76,10 @@ sentences), a passage is missed, or a related code is used instead
 never substituted.
 
 *Large studies.* With more than :data:`QUALITATIVE_MAX_PARTICIPANTS` participants the
-qualitative part is not generated and the number of sites is ``max(sites, participants //
-500)`` (names generated beyond the eight named PCNs). Everything is vectorised with numpy.
+qualitative part is not generated unless a number of interviews is asked for (``interviews=``,
+``spanalysis demo --interviews N``: a national-size study with, say, 1,000 interviews), and the
+number of sites is ``max(sites, participants // 500)`` (names generated beyond the eight named
+PCNs). Everything is vectorised with numpy.
 
 References
 ----------
@@ -273,7 +275,7 @@ PLANTED: dict = {
 # Public entry point
 # ============================================================================================
 def generate(out, participants: int = 400, sites: int = 8, seed: int = DEFAULT_SEED,
-             qualitative: bool = True) -> Path:
+             qualitative: bool = True, interviews: int | None = None) -> Path:
     """Write a synthetic link-worker evaluation study folder.
 
     Parameters
@@ -291,7 +293,14 @@ def generate(out, participants: int = 400, sites: int = 8, seed: int = DEFAULT_S
         Random seed; the same arguments give byte-identical files.
     qualitative : bool, default True
         Also write ``qualitative/`` (codebook, sources, transcripts, segments, names). Ignored
-        (treated as False) above :data:`QUALITATIVE_MAX_PARTICIPANTS` participants.
+        (treated as False) above :data:`QUALITATIVE_MAX_PARTICIPANTS` participants unless
+        ``interviews`` is given.
+    interviews : int, optional
+        Number of interviews (at least 7, the planted identifiers' sources; at most the number
+        of participants), spread over the sites in proportion to the square root of their
+        size (a site with fewer people than its share gives all it has, so the total can fall
+        short), with the codings and double coding scaled with them. By default 15 % of
+        participants, between 8 and 60.
 
     Returns
     -------
@@ -313,9 +322,11 @@ def generate(out, participants: int = 400, sites: int = 8, seed: int = DEFAULT_S
     50
     """
     participants, sites, seed = _check_args(participants, sites, seed)
+    if interviews is not None:
+        interviews = _check_interviews(interviews, participants)
     out = Path(out)
     previous = prepare_folder(out)
-    if participants > QUALITATIVE_MAX_PARTICIPANTS:
+    if participants > QUALITATIVE_MAX_PARTICIPANTS and interviews is None:
         qualitative = False
     n_sites = max(sites, participants // 500) if participants > QUALITATIVE_MAX_PARTICIPANTS \
         else sites
@@ -325,7 +336,7 @@ def generate(out, participants: int = 400, sites: int = 8, seed: int = DEFAULT_S
     people = _make_people(streams[1], participants, site)
     qual_plan = None
     if qualitative:
-        qual_plan = _choose_interviews(streams[2], people, site)
+        qual_plan = _choose_interviews(streams[2], people, site, interviews)
     resp, service = _make_responses(streams[3], people, site, qual_plan)
 
     written: list[Path] = []
@@ -363,6 +374,17 @@ def _check_args(participants, sites, seed):
         raise InputError("too many sites for the number of participants", column="sites",
                          value=sites, expected=f"at most participants // 5 = {participants // 5}")
     return int(participants), int(sites), int(seed)
+
+
+def _check_interviews(interviews, participants: int) -> int:
+    low = len(_IDENTIFIER_PLAN) + 2   # INT001 and the planted identifiers' sources, INT007
+    if isinstance(interviews, bool) or not isinstance(interviews, (int, np.integer)) \
+            or not low <= interviews <= participants:
+        raise InputError("invalid number of interviews for the demo study",
+                         column="interviews", value=interviews,
+                         expected=f"a whole number from {low} to the number of participants "
+                                  f"({participants})")
+    return int(interviews)
 
 
 # ============================================================================================
@@ -523,9 +545,11 @@ def _participants_table(people: dict, site: dict) -> pa.Table:
 _BENEFITS = T.THEMES
 
 
-def _choose_interviews(rng: np.random.Generator, people: dict, site: dict) -> dict:
+def _choose_interviews(rng: np.random.Generator, people: dict, site: dict,
+                       total: int | None = None) -> dict:
     n, k = people["n"], len(site["name"])
-    total = int(min(60, max(8, round(0.15 * n))))
+    if total is None:
+        total = int(min(60, max(8, round(0.15 * n))))
     per_site = _allocate(total, np.sqrt(site["size"].astype(float))) if total >= k else \
         np.bincount(rng.choice(k, total, replace=False), minlength=k)
     chosen = []
