@@ -12,6 +12,12 @@ Steiger JH, Fouladi RT (1997). Noncentrality interval estimation and the evaluat
 Cumming G, Finch S (2001). A primer on the understanding, use, and calculation of confidence
     intervals that are based on central and noncentral distributions. Educ Psychol Meas
     61:532-574.
+Hedges LV, Olkin I (1985). Statistical Methods for Meta-Analysis. Academic Press (ch. 5:
+    the noncentral-t distribution of d and its interval).
+Algina J, Keselman HJ (2003). Approximate confidence intervals for effect sizes. Educ Psychol
+    Meas 63:537-553 (repeated measures: the noncentral-t interval of the paired t, rescaled).
+Ben-Shachar MS, Luedecke D, Makowski D (2020). effectsize: Estimation of effect size indices
+    and standardized parameters. JOSS 5:2815 (Hedges' g limits = d limits times J).
 Holm S (1979). A simple sequentially rejective multiple test procedure. Scand J Stat 6:65-70.
 Wilcoxon F (1945). Individual comparisons by ranking methods. Biometrics Bulletin 1:80-83.
 """
@@ -23,6 +29,7 @@ import warnings
 import numpy as np
 from scipy import special, stats
 
+from spanalysis.change.pairs import check_confidence
 from spanalysis.errors import InputError
 
 
@@ -117,7 +124,90 @@ def _dz_ci(d_z, n, confidence):
     return low, high
 
 
-def paired_effect_sizes(pre, post) -> dict:
+def _dav_ci(d_z, n, sd_diff, sd_av, confidence):
+    """Approximate interval for d_av (and, times J, for g_av): the d_z interval rescaled by
+    sd_diff / sd_av (vectorised; NaN where not computable).
+
+    d_av = mean(diff) / sd_av = d_z * sd_diff / sd_av, so the limits are the noncentral-t
+    limits of d_z times that ratio, the ratio being treated as known (Algina & Keselman 2003,
+    whose denominator is the root mean square of the two SDs; here it is Lakens' (2013)
+    average SD, so that the interval surrounds the d_av the tables show)."""
+    low, high = _dz_ci(d_z, n, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_av = np.asarray(sd_av, dtype=float)
+        ratio = np.where(sd_av > 0, np.asarray(sd_diff, dtype=float) / sd_av, np.nan)
+    return low * ratio, high * ratio
+
+
+def _smd_ci(d, n1, n2, confidence):
+    """Noncentral-t interval for the standardised difference of two independent means
+    (pooled SD), vectorised; NaN where not computable.
+
+    t = d sqrt(n1 n2 / (n1 + n2)) follows a noncentral t with df = n1 + n2 - 2 and
+    noncentrality delta sqrt(n1 n2 / (n1 + n2)); the limits are the noncentralities with
+    P(T <= t_obs) = 1 - alpha/2 and alpha/2, divided by the same root (Hedges & Olkin 1985,
+    ch. 5; Steiger & Fouladi 1997). Hedges' g limits are these times J(df)
+    (Ben-Shachar et al. 2020, the R package effectsize)."""
+    d = np.asarray(d, dtype=float)
+    n1 = np.asarray(n1, dtype=float)
+    n2 = np.asarray(n2, dtype=float)
+    d, n1, n2 = np.broadcast_arrays(d, n1, n2)
+    low = np.full(d.shape, np.nan)
+    high = np.full(d.shape, np.nan)
+    ok = np.isfinite(d) & (n1 >= 1) & (n2 >= 1) & (n1 + n2 >= 3)
+    if ok.any():
+        root = np.sqrt(n1[ok] * n2[ok] / (n1[ok] + n2[ok]))
+        df = n1[ok] + n2[ok] - 2
+        alpha = 1.0 - confidence
+        t_obs = d[ok] * root
+        low[ok] = special.nctdtrinc(df, 1 - alpha / 2, t_obs) / root
+        high[ok] = special.nctdtrinc(df, alpha / 2, t_obs) / root
+    return low, high
+
+
+def hedges_g_ci(g, n1, n2, confidence: float = 0.95):
+    """Confidence interval of Hedges' g for two independent groups (noncentral t).
+
+    Parameters
+    ----------
+    g : float or array-like
+        Hedges' g = d J, d the pooled-SD standardised difference and
+        J = 1 - 3 / (4 (n1 + n2 - 2) - 1).
+    n1, n2 : int or array-like
+        Group sizes.
+    confidence : float
+        Confidence level (default 0.95).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(low, high)``; NaN where g is NaN or there are fewer than three people (df < 1), or
+        where J is not defined (df < 2).
+
+    Notes
+    -----
+    d = g / J; its interval inverts the noncentral t of t = d sqrt(n1 n2 / (n1 + n2)) with
+    df = n1 + n2 - 2 (Hedges & Olkin 1985, ch. 5); the limits are then multiplied by J, as the
+    R package effectsize does (Ben-Shachar et al. 2020). Exact under normality and equal
+    variances.
+
+    Examples
+    --------
+    >>> low, high = hedges_g_ci(0.5, 20, 20)
+    >>> float(low.round(3)), float(high.round(3))
+    (-0.121, 1.115)
+    """
+    confidence = check_confidence(confidence)
+    n1 = np.asarray(n1, dtype=float)
+    n2 = np.asarray(n2, dtype=float)
+    j = hedges_j(n1 + n2 - 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.asarray(g, dtype=float) / j
+    low, high = _smd_ci(d, n1, n2, confidence)
+    return low * j, high * j
+
+
+def paired_effect_sizes(pre, post, confidence: float = 0.95) -> dict:
     """Standardised mean differences for a pre/post (within-person) design.
 
     Parameters
@@ -125,13 +215,16 @@ def paired_effect_sizes(pre, post) -> dict:
     pre, post : array-like of float, same length
         Scores of the same people at the two time points. Pairs with a missing value in either
         are dropped (complete pairs only).
+    confidence : float
+        Level of the intervals (default 0.95).
 
     Returns
     -------
     dict
         ``n`` (complete pairs), ``mean_diff`` (post - pre), ``sd_diff``, ``sd_pre``,
         ``sd_post``, ``r`` (pre-post Pearson correlation), ``d_z``, ``d_av``, ``d_rm``,
-        ``hedges_j``, ``g_av`` and ``reason`` (why an effect size is NaN, see
+        ``hedges_j``, ``g_av``, the intervals ``d_z_ci_low, d_z_ci_high, d_av_ci_low,
+        d_av_ci_high, g_av_ci_low, g_av_ci_high`` and ``reason`` (why an effect size is NaN, see
         :data:`NOT_ESTIMABLE`; None when all are estimated). SDs use n - 1. An effect size that
         would divide by a zero SD is NaN, as in :func:`~spanalysis.change.paired_change`.
 
@@ -145,6 +238,11 @@ def paired_effect_sizes(pre, post) -> dict:
     * g_av = d_av * J with J = 1 - 3 / (4 df - 1), df = n - 1 (Borenstein et al. 2009, as
       specified in the project's measures reference; Lakens' spreadsheet instead uses
       1 - 3 / (4 (n1 + n2) - 9), which differs slightly in small samples).
+
+    Intervals: d_z by inverting the noncentral t of the paired t statistic (exact under
+    normality; Steiger & Fouladi 1997, Cumming & Finch 2001); d_av by the same limits times
+    sd_diff / sd_av (Algina & Keselman 2003, approximate: the SD ratio is treated as known);
+    g_av by the d_av limits times J.
 
     pingouin's ``compute_effsize(x, y, paired=True)`` divides by the root mean square of the
     two SDs, sqrt((sd_pre^2 + sd_post^2) / 2): that is neither d_z nor Lakens' d_av, so it is
@@ -161,6 +259,7 @@ def paired_effect_sizes(pre, post) -> dict:
     >>> round(es["d_z"], 4), round(es["d_av"], 4), round(es["g_av"], 4)
     (2.6295, 0.6411, 0.5128)
     """
+    confidence = check_confidence(confidence)
     x = np.asarray(pre, dtype=float)
     y = np.asarray(post, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -185,10 +284,15 @@ def paired_effect_sizes(pre, post) -> dict:
         d_rm = (mean_diff / math.sqrt(sd_pre**2 + sd_post**2 - 2 * r * sd_pre * sd_post)
                 * math.sqrt(2 * (1 - r))) if np.isfinite(r) else math.nan
     j = float(hedges_j(n - 1))
+    z_low, z_high = _dz_ci(d_z, n, confidence)
+    av_low, av_high = _dav_ci(d_z, n, sd_diff, sd_av, confidence)
     reasons = [NOT_ESTIMABLE[k] for k, missing in
                (("d_z", sd_diff == 0), ("d_av", sd_av == 0), ("g_av", sd_av > 0 and n < 3))
                if missing]
     return {"n": int(n), "mean_diff": float(mean_diff), "sd_diff": float(sd_diff),
             "sd_pre": float(sd_pre), "sd_post": float(sd_post), "r": r, "d_z": float(d_z),
             "d_av": float(d_av), "d_rm": float(d_rm), "hedges_j": j, "g_av": float(d_av * j),
+            "d_z_ci_low": float(z_low), "d_z_ci_high": float(z_high),
+            "d_av_ci_low": float(av_low), "d_av_ci_high": float(av_high),
+            "g_av_ci_low": float(av_low * j), "g_av_ci_high": float(av_high * j),
             "reason": "; ".join(reasons) or None}

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from spanalysis.change.effects import _dz_ci, _wilcoxon, hedges_j, p_adjust_holm
+from spanalysis.change.effects import (_dav_ci, _dz_ci, _smd_ci, _wilcoxon, hedges_j,
+                                       p_adjust_holm)
 from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_table,
                                      _resolve_pre_post, _scale_info, check_confidence,
                                      check_min_cell)
@@ -40,7 +41,8 @@ __all__ = ["paired_change", "completer_comparison", "sensitivity_bocf", "describ
 # Statistics withheld (set to NaN) for groups below the minimum cell size.
 _WITHHELD = ["pre_mean", "pre_sd", "post_mean", "post_sd", "change_mean", "change_sd",
              "change_ci_low", "change_ci_high", "t", "df", "p", "wilcoxon_W", "wilcoxon_p",
-             "d_z", "d_z_ci_low", "d_z_ci_high", "d_av", "g_av"]
+             "d_z", "d_z_ci_low", "d_z_ci_high", "d_av", "g_av", "d_av_ci_low", "d_av_ci_high",
+             "g_av_ci_low", "g_av_ci_high"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ _WITHHELD = ["pre_mean", "pre_sd", "post_mean", "post_sd", "change_mean", "chang
 _COLUMNS = ["n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean", "post_sd",
             "change_mean", "change_sd", "change_ci_low", "change_ci_high", "t", "df", "p",
             "p_holm", "wilcoxon_W", "wilcoxon_p", "d_z", "d_z_ci_low", "d_z_ci_high", "d_av",
-            "g_av", "direction", "improvement", "small_group", "scale_name", "confidence"]
+            "g_av", "d_av_ci_low", "d_av_ci_high", "g_av_ci_low", "g_av_ci_high", "direction", "improvement", "small_group", "scale_name", "confidence"]
 
 
 def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None,
@@ -153,7 +155,8 @@ def _add_tests(out: pd.DataFrame, confidence: float) -> None:
     t = mean(diff) / (sd(diff) / sqrt(n)), df = n - 1; CI = mean(diff) +/- t_{1-alpha/2, df}
     sd(diff) / sqrt(n); d_z = mean(diff) / sd(diff) with its noncentral-t interval;
     d_av = mean(diff) / ((sd_pre + sd_post) / 2); g_av = d_av J (Lakens 2013; Borenstein et
-    al. 2009)."""
+    al. 2009); the d_av interval is the d_z interval times sd_diff / sd_av and the g_av
+    interval that times J (Algina & Keselman 2003; see ``effects._dav_ci``)."""
     n = out["n_pairs"].to_numpy(float)
     mean_d = out["change_mean"].to_numpy(float)
     sd_d = out["change_sd"].to_numpy(float)
@@ -172,7 +175,11 @@ def _add_tests(out: pd.DataFrame, confidence: float) -> None:
         sd_av = (out["pre_sd"].to_numpy(float) + out["post_sd"].to_numpy(float)) / 2
         out["d_av"] = np.where(sd_av > 0, mean_d / sd_av, np.nan)
     out["d_z_ci_low"], out["d_z_ci_high"] = _dz_ci(out["d_z"].to_numpy(), n, confidence)
-    out["g_av"] = out["d_av"] * hedges_j(df)
+    j = hedges_j(df)
+    out["g_av"] = out["d_av"] * j
+    av_low, av_high = _dav_ci(out["d_z"].to_numpy(), n, sd_d, sd_av, confidence)
+    out["d_av_ci_low"], out["d_av_ci_high"] = av_low, av_high
+    out["g_av_ci_low"], out["g_av_ci_high"] = av_low * j, av_high * j
 
 
 def _verdict(out: pd.DataFrame) -> np.ndarray:
@@ -238,6 +245,8 @@ def paired_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants=N
         smaller rank sum. ``pingouin.wilcoxon`` adds a continuity correction by default, so
         its p differs slightly unless ``correction=False``); ``d_z`` with its
         noncentral-t interval ``d_z_ci_low, d_z_ci_high``; ``d_av``, ``g_av``;
+        ``d_av_ci_low, d_av_ci_high, g_av_ci_low, g_av_ci_high`` (the d_z limits times
+        sd_diff / sd_av, and those times J: Algina & Keselman's (2003) approximation);
         ``direction``; ``improvement`` 'improved' / 'worsened' when the whole interval lies on
         the better / worse side of zero, 'unclear' when it includes zero or cannot be
         computed, missing when withheld;
@@ -313,7 +322,8 @@ def completer_comparison(scores: pd.DataFrame, participants=None, scale_info=Non
         t-test, ``pingouin.ttest(correction=True)``; the interval is computed unrounded from
         the same df), ``hedges_g`` (pooled-SD d times
         J = 1 - 3 / (4 (n1 + n2) - 9), ``pingouin.compute_effsize(eftype='hedges')``),
-        ``small_group``, [``scale_name, direction``].
+        ``small_group``, ``hedges_g_ci_low, hedges_g_ci_high`` (noncentral-t interval of d
+        times J, Hedges & Olkin 1985; see :func:`~spanalysis.change.effects.hedges_g_ci`), [``scale_name, direction``].
 
     Notes
     -----
@@ -377,6 +387,11 @@ def completer_comparison(scores: pd.DataFrame, participants=None, scale_info=Non
                                              "difference", "difference_ci_low",
                                              "difference_ci_high", "t", "df", "p", "hedges_g",
                                              "small_group"])
+    n1, n2 = out["n_completers"].to_numpy(float), out["n_non_completers"].to_numpy(float)
+    j = hedges_j(n1 + n2 - 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_low, g_high = _smd_ci(out["hedges_g"].to_numpy(float) / j, n1, n2, confidence)
+    out["hedges_g_ci_low"], out["hedges_g_ci_high"] = g_low * j, g_high * j
     if scale_info is not None:
         info = _scale_info(scale_info, out)
         out = out.merge(info[_KEYS + ["scale_name", "direction"]], on=_KEYS, how="left")
