@@ -279,7 +279,7 @@ def test_figure_image_carries_alt_into_the_report():
 
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.bar(["A", "B"], [3, 5])
-    img = render.figure_image(fig, "Bar chart: B higher than A", dpi=40)
+    img = render.figure_image(fig, "Bar chart: B higher than A", format="png", dpi=40)
     data, md = img._repr_png_()                 # IPython 9 gives base64 text
     raw = base64.b64decode(data) if isinstance(data, str) else data
     assert raw[:8] == b"\x89PNG\r\n\x1a\n" and md["alt"] == "Bar chart: B higher than A"
@@ -293,6 +293,49 @@ def test_figure_image_carries_alt_into_the_report():
     assert 'alt="Bar chart: B higher than A"' in html
     with pytest.raises(InputError, match="alt text"):
         render.figure_image(plt.figure(), "  ")
+    plt.close("all")
+
+
+def _bar_figure(title="B is higher than A"):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.bar(["A", "B"], [3, 5])
+    ax.set_title(title)
+    ax.set_ylabel("People (number)")
+    return fig
+
+
+def test_figures_are_svg_by_default_with_alt_text_and_the_same_bytes_each_time():
+    import matplotlib.pyplot as plt
+
+    svgs = []
+    for _ in range(2):
+        img = render.figure_image(_bar_figure(), "Bar chart: A 3 people, B 5 people")
+        data, md = img._repr_svg_()
+        svgs.append(data)
+    assert md == {"alt": "Bar chart: A 3 people, B 5 people"}
+    assert not plt.get_fignums()
+    svg = svgs[0]
+    assert svgs[0] == svgs[1]                    # fixed id salt, no date: reproducible
+    assert svg.startswith("<svg") and "<metadata" not in svg and "<?xml" not in svg
+    # text is drawn as paths (no font needed on the reader's machine), so no <text> element
+    assert "<text" not in svg and "<path" in svg
+    assert 2_000 < len(svg.encode()) < 60_000    # a small chart stays small
+    out = new_output("display_data", data={"image/svg+xml": svg, "text/plain": "<SVG>"},
+                     metadata={"image/svg+xml": md})
+    html = notebook_to_html(new_notebook(cells=[new_code_cell("x", outputs=[out])]),
+                            title="Figure", provenance={})
+    page = Page(html)
+    (img_attrs,) = page.all("img")
+    assert img_attrs["alt"] == "Bar chart: A 3 people, B 5 people"
+    assert img_attrs["src"].startswith("data:image/svg+xml;base64,")
+    assert base64.b64decode(img_attrs["src"].split(",", 1)[1]).decode() == svg
+    assert "<svg" not in html                    # embedded as an image, not inline markup
+    with pytest.raises(InputError, match="format"):
+        render.figure_image(_bar_figure(), "x", format="gif")
     plt.close("all")
 
 
@@ -349,6 +392,135 @@ def test_report_is_small(rendered):
     html, _, _, _ = rendered
     # Fixture with three tiny images: the lab template alone inlines ~250 kB of CSS.
     assert len(html.encode("utf-8")) < 25_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout (issue 22, 5): one H1, links between reports, tables, alignment, print
+# ---------------------------------------------------------------------------------------------
+
+def _quiet_html(nb, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        html = notebook_to_html(nb, provenance=kw.pop("provenance", {}), **kw)
+    return html, [str(w.message) for w in caught if issubclass(w.category, ReportWarning)]
+
+
+@pytest.mark.parametrize("notebook_h1, title, kept", [
+    ("Outcome change", "Outcome change", None),                  # repeats the title: dropped
+    ("Site report", "Site report: Riverside PCN", None),         # begins the title: dropped
+    ("  outcome   CHANGE ", "Outcome change", None),              # same words
+    ("Site", "Sites and places", "Site"),                        # not a whole word: kept as h2
+    ("Something else", "Outcome change", "Something else"),
+])
+def test_one_h1_per_page(notebook_h1, title, kept):
+    nb = new_notebook(cells=[new_markdown_cell(f"# {notebook_h1}\n\nIntro.\n\n## Part\n\nx"),
+                             new_markdown_cell("# A second top heading\n\ny")])
+    html, notes = _quiet_html(nb, title=title)
+    page = Page(html)
+    h1s = [h for h in page.headings if h[0] == 1]
+    assert h1s == [(1, "report-title", False, False)]
+    assert page.heading_text["report-title"] == title
+    h2s = [page.heading_text[i] for level, i, in_main, _ in page.headings if level == 2 and in_main]
+    assert h2s == ([kept] if kept else []) + ["Part", "A second top heading"]
+    assert "Intro." in html
+    assert sum("second top-level heading" in n for n in notes) == (2 if kept else 1)
+    assert not any("out of order" in n for n in notes)
+
+
+def test_rendered_fixture_has_one_h1(rendered):
+    _, page, notes, _ = rendered
+    assert [h for h in page.headings if h[0] == 1] == [(1, "report-title", False, False)]
+    assert any("'Well-being at Riverside'" in n and "h2" in n for n in notes)
+
+
+def test_links_to_the_index_and_neighbouring_reports():
+    nb = new_notebook(cells=[new_markdown_cell("## Part")])
+    html, _ = _quiet_html(nb, title="Outcome change", index_href="../index.html",
+                          related=[("Previous report", "Data <quality>", "01_data_quality.html"),
+                                   ("Next report", "Qualitative benefits", "03 q.html")])
+    page = Page(html)
+    navs = [a for a in page.all("nav") if a.get("aria-label") == "Other reports"]
+    assert len(navs) == 1
+    hrefs = [a["href"] for a in page.all("a")]
+    assert hrefs[0] == "#main"                                 # the skip link stays first
+    assert hrefs[1:4] == ["../index.html", "01_data_quality.html", "03 q.html"]
+    assert "Previous report: <a" in html and "Data &lt;quality&gt;</a>" in html
+    assert external_references(html) == []
+    # without links there is no navigation block
+    assert 'aria-label="Other reports"' not in _quiet_html(nb, title="t")[0]
+    for bad in ("https://example.org/index.html", "//x/index.html", "javascript:alert(1)",
+                "#top", " "):
+        with pytest.raises(InputError, match="relative"):
+            notebook_to_html(nb, title="t", provenance={}, index_href=bad)
+    with pytest.raises(InputError, match="relative"):
+        notebook_to_html(nb, title="t", provenance={}, related=[("Next", "x", "file:///x")])
+    with pytest.raises(InputError, match="relation, title, address"):
+        notebook_to_html(nb, title="t", provenance={}, related=[("Next", "x.html")])
+
+
+def test_tables_scroll_in_their_own_labelled_box_and_numbers_are_right_aligned():
+    frame = pd.DataFrame({"Theme": ["Feeling valued and not alone", "Hope"],
+                          "People": [12, "<5"], "Mean change": ["2.1 (0.4 to 3.8)", "[c]"],
+                          "p": ["< 0.001", "1.2e-05"], "Mixed": ["3", "a few"]})
+    table = frame.to_html(index=False).replace(
+        "<thead>", "<caption>Themes and change</caption><thead>", 1)
+    out = new_output("display_data", data={"text/html": table + "<table><tr><td>9</td></tr>"
+                                           "</table>", "text/plain": "t"})
+    html, _ = _quiet_html(new_notebook(cells=[new_code_cell("x", outputs=[out])]), title="t")
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html, "html.parser")
+    boxes = soup.select("main div.sp-table-scroll")
+    assert len(boxes) == 2
+    assert all(b.get("role") == "region" and b.get("tabindex") == "0" for b in boxes)
+    assert [b["aria-label"] for b in boxes] == ["Themes and change", "Table 2"]
+    assert [b.find("table") is not None for b in boxes] == [True, True]
+    first = boxes[0].find("table")
+    header = [(th.get_text(), "sp-num" in (th.get("class") or [])) for th in first.select("thead th")]
+    assert header == [("Theme", False), ("People", True), ("Mean change", True), ("p", True),
+                      ("Mixed", False)]
+    rows = [[("sp-num" in (td.get("class") or [])) for td in tr.find_all("td")]
+            for tr in first.select("tbody tr")]
+    assert rows == [[False, True, True, True, True], [False, True, True, True, False]]
+    for text, numeric in [("41.38", True), ("-0.82", True), ("−1.5", True), ("1,234", True),
+                          ("12%", True), ("<5", True), ("[c]", True), ("—", True),
+                          ("2 (1 to 3)", True), ("p < 0.05", True), ("total", False),
+                          ("WEMWBS total (14-70)", False), ("5 people", False), ("", False),
+                          ("fewer than 5", False), ("2024-01-05", True)]:
+        assert render._is_number_cell(text) is numeric, text
+
+
+def test_provenance_is_folded_and_printed_open(rendered):
+    html, page, _, _ = rendered
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html, "html.parser")
+    footer = soup.find("footer")
+    details = footer.find("details")
+    assert details is not None and not details.has_attr("open")
+    assert details.find("summary").get_text(strip=True)
+    assert details.find("dl") is not None and details.find("table") is not None
+    assert footer.find("h2", id="provenance").find_parent("details") is None   # TOC target
+    # its tables (long file names and hashes) scroll in their own boxes on a phone
+    tables = footer.find_all("table")
+    assert len(tables) == 3
+    assert all("sp-table-scroll" in t.parent.get("class", []) for t in tables)
+    css = (render.TEMPLATE_DIR / "spanalysis" / "report.css").read_text()
+    print_css = css[css.index("@media print"):]
+    assert re.search(r"@page\s*\{[^}]*size:\s*A4", css)
+    assert re.search(r"details::details-content\s*\{[^}]*content-visibility:\s*visible",
+                     print_css)
+    assert re.search(r"thead\s*\{[^}]*table-header-group", print_css)
+    assert re.search(r"\btr\b[^{]*\{[^}]*break-inside:\s*avoid", print_css)
+    assert re.search(r"\.sp-table-scroll[^{]*\{[^}]*overflow:\s*visible", print_css)
+
+
+def test_css_left_aligns_text_and_right_aligns_only_numbers():
+    css = (render.TEMPLATE_DIR / "spanalysis" / "report.css").read_text()
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+    right = [sel.strip() for sel, body in rules if re.search(r"text-align:\s*right", body)]
+    assert right == ["td.sp-num, th.sp-num"]
+    assert not re.search(r"text-align:\s*(center|justify)", css)
+    cells = next(body for sel, body in rules if sel.strip() == "th, td")
+    assert "text-align: left" in cells
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,3 +633,34 @@ def test_notebook_path_input(provenance_files):
 def test_docstring_examples_run():
     result = doctest.testmod(render, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_execution_links_each_report_to_the_index_and_its_neighbours(tmp_path):
+    from spanalysis.report import execution
+    from spanalysis.report.jobs import ReportJob
+
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    for name, heading in [("01_data_quality", "Data quality"), ("02_outcome_change", "Change"),
+                          ("04_integration", "Integration")]:     # 03 is not there
+        nbformat.write(new_notebook(cells=[new_markdown_cell(f"# {heading}")]),
+                       nbs / f"{name}.ipynb")
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Site report")]),
+                   nbs / "site_report.ipynb")
+    out = tmp_path / "out"
+
+    def job(name, kind, folder, notebook):
+        return ReportJob(name=name, kind=kind, title=name, notebook=nbs / f"{notebook}.ipynb",
+                         parameters={}, html=out / folder / f"{name}.html",
+                         executed=out / folder / f"{name}.ipynb", log=out / "x.log",
+                         summary=out / "x.json", record=out / "x.run.json")
+
+    assert execution._links(job("01_data_quality", "study", "study", "01_data_quality")) == (
+        "../index.html", [("Next report", "Change", "02_outcome_change.html")])
+    assert execution._links(job("04_integration", "study", "study", "04_integration")) == (
+        "../index.html", [("Previous report", "Change", "02_outcome_change.html")])
+    assert execution._links(job("02_outcome_change", "study", "study", "02_outcome_change"))[1] \
+        == [("Previous report", "Data quality", "01_data_quality.html"),
+            ("Next report", "Integration", "04_integration.html")]
+    assert execution._links(job("riverside-pcn", "site", "sites", "site_report")) == (
+        "../index.html", [])

@@ -216,10 +216,33 @@ def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path):
         provenance = render.collect_provenance([], _public_parameters(job.parameters),
                                                repo_dir=settings.repo_dir)
         provenance["input_files"] = list(job.inputs)
+        index_href, related = _links(job)
         return (render.notebook_to_html(executed, title=job.title, subtitle=job.subtitle,
-                                        provenance=provenance), None, None)
+                                        provenance=provenance, index_href=index_href,
+                                        related=related), None, None)
     except Exception as exc:   # noqa: BLE001 - a rendering failure is this report's failure
         return None, f"rendering failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+
+
+def _links(job: ReportJob) -> tuple[str, list[tuple[str, str, str]]]:
+    """The report's links to the index (``<out>/index.html``; reports are in ``<out>/study``
+    and ``<out>/sites``) and, for a whole-study report, to the study reports before and after
+    it in reading order (all of them are built when one is: see ``plan_jobs``)."""
+    from spanalysis.report.jobs import STUDY_NOTEBOOKS, _notebook_title
+
+    index_href = Path(os.path.relpath(job.html.parent.parent / "index.html",
+                                      job.html.parent)).as_posix()
+    related: list[tuple[str, str, str]] = []
+    if job.kind != "study" or job.name not in STUDY_NOTEBOOKS:
+        return index_href, related
+    present = [n for n in STUDY_NOTEBOOKS if (job.notebook.parent / f"{n}.ipynb").is_file()]
+    at = present.index(job.name) if job.name in present else -1
+    for relation, other in (("Previous report", at - 1), ("Next report", at + 1)):
+        if at >= 0 and 0 <= other < len(present):
+            name = present[other]
+            related.append((relation, _notebook_title(job.notebook.parent / f"{name}.ipynb"),
+                            f"{name}.html"))
+    return index_href, related
 
 
 def _write_outputs(job: ReportJob, run: dict, html_text: str | None, tmp_nb: Path,

@@ -13,11 +13,33 @@ Rendering uses one reused in-process nbconvert ``HTMLExporter`` with the project
 ``jupyter nbconvert`` command; see ``jupyter-pipeline.md``), then one pass over the result
 with BeautifulSoup (a dependency of nbconvert) that enforces the rules above.
 
+Layout (issue 22, 5)
+--------------------
+One ``<h1>`` per page, the report's title: a notebook's own first ``# Title`` that repeats
+(or begins) it is dropped and any other top-level heading becomes an ``<h2>``. An "Other
+reports" navigation links to the index and, for whole-study reports, to the reports before
+and after (``index_href``, ``related``; :mod:`spanalysis.report.execution` works them out).
+Every table sits in its own focusable, labelled box that scrolls sideways on a narrow
+screen, so the page itself never does; numeric cells (and the headers of all-numeric
+columns) are right-aligned, all other text and quotes left-aligned. The provenance is folded
+(``<details>``). The print stylesheet is A4: navigation hidden, folded content printed open
+(``details::details-content``), tables fit the page (smaller type, words may break), a
+table's header row repeats on each page, and pages break between rows, never inside a
+figure. ``tests/test_browser.py`` checks all this in Chromium at 1280 px, 390 px and print.
+
+Figures
+-------
+:func:`figure_image` (used by :func:`spanalysis.report.display.show_figure`) saves a figure as
+SVG (vector, text as paths: sharp when zoomed on a phone or printed, no fonts needed) or as a
+200 dpi PNG; the report embeds it as a ``data:`` image scaled to the page's width. Colours
+come from the colour-blind-safe palette in :mod:`spanalysis.plotting`.
+
 Alt text for figures
 --------------------
 In a notebook, show a figure with :func:`figure_image` (``figure_image(fig, "Bar chart of
 ...")``) or ``IPython.display.Image(data, alt="...")``: the alt text travels in the output's
-metadata (``{"image/png": {"alt": ...}}``). nbconvert 7.17's lab template writes no ``alt`` at
+metadata (``{"image/svg+xml": {"alt": ...}}``, or ``image/png``). It should give the
+numbers the figure shows. nbconvert 7.17's lab template writes no ``alt`` at
 all (the exporter then adds "No description has been provided for this image"), so the
 project template writes it from the metadata. Without one, the cell's metadata ``alt`` or
 ``caption`` is used, else "Figure N in section ..." and a :class:`ReportWarning`.
@@ -38,7 +60,7 @@ import re
 import subprocess
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from spanalysis.errors import InputError
 
@@ -214,24 +236,33 @@ def _provenance_view(prov: Mapping) -> dict:
 # Figures
 # ---------------------------------------------------------------------------------------------
 
-def figure_image(fig, alt: str, *, dpi: int = 110, close: bool = True):
-    """A matplotlib figure as a PNG image that carries its alt text into the report.
+def figure_image(fig, alt: str, *, format: str = "svg", dpi: int = 200, close: bool = True):
+    """A matplotlib figure as an image that carries its alt text into the report.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
     alt : str
-        What the figure shows, for people who cannot see it (required, non-empty).
-    dpi : int, default 110
-        Resolution of the PNG.
+        What the figure shows, with its numbers, for people who cannot see it (required,
+        non-empty).
+    format : {"svg", "png"}, default "svg"
+        SVG is vector: it stays sharp when a reader zooms in on a phone, and prints sharp.
+        Text is drawn as paths (``svg.fonttype = "path"``), so no font is needed on the
+        reader's machine; ids are derived from a fixed salt and the date is left out, so the
+        same figure gives the same bytes. PNG (at ``dpi``) is for figures with very many
+        marks, whose SVG would be large.
+    dpi : int, default 200
+        Resolution of a PNG (twice a typical screen's, for zooming and print).
     close : bool, default True
         Close the figure so the inline backend does not display it a second time.
 
     Returns
     -------
-    IPython.display.Image
+    IPython.display.SVG or IPython.display.Image
         Display it (or leave it as a cell's last expression). Its output metadata is
-        ``{"image/png": {"alt": alt}}``, which :func:`notebook_to_html` writes as ``alt``.
+        ``{"image/svg+xml": {"alt": alt}}`` (or ``image/png``), which
+        :func:`notebook_to_html` writes as the ``<img>``'s ``alt``. The report embeds it as
+        a ``data:`` image scaled to the width of the page (never wider than drawn).
 
     Examples
     --------
@@ -240,22 +271,37 @@ def figure_image(fig, alt: str, *, dpi: int = 110, close: bool = True):
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
     >>> img = figure_image(fig, "An empty chart")
-    >>> img._repr_png_()[1]["alt"]
-    'An empty chart'
+    >>> data, md = img._repr_svg_()
+    >>> md["alt"], data.lstrip().startswith("<svg")
+    ('An empty chart', True)
     """
     import io
 
-    from IPython.display import Image
+    import matplotlib
+    from IPython.display import SVG, Image
 
     if not isinstance(alt, str) or not alt.strip():
         raise InputError("a figure needs alt text describing what it shows", value=alt,
                          expected="a non-empty description")
+    if format not in ("svg", "png"):
+        raise InputError("unknown figure format", value=format, expected="'svg' or 'png'")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "spanalysis"}):
+        if format == "svg":
+            fig.savefig(buffer, format="svg", bbox_inches="tight", facecolor="white",
+                        metadata={"Date": None})
+        else:
+            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
+                        facecolor="white")
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
-    return Image(data=buffer.getvalue(), format="png", alt=alt.strip())
+    if format == "png":
+        return Image(data=buffer.getvalue(), format="png", alt=alt.strip())
+    text = buffer.getvalue().decode("utf-8")
+    text = text[text.index("<svg"):]          # no XML prolog or DOCTYPE: the image is the <svg>
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)
+    return SVG(data=text, metadata={"alt": alt.strip()})
 
 
 def _image_alt(output, cell) -> str | None:
@@ -383,8 +429,8 @@ def check_heading_order(levels: Iterable[int]) -> list[str]:
     return problems
 
 
-def _finalise(html: str) -> tuple[str, list[str]]:
-    """Enforce offline-only content, accessibility and the table of contents."""
+def _finalise(html: str, title: str = "") -> tuple[str, list[str]]:
+    """Enforce offline-only content, accessibility, the layout and the table of contents."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
@@ -393,6 +439,8 @@ def _finalise(html: str) -> tuple[str, list[str]]:
     for tag in soup.find_all(True):
         _clean_attributes(soup, tag, notes)
     _label_images_and_tables(soup, notes)
+    _one_h1(soup, title, notes)
+    _scroll_boxes_and_alignment(soup)
     _number_headings_and_fill_toc(soup, notes)
     return str(soup), notes
 
@@ -478,15 +526,105 @@ def _label_images_and_tables(soup, notes: list[str]) -> None:
         else:
             th["scope"] = "rowgroup" if str(th.get("rowspan", "1")) not in ("1", "") else "row"
 
-    # Wide outputs scroll sideways: let keyboard users reach them (as nbconvert's lab
-    # exporter does for its own output areas).
-    for div in soup.find_all("div", class_="jp-OutputArea-output"):
-        if div.find("table") is not None:
-            div["tabindex"] = "0"
+
+
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _one_h1(soup, title: str, notes: list[str]) -> None:
+    """Step 5. One H1 per page: the header's title. A notebook's own first "# Title" that
+    repeats the report's title (or begins it: "Site report" in "Site report: Riverside PCN")
+    is dropped; any other H1 of the body becomes an H2, with a note."""
+    main = soup.find("main")
+    if main is None:
+        return
+    want = _words(title)
+    for n, h in enumerate(main.find_all("h1")):
+        text = _words(h.get_text(" ", strip=True))
+        if n == 0 and text and (want == text or (want.startswith(text)
+                                                 and not want[len(text)].isalnum())):
+            h.decompose()
+            continue
+        notes.append(f"a second top-level heading ('{h.get_text(' ', strip=True)[:60]}') "
+                     "was shown as a section heading (h2): a page has one H1, its title")
+        h.name = "h2"
+
+
+#: a table cell that holds a number, a range or a withheld count ("<5", "[c]")
+_NUMBER_CELL = re.compile(r"^[\d\s.,%+\-−–—<>≤≥=±()\[\]/:×]*$")
+
+
+def _is_number_cell(text: str) -> bool:
+    """Whether a cell is numeric (right-aligned in tables): "41.38", "-0.82", "1,234",
+    "12%", "< 0.001", "<5", "[c]", "0.45 (0.31 to 0.59)", "1.2e-05", "—".
+
+    >>> [_is_number_cell(t) for t in ("41.38", "< 0.001", "[c]", "2 (1 to 3)", "total", "")]
+    [True, True, True, True, False, False]
+    """
+    t = " ".join(text.split())
+    if not t:
+        return False
+    if t in ("[c]", "—", "–", "-", "n/a", "NA"):
+        return True
+    if not re.search(r"\d", t):
+        return False
+    t = re.sub(r"(?<=\d)[eE](?=[-+]?\d)", "", t)
+    t = re.sub(r"\b(?:to|p|n)\b|\[c\]", " ", t)
+    return bool(_NUMBER_CELL.match(t))
+
+
+def _scroll_boxes_and_alignment(soup) -> None:
+    """Step 6. Every table sits in its own focusable, labelled box that scrolls sideways on a
+    narrow screen (the page never does); numeric cells, and the headers of columns that
+    hold only numbers, are marked ``sp-num`` (right-aligned); all other text is left-aligned."""
+    for n, table in enumerate(soup.find_all("table"), start=1):
+        if table.find_parent("table") is not None:
+            continue
+        _mark_number_cells(table)
+        parent = table.parent
+        if parent is not None and "sp-table-scroll" in (parent.get("class") or []):
+            continue
+        caption = table.find("caption")
+        label = caption.get_text(" ", strip=True) if caption is not None else ""
+        box = soup.new_tag("div", attrs={"class": "sp-table-scroll", "role": "region",
+                                         "tabindex": "0",
+                                         "aria-label": (label or f"Table {n}")[:160]})
+        table.wrap(box)
+
+
+def _mark_number_cells(table) -> None:
+    def add(cell):
+        cell["class"] = [*(cell.get("class") or []), "sp-num"]
+
+    columns: dict[int, list[bool]] = {}
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table or row.find_parent("thead") is not None:
+            continue
+        col = 0
+        for cell in row.find_all(["td", "th"], recursive=False):
+            span = int(cell.get("colspan", 1)) if str(cell.get("colspan", 1)).isdigit() else 1
+            if cell.name == "td":
+                text = cell.get_text(" ", strip=True)
+                numeric = _is_number_cell(text)
+                if numeric:
+                    add(cell)
+                if text and span == 1:
+                    columns.setdefault(col, []).append(numeric)
+            col += span
+    head = table.find("thead")
+    rows = head.find_all("tr") if head is not None else []
+    if rows:        # the last header row names the columns
+        col = 0
+        for cell in rows[-1].find_all(["td", "th"], recursive=False):
+            span = int(cell.get("colspan", 1)) if str(cell.get("colspan", 1)).isdigit() else 1
+            if span == 1 and columns.get(col) and all(columns[col]):
+                add(cell)
+            col += span
 
 
 def _number_headings_and_fill_toc(soup, notes: list[str]) -> None:
-    """Step 5. Headings: unique ids, order check, table of contents (h1-h3 of the body)."""
+    """Step 7. Headings: unique ids, order check, table of contents (h1-h3 of the body)."""
     from bs4 import BeautifulSoup, Comment
 
     main = soup.find("main")
@@ -591,8 +729,9 @@ def external_references(html: str) -> list[str]:
 
 
 def notebook_to_html(nb, *, title: str, provenance: Mapping, lang: str = "en-GB",
-                     subtitle: str | None = None, base_dir: str | os.PathLike | None = None
-                     ) -> str:
+                     subtitle: str | None = None, base_dir: str | os.PathLike | None = None,
+                     index_href: str | None = None,
+                     related: Sequence[tuple[str, str, str]] = ()) -> str:
     """Render an executed notebook as one self-contained, accessible HTML report.
 
     Parameters
@@ -600,7 +739,9 @@ def notebook_to_html(nb, *, title: str, provenance: Mapping, lang: str = "en-GB"
     nb : nbformat.NotebookNode or path
         The executed notebook (not modified). A path is read with nbformat.
     title : str
-        Report title: ``<title>`` and the page's ``<h1>``.
+        Report title: ``<title>`` and the page's one ``<h1>``. The notebook's own first
+        ``# heading``, when it repeats (or begins) the title, is left out; any other
+        top-level heading of the notebook is shown as a section (``<h2>``).
     provenance : mapping
         Usually :func:`collect_provenance`'s dict; rendered in the footer.
     lang : str, default "en-GB"
@@ -610,6 +751,12 @@ def notebook_to_html(nb, *, title: str, provenance: Mapping, lang: str = "en-GB"
     base_dir : path, optional
         Folder that relative markdown image paths are resolved against (default: the
         notebook's folder when ``nb`` is a path). Such images are embedded as ``data:``.
+    index_href : str, optional
+        Relative address of the index of reports (e.g. ``"../index.html"``): the first link
+        of the page's "Other reports" navigation.
+    related : sequence of (relation, title, href)
+        Further links there, e.g. ``("Next report", "Outcome change",
+        "02_outcome_change.html")``. Addresses must be relative (reports work offline).
 
     Returns
     -------
@@ -645,14 +792,24 @@ def notebook_to_html(nb, *, title: str, provenance: Mapping, lang: str = "en-GB"
     if not isinstance(lang, str) or not _LANG.match(lang):
         raise InputError("unknown report language", value=lang,
                          expected="a language tag such as en-GB")
+    links = [tuple(str(part) for part in link) for link in related]
+    for href in [index_href, *(link[2] for link in links if len(link) == 3)]:
+        if href is not None and (_is_external(href) or href.strip().startswith("#")
+                                 or not href.strip()):
+            raise InputError("a link between reports must be a relative address",
+                             value=href, expected="e.g. ../index.html")
+    if any(len(link) != 3 for link in links):
+        raise InputError("a related report is (relation, title, address)", value=related,
+                         expected='e.g. ("Next report", "Outcome change", "02.html")')
     prepared, notes = _prepare(nb)
     resources = {
         "metadata": {"name": title, "path": str(base_dir) if base_dir is not None else ""},
         "sp": {"title": title.strip(), "subtitle": subtitle, "lang": lang,
-               "provenance": _provenance_view(provenance)},
+               "provenance": _provenance_view(provenance), "index_href": index_href,
+               "related": links},
     }
     html, _ = _exporter().from_notebook_node(prepared, resources=resources)
-    html, more = _finalise(html)
+    html, more = _finalise(html, title.strip())
     notes += more
     for note in dict.fromkeys(notes):
         warnings.warn(f"{title}: {note}", ReportWarning, stacklevel=2)
