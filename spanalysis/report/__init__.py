@@ -9,6 +9,8 @@ parameters    the parameters a notebook declares, and checking the values given 
 execution     running one notebook with papermill and rendering it
 index         the index page of a run
 site_content  themes, quotes and the joint display for the site report notebook
+main_points   the "Main points" sentences that open every report and the index
+main_figures  the one figure under each report's main points
 render        executed notebook -> offline, accessible HTML with a provenance block
 display       tables, figures and quotes for notebooks, with disclosure control built in
 glossary      plain-words table headings, instrument names and the glossary of terms
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from spanalysis.report.execution import is_kernel_start_failure, run_job
 from spanalysis.report.index import write_index
+from spanalysis.report.main_points import show_main_points
 from spanalysis.report.jobs import (
     KERNEL_START_ATTEMPTS,
     NOTEBOOKS_DIR,
@@ -42,4 +45,4 @@ __all__ = ["ReportJob", "ReportResult", "BuildResult", "RunSettings", "build_rep
            "write_index", "site_slug", "site_themes", "joint_display_html", "quote_html",
            "site_flow", "site_theme_counts", "themes_by_site", "hide_theme_counts",
            "is_kernel_start_failure", "NOTEBOOKS_DIR", "STUDY_NOTEBOOKS", "SITE_NOTEBOOK",
-           "KERNEL_START_ATTEMPTS"]
+           "KERNEL_START_ATTEMPTS", "show_main_points"]
