@@ -55,7 +55,8 @@ def test_papermill_with_defaults_from_another_folder(notebook, tmp_path):
 
 BAD = [
     ({"sitee": "all"}, "parameter 'sitee': not a parameter of this notebook (given 'all'; "
-                       "allowed: one of study, site, instruments, confidence, summary_path)"),
+                       "allowed: one of study, site, instruments, confidence, pre, post, "
+                       "summary_path)"),
     ({"confidence": "0.9"}, "parameter 'confidence': of the wrong type (given '0.9'; "
                             "allowed: a float)"),
     ({"confidence": 95}, "parameter 'confidence': out of range (given 95; allowed: a number "
@@ -63,6 +64,8 @@ BAD = [
     ({"site": "Nowhere PCN"}, "parameter 'site': not a site of this study (given 'Nowhere PCN'"),
     ({"instruments": "wemwbs,gse,phq9"}, "parameter 'instruments': not an instrument of this "
                                          "study (given 'phq9'"),
+    ({"pre": "week_6"}, "parameter 'pre': not a time point of this study (given 'week_6'; "
+                        "allowed: '' (the first) or one of baseline, followup)"),
 ]
 
 

@@ -282,7 +282,8 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
     the parameters cell does not declare (papermill itself only logs it), a value of another
     type than the cell's annotation, a value outside :data:`RULES`, a ``site`` that is not one
     of the study's (``""`` in a site report means its first site), an ``instruments`` or
-    ``coder`` the study does not have. ``study = ""`` is the demo (:func:`default_study`); a
+    ``coder`` the study does not have, a ``pre`` or ``post`` that is not one of its time
+    points. ``study = ""`` is the demo (:func:`default_study`); a
     relative path is taken from the working folder, as on a command line.
 
     Returns the whole :class:`~spanalysis.study.Study`; ``site`` is set in ``namespace`` when
@@ -321,6 +322,12 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
                 raise ParameterError("not an instrument of this study", file=notebook, column="instruments",
                                      value=name, expected="'all' or a comma-separated list of "
                                      + ", ".join(study.instruments))
+    for name, which in (("pre", "the first"), ("post", "the last")):
+        value = namespace.get(name)
+        if isinstance(value, str) and value and value not in study.timepoints:
+            raise ParameterError("not a time point of this study", file=notebook, column=name,
+                                 value=value, expected=f"'' ({which}) or one of "
+                                 + ", ".join(study.timepoints))
     coder = namespace.get("coder")
     if isinstance(coder, str) and coder != "all":
         coders = study.qualitative.coders if study.qualitative is not None else []
