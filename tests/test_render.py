@@ -664,3 +664,73 @@ def test_execution_links_each_report_to_the_index_and_its_neighbours(tmp_path):
             ("Next report", "Integration", "04_integration.html")]
     assert execution._links(job("riverside-pcn", "site", "sites", "site_report")) == (
         "../index.html", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour-blind-safe palette (issue 22, 6)
+# ---------------------------------------------------------------------------------------------
+
+#: Okabe and Ito (2008), "Color Universal Design": the published hex values
+OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+             "#000000"}
+#: Machado, Oliveira and Fernandes (2009), IEEE TVCG 15(6), severity 1.0, on linear RGB
+MACHADO = {
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _lab(linear):
+    # linear sRGB -> XYZ (D65, IEC 61966-2-1) -> CIELAB
+    m = [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    xyz = [sum(m[i][j] * linear[j] for j in range(3)) for i in range(3)]
+    white = (0.9505, 1.0, 1.089)
+    f = [(t / w) ** (1 / 3) if t / w > 0.008856 else 7.787 * t / w + 16 / 116
+         for t, w in zip(xyz, white)]
+    return (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
+
+
+def _seen(hex_colour, matrix=None):
+    h = hex_colour.lstrip("#")
+    lin = [(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+           for c in (int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))]
+    if matrix is not None:
+        lin = [min(1.0, max(0.0, sum(matrix[i][j] * lin[j] for j in range(3))))
+               for i in range(3)]
+    return _lab(lin)
+
+
+def _delta_e(a, b):            # CIE76
+    return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+
+
+def test_palette_is_okabe_ito_and_change_categories_stay_apart_for_colour_blind_readers():
+    import matplotlib
+
+    from spanalysis import plotting
+
+    assert {c.upper() for c in plotting.PALETTE.values()} == OKABE_ITO
+    assert _delta_e(_seen("#ffffff"), (100.0, 0.0, 0.0)) < 0.5      # the conversion's white
+    cats = plotting.CATEGORY_COLOURS
+    for name, matrix in MACHADO.items():
+        improved, none_, worse = (_seen(cats[k], matrix)
+                                  for k in ("improvement", "none", "deterioration"))
+        # clearly different (CIE76 delta E > 20) under each full colour-vision deficiency
+        assert min(_delta_e(improved, worse), _delta_e(improved, none_),
+                   _delta_e(worse, none_)) > 20, name
+    # the red/green pair the figures used before is the kind this rules out: deuteranopes
+    # see #1b7837 and #b2182b as far closer than the pair now used
+    old = _delta_e(_seen("#1b7837", MACHADO["deuteranopia"]),
+                   _seen("#b2182b", MACHADO["deuteranopia"]))
+    new = _delta_e(_seen(cats["improvement"], MACHADO["deuteranopia"]),
+                   _seen(cats["deterioration"], MACHADO["deuteranopia"]))
+    assert old < 20 < new          # about 12 against about 108
+    with matplotlib.rc_context():
+        plotting.use_report_style()
+        cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        assert {c.upper() for c in cycle} == OKABE_ITO
+        assert matplotlib.rcParams["image.cmap"] == plotting.SEQUENTIAL_CMAP == "viridis"
