@@ -10,11 +10,18 @@ Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability. Annenberg S
 Communication, University of Pennsylvania. https://repository.upenn.edu/asc_papers/43
 Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and
 Psychological Measurement, 20(1), 37-46.
+Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman & Hall
+(ch. 13, percentile intervals).
+Field, C. A. & Welsh, A. H. (2007). Bootstrapping clustered data. J R Stat Soc B 69:369-390
+(resampling whole clusters: here, sources).
+Hayes, A. F. & Krippendorff, K. (2007). Answering the call for a standard reliability measure
+for coding data. Communication Methods and Measures 1:77-89 (bootstrapping alpha).
 Kiss, T. & Strunk, J. (2006). Unsupervised multilingual sentence boundary detection.
 Computational Linguistics, 32(4), 485-525 (NLTK's Punkt sentence tokenizer).
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -23,11 +30,21 @@ import pandas as pd
 from spanalysis.errors import InputError
 
 __all__ = ["krippendorff_alpha", "cohen_kappa", "percent_agreement", "coding_agreement",
-           "sentence_spans", "AGREEMENT_COLUMNS", "double_coded_sources"]
+           "sentence_spans", "AGREEMENT_COLUMNS", "double_coded_sources", "BOOTSTRAP_SEED",
+           "BOOTSTRAP_RESAMPLES", "MIN_BOOTSTRAP_SOURCES"]
 
 AGREEMENT_COLUMNS = ["code_id", "units_compared", "units_coded_by_any", "percent_agreement_all",
                      "percent_agreement_coded", "cohen_kappa", "krippendorff_alpha_all",
-                     "n_coders"]
+                     "n_coders", "cohen_kappa_ci_low", "cohen_kappa_ci_high",
+                     "krippendorff_ci_low", "krippendorff_ci_high",
+                     "sources_compared", "bootstrap_resamples", "confidence"]
+#: the seed of the bootstrap draws (fixed: the same study gives the same intervals)
+BOOTSTRAP_SEED = 20231
+#: resamples of the compared sources behind each interval
+BOOTSTRAP_RESAMPLES = 1000
+#: fewer compared sources than this and no interval is given: the resamples of 4 sources
+#: take at most 35 distinct forms, too few for percentile limits
+MIN_BOOTSTRAP_SOURCES = 5
 _LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
@@ -261,7 +278,9 @@ def double_coded_sources(segments: pd.DataFrame) -> int:
 
 
 def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = "sentence",
-                     coders: Sequence[str] | None = None) -> pd.DataFrame:
+                     coders: Sequence[str] | None = None, confidence: float = 0.95,
+                     n_resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
     """Agreement between coders, code by code, over sentences or whole sources.
 
     Parameters
@@ -275,6 +294,13 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
         The unit of comparison: each sentence (see :func:`sentence_spans`) or each source.
     coders : sequence of str, optional
         The coders to compare (default: every coder in ``segments``); at least two.
+    confidence : float
+        Level of the bootstrap intervals (default 0.95).
+    n_resamples : int
+        Bootstrap resamples of the compared sources (default 1,000; 0 gives no intervals).
+    seed : int
+        Seed of the resamples (default :data:`BOOTSTRAP_SEED`): the same data give the same
+        intervals.
 
     Returns
     -------
@@ -293,6 +319,15 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
           defines it); NaN where it is not estimable (no variation: every unit has the
           code from every coder, or none has)
         - ``n_coders``
+        - ``cohen_kappa_ci_low``, ``cohen_kappa_ci_high``,
+          ``krippendorff_ci_low``, ``krippendorff_ci_high`` (of alpha): percentile
+          bootstrap intervals at ``confidence`` (see Notes); NaN when fewer than
+          :data:`MIN_BOOTSTRAP_SOURCES` sources are compared, when the statistic itself is
+          NaN, or when it is undefined in more than 10% of the resamples (a code found in
+          very few sources)
+        - ``sources_compared``: sources coded by every compared coder (the bootstrap's
+          clusters)
+        - ``bootstrap_resamples``, ``confidence``
 
     Notes
     -----
@@ -306,6 +341,20 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     coder said "absent", so alpha is zero or negative by construction even when coders
     agree on almost everything (Krippendorff 2011: alpha is defined over all units of
     analysis).
+
+    The intervals resample whole sources with replacement (a cluster bootstrap: the
+    sentences of one interview are not independent of one another, Field & Welsh 2007), the
+    same ``n_resamples`` draws for every code (drawn once per number of sources, resample
+    count and seed, and cached). Each resample's kappa and alpha come from its counts of
+    unit patterns: with s_u the number of coders who gave the code to unit u (m coders,
+    n = m x units, n_1 = sum s_u, n_0 = n - n_1),
+    alpha = 1 - (n - 1) sum_u s_u (m - s_u) / (m - 1) / (n_0 n_1), Krippendorff's
+    coincidence-matrix alpha for binary values without missing data; kappa from the two
+    coders' 2 x 2 table. The limits are the alpha/2 and 1 - alpha/2 quantiles of the
+    resamples' values (percentile method, Efron & Tibshirani 1993, ch. 13; Hayes &
+    Krippendorff 2007 bootstrap alpha in the same spirit, resampling units). Where the coders
+    agree on every unit, every resample agrees too and the interval is 1 to 1: the bootstrap
+    cannot show the uncertainty of a perfect score in a small sample.
 
     Examples
     --------
@@ -324,9 +373,114 @@ def coding_agreement(segments: pd.DataFrame, sources: pd.DataFrame, unit: str = 
     if unit not in ("sentence", "source"):
         raise InputError("unknown unit of comparison", column="unit", value=unit,
                          expected="'sentence' or 'source'")
+    confidence, n_resamples = _check_bootstrap(confidence, n_resamples)
     seg, coders, compared, texts = _compared_sources(segments, sources, coders)
-    codes, marks = _unit_marks(seg, coders, compared, texts, unit)
-    return _agreement_by_code(codes, marks)
+    codes, marks, unit_source = _unit_marks(seg, coders, compared, texts, unit)
+    table = _agreement_by_code(codes, marks)
+    intervals = _bootstrap_intervals(marks, unit_source, len(compared), confidence,
+                                     n_resamples, int(seed))
+    for name, values in intervals.items():
+        table[name] = values
+    table["sources_compared"] = len(compared)
+    table["bootstrap_resamples"] = n_resamples
+    table["confidence"] = confidence
+    return table[AGREEMENT_COLUMNS]
+
+
+def _check_bootstrap(confidence, n_resamples) -> tuple[float, int]:
+    try:
+        level = float(confidence)
+    except (TypeError, ValueError):
+        level = float("nan")
+    if not 0 < level < 1:
+        raise InputError("the confidence level must lie between 0 and 1", column="confidence",
+                         value=confidence, expected="a number such as 0.95")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) \
+            or n_resamples < 0:
+        raise InputError("the number of bootstrap resamples must be a whole number",
+                         column="n_resamples", value=n_resamples,
+                         expected="0 (no intervals) or e.g. 1000")
+    return level, int(n_resamples)
+
+
+@lru_cache(maxsize=32)
+def _resample_weights(n_sources: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``weights[b, s]``: how often source s is drawn in resample b (each resample draws
+    ``n_sources`` sources with replacement). Cached: one study's tables share the draws."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_sources, size=(n_resamples, n_sources))
+    rows = np.repeat(np.arange(n_resamples), n_sources)
+    weights = np.bincount(rows * n_sources + draws.ravel(),
+                          minlength=n_resamples * n_sources).reshape(n_resamples, n_sources)
+    weights.setflags(write=False)
+    return weights
+
+
+def _alpha_from_counts(counts: np.ndarray, m: int) -> np.ndarray:
+    """Nominal alpha of binary codes without missing values from ``counts[..., j]``, the
+    number of units that j of the m coders gave the code (vectorised over leading axes)."""
+    j = np.arange(m + 1, dtype=float)
+    units = counts.sum(axis=-1)
+    n = m * units
+    n_1 = counts @ j
+    n_0 = n - n_1
+    disagree = counts @ (j * (m - j)) / (m - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n_0 * n_1 > 0, 1.0 - (n - 1) * disagree / (n_0 * n_1), np.nan)
+
+
+def _kappa_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Cohen's kappa from ``counts[..., 2a + b]``: units with coder A's mark a and coder B's
+    mark b (0 or 1), vectorised over leading axes."""
+    total = counts.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_o = (counts[..., 0] + counts[..., 3]) / total
+        p_a = (counts[..., 2] + counts[..., 3]) / total
+        p_b = (counts[..., 1] + counts[..., 3]) / total
+        p_e = p_a * p_b + (1 - p_a) * (1 - p_b)
+        return np.where((total > 0) & (p_e < 1), (p_o - p_e) / (1 - p_e), np.nan)
+
+
+def _percentile_limits(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile limits over the last axis; NaN where more than 10% of values are NaN."""
+    finite = np.isfinite(values)
+    ok = finite.mean(axis=-1) >= 0.9
+    q = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
+    limits = np.full(values.shape[:-1] + (2,), np.nan)
+    if ok.any():
+        limits[ok] = np.nanquantile(values[ok], q, axis=-1).T
+    return limits[..., 0], limits[..., 1]
+
+
+def _bootstrap_intervals(marks: np.ndarray, unit_source: np.ndarray, n_sources: int,
+                         confidence: float, n_resamples: int, seed: int) -> dict:
+    """Cluster-bootstrap limits of kappa and alpha for every code of ``marks[code, coder,
+    unit]`` (sources resampled; see :func:`coding_agreement`)."""
+    n_codes, m = marks.shape[0], marks.shape[1]
+    nan = np.full(n_codes, np.nan)
+    out = {"cohen_kappa_ci_low": nan, "cohen_kappa_ci_high": nan,
+           "krippendorff_ci_low": nan, "krippendorff_ci_high": nan}
+    if n_resamples == 0 or n_codes == 0 or n_sources < MIN_BOOTSTRAP_SOURCES:
+        return out
+    weights = _resample_weights(n_sources, n_resamples, seed).astype(float)
+    marked = marks.sum(axis=1)                                    # [code, unit]: 0..m
+    n_levels = m + 1
+    cell = unit_source[None, :] * n_levels + marked               # [code, unit]
+    per_source = np.stack([np.bincount(c, minlength=n_sources * n_levels) for c in cell])
+    per_source = per_source.reshape(n_codes, n_sources, n_levels).astype(float)
+    counts = np.einsum("bs,ksj->kbj", weights, per_source)        # [code, resample, j]
+    alpha = _alpha_from_counts(counts, m)
+    out["krippendorff_ci_low"], out["krippendorff_ci_high"] = \
+        _percentile_limits(alpha, confidence)
+    if m == 2:
+        pattern = 2 * marks[:, 0, :].astype(np.int64) + marks[:, 1, :]
+        cell = unit_source[None, :] * 4 + pattern
+        per_source = np.stack([np.bincount(c, minlength=n_sources * 4) for c in cell])
+        per_source = per_source.reshape(n_codes, n_sources, 4).astype(float)
+        kappa = _kappa_from_counts(np.einsum("bs,ksj->kbj", weights, per_source))
+        out["cohen_kappa_ci_low"], out["cohen_kappa_ci_high"] = \
+            _percentile_limits(kappa, confidence)
+    return out
 
 
 def _compared_sources(segments: pd.DataFrame, sources: pd.DataFrame,
@@ -362,9 +516,10 @@ def _compared_sources(segments: pd.DataFrame, sources: pd.DataFrame,
 
 
 def _unit_marks(seg: pd.DataFrame, coders: list, compared: pd.Index, texts: list[str],
-                unit: str) -> tuple[pd.Index, np.ndarray]:
-    """The codes used (sorted) and ``marks[code, coder, unit]``: True where one of the
-    coder's segments with the code overlaps the unit.
+                unit: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The codes used (sorted), ``marks[code, coder, unit]``: True where one of the
+    coder's segments with the code overlaps the unit, and each unit's source (its position
+    in ``compared``).
 
     Units are laid end to end on one global axis (source k starts at ``base[k]``) so that
     every segment is matched to its units by two binary searches instead of a loop."""
@@ -392,7 +547,7 @@ def _unit_marks(seg: pd.DataFrame, coders: list, compared: pd.Index, texts: list
     coder_codes = coder_index[seg["coder"]].to_numpy()
     marks = np.zeros((len(codes), len(coders), len(u_start)), dtype=bool)
     marks[np.repeat(code_codes, count), np.repeat(coder_codes, count), unit_idx] = True
-    return codes, marks
+    return codes, marks, np.repeat(np.arange(len(compared)), n_units)
 
 
 def _agreement_by_code(codes: pd.Index, marks: np.ndarray) -> pd.DataFrame:
@@ -416,4 +571,4 @@ def _agreement_by_code(codes: pd.Index, marks: np.ndarray) -> pd.DataFrame:
             "krippendorff_alpha_all": krippendorff_alpha(data) if total_units else np.nan,
             "n_coders": n_coders,
         })
-    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS[:8])
