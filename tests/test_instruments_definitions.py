@@ -108,7 +108,8 @@ def test_scale_table_columns_and_published_values():
     assert list(table.columns) == [
         "instrument", "scale", "scale_name", "direction", "min", "max", "reliability",
         "reliability_source", "mid", "mid_source", "norm_mean", "norm_sd", "norm_source",
-        "func_mean", "func_sd", "dys_mean", "dys_sd", "clinical_source"]
+        "func_mean", "func_sd", "dys_mean", "dys_sd", "clinical_source", "reliability_kind",
+        "test_retest", "test_retest_source", "norm_group"]
     assert not table.duplicated(["instrument", "scale"]).any()
     assert set(table.direction) == {"higher", "lower"}
     w = table.set_index(["instrument", "scale"]).loc[("wemwbs", "total")]
@@ -119,6 +120,10 @@ def test_scale_table_columns_and_published_values():
     assert "Tennant" in w["reliability_source"] and "Maheswaran" in w["mid_source"]
     assert "Scottish Health Survey 2018" in w["norm_source"]
     assert math.isnan(w["func_mean"]) and w["clinical_source"] is None
+    # measures.md: one-week test-retest 0.83 (Tennant et al. 2007), beside the alpha
+    assert (w["reliability_kind"], w["test_retest"]) == ("cronbach_alpha", 0.83)
+    assert "Tennant" in w["test_retest_source"] and "test-retest" in w["test_retest_source"]
+    assert w["norm_group"].startswith("adults, Scottish Health Survey 2018")
     s = table.set_index(["instrument", "scale"]).loc[("swemwbs", "metric")]
     # measures.md: 2.77 x SEM(1.03) = 2.87 (Shah et al. 2018); metric range 7.00-35.00.
     assert (s["min"], s["max"], s["mid"]) == (7.0, 35.0, 2.87) and "Shah" in s["mid_source"]
@@ -367,3 +372,51 @@ def test_wemwbs_mid_states_the_published_range_and_the_end_used():
     raw["scales"][0]["mid"]["range"] = [4, 8]
     with pytest.raises(DefinitionError, match="mid.range"):
         parse_definition(raw, file="wemwbs.yaml")
+
+
+def test_test_retest_is_what_the_rci_uses_and_nothing_is_invented():
+    # issue 23: 3. measures.md publishes a test-retest value for WEMWBS only (0.83, Tennant
+    # et al. 2007); every other built-in has none, so none is shown (NaN), never a guess.
+    table = I.scale_table(I.registry(BUILTINS)).set_index(["instrument", "scale"])
+    have = table.index[table["test_retest"].notna()].tolist()
+    assert have == [("wemwbs", "total")]
+    assert not isinstance(table.loc[("swemwbs", "metric"), "test_retest_source"], str)
+    sc = I.load("wemwbs").scale("total")
+    assert sc.rci_reliability.value == 0.83 and sc.rci_reliability.kind == "test_retest"
+    assert sc.reliability.value == 0.91 and sc.reliability.kind == "cronbach_alpha"
+    # a scale with only an alpha: the RCI uses the alpha
+    assert I.load("gse").scale("total").rci_reliability is None
+
+
+def test_test_retest_schema(tmp_path):
+    base = yaml.safe_load((FIX / "community_connect.yaml").read_text())
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for f in FIX.glob("*.csv"):
+        (folder / f.name).write_text(f.read_text())
+
+    def load(change):
+        raw = copy.deepcopy(base)
+        change(raw["scales"][0])
+        path = folder / "x.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return I.load(path)
+
+    sc = load(lambda s: s.update(test_retest={"value": 0.7, "source": "Someone 2020"}))
+    assert sc.scale(sc.scales[0].id).rci_reliability.value == 0.7
+    with pytest.raises(I.DefinitionError, match=r"scales\[0\]\.test_retest\.source"):
+        load(lambda s: s.update(test_retest={"value": 0.7}))
+    with pytest.raises(I.DefinitionError, match="at most 1"):
+        load(lambda s: s.update(test_retest={"value": 1.7, "source": "x"}))
+
+    def twice(s):
+        s["reliability"] = {"value": 0.8, "kind": "test_retest", "source": "a"}
+        s["test_retest"] = {"value": 0.7, "source": "b"}
+    with pytest.raises(I.DefinitionError, match="given twice"):
+        load(twice)
+    # a reliability of kind test_retest is itself the test-retest value
+    one = load(lambda s: s.update(reliability={"value": 0.8, "kind": "test_retest",
+                                               "source": "a"}))
+    row = I.scale_table([one]).iloc[0]
+    assert (row.test_retest, row.test_retest_source, row.reliability_kind) == (
+        0.8, "a", "test_retest")

@@ -178,6 +178,10 @@ class Scale:
     primary : the scale to use when one number per instrument is wanted.
     missing : :class:`MissingRule`.
     reliability, mid : :class:`Fact` or None.
+    test_retest : :class:`Fact` or None: the published test-retest reliability, when the
+        source gives one beside the internal consistency in ``reliability`` (WEMWBS: one-week
+        test-retest 0.83 and alpha 0.91, Tennant et al. 2007). The reliable change index uses
+        it first (:attr:`rci_reliability`).
     norms : tuple of :class:`Norm`. clinical : :class:`Clinical` or None.
     bands : tuple of :class:`Band`.
     lookup : for ``lookup``: tuple of (raw, score) pairs; ``lookup_source``.
@@ -206,6 +210,24 @@ class Scale:
     weights: tuple[str, ...] = ()
     rho: Fact | None = None
     notes: str | None = None
+    test_retest: Fact | None = None
+
+    @property
+    def retest(self) -> Fact | None:
+        """The published test-retest reliability: ``test_retest``, or ``reliability`` when
+        its kind is ``test_retest``; None when none is published."""
+        if self.test_retest is not None:
+            return self.test_retest
+        if self.reliability is not None and self.reliability.kind == "test_retest":
+            return self.reliability
+        return None
+
+    @property
+    def rci_reliability(self) -> Fact | None:
+        """The reliability the reliable change index uses: the published test-retest value
+        where there is one (the RCI's error is that of measuring the same person twice,
+        Jacobson & Truax 1991), else ``reliability`` (usually Cronbach's alpha)."""
+        return self.retest or self.reliability
 
     @property
     def reference_norm(self) -> Norm | None:
@@ -544,8 +566,9 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     direction, items, missing-item rule, the method's own fields, range, reliability, MID,
     norms, clinical norms, bands)."""
     _check_keys(ctx, raw, path, ["id", "name", "method", "direction"],
-                ["items", "min", "max", "primary", "missing", "reliability", "mid", "norms",
-                 "clinical", "bands", "lookup", "count_values", "weights", "rho", "notes"])
+                ["items", "min", "max", "primary", "missing", "reliability", "test_retest",
+                 "mid", "norms", "clinical", "bands", "lookup", "count_values", "weights",
+                 "rho", "notes"])
     sid = _str(ctx, raw["id"], _join(path, "id"), pattern=_ID,
                expected="lower-case letters, digits and _, starting with a letter")
     method = _choice(ctx, raw["method"], _join(path, "method"), METHODS)
@@ -558,6 +581,7 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
     smin, smax = _score_range(ctx, raw, path, method, scale_items, extra)
     reliability = (_parse_fact(ctx, raw["reliability"], _join(path, "reliability"),
                                kinds=True, lo=0, hi=1) if "reliability" in raw else None)
+    retest = _parse_retest(ctx, raw, path, reliability)
     mid = (_parse_fact(ctx, raw["mid"], _join(path, "mid"), lo=0, ranged=True)
            if "mid" in raw else None)
 
@@ -570,7 +594,20 @@ def _parse_scale(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item]) -> Scal
                  missing=missing, reliability=reliability, mid=mid, norms=tuple(norms),
                  clinical=clinical, bands=tuple(sorted(bands, key=lambda b: b.lower)),
                  notes=_str(ctx, raw["notes"], _join(path, "notes")) if "notes" in raw
-                 else None, **extra)
+                 else None, test_retest=retest, **extra)
+
+
+def _parse_retest(ctx: _Ctx, raw: Any, path: str, reliability: Fact | None) -> Fact | None:
+    """``test_retest: {value, source, notes}``; refused beside a ``reliability`` that is
+    itself of kind ``test_retest`` (two test-retest values: which one would the RCI use?)."""
+    if "test_retest" not in raw:
+        return None
+    tpath = _join(path, "test_retest")
+    fact = _parse_fact(ctx, raw["test_retest"], tpath, lo=0, hi=1)
+    if reliability is not None and reliability.kind == "test_retest":
+        ctx.fail(tpath, "given twice: reliability is already of kind test_retest",
+                 expected="test_retest beside a reliability of kind cronbach_alpha or other")
+    return Fact(value=fact.value, source=fact.source, kind="test_retest", notes=fact.notes)
 
 
 def _scale_item_ids(ctx: _Ctx, raw: Any, path: str, items: dict[str, Item],

@@ -47,7 +47,8 @@ def item_table(instruments) -> pd.DataFrame:
 SCALE_TABLE_COLUMNS = ["instrument", "scale", "scale_name", "direction", "min", "max",
                        "reliability", "reliability_source", "mid", "mid_source", "norm_mean",
                        "norm_sd", "norm_source", "func_mean", "func_sd", "dys_mean", "dys_sd",
-                       "clinical_source"]
+                       "clinical_source", "reliability_kind", "test_retest",
+                       "test_retest_source", "norm_group"]
 
 
 def scale_table(instruments) -> pd.DataFrame:
@@ -62,10 +63,14 @@ def scale_table(instruments) -> pd.DataFrame:
     DataFrame
         Columns ``instrument, scale, scale_name, direction ('higher'|'lower'), min, max,
         reliability, reliability_source, mid, mid_source, norm_mean, norm_sd, norm_source,
-        func_mean, func_sd, dys_mean, dys_sd, clinical_source``. Numbers are NaN and sources
-        None where the definition states nothing. ``norm_*`` come from the norm marked
-        ``reference: true``; ``reliability`` is the published value the definition states
-        (its kind, alpha or test-retest, is in the definition).
+        func_mean, func_sd, dys_mean, dys_sd, clinical_source``, then ``reliability_kind``
+        (``cronbach_alpha``, ``test_retest``, ``other``, None when not stated),
+        ``test_retest, test_retest_source`` (the published test-retest reliability, which
+        the reliable change index uses first; NaN and None where none is published) and
+        ``norm_group`` (the reference norm's population). Numbers are NaN and sources None
+        where the definition states nothing. ``norm_*`` come from the norm marked
+        ``reference: true``; ``reliability`` is the definition's ``reliability`` value
+        (usually Cronbach's alpha; its kind in ``reliability_kind``).
 
     Examples
     --------
@@ -91,9 +96,13 @@ def scale_table(instruments) -> pd.DataFrame:
                 "func_mean": cl.func_mean if cl else nan, "func_sd": cl.func_sd if cl else nan,
                 "dys_mean": cl.dys_mean if cl else nan, "dys_sd": cl.dys_sd if cl else nan,
                 "clinical_source": cl.source if cl else None,
+                "reliability_kind": rel.kind if rel else None,
+                "test_retest": sc.retest.value if sc.retest else nan,
+                "test_retest_source": sc.retest.source if sc.retest else None,
+                "norm_group": norm.group if norm else None,
             })
     df = pd.DataFrame(rows, columns=SCALE_TABLE_COLUMNS)
     for col in ("min", "max", "reliability", "mid", "norm_mean", "norm_sd", "func_mean",
-                "func_sd", "dys_mean", "dys_sd"):
+                "func_sd", "dys_mean", "dys_sd", "test_retest"):
         df[col] = df[col].astype(float)
     return df
