@@ -25,10 +25,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import optimize, stats
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.proportion import proportion_confint
 
 from spanalysis.change.effects import hedges_g_ci, hedges_j, paired_effect_sizes
 from spanalysis.change.paired import completer_comparison, paired_change
+from spanalysis.change.proportions import proportion_table, wilson_interval
 from spanalysis.errors import InputError
+from spanalysis.qual import agreement as A
 
 # scipy.special.nctdtrinc (cdflib's search, used by the package) finds the noncentrality to
 # about 1e-6: checked against brentq on the integral of chi2.pdf * norm.cdf, which agrees with
@@ -155,10 +159,6 @@ def test_completer_comparison_has_a_hedges_g_interval():
 # ------------------------------------------------------------------------------------------
 # Wilson intervals
 # ------------------------------------------------------------------------------------------
-from statsmodels.stats.proportion import proportion_confint  # noqa: E402
-
-from spanalysis.change.proportions import proportion_table, wilson_interval  # noqa: E402
-
 
 def test_wilson_against_statsmodels_and_by_hand():
     count = np.array([0, 1, 5, 12, 81, 15, 40, 263])
@@ -202,10 +202,6 @@ def test_proportion_table_withholds_small_counts_and_complements():
 # ------------------------------------------------------------------------------------------
 # bootstrap kappa and alpha
 # ------------------------------------------------------------------------------------------
-from sklearn.metrics import cohen_kappa_score  # noqa: E402
-
-from spanalysis.qual import agreement as A  # noqa: E402
-
 
 def test_closed_forms_of_kappa_and_alpha_match_the_general_ones():
     rng = np.random.default_rng(1)

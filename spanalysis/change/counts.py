@@ -389,7 +389,6 @@ def change_by_session_band(scores: pd.DataFrame, scale_info: pd.DataFrame, parti
     for lo, hi in zip(bands, bands[1:] + [None]):
         labels.append(f"{lo}+" if hi is None else str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}")
     band = pd.cut(one["sessions"], bins=bands + [np.inf], right=False, labels=labels)
-    t_crit = lambda df: stats.t.ppf(1 - (1 - confidence) / 2, df)  # noqa: E731
     rows = []
     for lo, label in zip(bands, labels):
         d = one.loc[band == label, "change"].to_numpy(float)
@@ -398,7 +397,7 @@ def change_by_session_band(scores: pd.DataFrame, scale_info: pd.DataFrame, parti
                "change_ci_low": math.nan, "change_ci_high": math.nan,
                "small_group": n < min_cell_size}
         if n >= max(2, min_cell_size):
-            half = t_crit(n - 1) * d.std(ddof=1) / math.sqrt(n)
+            half = stats.t.ppf(1 - (1 - confidence) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)
             row.update(change_mean=d.mean(), change_ci_low=d.mean() - half,
                        change_ci_high=d.mean() + half)
         rows.append(row)

@@ -133,10 +133,15 @@ def _dav_ci(d_z, n, sd_diff, sd_av, confidence):
     whose denominator is the root mean square of the two SDs; here it is Lakens' (2013)
     average SD, so that the interval surrounds the d_av the tables show)."""
     low, high = _dz_ci(d_z, n, confidence)
+    return _rescale_dz_ci(low, high, sd_diff, sd_av)
+
+
+def _rescale_dz_ci(low, high, sd_diff, sd_av):
+    """d_z limits -> d_av limits (times sd_diff / sd_av; NaN where sd_av is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         sd_av = np.asarray(sd_av, dtype=float)
         ratio = np.where(sd_av > 0, np.asarray(sd_diff, dtype=float) / sd_av, np.nan)
-    return low * ratio, high * ratio
+    return np.asarray(low, dtype=float) * ratio, np.asarray(high, dtype=float) * ratio
 
 
 def _smd_ci(d, n1, n2, confidence):

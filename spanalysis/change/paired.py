@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from spanalysis.change.effects import (_dav_ci, _dz_ci, _smd_ci, _wilcoxon, hedges_j,
-                                       p_adjust_holm)
+from spanalysis.change.effects import (_dz_ci, _rescale_dz_ci, _smd_ci, _wilcoxon,
+                                       hedges_j, p_adjust_holm)
 from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_table,
                                      _resolve_pre_post, _scale_info, check_confidence,
                                      check_min_cell)
@@ -51,7 +51,8 @@ _WITHHELD = ["pre_mean", "pre_sd", "post_mean", "post_sd", "change_mean", "chang
 _COLUMNS = ["n_pairs", "n_baseline_only", "pre_mean", "pre_sd", "post_mean", "post_sd",
             "change_mean", "change_sd", "change_ci_low", "change_ci_high", "t", "df", "p",
             "p_holm", "wilcoxon_W", "wilcoxon_p", "d_z", "d_z_ci_low", "d_z_ci_high", "d_av",
-            "g_av", "d_av_ci_low", "d_av_ci_high", "g_av_ci_low", "g_av_ci_high", "direction", "improvement", "small_group", "scale_name", "confidence"]
+            "g_av", "d_av_ci_low", "d_av_ci_high", "g_av_ci_low", "g_av_ci_high", "direction",
+            "improvement", "small_group", "scale_name", "confidence"]
 
 
 def _paired_stats(pairs: pd.DataFrame, info: pd.DataFrame, by: str | None,
@@ -177,7 +178,8 @@ def _add_tests(out: pd.DataFrame, confidence: float) -> None:
     out["d_z_ci_low"], out["d_z_ci_high"] = _dz_ci(out["d_z"].to_numpy(), n, confidence)
     j = hedges_j(df)
     out["g_av"] = out["d_av"] * j
-    av_low, av_high = _dav_ci(out["d_z"].to_numpy(), n, sd_d, sd_av, confidence)
+    av_low, av_high = _rescale_dz_ci(out["d_z_ci_low"].to_numpy(),
+                                     out["d_z_ci_high"].to_numpy(), sd_d, sd_av)
     out["d_av_ci_low"], out["d_av_ci_high"] = av_low, av_high
     out["g_av_ci_low"], out["g_av_ci_high"] = av_low * j, av_high * j
 
