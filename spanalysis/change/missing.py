@@ -286,8 +286,15 @@ def _norm_imputer():
         def perturb_params(self, vname):       # the draw below perturbs its own parameters
             pass
 
+        fixed = False       # set when no other variable is imputed: the design never changes
+        _split = None
+
         def impute(self, vname):
-            y, x_obs, x_mis = self.get_split_data(vname)[:3]
+            if self.fixed and self._split is not None:
+                y, x_obs, x_mis = self._split
+            else:
+                y, x_obs, x_mis = self.get_split_data(vname)[:3]
+                self._split = (y, x_obs, x_mis)
             y = np.asarray(y, dtype=float).ravel()
             x_obs, x_mis = np.asarray(x_obs, dtype=float), np.asarray(x_mis, dtype=float)
             values = draw_norm(y, x_obs, x_mis, self.norm_rng)
@@ -332,6 +339,7 @@ def _mice(frame: pd.DataFrame, formula: str, incomplete: list[str], m: int,
         rhs = [t for t in terms if t not in (var, f"C({var})")]
         data.set_imputer(var, formula=" + ".join(rhs + (["post"] if var != "post" else [])))
     chained = bool(incomplete)
+    data.fixed = not chained
     if chained:
         data.update_all(BURN_IN)
     out = np.empty((len(frame), m))
