@@ -12,8 +12,10 @@ print emulation at the width of an A4 page less its margins (182 mm = 688 CSS px
 browser, and must have one H1, a link to the index (reports), no sideways scroll of the page,
 no table or figure cut off (on screen a wider table scrolls inside its own box, which lies
 within the page; in print it fits the page and nothing scrolls), no right-aligned or centred
-paragraph, list item, quote or text cell, figures that are SVG or PNG with at least twice the
-pixels they are shown at, and, in print, folded content (``<details>``) printed open.
+paragraph, list item, quote or text cell, figures that are SVG (on screen never shown under
+0.65 of their drawn size, so 10 pt labels stay at least 8.7 px; a wider one scrolls in its own
+box) or PNG with at least twice the pixels they are shown at, and, in print, folded content
+(``<details>``) printed open.
 
 The browser is Debian's ``chromium`` (``.ci/run`` installs it); Playwright never downloads
 one. Locally a missing browser skips these tests with the reason; in CI (``CI=true``) it is a
@@ -21,6 +23,7 @@ failure.
 """
 from __future__ import annotations
 
+import base64
 import io
 import os
 import shutil
@@ -231,6 +234,11 @@ LAYOUT_JS = r"""
     if (el.tagName === 'IMG') {
       if (!el.complete || el.naturalWidth === 0) problems.push(`image not shown: ${say(el)}`);
       const svg = el.src.startsWith('data:image/svg+xml');
+      const drawn = svg && atob(el.src.split(',')[1].slice(0, 1400))
+          .match(/<svg\b[^>]*?\swidth="([\d.]+)pt"/);
+      if (drawn && !opts.print && r.width < 0.64 * parseFloat(drawn[1]) * 96 / 72)
+        problems.push(`figure shown at ${Math.round(r.width)} px, under 0.65 of its drawn `
+                      + `${Math.round(parseFloat(drawn[1]) * 96 / 72)} px: ${say(el)}`);
       if (!svg && el.naturalWidth < 2 * r.width - 1)
         problems.push(`low-resolution figure (${el.naturalWidth} px shown at `
                       + `${Math.round(r.width)} px): ${say(el)}`);
@@ -296,7 +304,8 @@ def test_every_report_lays_out_on_desktop_phone_and_print(browser, reports):
 
 
 @pytest.mark.xfail(strict=True, reason="spanalysis/report/index.py: the sites table is not in "
-                   "a sideways-scrolling box, so the index scrolls sideways at 390 px")
+                   "a sideways-scrolling box, so the index scrolls sideways at 390 px, and its "
+                   "7.5-inch figure is shown at 0.37 of its size there")
 def test_the_index_lays_out_on_desktop_phone_and_print(browser, reports):
     assert _layout_problems(browser, [reports["out"] / "index.html"], index_link=False) == []
 
@@ -314,6 +323,11 @@ def test_the_layout_checks_find_each_problem(browser, tmp_path):
                  'center">a quote with words</td></tr></table>', "center-aligned text cell"),
         "clipped": ('<h1>A</h1><a href="index.html">i</a><div style="overflow:hidden;'
                     f'width:200px">{wide}</div>', "cut off by its container"),
+        "tiny_figure": ('<h1>A</h1><a href="index.html">i</a><img alt="a wide chart" src="'
+                        'data:image/svg+xml;base64,' + base64.b64encode(
+                            b'<svg xmlns="http://www.w3.org/2000/svg" width="720pt" '
+                            b'height="72pt"><rect width="10" height="10"/></svg>').decode()
+                        + '" style="max-width:100%">', "under 0.65 of its drawn"),
         # a closed <details> prints closed unless the stylesheet opens it (report.css does)
         "folded": ('<h1>A</h1><a href="index.html">i</a><details><summary>s</summary>'
                    '<p>folded words</p></details>', "folded content not printed"),

@@ -734,3 +734,27 @@ def test_palette_is_okabe_ito_and_change_categories_stay_apart_for_colour_blind_
         cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         assert {c.upper() for c in cycle} == OKABE_ITO
         assert matplotlib.rcParams["image.cmap"] == plotting.SEQUENTIAL_CMAP == "viridis"
+
+
+def test_wide_svg_figures_keep_legible_labels_on_a_phone():
+    from bs4 import BeautifulSoup
+
+    def svg_output(width_pt):
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_pt}pt" height="100pt">'
+               '<rect width="5" height="5"/></svg>')
+        return new_output("display_data", data={"image/svg+xml": svg, "text/plain": "<SVG>"},
+                          metadata={"image/svg+xml": {"alt": f"{width_pt} pt wide"}})
+
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[svg_output(720), svg_output(300)])])
+    soup = BeautifulSoup(_quiet_html(nb, title="t")[0], "html.parser")
+    wide, narrow = soup.find_all("img")
+    # 720 pt = 960 CSS px; 0.65 of it = 624 px, so 10 pt labels stay 8.7 px
+    assert render.MIN_FIGURE_SCALE == 0.65
+    assert wide["style"] == "min-width: 624px"
+    box = wide.parent
+    assert "sp-figure-scroll" in box["class"] and box["tabindex"] == "0"
+    assert box["role"] == "region" and box["aria-label"].startswith("Figure 1")
+    # 300 pt = 400 px: 0.65 of it (260 px) fits any phone, so no floor and no extra tab stop
+    assert not narrow.has_attr("style") and not narrow.parent.has_attr("tabindex")
+    css = (render.TEMPLATE_DIR / "spanalysis" / "report.css").read_text()
+    assert re.search(r"img\s*\{\s*min-width:\s*0\s*!important", css[css.index("@media print"):])

@@ -441,6 +441,7 @@ def _finalise(html: str, title: str = "") -> tuple[str, list[str]]:
     _label_images_and_tables(soup, notes)
     _one_h1(soup, title, notes)
     _scroll_boxes_and_alignment(soup)
+    _figure_floors(soup)
     _number_headings_and_fill_toc(soup, notes)
     return str(soup), notes
 
@@ -591,6 +592,44 @@ def _scroll_boxes_and_alignment(soup) -> None:
                                          "tabindex": "0",
                                          "aria-label": (label or f"Table {n}")[:160]})
         table.wrap(box)
+
+
+#: a figure is never shown smaller than this fraction of its drawn size (10 pt text stays
+#: 10 * 96/72 * 0.65 = 8.7 CSS px): a wider one scrolls sideways in its own box on a phone
+MIN_FIGURE_SCALE = 0.65
+_SVG_WIDTH = re.compile(r'<svg\b[^>]*?\swidth="([\d.]+)(pt|px)?"')
+
+
+def _figure_floors(soup) -> None:
+    """Step 6b. An SVG figure drawn wider than a phone's screen keeps at least
+    :data:`MIN_FIGURE_SCALE` of its size (``min-width``) so that its labels stay legible;
+    its box then scrolls sideways (focusable and labelled, like a table's). Print ignores the
+    floor: there it fits the page."""
+    import base64
+    import binascii
+
+    for n, img in enumerate(soup.find_all("img"), start=1):
+        src = img.get("src") or ""
+        if not src.startswith("data:image/svg+xml;base64,"):
+            continue
+        try:
+            head = base64.b64decode(src.split(",", 1)[1][:1400]).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            continue
+        found = _SVG_WIDTH.search(head)
+        if not found:
+            continue
+        width_px = float(found.group(1)) * (96 / 72 if found.group(2) != "px" else 1)
+        floor = round(width_px * MIN_FIGURE_SCALE)
+        if floor <= 320:          # fits the narrowest phones (320 px) as it is
+            continue
+        img["style"] = f"min-width: {floor}px"
+        box = img.parent
+        if box is not None and box.name == "div":
+            box["class"] = [*(box.get("class") or []), "sp-figure-scroll"]
+            box["tabindex"] = "0"
+            box["role"] = "region"
+            box["aria-label"] = f"Figure {n} (scrolls sideways on a narrow screen)"
 
 
 def _mark_number_cells(table) -> None:
