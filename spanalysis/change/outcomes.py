@@ -41,7 +41,9 @@ __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_tabl
            "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
            "holm_family_size", "FAMILY_RULE", "study_thresholds", "rc_settings",
-           "NOT_PAIRED"]
+           "NOT_PAIRED", "rc_cutoffs", "THRESHOLD_COLUMNS", "clinical_change_counts",
+           "JT_LABELS", "reliable_change_sensitivity", "SENSITIVITY_COLUMNS",
+           "sensitivity_counts"]
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
@@ -308,6 +310,9 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
     from spanalysis import instruments as ins
 
     info = study.scale_info.copy()
+    if "reliability_kind" not in info.columns:
+        info["reliability_kind"] = None
+    info["reliability_kind"] = info["reliability_kind"].astype(object)
     missing = info["reliability"].isna()
     if not missing.any():
         return info
@@ -322,19 +327,33 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
             info.at[i, "reliability_source"] = (
                 f"this study's Cronbach's alpha at {study.timepoints[0]} (n={int(row['n'])}); "
                 "no published value in the instrument definition")
+            info.at[i, "reliability_kind"] = "study_alpha"
     return info
 
 
 def reliable_change_table(study, instruments=None, confidence: float = 0.95, whole=None,
-                          pre=None, post=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          pre=None, post=None, basis: str = "test_retest"
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Individual reliable change ``(per person, summary)`` with the study's baseline SD and
     the published reliability, or the study's own alpha where none is published (see
     :func:`scale_info_with_study_reliability`); both are shown in every row.
 
+    ``basis`` (issue 23: 3): 'test_retest' (default) uses the published test-retest
+    reliability where the definition has one (WEMWBS 0.83, Tennant et al. 2007) and the
+    alpha elsewhere; 'alpha' uses the internal consistency throughout (the sensitivity
+    analysis, :func:`reliable_change_sensitivity`); 'published' is the same as
+    'test_retest'. ``reliability_basis`` says which, per row.
+
+    The clinical cut-off (Jacobson & Truax 1991) takes the referred population from the
+    study's own scores at ``pre`` and the functional one from the definition's reference
+    norm where it has an SD (criterion c), else there is none (said in ``cutoff_source``); see
+    :func:`spanalysis.change.reliable.clinical_criterion`. ``jt_category`` and the summary's
+    ``n_recovered, n_improved, n_unchanged, n_deteriorated`` follow from it.
+
     ``whole``: the whole study when ``study`` is one site of it (``Study.for_site``). The SD,
-    the reliability and so the threshold are then the whole study's (:func:`study_thresholds`,
-    computed once from everyone), never re-estimated from the site, so a person's category
-    is the same in every report (issue 19: 5).
+    the reliability, the cut-off and so the threshold are then the whole study's
+    (:func:`study_thresholds`, computed once from everyone), never re-estimated from the
+    site, so a person's category is the same in every report (issue 19: 5).
 
     ``pre``, ``post``: the two time points (default first and last); the SD is then the
     study's SD at ``pre`` (labelled so)."""
@@ -342,21 +361,33 @@ def reliable_change_table(study, instruments=None, confidence: float = 0.95, who
     info = scale_info_with_study_reliability(study)
     scores = questionnaire_scores(study, instruments)
     if whole is None or whole is study:
-        rc = change.reliable_change(scores, info, confidence=confidence,
-                                    timepoints=study.timepoints, pre=pre, post=post)
+        rc = change.reliable_change(scores, info, reliability=_basis(basis),
+                                    confidence=confidence, timepoints=study.timepoints,
+                                    pre=pre, post=post, dysfunctional="baseline")
         _label_sd(rc, study, pre)
     else:
-        settings = study_thresholds(whole, instruments, confidence, pre=pre, post=post)
+        settings = study_thresholds(whole, instruments, confidence, pre=pre, post=post,
+                                    basis=basis)
         sd, reliability = rc_settings(settings)
         rc = change.reliable_change(scores, info, sd=sd, reliability=reliability,
                                     confidence=confidence, timepoints=study.timepoints,
-                                    pre=pre, post=post)
+                                    pre=pre, post=post, dysfunctional=rc_cutoffs(settings))
         keyed = settings.set_index(["instrument", "scale"])
         at = pd.MultiIndex.from_arrays([rc["instrument"].astype(str), rc["scale"].astype(str)])
-        for col in ("sd_source", "reliability_source"):
+        for col in ("sd_source", "reliability_source", "reliability_basis", "cutoff_source"):
             rc[col] = keyed[col].reindex(at).to_numpy(object)
     summary = change.reliable_change_summary(rc, min_cell_size=study.min_cell_size)
     return rc, summary
+
+
+_BASES = {"test_retest": "test_retest", "alpha": "alpha", "published": "published"}
+
+
+def _basis(basis) -> str:
+    if basis not in _BASES:
+        raise InputError("unknown reliability basis", column="basis", value=basis,
+                         expected="'test_retest', 'alpha' or 'published'")
+    return _BASES[basis]
 
 
 def _label_sd(rc: pd.DataFrame, study, pre: str) -> None:
@@ -365,24 +396,34 @@ def _label_sd(rc: pd.DataFrame, study, pre: str) -> None:
     if pre != study.timepoints[0] and len(rc):
         rc["sd_source"] = rc["sd_source"].astype(str).str.replace(
             "study baseline SD", f"study SD at {pre}", regex=False)
+        rc["cutoff_source"] = rc["cutoff_source"].astype(str).str.replace(
+            "this study's baseline", f"this study's scores at {pre}", regex=False)
+
+
+#: the columns of :func:`study_thresholds`
+THRESHOLD_COLUMNS = ["instrument", "scale", "sd_used", "sd_source", "reliability_used",
+                     "reliability_source", "threshold", "reliability_basis", "cutoff",
+                     "cutoff_criterion", "cutoff_source", "dys_mean_used", "dys_sd_used"]
 
 
 def study_thresholds(whole, instruments=None, confidence: float = 0.95, pre=None,
-                     post=None) -> pd.DataFrame:
+                     post=None, basis: str = "test_retest") -> pd.DataFrame:
     """The reliable-change settings of each scale, computed once from the whole study:
     ``instrument, scale, sd_used, sd_source, reliability_used, reliability_source,
-    threshold`` (Jacobson & Truax 1991; as :func:`reliable_change_table` on the whole study).
+    threshold`` (Jacobson & Truax 1991; as :func:`reliable_change_table` on the whole study),
+    then ``reliability_basis, cutoff, cutoff_criterion, cutoff_source, dys_mean_used,
+    dys_sd_used`` (the clinical cut-off and the referred population behind it).
     Site reports use these, so that a threshold never comes from one site's own SD.
-    ``pre``, ``post`` as for :func:`reliable_change_table` (the SD is the one at ``pre``)."""
+    ``pre``, ``post``, ``basis`` as for :func:`reliable_change_table` (the SD is the one at
+    ``pre``)."""
     pre, post = time_pair(whole, pre, post)
     rc = change.reliable_change(questionnaire_scores(whole, instruments),
                                 scale_info_with_study_reliability(whole),
-                                confidence=confidence, timepoints=whole.timepoints,
-                                pre=pre, post=post)
+                                reliability=_basis(basis), confidence=confidence,
+                                timepoints=whole.timepoints, pre=pre, post=post,
+                                dysfunctional="baseline")
     _label_sd(rc, whole, pre)
-    cols = ["instrument", "scale", "sd_used", "sd_source", "reliability_used",
-            "reliability_source", "threshold"]
-    out = rc[cols].drop_duplicates(["instrument", "scale"]).reset_index(drop=True)
+    out = rc[THRESHOLD_COLUMNS].drop_duplicates(["instrument", "scale"]).reset_index(drop=True)
     for k in ("instrument", "scale"):
         out[k] = out[k].astype(str)
     return out
@@ -401,6 +442,18 @@ def rc_settings(thresholds: pd.DataFrame, published_only: bool = False) -> tuple
                    zip(keys, thresholds["reliability_used"], own)
                    if np.isfinite(v) and not (published_only and study_alpha)}
     return sd, reliability
+
+
+def rc_cutoffs(thresholds: pd.DataFrame) -> dict:
+    """``{(instrument, scale): (mean, sd, source)}`` of the referred population in a
+    :func:`study_thresholds` table, for the ``dysfunctional=`` argument of
+    :func:`spanalysis.change.reliable_change` (a site report uses the whole study's)."""
+    if "dys_mean_used" not in thresholds.columns:
+        return {}
+    return {(i, s): (float(m), float(sd), "referred: the whole study's baseline")
+            for i, s, m, sd in zip(thresholds["instrument"], thresholds["scale"],
+                                   thresholds["dys_mean_used"], thresholds["dys_sd_used"])
+            if np.isfinite(m) and np.isfinite(sd)}
 
 
 def attrition_sensitivity(study, instruments=None, confidence: float = 0.95, pre=None,
@@ -455,6 +508,94 @@ def reliable_change_counts(summary: pd.DataFrame) -> pd.DataFrame:
                                                            classified["scale"])])
     table["Total"] = table.sum(axis=1)
     table.index.name = "scale"
+    return table.astype(int)
+
+
+#: Jacobson & Truax's four categories, as :func:`clinical_change_counts` labels them
+JT_LABELS = {"recovered": "recovered", "improved": "improved (not recovered)",
+             "unchanged": "unchanged", "deteriorated": "deteriorated"}
+
+
+def clinical_change_counts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Jacobson & Truax's four categories (recovered, improved, unchanged, deteriorated) as a
+    count table, one row per scale with a clinical cut-off, ``Total`` last; like
+    :func:`reliable_change_counts`, ready for disclosure control as one table
+    (``spanalysis.privacy.disclosure.suppress_counts(table, k, totals="column")``). The row
+    label names the criterion (c or a). Scales without a cut-off have no row: say so with
+    the summary's ``cutoff_source``."""
+    have = summary[summary["cutoff"].notna() & summary["threshold"].notna()] \
+        if "cutoff" in summary.columns else summary.iloc[:0]
+    table = pd.DataFrame({label: have[f"n_{cat}"].astype(int).to_numpy()
+                          for cat, label in JT_LABELS.items()},
+                         index=[f"{i} {s} (criterion {c})" for i, s, c in
+                                zip(have["instrument"], have["scale"],
+                                    have["cutoff_criterion"])])
+    table["Total"] = table.sum(axis=1)
+    table.index.name = "scale"
+    return table.astype(int)
+
+
+#: columns of :func:`reliable_change_sensitivity`
+SENSITIVITY_COLUMNS = ["instrument", "scale", "analysis", "reliability_basis",
+                       "reliability_used", "reliability_source", "threshold", "n",
+                       "n_reliable_improvement", "n_no_reliable_change",
+                       "n_reliable_deterioration", "n_recovered", "n_improved", "n_unchanged",
+                       "n_deteriorated", "small_group", "note"]
+
+
+def reliable_change_sensitivity(study, instruments=None, confidence: float = 0.95,
+                                whole=None, pre=None, post=None) -> pd.DataFrame:
+    """Reliable change under the main reliability and under the other kind (issue 23: 3).
+
+    Two rows per scale (:data:`SENSITIVITY_COLUMNS`): ``analysis`` 'main' (the published
+    test-retest reliability where there is one, else the alpha: :func:`reliable_change_table`
+    with ``basis='test_retest'``) and 'sensitivity' (the other kind: Cronbach's alpha where
+    the main analysis used test-retest; test-retest where it used an alpha, which for every
+    built-in but WEMWBS is not published, so the row has no counts and ``note`` says
+    "test-retest reliability not published"). Counts go through the disclosure rule when
+    shown (:func:`sensitivity_counts`)."""
+    _, main = reliable_change_table(study, instruments, confidence, whole, pre, post,
+                                    basis="test_retest")
+    _, alt = reliable_change_table(study, instruments, confidence, whole, pre, post,
+                                   basis="alpha")
+    main = main.assign(analysis="main", note="")
+    alt = alt.set_index(["instrument", "scale"])
+    rows = []
+    for _, r in main.iterrows():          # one row per scale: a handful
+        key = (r["instrument"], r["scale"])
+        if r["reliability_basis"] == "test_retest" and key in alt.index:
+            other = alt.loc[key].copy()
+            other["instrument"], other["scale"] = key
+            other["analysis"], other["note"] = "sensitivity", (
+                "Cronbach's alpha in place of the test-retest reliability")
+        else:
+            other = pd.Series({"instrument": key[0], "scale": key[1],
+                               "analysis": "sensitivity", "reliability_basis": "test_retest",
+                               "reliability_used": np.nan,
+                               "reliability_source": "not published", "threshold": np.nan,
+                               "n": r["n"], "small_group": r["small_group"],
+                               "note": "test-retest reliability not published"})
+        rows += [r, other]
+    out = pd.DataFrame(rows).reindex(columns=SENSITIVITY_COLUMNS).reset_index(drop=True)
+    counts = [c for c in SENSITIVITY_COLUMNS if c.startswith("n_")]
+    out[counts] = out[counts].astype("Float64").astype("Int64")
+    out.loc[out["threshold"].isna(), counts] = pd.NA    # no reliability: nothing classified
+    return out
+
+
+def sensitivity_counts(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """The three reliable-change categories of a :func:`reliable_change_sensitivity` table
+    as one count table (rows: scale and reliability, e.g. 'wemwbs total: test_retest 0.83';
+    ``Total`` last), for disclosure control as one table. Rows with no reliability are
+    left out (their ``note`` says why)."""
+    have = sensitivity[sensitivity["threshold"].notna()]
+    table = pd.DataFrame({label: have[f"n_{label.replace(' ', '_')}"].astype(int).to_numpy()
+                          for label in RC_CATEGORIES},
+                         index=[f"{i} {s}: {b} {r:g}" for i, s, b, r in
+                                zip(have["instrument"], have["scale"],
+                                    have["reliability_basis"], have["reliability_used"])])
+    table["Total"] = table.sum(axis=1)
+    table.index.name = "scale and reliability"
     return table.astype(int)
 
 

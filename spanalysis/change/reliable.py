@@ -20,8 +20,12 @@ from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_t
                                      check_confidence, check_min_cell)
 from spanalysis.errors import InputError
 
-__all__ = ["reliable_change_threshold", "clinical_cutoffs", "reliable_change",
+__all__ = ["reliable_change_threshold", "clinical_cutoffs", "clinical_criterion",
+           "reliability_choice", "jacobson_truax_category", "JT_CATEGORIES", "reliable_change",
            "reliable_change_summary"]
+
+#: Jacobson & Truax's (1991) four categories of individual change, in order
+JT_CATEGORIES = ["recovered", "improved", "unchanged", "deteriorated"]
 
 
 def reliable_change_threshold(sd, reliability, confidence: float = 0.95):
@@ -117,6 +121,194 @@ def clinical_cutoffs(scale_info: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def clinical_criterion(func_mean, func_sd, dys_mean, dys_sd, direction, fallback="a"):
+    """The Jacobson-Truax cut-off to use, and which criterion it is.
+
+    Parameters
+    ----------
+    func_mean, func_sd, dys_mean, dys_sd : array-like
+        Functional (norm) and dysfunctional (referred) population means and SDs; NaN where
+        unknown.
+    direction : array-like of 'higher' / 'lower'
+        Which direction is better.
+    fallback : 'a' or None
+        Criterion a where c cannot be computed ('a', default here), or no cut-off (None).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The cut-off, and its criterion ('c', 'a' or None).
+
+    Notes
+    -----
+    c = (SD_dys M_func + SD_func M_dys) / (SD_dys + SD_func) when both distributions are
+    known: the point equally far, in SD units, from the two means (Jacobson & Truax 1991,
+    p. 13, their preferred criterion when norms exist). Without a functional norm that has an
+    SD, criterion a: two SDs beyond the dysfunctional mean, towards health (M_dys + 2 SD_dys
+    when higher is better, M_dys - 2 SD_dys when lower is better), the only criterion that
+    needs no norm (same page). Criterion b (two SDs inside the functional distribution) is
+    never a fall-back here: it ignores the referred sample, which a before-after study always
+    has; :func:`clinical_cutoffs` gives it.
+
+    Examples
+    --------
+    >>> cut, which = clinical_criterion([49.4], [8.96], [40.0], [9.0], ["higher"])
+    >>> round(float(cut[0]), 3), which[0]
+    (44.71, 'c')
+    >>> cut, which = clinical_criterion([float("nan")], [float("nan")], [40.0], [9.0],
+    ...                                 ["higher"])
+    >>> float(cut[0]), which[0]
+    (58.0, 'a')
+    """
+    fm, fs, dm, ds = (np.asarray(v, dtype=float) for v in (func_mean, func_sd, dys_mean,
+                                                           dys_sd))
+    worse = -np.asarray(_better_sign(pd.Series(np.asarray(direction, dtype=object))), float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (ds * fm + fs * dm) / (ds + fs)
+    a = dm - worse * 2 * ds
+    has_c = np.isfinite(c)
+    has_a = ~has_c & np.isfinite(a) & (fallback == "a")
+    cut = np.where(has_c, c, np.where(has_a, a, np.nan))
+    which = np.where(has_c, "c", np.where(has_a, "a", None)).astype(object)
+    which[~(has_c | has_a)] = None
+    return cut, which
+
+
+def jacobson_truax_category(category, pre_functional, post_functional, has_cutoff):
+    """Jacobson & Truax's four categories from the reliable-change category and the side of
+    the cut-off before and after.
+
+    'recovered': a reliable improvement that crossed from the dysfunctional to the functional
+    side; 'improved': a reliable improvement that did not (including people who started on
+    the functional side, who cannot recover); 'unchanged': no reliable change;
+    'deteriorated': a reliable deterioration (Jacobson & Truax 1991, p. 16). None where there
+    is no cut-off or no reliable-change category.
+
+    >>> jacobson_truax_category(np.array(["reliable improvement", "reliable improvement",
+    ...     "no reliable change", "reliable deterioration"], dtype=object),
+    ...     np.array([False, True, False, True]), np.array([True, True, False, False]),
+    ...     np.array([True, True, True, True])).tolist()
+    ['recovered', 'improved', 'unchanged', 'deteriorated']
+    """
+    category = np.asarray(category, dtype=object)
+    pre_f, post_f = np.asarray(pre_functional, bool), np.asarray(post_functional, bool)
+    improved = category == "reliable improvement"
+    out = np.select([improved & ~pre_f & post_f, improved, category == "no reliable change",
+                     category == "reliable deterioration"], JT_CATEGORIES, "").astype(object)
+    out[(out == "") | ~np.asarray(has_cutoff, bool) | pd.isna(category)] = None
+    return out
+
+
+_BASIS = {"cronbach_alpha": "cronbach_alpha", "test_retest": "test_retest",
+          "other": "other", "study_alpha": "study_alpha"}
+
+
+def reliability_choice(info: pd.DataFrame, reliability) -> tuple[pd.Series, pd.Series,
+                                                                  pd.Series]:
+    """``(value, source, basis)`` per scale of ``info`` for the ``reliability=`` choice of
+    :func:`reliable_change`. ``basis``: 'test_retest', 'cronbach_alpha', 'study_alpha' (the
+    study's own alpha, labelled by :mod:`spanalysis.change.outcomes`), 'other', 'not stated'
+    (a published value of unstated kind), 'given' (a number or mapping) or 'not published'
+    (no value of the kind asked for: no reliable change is classified, nothing is guessed).
+    """
+    keys = info[_KEYS]
+    kind = (info["reliability_kind"] if "reliability_kind" in info.columns
+            else pd.Series(None, index=info.index, dtype=object)).astype(object)
+    retest = (info["test_retest"].astype(float) if "test_retest" in info.columns
+              else pd.Series(np.nan, index=info.index))
+    retest_src = (info["test_retest_source"] if "test_retest_source" in info.columns
+                  else pd.Series(None, index=info.index, dtype=object)).astype(object)
+    rel = info["reliability"].astype(float)
+    rel_src = info["reliability_source"].astype(object).where(
+        info["reliability_source"].notna(), "published (source not given)")
+    basis = pd.Series([_BASIS.get(k, "not stated") if isinstance(k, str) else "not stated"
+                       for k in kind], index=info.index, dtype=object)
+    if isinstance(reliability, str) and reliability in ("test_retest", "published"):
+        use = retest.notna()
+        rel = rel.where(~use, retest)
+        rel_src = rel_src.where(~use, retest_src.where(retest_src.notna(),
+                                                       "published (source not given)"))
+        basis = basis.where(~use, "test_retest")
+    elif isinstance(reliability, str) and reliability == "alpha":
+        rel = rel.where(kind != "test_retest")
+    basis = basis.where(rel.notna(), "not published")
+    rel_src = rel_src.where(rel.notna(), "not available")
+    if isinstance(reliability, str) and reliability in ("test_retest", "alpha"):
+        reliability = "published"
+    value, source = _per_scale(reliability, rel, rel_src, keys, "reliability",
+                               {"published": 0})
+    if not (isinstance(reliability, str) or reliability is None):
+        basis = pd.Series(np.where(value.notna(), "given", "not published"), dtype=object)
+    return (value.reset_index(drop=True), source.reset_index(drop=True),
+            basis.reset_index(drop=True))
+
+
+def _cutoff_settings(pairs: pd.DataFrame, info: pd.DataFrame, dysfunctional,
+                     functional, fallback) -> pd.DataFrame:
+    """Per scale: the clinical cut-off, its criterion and its source (see
+    :func:`reliable_change`, :func:`clinical_criterion`)."""
+    if fallback not in (None, "a"):
+        raise InputError("unknown cut-off fall-back", column="cutoff_fallback",
+                         value=fallback, expected="None or 'a'")
+    for name, value, allowed in (("dysfunctional", dysfunctional, ("published", "baseline")),
+                                 ("functional", functional, ("published",))):
+        if not ((isinstance(value, str) and value in allowed) or
+                (name == "dysfunctional" and isinstance(value, Mapping))):
+            raise InputError(f"unknown choice for {name}", column=name, value=value,
+                             expected=" or ".join(repr(a) for a in allowed))
+    keys = info[_KEYS].reset_index(drop=True)
+    fm, fs = info["func_mean"].to_numpy(float), info["func_sd"].to_numpy(float)
+    from_clinical = np.isfinite(fm) & np.isfinite(fs)
+    norm_ok = np.isfinite(info["norm_mean"].to_numpy(float)) & np.isfinite(
+        info["norm_sd"].to_numpy(float))
+    use_norm = ~from_clinical & norm_ok
+    fm = np.where(use_norm, info["norm_mean"].to_numpy(float), fm)
+    fs = np.where(use_norm, info["norm_sd"].to_numpy(float), fs)
+    clin_src = info["clinical_source"].astype(object).to_numpy()
+    norm_src = info["norm_source"].astype(object).to_numpy()
+    func_src = np.where(from_clinical, "functional norm: " + pd.Series(clin_src).astype(str),
+                        np.where(use_norm, "functional norm: "
+                                 + pd.Series(norm_src).astype(str), None))
+    if isinstance(dysfunctional, Mapping):
+        given = [dysfunctional.get(k, (math.nan, math.nan, None))
+                 for k in zip(keys["instrument"], keys["scale"])]
+        dm = np.array([g[0] for g in given], dtype=float)
+        ds = np.array([g[1] for g in given], dtype=float)
+        dys_src = np.array([g[2] if len(g) > 2 else "referred: given" for g in given],
+                           dtype=object)
+    elif dysfunctional == "baseline":
+        base = pairs.groupby(_KEYS)["pre"].agg(["mean", "std", "count"]).reindex(
+            pd.MultiIndex.from_frame(keys))
+        dm, ds = base["mean"].to_numpy(float), base["std"].to_numpy(float)
+        dys_src = np.array([f"referred: this study's baseline (n={int(n)})"
+                            for n in base["count"].fillna(0)], dtype=object)
+    else:
+        dm, ds = info["dys_mean"].to_numpy(float), info["dys_sd"].to_numpy(float)
+        dys_src = np.where(np.isfinite(dm), "referred: " + pd.Series(clin_src).astype(str),
+                           None)
+    cut, which = clinical_criterion(fm, fs, dm, ds, info["direction"].to_numpy(object),
+                                    fallback)
+    source = np.array([_cutoff_source(w, f, d) for w, f, d in zip(which, func_src, dys_src)],
+                      dtype=object)
+    out = keys.copy()
+    out["cutoff"], out["cutoff_criterion"], out["cutoff_source"] = cut, which, source
+    out["dys_mean_used"], out["dys_sd_used"] = dm, ds
+    out["cutoff_c"] = np.where(which == "c", cut, np.nan)
+    return out
+
+
+def _cutoff_source(which, func_src, dys_src) -> str:
+    """The cut-off's criterion and sources in words (or why there is none)."""
+    if which == "c":
+        return f"criterion c (Jacobson & Truax 1991); {func_src}; {dys_src}"
+    if which == "a":
+        return (f"criterion a (Jacobson & Truax 1991): no functional norm with an SD "
+                f"published; {dys_src}")
+    if not func_src:
+        return "no cut-off: no functional norm with an SD published"
+    return "no cut-off: no referred (dysfunctional) mean and SD given"
+
+
 def _per_scale(value, default: pd.Series, default_source: pd.Series, keys: pd.DataFrame,
                name: str, keywords: dict) -> tuple[pd.Series, pd.Series]:
     """Resolve an SD / reliability / MID choice to one value and one source per scale."""
@@ -144,7 +336,8 @@ def _per_scale(value, default: pd.Series, default_source: pd.Series, keys: pd.Da
 
 def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline",
                     reliability="published", mid="published", confidence: float = 0.95,
-                    pre=None, post=None, timepoints=None) -> pd.DataFrame:
+                    pre=None, post=None, timepoints=None, dysfunctional="published",
+                    functional="published", cutoff_fallback=None) -> pd.DataFrame:
     """Each person's change judged against the reliable change index and the MID.
 
     Parameters
@@ -155,14 +348,30 @@ def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline
         'baseline' (default): the SD of all baseline scores in the study (everyone with a
         baseline score, including those lost to follow-up); 'norm': ``norm_sd`` from
         ``scale_info``; a number (applied to every scale) or ``{(instrument, scale): sd}``.
-    reliability : 'published', float or mapping
-        'published' (default): ``reliability`` from ``scale_info``; or a number / mapping.
+    reliability : 'published', 'test_retest', 'alpha', float or mapping
+        'published' (default; 'test_retest' is the same): the published test-retest value
+        (``test_retest``) where there is one (issue 23: 3), else ``reliability`` (so just
+        ``reliability`` when ``scale_info`` has no ``test_retest`` column); 'alpha':
+        ``reliability`` unless its ``reliability_kind`` is test-retest (the
+        internal-consistency sensitivity analysis); or a number / mapping.
+        ``reliability_basis`` says which was used (:func:`reliability_choice`).
     mid : 'published', float, mapping or None
         Minimal important difference; 'published' uses ``scale_info.mid``.
     confidence : float
         Sets z in the reliable-change criterion (0.95 -> 1.96).
     pre, post, timepoints
         As for :func:`paired_change`.
+    dysfunctional, functional : 'published' or 'baseline' / 'published'
+        The two populations of the clinical cut-off (:func:`clinical_criterion`):
+        'published' takes ``dys_*`` / ``func_*`` from ``scale_info`` (the functional side
+        falls back to the reference norm, ``norm_mean``/``norm_sd``, when it has an SD);
+        ``dysfunctional='baseline'`` takes the mean and SD of the study's own baseline scores
+        (the referred sample, as Jacobson & Truax 1991 did); or a mapping
+        ``{(instrument, scale): (mean, sd, source)}`` (a site report: the whole study's).
+    cutoff_fallback : None or 'a'
+        Without a functional norm that has an SD there is no cut-off (None, default); 'a'
+        uses criterion a there (two referred SDs towards health), which needs no norm but
+        does not show that anyone reached the functional range.
 
     Returns
     -------
@@ -177,7 +386,12 @@ def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline
         functional and dysfunctional norms exist, or the person already started on the
         functional side), and, shown on every row so the choice is never hidden,
         ``sd_used, sd_source, reliability_used, reliability_source, threshold`` (raw change
-        needed), ``mid_used, mid_source, cutoff_c, direction, confidence``.
+        needed), ``mid_used, mid_source, cutoff_c, direction, confidence``; then
+        ``reliability_basis``, ``cutoff`` (the cut-off used), ``cutoff_criterion`` ('c', 'a'
+        or None), ``cutoff_source`` and ``jt_category`` ('recovered', 'improved',
+        'unchanged', 'deteriorated'; missing without a cut-off or a reliability; see
+        :func:`jacobson_truax_category`), ``dys_mean_used, dys_sd_used`` (the referred
+        population's mean and SD). ``clinically_significant`` uses ``cutoff``.
 
     Notes
     -----
@@ -207,6 +421,8 @@ def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline
     info = _scale_info(scale_info, pairs)
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     params = _settings(pairs, info, sd, reliability, mid, z)
+    params = params.merge(_cutoff_settings(pairs, info, dysfunctional, functional,
+                                           cutoff_fallback), on=_KEYS)
     rc = pairs[pairs["pre"].notna() & pairs["post"].notna()].merge(params, on=_KEYS,
                                                                    how="left")
     _classify(rc, z)
@@ -214,7 +430,9 @@ def reliable_change(scores: pd.DataFrame, scale_info: pd.DataFrame, sd="baseline
     columns = ["participant_id", "instrument", "scale", "pre", "post", "change", "rci",
                "category", "exceeds_mid", "worse_by_mid", "clinically_significant", "sd_used",
                "sd_source", "reliability_used", "reliability_source", "threshold", "mid_used",
-               "mid_source", "cutoff_c", "direction", "confidence"]
+               "mid_source", "cutoff_c", "direction", "confidence", "reliability_basis",
+               "cutoff", "cutoff_criterion", "cutoff_source", "jt_category", "dys_mean_used",
+               "dys_sd_used"]
     return rc[columns].sort_values(_KEYS + ["participant_id"], kind="stable") \
                       .reset_index(drop=True)
 
@@ -236,11 +454,7 @@ def _settings(pairs: pd.DataFrame, info: pd.DataFrame, sd, reliability, mid,
     else:
         sd_val, sd_src = _per_scale(sd, base_sd, base_src, keys, "sd", {"baseline": 0,
                                                                         "norm": 0})
-    rel_src = info["reliability_source"].astype(object).where(
-        info["reliability_source"].notna(), "published (source not given)")
-    rel_src = rel_src.where(info["reliability"].notna(), "not available")
-    rel_val, rel_src = _per_scale(reliability, info["reliability"], rel_src, keys,
-                                  "reliability", {"published": 0})
+    rel_val, rel_src, basis = reliability_choice(info, reliability)
     mid_src = info["mid_source"].astype(object).where(info["mid_source"].notna(),
                                                       "published (source not given)")
     mid_src = mid_src.where(info["mid"].notna(), "no MID published")
@@ -263,12 +477,12 @@ def _settings(pairs: pd.DataFrame, info: pd.DataFrame, sd, reliability, mid,
     params["sd_source"] = sd_src.to_numpy(object)
     params["reliability_used"] = rel_val.to_numpy(float)
     params["reliability_source"] = rel_src.to_numpy(object)
+    params["reliability_basis"] = basis.to_numpy(object)
     s_diff = params["sd_used"] * np.sqrt(2.0) * np.sqrt(1.0 - params["reliability_used"])
     params["threshold"] = z * s_diff
     params["s_diff"] = s_diff
     params["mid_used"] = mid_val.to_numpy(float)
     params["mid_source"] = mid_src.to_numpy(object)
-    params["cutoff_c"] = clinical_cutoffs(info)["c"].to_numpy(float)
     params["direction"] = info["direction"].to_numpy(object)
     return params
 
@@ -293,13 +507,16 @@ def _classify(rc: pd.DataFrame, z: float) -> None:
     rc["worse_by_mid"] = pd.array(np.where(has_mid, -gain >= rc["mid_used"], False),
                                   dtype="boolean")
     rc.loc[~has_mid, ["exceeds_mid", "worse_by_mid"]] = pd.NA
-    # Functional side of c: above it when higher is better, below it when lower is better.
-    c = rc["cutoff_c"].to_numpy()
+    # Functional side of the cut-off: above it when higher is better, below it when lower
+    # is better.
+    c = rc["cutoff"].to_numpy(float)
     pre_functional = (rc["pre"].to_numpy() - c) * sign > 0
     post_functional = (rc["post"].to_numpy() - c) * sign > 0
     clin = pd.array((category == "reliable improvement") & post_functional, dtype="boolean")
     clin[np.isnan(c) | pre_functional | pd.isna(category)] = pd.NA
     rc["clinically_significant"] = clin
+    rc["jt_category"] = jacobson_truax_category(category, pre_functional, post_functional,
+                                                ~np.isnan(c))
 
 
 def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
@@ -331,6 +548,10 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
         pct_clinically_significant`` (of the eligible), then the settings ``sd_used,
         sd_source, reliability_used, reliability_source, threshold, mid_used, mid_source,
         cutoff_c, confidence`` and ``small_group``. Percentages are of ``n`` (0-100).
+        When ``rc`` has them (:func:`reliable_change` does), then ``reliability_basis,
+        cutoff, cutoff_criterion, cutoff_source`` and Jacobson & Truax's four categories
+        ``n_recovered, n_improved, n_unchanged, n_deteriorated`` (missing, not 0, where no
+        cut-off exists) and ``n_jt_classified``.
 
     Examples
     --------
@@ -396,4 +617,20 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
                                               "mid_source", "cutoff_c", "confidence"]].first()
     out = out.join(settings)
     out["small_group"] = out["n"] < min_cell_size
+    if {"jt_category", "cutoff", "reliability_basis"} <= set(data.columns):
+        out = out.join(_jt_counts(data, keys))
     return out.reset_index()
+
+
+def _jt_counts(data: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: the settings of the clinical cut-off and the four Jacobson-Truax counts
+    (missing where the scale has no cut-off)."""
+    grouped = data.groupby(keys, sort=True)
+    out = grouped[["reliability_basis", "cutoff", "cutoff_criterion", "cutoff_source"]].first()
+    for cat in JT_CATEGORIES:
+        out[f"n_{cat}"] = grouped["jt_category"].agg(lambda c, cat=cat: int((c == cat).sum()))
+    out["n_jt_classified"] = grouped["jt_category"].agg(lambda c: int(c.notna().sum()))
+    none = out["cutoff"].isna() | grouped["threshold"].first().isna()
+    for col in [f"n_{c}" for c in JT_CATEGORIES] + ["n_jt_classified"]:
+        out[col] = out[col].astype("Int64").mask(none)
+    return out
