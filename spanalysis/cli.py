@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the earlier time point (default: the study's first)")
     p.add_argument("--post", default=None, metavar="TIMEPOINT",
                    help="the later time point (default: the study's last)")
+    p.add_argument("--missing", default="mi", choices=["mi", "completers", "bocf"],
+                   help="missing follow-ups: mi (multiple imputation, the primary analysis; "
+                        "completers and BOCF rows beside it), completers (paired change of "
+                        "the people with both scores, with effect sizes; --by works here), "
+                        "bocf (baseline carried forward)")
     p.set_defaults(func=_change)
 
     p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
@@ -202,11 +207,26 @@ def _change(args) -> int:
     if args.by is not None and args.by not in study.participants.columns:
         raise InputError("no such participants column to group by", value=args.by,
                          expected="one of " + ", ".join(study.participants.columns))
+    if args.by is not None and args.missing != "completers":
+        raise InputError("--by compares groups of completers", column="--missing",
+                         value=args.missing, expected="--missing completers with --by")
     pre, post = outcomes.time_pair(study, args.pre, args.post)   # checked before any work
-    table = outcomes.change_table(study, args.instruments, args.confidence, by=args.by,
-                                  pre=pre, post=post)
+    if args.missing == "completers":
+        table = outcomes.change_table(study, args.instruments, args.confidence, by=args.by,
+                                      pre=pre, post=post)
+        what = "completers' change"
+    else:
+        from spanalysis.change import missing
+
+        outcomes.change_table(study, args.instruments, args.confidence, pre=pre, post=post)
+        table = missing.change_by_missing(study, args.instruments, args.missing,
+                                          args.confidence, pre, post, sensitivity=True)
+        what = {"mi": "change under multiple imputation (completers and BOCF beside it)",
+                "bocf": "change with baseline carried forward (MI and completers beside it)"
+                }[args.missing]
     path = write_table(table, args.out)
-    print(f"wrote change from {pre} to {post} for {len(table)} scale(s)"
+    scales = table[["instrument", "scale"]].drop_duplicates().shape[0] if len(table) else 0
+    print(f"wrote {what} from {pre} to {post} for {scales} scale(s)"
           f"{' by ' + args.by if args.by else ''} to {path}")
     return 0
 

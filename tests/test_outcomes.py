@@ -85,12 +85,52 @@ def test_unknown_instrument_is_a_clear_error(demo):
 
 def test_change_command(tmp_path, capsys):
     out = tmp_path / "change.csv"
-    assert main(["change", str(DEMO), "--out", str(out), "--by", "site"]) == 0
+    assert main(["change", str(DEMO), "--out", str(out), "--by", "site",
+                 "--missing", "completers"]) == 0
     table = pd.read_csv(out)
     assert set(table["site"]) == set(load_study(DEMO).sites)
-    assert main(["change", str(DEMO), "--out", str(out), "--by", "sight"]) == 2
+    assert main(["change", str(DEMO), "--out", str(out), "--by", "sight",
+                 "--missing", "completers"]) == 2
     assert "no such participants column" in capsys.readouterr().err
     assert main(["change", str(DEMO), "--out", str(tmp_path / "x.txt")]) == 2
+    # --by groups completers; with the default (multiple imputation) it is refused
+    assert main(["change", str(DEMO), "--out", str(out), "--by", "site"]) == 2
+    assert "--missing completers with --by" in capsys.readouterr().err
+
+
+def test_change_command_missing_mi_with_completers_and_bocf_beside(tmp_path, capsys):
+    """issue 23's done-when: `spanalysis change --missing mi` gives the pooled WEMWBS change
+    with its interval and the completers and BOCF rows beside it. The completers row is the
+    paired t-test on totals summed from the raw file (scipy), the BOCF row the same test with
+    each non-completer's baseline total carried forward, and the MI row lies between
+    neither bound of the paired data (its interval is Rubin's, tested in test_missing_data)."""
+    out = tmp_path / "mi.csv"
+    assert main(["change", str(DEMO), "--out", str(out), "--missing", "mi",
+                 "--instruments", "wemwbs"]) == 0
+    assert "multiple imputation" in capsys.readouterr().out
+    table = pd.read_csv(out).query("scale == 'total'").set_index("method")
+    assert list(table.index) == ["mi", "completers", "bocf"]
+    pairs = _raw_wemwbs_pairs()
+    ref = stats.ttest_rel(pairs["followup"], pairs["baseline"])
+    assert table.at["completers", "n_analysed"] == len(pairs)
+    assert table.at["completers", "change_mean"] == pytest.approx(
+        (pairs["followup"] - pairs["baseline"]).mean())
+    assert (table.at["completers", "ci_low"], table.at["completers", "ci_high"]) == \
+        pytest.approx(tuple(ref.confidence_interval(0.95)))
+
+    raw = pd.read_csv(DEMO / "responses.csv", dtype={"participant_id": str})
+    items = [f"wemwbs_{i}" for i in range(1, 15)]
+    raw["total"] = raw[items].sum(axis=1, min_count=14)
+    wide = raw.pivot(index="participant_id", columns="timepoint", values="total")
+    wide = wide[wide["baseline"].notna()]
+    carried = wide["followup"].fillna(wide["baseline"])
+    bocf = stats.ttest_rel(carried, wide["baseline"])
+    assert table.at["bocf", "n_analysed"] == len(wide) == table.at["mi", "n_analysed"]
+    assert table.at["bocf", "change_mean"] == pytest.approx((carried - wide["baseline"]).mean())
+    assert (table.at["bocf", "ci_low"], table.at["bocf", "ci_high"]) == \
+        pytest.approx(tuple(bocf.confidence_interval(0.95)))
+    mi = table.loc["mi"]
+    assert mi["ci_low"] < mi["change_mean"] < mi["ci_high"] and mi["m"] >= 20
 
 
 def test_paired_plot_and_too_few():

@@ -297,13 +297,14 @@ def test_one_time_point_with_a_chosen_pair_is_an_error(tmp_path):
 def test_change_command_with_pre_and_post(three, tmp_path, capsys):
     out = tmp_path / "change.csv"
     assert main(["change", str(three), "--out", str(out), "--pre", "followup",
-                 "--post", "six_months"]) == 0
+                 "--post", "six_months", "--missing", "completers"]) == 0
     assert "from followup to six_months" in capsys.readouterr().out
     table = pd.read_csv(out).query("scale == 'total'").set_index("instrument")
     totals = hand_totals(three)
     for instrument in ITEMS:
         check_against_scipy(table.loc[instrument], totals[instrument], "followup", "six_months")
-    assert main(["change", str(three), "--out", str(out), "--post", "followup"]) == 0
+    assert main(["change", str(three), "--out", str(out), "--post", "followup",
+                 "--missing", "completers"]) == 0
     check_against_scipy(pd.read_csv(out).query("scale == 'total'").set_index("instrument")
                         .loc["wemwbs"], totals["wemwbs"], "baseline", "followup")
 

@@ -102,7 +102,7 @@ from spanalysis.change.pairs import check_confidence
 from spanalysis.errors import InputError
 
 __all__ = ["AUXILIARIES", "IMPUTATION_METHODS", "draw_norm", "DEFAULT_IMPUTATIONS", "DEFAULT_SEED", "METHODS", "Imputations",
-           "rubin_pool", "scale_data", "impute_followup", "mi_change", "missing_comparison",
+           "rubin_pool", "scale_data", "impute_followup", "missing_comparison",
            "change_by_missing", "tipping_point", "lost_to_follow_up", "clear_cache"]
 
 #: participants' columns used as auxiliaries when present (categorical first, then numeric)
@@ -527,23 +527,32 @@ def _check_methods(methods) -> tuple[str, ...]:
 
 def change_by_missing(study, instruments=None, missing: str = "mi", confidence: float = 0.95,
                       pre=None, post=None, m: int = DEFAULT_IMPUTATIONS,
-                      seed: int = DEFAULT_SEED, whole=None) -> pd.DataFrame:
+                      seed: int = DEFAULT_SEED, whole=None,
+                      sensitivity: bool = False) -> pd.DataFrame:
     """:func:`missing_comparison` with one method (``missing``: ``mi``, ``completers`` or
     ``bocf``) for every questionnaire scale of ``instruments`` (None: all, as
     :func:`spanalysis.change.outcomes.questionnaire_scores`), one row per scale, columns
-    :data:`COLUMNS` plus ``p_holm`` (Holm over the scales of the table). For
-    ``spanalysis change STUDY --missing``."""
+    :data:`COLUMNS` plus ``p_holm`` (Holm over the scales, within each method). With
+    ``sensitivity`` the other two methods follow each scale's row (the chosen analysis
+    first, then the sensitivity analyses beside it). For ``spanalysis change STUDY
+    --missing``."""
     from spanalysis.change.effects import p_adjust_holm
     from spanalysis.change.outcomes import questionnaire_scores
 
     (missing,) = _check_methods(missing)
+    methods = (missing,) + tuple(x for x in METHODS if x != missing) if sensitivity \
+        else (missing,)
     scores = questionnaire_scores(study, instruments)
     keys = scores[["instrument", "scale"]].drop_duplicates()
     parts = [missing_comparison(study, str(i), str(s), pre, post, confidence, m, seed,
-                                (missing,), whole)
+                                methods, whole)
              for i, s in zip(keys["instrument"], keys["scale"])]
     out = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS))
-    out["p_holm"] = p_adjust_holm(out["p"].to_numpy(float)) if len(out) else []
+    out["p_holm"] = np.nan
+    for method in methods:
+        rows = out.index[out["method"] == method]
+        if len(rows):
+            out.loc[rows, "p_holm"] = p_adjust_holm(out.loc[rows, "p"].to_numpy(float))
     return out
 
 
