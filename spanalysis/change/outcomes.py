@@ -43,7 +43,7 @@ __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_tabl
            "holm_family_size", "FAMILY_RULE", "study_thresholds", "rc_settings",
            "NOT_PAIRED", "rc_cutoffs", "THRESHOLD_COLUMNS", "clinical_change_counts",
            "JT_LABELS", "reliable_change_sensitivity", "SENSITIVITY_COLUMNS",
-           "sensitivity_counts"]
+           "sensitivity_counts", "site_effects", "HIERARCHY_COLUMNS"]
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
@@ -140,6 +140,13 @@ def change_table(study, instruments=None, confidence: float = 0.95, by: str | No
     ``p_holm`` over the study's Holm family (:mod:`spanalysis.change.family`: each distinct
     outcome once, tests withheld for small groups counted; within each group with ``by``).
 
+    The outcome hierarchy (issue 23: 7), :data:`HIERARCHY_COLUMNS`: ``outcome_role``
+    ('primary' for :func:`primary_outcome`, else 'secondary'); ``p_hierarchy`` (the
+    primary's own p, tested alone; the secondaries Holm-adjusted among themselves);
+    ``adjustment`` in words; ``change_ci_low_adj, change_ci_high_adj`` (the primary's
+    unadjusted interval; Bonferroni intervals for the secondaries, see :func:`_hierarchy`),
+    the intervals a display of several outcomes (the joint display's fit) should show.
+
     An InputError, in plain words, when nobody has a score at both time points on any of the
     scales asked for: such a table would be all zero pairs (:func:`why_no_change` says why in
     a report)."""
@@ -176,11 +183,60 @@ def _change_table(study, chosen: list[str], confidence: float, by, wilcoxon: boo
         p_holm[rows] = holm_by_outcome(p[rows], [labels[i] for i in rows],
                                        [keys[i] for i in rows])
     table["p_holm"] = p_holm
+    _hierarchy(table, keys, labels, groups, primary_outcome(study), confidence)
     small = (table["n_pairs"] < k).to_numpy()
-    table.loc[small, _WITHHELD + ["p_holm"]] = np.nan
+    table.loc[small, _WITHHELD + ["p_holm"] + HIERARCHY_WITHHELD] = np.nan
     table["small_group"] = small
     table.loc[small, "improvement"] = None
     return table
+
+
+#: columns :func:`change_table` adds for the outcome hierarchy (issue 23: 7)
+HIERARCHY_COLUMNS = ["outcome_role", "p_hierarchy", "adjustment", "change_ci_low_adj",
+                     "change_ci_high_adj"]
+HIERARCHY_WITHHELD = ["p_hierarchy", "change_ci_low_adj", "change_ci_high_adj"]
+
+
+def _hierarchy(table: pd.DataFrame, keys: list, labels: list, groups: list, primary: tuple,
+               confidence: float) -> None:
+    """The outcome hierarchy: the primary outcome (``primary_outcome:``) tested alone, the
+    secondary outcomes Holm-adjusted as their own family; added to ``table`` in place
+    (:data:`HIERARCHY_COLUMNS`). The adjusted interval of a secondary outcome is the
+    Bonferroni t interval at 1 - (1 - confidence) / m, m the number of secondary outcomes
+    tested (Holm's step-down procedure has no simultaneous intervals of its own; the
+    Bonferroni ones are those of its first step, Strassburger & Bretz 2008, Stat Med
+    27:4914); the primary outcome keeps its unadjusted interval."""
+    from scipy import stats
+
+    p = table["p"].to_numpy(float)
+    role = np.array(["primary" if tuple(k) == tuple(primary) else "secondary" for k in keys],
+                    dtype=object)
+    p_h = np.where(role == "primary", p, np.nan)
+    m_of = np.zeros(len(table), dtype=int)
+    for rows in groups:
+        sec = np.asarray([i for i in rows if role[i] == "secondary"], dtype=int)
+        if len(sec):
+            p_h[sec] = holm_by_outcome(p[sec], [labels[i] for i in sec],
+                                       [keys[i] for i in sec])
+            m_of[sec] = family_size(p[sec], [labels[i] for i in sec], [keys[i] for i in sec])
+    table["outcome_role"] = role
+    table["p_hierarchy"] = p_h
+    table["adjustment"] = [
+        "none: the primary outcome, tested alone" if r == "primary"
+        else f"Holm over the {m} secondary outcome{'s' if m != 1 else ''}" for r, m in
+        zip(role, m_of)]
+    n = table["n_pairs"].to_numpy(float)
+    lo, hi = table["change_ci_low"].to_numpy(float), table["change_ci_high"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(n > 1, n - 1, np.nan)
+        q = stats.t.ppf(1 - (1 - confidence) / 2, df)
+        se = (hi - lo) / (2 * q)
+        level = np.where(role == "primary", confidence,
+                         1 - (1 - confidence) / np.maximum(m_of, 1))
+        q_adj = stats.t.ppf(1 - (1 - level) / 2, df)
+    mid = (lo + hi) / 2
+    table["change_ci_low_adj"] = mid - q_adj * se
+    table["change_ci_high_adj"] = mid + q_adj * se
 
 
 def holm_family_size(study, instruments=None, pre=None, post=None) -> int:
@@ -295,6 +351,17 @@ def site_model(study, instrument: str, scale: str, confidence: float = 0.95, pre
     return sites.mixed_model_change(study.scores, study.participants, instrument, scale,
                                     confidence=confidence, timepoints=study.timepoints,
                                     pre=pre, post=post)
+
+
+def site_effects(study, instrument: str, scale: str, confidence: float = 0.95, pre=None,
+                 post=None) -> pd.DataFrame:
+    """Each site's shrunken mean change (:func:`spanalysis.change.sites.site_estimates`),
+    sites below the study's minimum cell size withheld; for
+    :func:`spanalysis.report.site_figures.caterpillar_plot`."""
+    pre, post = time_pair(study, pre, post)
+    return sites.site_estimates(study.scores, study.participants, instrument, scale,
+                                confidence=confidence, min_cell_size=study.min_cell_size,
+                                timepoints=study.timepoints, pre=pre, post=post)
 
 
 def scale_info_with_study_reliability(study) -> pd.DataFrame:

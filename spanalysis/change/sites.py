@@ -25,7 +25,12 @@ from spanalysis.change.paired import paired_change
 from spanalysis.change.pairs import _attach_group, _pair_table, _resolve_pre_post, check_confidence
 from spanalysis.errors import InputError
 
-__all__ = ["site_change", "mixed_model_change", "forest_plot"]
+__all__ = ["site_change", "mixed_model_change", "forest_plot", "site_variance_lrt",
+           "satterthwaite_df", "icc_interval", "site_estimates", "few_sites_note",
+           "FEW_SITES"]
+
+#: fewer sites than this and the between-site variance is not estimated with any precision
+FEW_SITES = 5
 
 
 def site_change(scores: pd.DataFrame, scale_info: pd.DataFrame, participants: pd.DataFrame,
@@ -99,7 +104,14 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
         estimated on the boundary at 0) and ``instead`` (what was done when statsmodels'
         optimisers did not converge: a fall-back optimiser that did, or, when none did,
         :data:`NOT_CONVERGED`; empty otherwise). A model that did not converge is never
-        reported as a model estimate.
+        reported as a model estimate. Then, for few sites (issue 23: 5): ``lrt_site,
+        p_lrt_site`` (:func:`site_variance_lrt`: ML likelihood-ratio test of tau^2 = 0 with
+        the boundary p = 0.5 P(chi2_1 > LR)), ``df_satterthwaite, t, p_satterthwaite,
+        change_ci_low_satterthwaite, change_ci_high_satterthwaite`` (the pooled change's t
+        test and interval with :func:`satterthwaite_df`, to report in place of the Wald z
+        when sites are few), ``icc_ci_low, icc_ci_high, icc_ci_method``
+        (:func:`icc_interval`), ``few_sites`` (fewer than :data:`FEW_SITES`) and
+        ``few_sites_note`` (:func:`few_sites_note`, empty otherwise).
 
     Notes
     -----
@@ -167,7 +179,210 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
                     "icc": var_site / total if total > 0 else math.nan})
     row.update({"method": "REML" if reml else "ML", "converged": fit is not None,
                 "warnings": "; ".join(messages), "instead": instead})
+    row.update(_small_cluster_inference(data["change"].to_numpy(float),
+                                        data[site_column].to_numpy(), row, confidence))
     return pd.DataFrame([row])
+
+
+def _small_cluster_inference(y: np.ndarray, groups: np.ndarray, row: dict,
+                             confidence: float) -> dict:
+    """The columns added for few clusters (issue 23: 5): the likelihood-ratio test of the
+    site variance, the Satterthwaite t test and interval of the pooled change, the ICC's F
+    interval and the few-sites sentence."""
+    from scipy import stats
+
+    lr, p_lr = site_variance_lrt(y, groups)
+    out = {"lrt_site": lr, "p_lrt_site": p_lr, "df_satterthwaite": math.nan,
+           "t": math.nan, "p_satterthwaite": math.nan, "change_ci_low_satterthwaite": math.nan,
+           "change_ci_high_satterthwaite": math.nan}
+    if row.get("converged") and np.isfinite(row.get("var_resid", math.nan)):
+        df = satterthwaite_df(groups, row["var_site"], row["var_resid"])
+        se, mean = row["se"], row["change_mean"]
+        if np.isfinite(df) and se > 0:
+            q = stats.t.ppf(1 - (1 - confidence) / 2, df)
+            out.update(df_satterthwaite=df, t=mean / se,
+                       p_satterthwaite=float(2 * stats.t.sf(abs(mean / se), df)),
+                       change_ci_low_satterthwaite=mean - q * se,
+                       change_ci_high_satterthwaite=mean + q * se)
+    low, high = icc_interval(y, groups, confidence)
+    out.update(icc_ci_low=low, icc_ci_high=high, icc_ci_method=ICC_CI_METHOD,
+               few_sites=row["n_sites"] < FEW_SITES,
+               few_sites_note=few_sites_note(row["n_sites"]) or "")
+    return out
+
+
+#: how the ICC interval is computed, for the report
+ICC_CI_METHOD = ("F interval of the one-way ANOVA intraclass correlation (Searle 1971; exact "
+                 "for equal site sizes, with the average size n0 otherwise), lower end "
+                 "clipped at 0")
+
+
+def site_variance_lrt(y, groups) -> tuple[float, float]:
+    """Likelihood-ratio test of the between-site variance (H0: tau^2 = 0).
+
+    ``(LR, p)``: LR = 2 (l1 - l0), l1 the maximum likelihood (ML, not REML) of the random-
+    intercept model (statsmodels MixedLM) and l0 that of the model without it (all changes
+    iid normal: l0 = -n/2 (log(2 pi s2) + 1), s2 the ML variance). tau^2 = 0 lies on the
+    boundary of the parameter space, so LR follows a 50:50 mixture of chi2_0 and chi2_1 and
+    p = 0.5 P(chi2_1 > LR) (Self & Liang 1987, J Am Stat Assoc 82:605; Stram & Lee 1994,
+    Biometrics 50:1171); p = 1 when LR = 0. NaN when the ML fit does not converge.
+
+    Examples
+    --------
+    >>> y = np.r_[np.zeros(5), np.ones(5) * 4] + np.tile([-1., 0., 1., 0.5, -0.5], 2)
+    >>> lr, p = site_variance_lrt(y, np.repeat(["A", "B"], 5))
+    >>> bool(lr > 0 and p < 0.5)
+    True
+    """
+    import statsmodels.api as sm
+    from scipy import stats
+
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    s2 = float(np.mean((y - y.mean()) ** 2))
+    l0 = -0.5 * n * (math.log(2 * math.pi * s2) + 1) if s2 > 0 else math.nan
+    fit, _, _ = _fit(sm.MixedLM(y, np.ones((n, 1)), groups=np.asarray(groups)), reml=False)
+    if fit is None or not np.isfinite(l0):
+        return math.nan, math.nan
+    lr = max(0.0, 2 * (float(fit.llf) - l0))
+    return lr, (1.0 if lr == 0 else float(0.5 * stats.chi2.sf(lr, 1)))
+
+
+def satterthwaite_df(groups, var_site: float, var_resid: float) -> float:
+    """Satterthwaite degrees of freedom for the pooled mean of a random-intercept model.
+
+    var(mu_hat) = V = 1 / S, S = sum_j n_j / lambda_j, lambda_j = sigma^2 + n_j tau^2;
+    df = 2 V^2 / (g' A g), g the gradient of V in (tau^2, sigma^2) and A the inverse of the
+    expected REML information I_ab = tr(P V_a P V_b) / 2 (Satterthwaite 1946; Giesbrecht &
+    Burns 1985, Biometrics 41:477; as lmerTest, Kuznetsova et al. 2017, J Stat Softw 82:13).
+    With the compound-symmetric blocks the traces are sums over sites (closed forms in the
+    code). For equal site sizes and tau^2 > 0 the result is J - 1, the df of the t test of
+    the site means. NaN when it cannot be computed (sigma^2 = 0).
+
+    >>> round(satterthwaite_df(np.repeat(list("ABCD"), 5), 2.0, 3.0), 6)
+    3.0
+    """
+    n = pd.Series(np.asarray(groups)).value_counts().to_numpy(float)
+    t2, s2 = float(var_site), float(var_resid)
+    if not (s2 > 0 and t2 >= 0):
+        return math.nan
+    lam = s2 + n * t2
+    S = np.sum(n / lam)
+    a2, b2 = np.sum(n ** 2 / lam ** 2), np.sum(n / lam ** 2)
+    i_tt = 0.5 * (a2 - 2 / S * np.sum(n ** 3 / lam ** 3) + a2 ** 2 / S ** 2)
+    i_ts = 0.5 * (b2 - 2 / S * np.sum(n ** 2 / lam ** 3) + a2 * b2 / S ** 2)
+    tr_ww = np.sum((n - 1) / s2 ** 2 + 1 / lam ** 2)
+    i_ss = 0.5 * (tr_ww - 2 / S * np.sum(n / lam ** 3) + b2 ** 2 / S ** 2)
+    info = np.array([[i_tt, i_ts], [i_ts, i_ss]])
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return math.nan
+    v = 1 / S
+    g = np.array([a2, b2]) / S ** 2
+    denom = float(g @ cov @ g)
+    return float(2 * v ** 2 / denom) if denom > 0 else math.nan
+
+
+def icc_interval(y, groups, confidence: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of the intraclass correlation from the one-way ANOVA.
+
+    F = MSB / MSW with J - 1 and N - J df; F_L = F / F_{1-a/2}, F_U = F / F_{a/2};
+    ICC_L = (F_L - 1) / (F_L + n0 - 1), ICC_U likewise, n0 = (N - sum n_j^2 / N) / (J - 1)
+    (Searle 1971, Linear Models, sec. 9.7; exact for equal site sizes, the usual
+    approximation otherwise; as Shrout & Fleiss 1979's ICC(1)). Both ends are clipped to
+    [0, 1]. NaN when it cannot be computed (one site, or no variation within sites).
+
+    >>> lo, hi = icc_interval(np.r_[1., 2, 3, 5, 6, 7, 2, 3, 4], np.repeat(list("ABC"), 3))
+    >>> round(lo, 3), round(hi, 3)
+    (0.209, 0.994)
+    """
+    from scipy import stats
+
+    confidence = check_confidence(confidence)
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "g": np.asarray(groups)})
+    agg = frame.groupby("g")["y"].agg(["mean", "count"])
+    J, N = len(agg), len(frame)
+    if J < 2 or N <= J:
+        return math.nan, math.nan
+    grand = frame["y"].mean()
+    ssb = float(np.sum(agg["count"] * (agg["mean"] - grand) ** 2))
+    ssw = float(np.sum((frame["y"] - frame["g"].map(agg["mean"])) ** 2))
+    if ssw <= 0:
+        return math.nan, math.nan
+    f = (ssb / (J - 1)) / (ssw / (N - J))
+    n0 = (N - float(np.sum(agg["count"] ** 2)) / N) / (J - 1)
+    a = 1 - confidence
+    f_l = f / stats.f.ppf(1 - a / 2, J - 1, N - J)
+    f_u = f / stats.f.ppf(a / 2, J - 1, N - J)
+    clip = lambda v: float(min(1.0, max(0.0, v)))      # noqa: E731
+    return clip((f_l - 1) / (f_l + n0 - 1)), clip((f_u - 1) / (f_u + n0 - 1))
+
+
+def few_sites_note(n_sites: int) -> str | None:
+    """A sentence for a report when there are too few sites to say anything about the
+    variation between them (fewer than :data:`FEW_SITES`), else None. Variance components
+    estimated from fewer than five or six groups are too imprecise to interpret (Bolker et
+    al. 2009, Trends Ecol Evol 24:127)."""
+    n_sites = int(n_sites)
+    if n_sites >= FEW_SITES:
+        return None
+    return (f"With only {n_sites} site{'s' if n_sites != 1 else ''}, the variation between "
+            "sites (and the ICC) cannot be estimated with any useful precision: read the "
+            "between-site figures as a description of these sites, not as evidence about "
+            "how much sites differ.")
+
+
+def site_estimates(scores: pd.DataFrame, participants: pd.DataFrame, instrument: str,
+                   scale: str, site_column: str = "site", confidence: float = 0.95,
+                   min_cell_size: int = 5, pre=None, post=None,
+                   timepoints=None) -> pd.DataFrame:
+    """Each site's shrunken (empirical Bayes) mean change from the random-intercept model,
+    for a caterpillar plot.
+
+    One row per site: ``site_column, n_pairs, raw_mean`` (the site's own mean change),
+    ``estimate`` = mu + u_j (the BLUP: u_j = tau^2 n_j / (sigma^2 + n_j tau^2) (ybar_j - mu),
+    statsmodels' ``random_effects``), ``shrinkage`` (the factor n_j tau^2 / (sigma^2 +
+    n_j tau^2)), ``se`` (the conditional SD of u_j, sqrt(tau^2 sigma^2 / (sigma^2 +
+    n_j tau^2)), as lme4's ``condVar``; the uncertainty of mu is not added), ``ci_low,
+    ci_high`` (estimate -/+ z se), ``small_group`` (fewer than ``min_cell_size`` people: the
+    site's numbers are withheld, since the raw mean can be recovered from the estimate),
+    ``pooled`` (mu) and ``confidence``. Empty when the model does not converge
+    (:func:`mixed_model_change` says why). Snijders & Bosker 2012, sec. 4.8.
+    """
+    import statsmodels.api as sm
+    from scipy import stats
+
+    confidence = check_confidence(confidence)
+    pre, post = _resolve_pre_post(scores, timepoints, pre, post)
+    pairs = _pair_table(scores, pre, post)
+    pairs = pairs[(pairs["instrument"] == str(instrument)) & (pairs["scale"] == str(scale))]
+    data = _attach_group(pairs, participants, site_column)
+    data = data[data["pre"].notna() & data["post"].notna()]
+    data = data.assign(change=data["post"] - data["pre"])
+    cols = [site_column, "n_pairs", "raw_mean", "estimate", "shrinkage", "se", "ci_low",
+            "ci_high", "small_group", "pooled", "confidence"]
+    if data[site_column].nunique() < 2 or len(data) < 3:
+        return pd.DataFrame(columns=cols)
+    fit, _, _ = _fit(sm.MixedLM(data["change"].to_numpy(float), np.ones((len(data), 1)),
+                                groups=data[site_column].to_numpy()), reml=True)
+    if fit is None:
+        return pd.DataFrame(columns=cols)
+    mu, t2, s2 = float(fit.fe_params[0]), float(np.asarray(fit.cov_re)[0, 0]), float(fit.scale)
+    agg = data.groupby(site_column, observed=True)["change"].agg(["count", "mean"])
+    re = {k: float(np.asarray(v)[0]) for k, v in fit.random_effects.items()}
+    n = agg["count"].to_numpy(float)
+    out = pd.DataFrame({site_column: agg.index.astype(str), "n_pairs": n.astype(int),
+                        "raw_mean": agg["mean"].to_numpy(float)})
+    out["estimate"] = mu + np.array([re[k] for k in agg.index])
+    out["shrinkage"] = n * t2 / (s2 + n * t2)
+    out["se"] = np.sqrt(t2 * s2 / (s2 + n * t2))
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    out["ci_low"], out["ci_high"] = out["estimate"] - z * out["se"], out["estimate"] + z * out["se"]
+    out["small_group"] = out["n_pairs"] < min_cell_size
+    out.loc[out["small_group"], ["raw_mean", "estimate", "se", "ci_low", "ci_high"]] = np.nan
+    out["pooled"], out["confidence"] = mu, confidence
+    return out[cols].reset_index(drop=True)
 
 
 #: optimisers tried after statsmodels' own (BFGS, then L-BFGS, then CG) fail to converge
