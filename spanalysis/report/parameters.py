@@ -287,7 +287,8 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
     relative path is taken from the working folder, as on a command line.
 
     Returns the whole :class:`~spanalysis.study.Study`; ``site`` is set in ``namespace`` when
-    it was left empty.
+    it was left empty. Figures drawn after it use the report style
+    (:func:`spanalysis.plotting.use_report_style`).
     """
     from spanalysis.study import load_study
 
@@ -308,6 +309,9 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
                  where=notebook)
     folder = namespace.get("study") or default_study()
     study = load_study(folder)
+    from spanalysis import plotting
+
+    plotting.use_report_style()   # the colour-blind-safe palette and legible sizes
     site = namespace.get("site")
     if site == "" and study.sites:
         namespace["site"] = site = study.sites[0]    # type: ignore[index]
