@@ -136,7 +136,9 @@ def format_count(value) -> str:
 
 #: effect-size columns, always shown to two decimals
 _EFFECT_COLUMNS = {"d", "d_z", "d_av", "g", "g_av", "hedges_g", "d_z_ci_low", "d_z_ci_high",
-                   "g_ci_low", "g_ci_high", "icc"}
+                   "d_av_ci_low", "d_av_ci_high", "g_av_ci_low", "g_av_ci_high",
+                   "hedges_g_ci_low", "hedges_g_ci_high", "icc", "cohen_kappa_ci_low",
+                   "cohen_kappa_ci_high", "krippendorff_ci_low", "krippendorff_ci_high"}
 #: count columns that do not start with ``n_``
 _COUNT_COLUMNS = {"n", "df", "items", "respondents", "respondents_with_missing", "people"}
 
