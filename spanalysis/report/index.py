@@ -36,6 +36,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 a { color: #0b4f9c; }
 .note { color: #333333; font-size: .95rem; }
 footer { margin-top: 2rem; border-top: 1px solid #8a8a8a; font-size: .9rem; color: #333; }
+img.main-figure { max-width: 100%; height: auto; }
 code { font-family: ui-monospace, Consolas, monospace; background: #f2f2f2; padding: 0 .2rem; }
 """
 
@@ -197,6 +198,79 @@ def _study_overview(results: list[ReportResult], k: int) -> str:
     return ("Whole study: " + "; ".join(parts) + ".") if parts else ""
 
 
+def _main_points(results: list[ReportResult], study) -> str:
+    """The "Main points" list from the whole-study reports' summaries
+    (:func:`spanalysis.report.main_points.index_points`), or "" when no whole-study report
+    wrote one."""
+    from spanalysis.report import main_points
+
+    summaries = {r.name: r.summary for r in results if r.kind == "study" and r.summary}
+    if not summaries:
+        return ""
+    points = main_points.index_points(summaries, study)
+    items = "".join(f"<li>{html.escape(text)}</li>" for _, text in points)
+    return f'<h2 id="main-points">Main points</h2>\n<ul class="main-points">{items}</ul>'
+
+
+def _figure(results: list[ReportResult], study, k: int) -> str:
+    """Change on the primary outcome in the whole study and at each site, with intervals,
+    as an inline SVG image with alt text holding the numbers; "" with nothing to draw.
+
+    Only what the page's table shows is drawn: a site whose change the table withholds is
+    labelled "withheld", and the numbers of people are the table's."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spanalysis.report import main_figures, main_points
+
+    by_name = {r.name: (r.summary or {}) for r in results if r.kind == "study"}
+    primary = by_name.get("02_outcome_change", {}).get("primary") or {}
+    rows = []
+    if primary.get("change_mean") is not None and not primary.get("small_group"):
+        rows.append({"label": "Whole study", "mean": float(primary["change_mean"]),
+                     "low": float(primary["ci_low"]), "high": float(primary["ci_high"]),
+                     "marker": "D", "colour": main_figures.BLUE})
+    for row in _site_rows(results, k):
+        p = (row["result"].summary or {}).get("primary") or {}
+        label = str(row["result"].site)
+        if str(row["change"]).startswith(("withheld", "not")):
+            rows.append({"label": label, "mean": None, "note": str(row["change"])})
+        else:
+            rows.append({"label": label, "mean": float(p["change_mean"]),
+                         "low": float(p["ci_low"]), "high": float(p["ci_high"])})
+    if not any(r["mean"] is not None for r in rows):
+        return ""
+    instrument, scale = primary.get("instrument"), primary.get("scale")
+    if not instrument:
+        first = next((r for r in results if r.kind == "site" and (r.summary or {}).get(
+            "primary")), None)
+        p = first.summary["primary"] if first else {}
+        instrument, scale = p.get("instrument"), p.get("scale")
+    name = main_points.outcome_name(study, str(instrument), str(scale))
+    facts = main_points.scale_facts(study, str(instrument), str(scale))
+    better = "lower is better" if facts["direction"] == "lower" else "higher is better"
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(rows)), layout="constrained")
+    main_figures.interval_rows(ax, rows, f"Mean change (follow-up minus baseline; {better}), "
+                                         "95% CI")
+    ax.set_title("Change on the primary outcome, whole study and each site", loc="left")
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    alt = (f"Interval chart of the mean change on {name} ({better}): "
+           + "; ".join(f"{r['label']}: " + (r["note"] if r["mean"] is None else
+                       f"{main_points.signed_number(r['mean'])} (95% CI "
+                       f"{main_points.signed_number(r['low'])} to {main_points.signed_number(r['high'])})")
+                       for r in rows) + ". A dashed line marks no change.")
+    data = base64.b64encode(buffer.getvalue().encode("utf-8")).decode("ascii")
+    return (f'<figure><img class="main-figure" src="data:image/svg+xml;base64,{data}" '
+            f'alt="{html.escape(alt, quote=True)}"></figure>')
+
+
 def write_index(result: BuildResult, study) -> Path:
     """Write ``index.html`` (and ``index.json``) for a batch of reports.
 
@@ -243,6 +317,8 @@ def write_index(result: BuildResult, study) -> Path:
 <body><a class="skip" href="#main">Skip to the reports</a>
 <main id="main">
 <h1>{html.escape(study.name)}</h1>
+{_main_points(result.results, study)}
+{_figure(result.results, study, k)}
 <p>{html.escape(status)}{' See the problem column for what went wrong.' if failed else ''}</p>
 <p class="note">Every report opens offline, without internet. Counts from 1 to {k - 1} are
 shown as &quot;&lt;{k}&quot;; &quot;[c]&quot; hides a count that would let a small one be worked

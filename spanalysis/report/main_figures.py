@@ -8,6 +8,7 @@ as well as colour (WCAG 1.4.1), and a dashed line marks no change.
 """
 from __future__ import annotations
 
+import textwrap
 import warnings
 
 import numpy as np
@@ -20,7 +21,14 @@ from spanalysis.report.main_points import _why_no_themes, outcome_name, scale_fa
 __all__ = ["site_against_study_figure", "flow_figure", "themes_figure",
            "theme_difference_figure", "interval_rows", "BLUE", "ORANGE"]
 
-BLUE, ORANGE, GREY = "#0b4f9c", "#b35806", "#4d4d4d"
+from spanalysis.plotting import PALETTE  # noqa: E402  (Okabe-Ito, the reports' palette)
+
+BLUE, ORANGE = PALETTE["blue"], PALETTE["vermillion"]
+
+
+def _title(ax, text: str) -> None:
+    """The chart's title (its message), wrapped to the figure's width, above the axes."""
+    ax.figure.suptitle(textwrap.fill(text, 75), x=0.02, ha="left", fontsize=11)
 
 
 def interval_rows(ax, rows: list[dict], xlabel: str):
@@ -38,7 +46,7 @@ def interval_rows(ax, rows: list[dict], xlabel: str):
     ax.axvline(0, color="0.4", linestyle="--", linewidth=1)
     ax.set_yticks(ys, [r["label"] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(textwrap.fill(xlabel, 70))
 
 
 def site_against_study_figure(whole, site_name: str, headline: dict, *,
@@ -72,7 +80,12 @@ def site_against_study_figure(whole, site_name: str, headline: dict, *,
     better = "higher is better" if facts["direction"] != "lower" else "lower is better"
     interval_rows(ax, rows, f"Mean change, {study_h.get('scale')} score (follow-up minus "
                              f"baseline; {better}), {level}")
-    ax.set_title(f"Change at {site_name} against the whole study", loc="left")
+    site_row, study_row = rows
+    if site_row["mean"] is not None and study_row["mean"] is not None:
+        _title(ax, f"{site_name}: mean change {signed_number(site_row['mean'])} points, "
+                     f"against {signed_number(study_row['mean'])} across the whole study")
+    else:
+        _title(ax, f"Change at {site_name} against the whole study")
     parts = []
     for r in rows:
         if r["mean"] is None:
@@ -98,7 +111,7 @@ def _bars(ax, labels: list[str], values: list, k: int, xlabel: str):
             ax.text(0, y, f" {text} (not drawn)", va="center", fontsize=9, style="italic",
                     color="0.3")
     ax.set_yticks(ys, labels)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(textwrap.fill(xlabel, 70))
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -116,7 +129,13 @@ def flow_figure(study, flow: pd.DataFrame):
     labels = [str(s) for s in table.index]
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(labels)), layout="constrained")
     _bars(ax, labels, list(shown), k, "People")
-    ax.set_title("How many people reached each stage", loc="left")
+    both = [i for i, lab in enumerate(labels) if lab.startswith("Questionnaire at ")
+            and " and " in lab]
+    first, last = str(shown.iloc[0]), str(shown.iloc[both[0]]) if both else ""
+    if both and first.replace(",", "").isdigit() and last.replace(",", "").isdigit():
+        _title(ax, f"{last} of the {first} people referred answered at both time points")
+    else:
+        _title(ax, "How many people reached each stage")
     alt = ("Bar chart of the number of people at each stage: "
            + "; ".join(f"{lab}: {count_text(v, k) if not str(v).replace(',', '').isdigit() else v}"
                        for lab, v in zip(labels, shown)) + ".")
@@ -150,7 +169,9 @@ def themes_figure(study, *, coder=None, top: int = 8):
     labels = [str(t) for t in shown.index]
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(labels)), layout="constrained")
     _bars(ax, labels, list(shown), k, "People interviewed who described the theme")
-    ax.set_title("The benefits people described most", loc="left")
+    first = str(shown.iloc[0]) if len(shown) else ""
+    _title(ax, f"{labels[0]}: the benefit people described most" if first.replace(
+        ",", "").isdigit() else "The benefits people described most")
     alt = ("Bar chart of how many interviewed people described each theme: "
            + "; ".join(f"{lab}: {count_text(v, k) if not str(v).replace(',', '').isdigit() else v}"
                        for lab, v in zip(labels, shown)) + ".")
@@ -169,6 +190,8 @@ def theme_difference_figure(study, by_theme: pd.DataFrame, primary, sbs=None,
     rows_of = by_theme[(by_theme["instrument"].astype(str) == instrument)
                        & (by_theme["scale"].astype(str) == scale)]
     fits = dict(zip(sbs["theme"], sbs["fit"])) if sbs is not None else {}
+    if fits:  # the benefit themes of the joint display
+        rows_of = rows_of[rows_of["theme"].isin(list(fits))]
     rows = []
     for r in rows_of.itertuples():
         label = str(r.theme_label) + (f" ({fits[r.theme]})" if r.theme in fits else "")
@@ -183,7 +206,12 @@ def theme_difference_figure(study, by_theme: pd.DataFrame, primary, sbs=None,
     fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.5 * max(len(rows), 1)), layout="constrained")
     interval_rows(ax, rows, f"How many points more the people who described the theme "
                              f"improved ({level}; above 0: they improved more)")
-    ax.set_title("Did the people who described a benefit improve more?", loc="left")
+    ahead = [r["label"] for r in rows if r["mean"] is not None and r["low"] > 0]
+    info = study.scale_info
+    short = info.loc[(info["instrument"] == instrument) & (info["scale"] == scale), "scale_name"]
+    short = str(short.iloc[0]) if len(short) else f"{instrument} {scale}"
+    _title(ax, f"{short}: for {len(ahead)} of {len(rows)} themes, the people who described "
+                 "it improved clearly more" if rows else "No theme to compare")
     name = outcome_name(study, instrument, scale)
     alt = (f"Interval chart, one row per theme, of the difference in improvement on {name} "
            "between the interviewed people who described the theme and those who did not: "
