@@ -132,9 +132,24 @@ def test_rtm_table_on_the_demo(demo):
     assert table["sentence"].notna().sum() == 1
 
 
-def test_rtm_without_a_published_retest_uses_the_study_correlation(demo):
-    # the WEMWBS definition's reliability is Cronbach's alpha, not a test-retest value
+def test_rtm_uses_the_published_retest_first_then_the_study_correlation(demo):
+    # the WEMWBS definition carries the published one-week test-retest (0.83, Tennant et al.
+    # 2007) beside its Cronbach's alpha: it is the first correlation, the study's own second
     table = rtm.regression_to_mean(demo, "wemwbs", "total")
+    assert list(table["reliability_kind"].unique()) == ["test_retest", "study"]
+    primary = table.loc[table["primary"]].iloc[0]
+    assert primary["reliability"] == 0.83 and "Tennant" in primary["reliability_source"]
+    assert "test-retest reliability of 0.83" in primary["sentence"]
+
+
+def test_rtm_without_a_published_retest_uses_the_study_correlation():
+    # a scale whose definition gives no test-retest value (here a stand-in with none)
+    rng = np.random.default_rng(3)
+    pre = rng.normal(40, 8, 60)
+    table = rtm.regression_to_mean(_toy(pre, pre + 5 + rng.normal(0, 4, 60),
+                                        norms=[SimpleNamespace(mean=50.0, source="a survey",
+                                                               group="adults",
+                                                               reference=True)]), "w", "t")
     assert list(table["reliability_kind"].unique()) == ["study"]
     assert "own baseline-follow-up correlation" in table.loc[table["primary"], "sentence"].iloc[0]
 
@@ -145,7 +160,7 @@ def _toy(pre, post, norms=()):
     scores = pd.DataFrame({"participant_id": ids * 2, "instrument": "w", "scale": "t",
                            "timepoint": ["baseline"] * n + ["followup"] * n,
                            "score": list(pre) + list(post)})
-    scale = SimpleNamespace(id="t", reliability=None, norms=tuple(norms))
+    scale = SimpleNamespace(id="t", reliability=None, retest=None, norms=tuple(norms))
     return SimpleNamespace(
         scores=scores, participants=pd.DataFrame({"participant_id": ids, "site": "A"}),
         timepoints=["baseline", "followup"], min_cell_size=5,

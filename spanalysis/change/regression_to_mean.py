@@ -283,8 +283,10 @@ def _correlations(study, instrument, scale, retest, retest_source, x, y, base, f
     if retest is not None:
         rs.append((float(retest), "test_retest", str(retest_source)))
     s = _scale(study, instrument, scale)
-    rel = None if s is None else s.reliability
-    if rel is not None and rel.kind == "test_retest" and retest is None:
+    # the published test-retest reliability: the definition's test_retest beside its alpha,
+    # or its reliability when that is of kind test_retest (Scale.retest)
+    rel = None if s is None else s.retest
+    if rel is not None and retest is None:
         rs.append((float(rel.value), "test_retest", rel.source))
     r_study = float(np.corrcoef(x, y)[0, 1]) if x.size > 2 and x.std() > 0 and y.std() > 0 \
         else math.nan
