@@ -144,3 +144,26 @@ def test_too_few_sites_get_a_sentence():
     assert sites.few_sites_note(8) is None
     assert 0 <= row["icc_ci_low"] <= row["icc_ci_high"] <= 1
     assert "Searle" in row["icc_ci_method"]
+
+
+def test_caterpillar_plot_sorts_sites_and_hides_small_ones():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spanalysis.errors import InputError
+    from spanalysis.report.site_figures import caterpillar_plot
+
+    y, g = _data([4, 9, 20, 6, 12], tau=2.5)
+    scores, people = _tables(y, g)
+    est = sites.site_estimates(scores, people, "w", "t", min_cell_size=5,
+                               timepoints=["baseline", "followup"])
+    fig = caterpillar_plot(est, scale_name="W", direction="higher",
+                           note=sites.few_sites_note(3))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "S0"                                   # withheld, listed first
+    shown = est[~est["small_group"]].sort_values("estimate")
+    assert labels[1:] == [f"{s} (n={n})" for s, n in zip(shown["site"], shown["n_pairs"])]
+    with pytest.raises(InputError):
+        caterpillar_plot(est.drop(columns=["pooled"]))
+    plt.close("all")
