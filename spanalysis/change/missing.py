@@ -103,7 +103,7 @@ from spanalysis.errors import InputError
 
 __all__ = ["AUXILIARIES", "IMPUTATION_METHODS", "draw_norm", "DEFAULT_IMPUTATIONS", "DEFAULT_SEED", "METHODS", "Imputations",
            "rubin_pool", "scale_data", "impute_followup", "missing_comparison",
-           "change_by_missing", "tipping_point", "lost_to_follow_up", "clear_cache"]
+           "change_by_missing", "tipping_point", "lost_to_follow_up", "clear_cache", "missing_sentence"]
 
 #: participants' columns used as auxiliaries when present (categorical first, then numeric)
 AUXILIARIES = ("site", "age_band", "gender", "ethnicity", "imd_quintile", "sessions_attended")
@@ -772,3 +772,35 @@ def _mean_row(name, x1: np.ndarray, x0: np.ndarray, k: int) -> dict:
                    non_completers_mean=math.nan, non_completers_sd=math.nan,
                    std_difference=math.nan)
     return row
+
+
+def missing_sentence(table: pd.DataFrame) -> str | None:
+    """One plain sentence comparing the handlings of missing follow-ups in ``table`` (the
+    rows of :func:`missing_comparison` for one scale, the chosen analysis first), or None
+    when the first row's change is withheld.
+
+    >>> t = pd.DataFrame({"method": ["mi", "completers", "bocf"],
+    ...                   "change_mean": [5.79, 5.34, 3.31], "ci_low": [4.79, 4.47, 2.71],
+    ...                   "ci_high": [6.80, 6.21, 3.91], "confidence": 0.95})
+    >>> print(missing_sentence(t))
+    Allowing for the people not followed up by multiple imputation, the mean change is 5.8 points (95% CI 4.8 to 6.8); among completers only it is 5.3 points, and counting everyone lost as unchanged (baseline carried forward) 3.3 points.
+    """
+    if table.empty or not np.isfinite(table["change_mean"].iloc[0]):
+        return None
+    words = {"mi": "allowing for the people not followed up by multiple imputation",
+             "completers": "among completers only",
+             "bocf": "counting everyone lost as unchanged (baseline carried forward)"}
+
+    def num(x):
+        return f"{x:.1f}".replace("-", "\u2212")
+
+    first = table.iloc[0]
+    level = f"{float(first['confidence']):.0%}"
+    text = (f"{words[first['method']][:1].upper()}{words[first['method']][1:]}, the mean "
+            f"change is {num(first['change_mean'])} points ({level} CI "
+            f"{num(first['ci_low'])} to {num(first['ci_high'])})")
+    rest = [f"{words[r.method]} {'it is ' if j == 0 else ''}{num(r.change_mean)} points"
+            for j, r in enumerate(table.iloc[1:].itertuples()) if np.isfinite(r.change_mean)]
+    if rest:
+        text += "; " + ", and ".join(rest)
+    return text + "."

@@ -179,6 +179,8 @@ RULES = {
     "quotes": _not_negative,
     "quotes_per_theme": _not_negative,
     "unit": lambda v: None if v in ("sentence", "source") else "'sentence' or 'source'",
+    "missing": lambda v: None if v in ("mi", "completers", "bocf")
+    else "'mi' (multiple imputation), 'completers' or 'bocf'",
 }
 
 #: the header of the cell papermill adds with the values it was given
