@@ -178,10 +178,8 @@ class Scale:
     primary : the scale to use when one number per instrument is wanted.
     missing : :class:`MissingRule`.
     reliability, mid : :class:`Fact` or None.
-    test_retest : :class:`Fact` or None: the published test-retest reliability, when the
-        source gives one beside the internal consistency in ``reliability`` (WEMWBS: one-week
-        test-retest 0.83 and alpha 0.91, Tennant et al. 2007). The reliable change index uses
-        it first (:attr:`rci_reliability`).
+    test_retest : :class:`Fact` or None: published test-retest reliability beside the alpha
+        in ``reliability``; the reliable change index uses it first (:attr:`rci_reliability`).
     norms : tuple of :class:`Norm`. clinical : :class:`Clinical` or None.
     bands : tuple of :class:`Band`.
     lookup : for ``lookup``: tuple of (raw, score) pairs; ``lookup_source``.
@@ -214,8 +212,7 @@ class Scale:
 
     @property
     def retest(self) -> Fact | None:
-        """The published test-retest reliability: ``test_retest``, or ``reliability`` when
-        its kind is ``test_retest``; None when none is published."""
+        """``test_retest``, or ``reliability`` of kind test_retest, or None."""
         if self.test_retest is not None:
             return self.test_retest
         if self.reliability is not None and self.reliability.kind == "test_retest":
@@ -224,9 +221,7 @@ class Scale:
 
     @property
     def rci_reliability(self) -> Fact | None:
-        """The reliability the reliable change index uses: the published test-retest value
-        where there is one (the RCI's error is that of measuring the same person twice,
-        Jacobson & Truax 1991), else ``reliability`` (usually Cronbach's alpha)."""
+        """The RCI's reliability: test-retest where published, else ``reliability``."""
         return self.retest or self.reliability
 
     @property
