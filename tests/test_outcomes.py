@@ -379,6 +379,7 @@ def test_a_site_report_judges_reliable_change_against_the_whole_studys_threshold
 
     key = ["participant_id", "instrument", "scale"]
     whole, _ = outcomes.reliable_change_table(demo)
+    whole_alpha, _ = outcomes.reliable_change_table(demo, basis="alpha")
     thresholds = outcomes.study_thresholds(demo).set_index(["instrument", "scale"])
     sd, rel = outcomes.rc_settings(thresholds.reset_index(), published_only=True)
     whole_cases = integrate.case_level(demo).set_index("participant_id")["primary_category"]
@@ -396,8 +397,10 @@ def test_a_site_report_judges_reliable_change_against_the_whole_studys_threshold
         for r in summary[summary["threshold"].notna()].itertuples():
             assert r.threshold == thresholds.loc[(r.instrument, r.scale), "threshold"]
             assert r.sd_source == thresholds.loc[(r.instrument, r.scale), "sd_source"]
-        own, _ = outcomes.reliable_change_table(s)      # the site's own SD, as before
-        o = whole.merge(own, on=key, suffixes=("", "_own"))
+        # the count was made with the alpha-based thresholds (the reliability the
+        # reports used then): the site's own SD against the whole study's, both on alpha
+        own, _ = outcomes.reliable_change_table(s, basis="alpha")
+        o = whole_alpha.merge(own, on=key, suffixes=("", "_own"))
         moved += int((o["category"].fillna("-") != o["category_own"].fillna("-")).sum())
         cases = integrate.case_level(s, sd=sd, reliability=rel) \
             .set_index("participant_id")["primary_category"]
