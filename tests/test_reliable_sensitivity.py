@@ -148,8 +148,8 @@ def test_demo_reliable_improvers_with_test_retest_and_with_alpha(demo):
     assert sens.loc["sensitivity", "reliability_used"] == 0.91
     assert sens.loc["sensitivity", "n_reliable_improvement"] == 89
     counts = outcomes.sensitivity_counts(sens.reset_index())
-    assert counts.index.tolist() == ["wemwbs total: test_retest 0.83",
-                                     "wemwbs total: cronbach_alpha 0.91"]
+    assert counts.index.tolist() == ["wemwbs total: test-retest reliability 0.83",
+                                     "wemwbs total: published Cronbach's alpha 0.91"]
     assert (counts["Total"] == len(pairs)).all()
 
 

@@ -650,15 +650,22 @@ def reliable_change_sensitivity(study, instruments=None, confidence: float = 0.9
     return out
 
 
+#: the reliability behind a threshold, in words
+_BASIS_WORDS = {"test_retest": "test-retest reliability", "alpha": "Cronbach's alpha",
+                "cronbach_alpha": "published Cronbach's alpha",
+                "study_alpha": "this study's Cronbach's alpha"}
+
+
 def sensitivity_counts(sensitivity: pd.DataFrame) -> pd.DataFrame:
     """The three reliable-change categories of a :func:`reliable_change_sensitivity` table
-    as one count table (rows: scale and reliability, e.g. 'wemwbs total: test_retest 0.83';
+    as one count table (rows: scale and reliability, e.g. 'wemwbs total: test-retest
+    reliability 0.83';
     ``Total`` last), for disclosure control as one table. Rows with no reliability are
     left out (their ``note`` says why)."""
     have = sensitivity[sensitivity["threshold"].notna()]
     table = pd.DataFrame({label: have[f"n_{label.replace(' ', '_')}"].astype(int).to_numpy()
                           for label in RC_CATEGORIES},
-                         index=[f"{i} {s}: {b} {r:g}" for i, s, b, r in
+                         index=[f"{i} {s}: {_BASIS_WORDS.get(b, b)} {r:.2f}" for i, s, b, r in
                                 zip(have["instrument"], have["scale"],
                                     have["reliability_basis"], have["reliability_used"])])
     table["Total"] = table.sum(axis=1)
