@@ -138,7 +138,8 @@ def format_count(value) -> str:
 _EFFECT_COLUMNS = {"d", "d_z", "d_av", "g", "g_av", "hedges_g", "d_z_ci_low", "d_z_ci_high",
                    "d_av_ci_low", "d_av_ci_high", "g_av_ci_low", "g_av_ci_high",
                    "hedges_g_ci_low", "hedges_g_ci_high", "icc", "cohen_kappa_ci_low",
-                   "cohen_kappa_ci_high", "krippendorff_ci_low", "krippendorff_ci_high"}
+                   "cohen_kappa_ci_high", "krippendorff_ci_low", "krippendorff_ci_high",
+                   "icc_ci_low", "icc_ci_high"}
 #: count columns that do not start with ``n_``
 _COUNT_COLUMNS = {"n", "df", "items", "respondents", "respondents_with_missing", "people"}
 
