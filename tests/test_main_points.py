@@ -402,3 +402,31 @@ def test_every_shape_gets_three_to_six_points(shape):
     elif name == "no_mid_primary":
         assert "No minimal important difference is published" in dict(lists["02"])["change"]
         assert "not classified" in dict(lists["02"])["reliable"]
+
+
+def test_the_index_opens_with_the_main_points_and_an_interval_chart(demo):
+    from types import SimpleNamespace
+
+    from bs4 import BeautifulSoup
+
+    from spanalysis.report import index
+
+    primary = outcomes.headline(demo)
+    site = outcomes.headline(demo.for_site("Riverside PCN"))
+    results = [SimpleNamespace(kind="study", name="01_data_quality", status="ok",
+                               summary={"referred": 400, "pairs": 270}),
+               SimpleNamespace(kind="study", name="02_outcome_change", status="ok",
+                               summary={"primary": primary}),
+               SimpleNamespace(kind="site", name="site_report", site="Riverside PCN",
+                               status="ok", summary={"referred": 90, "pairs": 56,
+                                                     "primary": site, "themes": []})]
+    soup = BeautifulSoup(index._main_points(results, demo), "html.parser")
+    heading = soup.find("h2")
+    assert heading.get_text() == "Main points"
+    items = [li.get_text() for li in heading.find_next_sibling("ul").find_all("li")]
+    assert len(items) >= 3 and items[0] == change_sentence(demo, primary)
+    figure = BeautifulSoup(index._figure(results, demo, 5), "html.parser").find("img")
+    assert figure["src"].startswith("data:image/svg+xml;base64,")
+    assert f"Whole study: +{primary['change_mean']:.1f} (95% CI +{primary['ci_low']:.1f}" \
+        in figure["alt"]
+    assert f"Riverside PCN: +{site['change_mean']:.1f}" in figure["alt"]

@@ -37,6 +37,15 @@ a { color: #0b4f9c; }
 .note { color: #333333; font-size: .95rem; }
 footer { margin-top: 2rem; border-top: 1px solid #8a8a8a; font-size: .9rem; color: #333; }
 img.main-figure { max-width: 100%; height: auto; }
+.table-box { overflow-x: auto; margin: .75rem 0 1.5rem; }
+.table-box:focus { outline: 2px solid #0b4f9c; }
+.table-box table { margin: 0; }
+figure { margin: 0 0 1rem; }
+@media print {
+  .table-box { overflow: visible; }
+  table { font-size: 8.5pt; }
+  th, td { padding: .2rem .3rem; overflow-wrap: anywhere; }
+}
 code { font-family: ui-monospace, Consolas, monospace; background: #f2f2f2; padding: 0 .2rem; }
 """
 
@@ -198,6 +207,13 @@ def _study_overview(results: list[ReportResult], k: int) -> str:
     return ("Whole study: " + "; ".join(parts) + ".") if parts else ""
 
 
+def _boxed(table: str, label: str) -> str:
+    """A table in its own labelled box that scrolls sideways on a narrow screen (the page
+    never does), reachable by keyboard."""
+    return (f'<div class="table-box" role="region" tabindex="0" '
+            f'aria-label="{html.escape(label, quote=True)}">{table}</div>')
+
+
 def _main_points(results: list[ReportResult], study) -> str:
     """The "Main points" list from the whole-study reports' summaries
     (:func:`spanalysis.report.main_points.index_points`), or "" when no whole-study report
@@ -254,10 +270,12 @@ def _figure(results: list[ReportResult], study, k: int) -> str:
     name = main_points.outcome_name(study, str(instrument), str(scale))
     facts = main_points.scale_facts(study, str(instrument), str(scale))
     better = "lower is better" if facts["direction"] == "lower" else "higher is better"
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(rows)), layout="constrained")
+    # 5 inches wide: legible at full size on a desktop and at 0.7 of it on a phone
+    fig, ax = plt.subplots(figsize=(5.0, 1.3 + 0.4 * len(rows)), layout="constrained")
     main_figures.interval_rows(ax, rows, f"Mean change (follow-up minus baseline; {better}), "
                                          "95% CI")
-    ax.set_title("Change on the primary outcome, whole study and each site", loc="left")
+    ax.set_title("Change on the primary outcome:\nthe whole study and each site", loc="left",
+                 fontsize=10)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
     plt.close(fig)
@@ -328,16 +346,17 @@ out from a total; statistics of groups of fewer than {k} people are withheld.</p
     if overview:
         parts.append(f"<p>{html.escape(overview)}</p>")
     if study_rows:
-        parts.append('<table><caption>Reports on the whole study</caption><thead><tr>'
-                     '<th scope="col">Report</th><th scope="col">Status</th>'
-                     '<th scope="col">Problem</th></tr></thead><tbody>'
-                     + "".join(study_rows) + "</tbody></table>")
+        parts.append(_boxed('<table><caption>Reports on the whole study</caption><thead><tr>'
+                            '<th scope="col">Report</th><th scope="col">Status</th>'
+                            '<th scope="col">Problem</th></tr></thead><tbody>'
+                            + "".join(study_rows) + "</tbody></table>",
+                            "Reports on the whole study"))
     else:
         parts.append("<p>No whole-study reports were made in this run.</p>")
     parts.append("<h2>Site reports</h2>")
     if site_rows:
         what = f" on {html.escape(scale)}" if scale else ""
-        parts.append(
+        parts.append(_boxed(
             f'<table><caption>One report per site, with headline figures</caption><thead><tr>'
             f'<th scope="col">Site</th><th scope="col">Status</th>'
             f'<th scope="col">People referred</th>'
@@ -345,7 +364,7 @@ out from a total; statistics of groups of fewer than {k} people are withheld.</p
             f'<th scope="col">Mean change{what}</th>'
             f'<th scope="col">Themes voiced most (by {k} or more people)</th>'
             f'<th scope="col">Problem</th></tr></thead><tbody>'
-            + "".join(site_rows) + "</tbody></table>")
+            + "".join(site_rows) + "</tbody></table>", "One report per site"))
     else:
         parts.append("<p>No site reports were made in this run.</p>")
     parts.append(f"""</main>
