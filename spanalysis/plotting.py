@@ -49,7 +49,8 @@ def use_report_style() -> None:
 
     Sets the colour cycle to :data:`PALETTE` (Okabe-Ito), the colour map to
     :data:`SEQUENTIAL_CMAP`, white backgrounds, and font sizes that stay readable when a
-    6.4-inch-wide figure is shown on a 390 px phone screen (titles 12 pt, labels 11 pt).
+    6.4-inch-wide figure is shown on a 390 px phone screen (titles 12 pt, labels 11 pt), and
+    a fixed ``svg.hashsalt`` so that SVG output is reproducible.
 
     Examples
     --------
@@ -66,6 +67,9 @@ def use_report_style() -> None:
         "figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
         "font.size": 10.5, "axes.titlesize": 12, "axes.labelsize": 11,
         "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 9.5,
+        # SVG ids from a fixed salt, not a random one: a figure saved as SVG any way in a
+        # report (not only by render.figure_image) is the same bytes in every run (issue 24)
+        "svg.hashsalt": "spanalysis",
     })
 
 

@@ -214,7 +214,8 @@ def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path):
     try:
         executed = nbformat.read(tmp_nb, as_version=4)
         provenance = render.collect_provenance([], _public_parameters(job.parameters),
-                                               repo_dir=settings.repo_dir)
+                                               repo_dir=settings.repo_dir,
+                                               run_date=settings.render_time)
         provenance["input_files"] = list(job.inputs)
         index_href, related = _links(job)
         return (render.notebook_to_html(executed, title=job.title, subtitle=job.subtitle,
@@ -261,11 +262,14 @@ def _write_outputs(job: ReportJob, run: dict, html_text: str | None, tmp_nb: Pat
             render.write_html_atomic(html_text, job.html)
         else:
             _remove_outputs(job)
+        notes.append(f"{job.title}: ended {_now()}")
         _write_log(job, run, notes, kernel_text, seconds)
         if run["error"] is None:
-            with atomic_write(job.record) as handle:      # last: marks the report complete
-                json.dump({"fingerprint": job.fingerprint, "seconds": round(seconds, 3),
-                           "attempts": run["attempts"], "finished": _now()}, handle, indent=2)
+            # last: marks the report complete. Only what the report depends on: the times
+            # and durations of this run are in the log, so that two runs on the same inputs
+            # write the same record (issue 24, 2)
+            with atomic_write(job.record) as handle:
+                json.dump({"fingerprint": job.fingerprint}, handle, indent=2)
     except WriteError as exc:
         with contextlib.suppress(OSError):
             _remove_outputs(job)

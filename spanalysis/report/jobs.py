@@ -82,6 +82,9 @@ class BuildResult:
     out: Path
     results: list[ReportResult] = field(default_factory=list)
     seconds: float = 0.0
+    #: the run's render time (ISO 8601, UTC; ``SOURCE_DATE_EPOCH`` when set): the time every
+    #: report of the run shows, for the index to show too (:mod:`spanalysis.report.clock`)
+    render_time: str = ""
 
     @property
     def ok(self) -> bool:
@@ -100,6 +103,9 @@ class RunSettings:
     attempts: int = KERNEL_START_ATTEMPTS
     start_timeout: float = 60.0       # seconds to wait for one kernel start
     repo_dir: str | None = None       # for the git commit in the provenance footer
+    #: the run's render time, read once by the runner (ISO 8601, UTC; ``SOURCE_DATE_EPOCH``
+    #: when set), shown in every report's footer; None: the worker reads the clock
+    render_time: str | None = None
 
 
 def site_slug(site: str) -> str:

@@ -50,7 +50,6 @@ Cell tags: ``remove-cell`` (drop the cell), ``remove-output`` (drop its outputs)
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import functools
 import hashlib
 import json
@@ -65,8 +64,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from spanalysis.errors import InputError
 
 __all__ = ["ReportWarning", "notebook_to_html", "collect_provenance", "write_html_atomic",
-           "figure_image", "external_references", "check_heading_order", "KEY_PACKAGES",
-           "TEMPLATE_DIR"]
+           "figure_image", "svg_text", "external_references", "check_heading_order",
+           "KEY_PACKAGES", "TEMPLATE_DIR"]
 
 #: folder holding the nbconvert template ``spanalysis``
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -116,7 +115,8 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Mapping | None,
-                       repo_dir: str | os.PathLike | None = None) -> dict:
+                       repo_dir: str | os.PathLike | None = None,
+                       run_date: str | None = None) -> dict:
     """Facts a reviewer needs to trust and reproduce a report.
 
     Parameters
@@ -128,6 +128,10 @@ def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Map
     repo_dir : path, optional
         Folder inside the code's git repository. The commit is read with
         ``git rev-parse HEAD``; outside a repository, or without git, it is ``None``.
+    run_date : str, optional
+        The render time to show (ISO 8601, UTC); default
+        :func:`spanalysis.report.clock.iso_time`, which honours ``SOURCE_DATE_EPOCH``. The
+        report runner passes the run's one time to every report.
 
     Returns
     -------
@@ -158,6 +162,7 @@ def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Map
     """
     from importlib import metadata
 
+    from spanalysis.report import clock
     from spanalysis.version import __version__
 
     files = []
@@ -188,7 +193,7 @@ def collect_provenance(input_files: Iterable[str | os.PathLike], parameters: Map
         "spanalysis_version": __version__,
         "git_commit": commit,
         "git_dirty": dirty,
-        "run_date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "run_date": run_date if run_date is not None else clock.iso_time(),
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.release()}".strip(),
         "packages": packages,
@@ -277,7 +282,6 @@ def figure_image(fig, alt: str, *, format: str = "svg", dpi: int = 200, close: b
     """
     import io
 
-    import matplotlib
     from IPython.display import SVG, Image
 
     if not isinstance(alt, str) or not alt.strip():
@@ -285,23 +289,53 @@ def figure_image(fig, alt: str, *, format: str = "svg", dpi: int = 200, close: b
                          expected="a non-empty description")
     if format not in ("svg", "png"):
         raise InputError("unknown figure format", value=format, expected="'svg' or 'png'")
-    buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "spanalysis"}):
-        if format == "svg":
-            fig.savefig(buffer, format="svg", bbox_inches="tight", facecolor="white",
-                        metadata={"Date": None})
-        else:
-            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                        facecolor="white")
+    if format == "svg":
+        text = svg_text(fig, bbox_inches="tight", facecolor="white")
+    else:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
     if format == "png":
         return Image(data=buffer.getvalue(), format="png", alt=alt.strip())
+    return SVG(data=text, metadata={"alt": alt.strip()})
+
+
+#: rcParams under which figures are saved as SVG: text as paths (no fonts needed), and ids
+#: (of clip paths, glyphs, markers) hashed with a fixed salt instead of a random one, so the
+#: same figure gives the same bytes in every run (issue 24, 2)
+SVG_RC = {"svg.fonttype": "path", "svg.hashsalt": "spanalysis"}
+
+
+def svg_text(fig, **savefig_kw) -> str:
+    """A matplotlib figure as SVG text that is the same bytes for the same figure.
+
+    Ids come from a fixed salt (:data:`SVG_RC`), the ``Date`` metadata is left out
+    (matplotlib otherwise writes the clock's time, or ``SOURCE_DATE_EPOCH``'s), and so is
+    the rest of the ``<metadata>`` block and the XML prolog: the text starts at ``<svg``.
+    ``savefig_kw`` go to ``fig.savefig`` (e.g. ``bbox_inches="tight"``). Use it for any
+    figure embedded in a page (:func:`figure_image`, the index's figure).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(); _ = ax.plot([0, 1], [1, 0])
+    >>> svg_text(fig) == svg_text(fig), svg_text(fig).startswith("<svg")
+    (True, True)
+    """
+    import io
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(SVG_RC):
+        fig.savefig(buffer, format="svg", **{**savefig_kw, "metadata": {"Date": None}})
     text = buffer.getvalue().decode("utf-8")
     text = text[text.index("<svg"):]          # no XML prolog or DOCTYPE: the image is the <svg>
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)
-    return SVG(data=text, metadata={"alt": alt.strip()})
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)
 
 
 def _image_alt(output, cell) -> str | None:

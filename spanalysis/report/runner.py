@@ -17,6 +17,14 @@
 4. **Index.** ``index.html`` lists every report with its status and, per site, headline
    figures (:mod:`spanalysis.report.index`).
 
+**Reproducible.** The same inputs (study files, code, notebooks, kernel) give the same bytes
+in every HTML and JSON file, locally and on Dask, whatever the output folder: the run's one
+render time (:mod:`spanalysis.report.clock`: ``SOURCE_DATE_EPOCH`` when set, else the clock)
+is the only line that differs, in each report's footer and the index's. Times and durations
+of the run are in the ``.log`` files and the executed notebooks (papermill's and the kernel's
+timings and the absolute output path; these are run records, not compared);
+``tests/test_reproducible.py`` renders twice and compares.
+
 Every file is written to a temporary name in the same folder and renamed, so an interrupted
 run never leaves a half-written report, and a rerun resumes where it stopped. On Ctrl-C the
 worker processes and their kernels are stopped and one line says how many reports finished;
@@ -30,7 +38,7 @@ Layout of ``out``::
     */<name>.ipynb                the executed notebook (for analysts)
     */<name>.log                  timing, kernel start attempts, kernel messages, errors
     */<name>.summary.json         headline figures the notebook wrote (for the index)
-    */<name>.run.json             fingerprint of the last successful render
+    */<name>.run.json             fingerprint of the last successful render (no times)
     .spanalysis-report.lock       held by the run writing into the folder (a second run
                                   into the same folder refuses, naming it)
 """
@@ -45,6 +53,7 @@ from pathlib import Path
 from typing import Mapping
 
 from spanalysis.errors import InputError, SpanalysisError, ValidationError
+from spanalysis.report import clock
 from spanalysis.report.execution import run_job
 from spanalysis.report.index import write_index
 from spanalysis.report.jobs import (KERNEL_START_ATTEMPTS, NOTEBOOKS_DIR, BuildResult,
@@ -258,6 +267,9 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     """
     t0 = time.perf_counter()
     study_path, out = _check_folders_and_limits(study_path, out, timeout=timeout, jobs=jobs)
+    # the run's one render time (SOURCE_DATE_EPOCH when set; a malformed one refuses the
+    # run here), sent with every job so local and Dask workers show the same time
+    render_time = clock.iso_time()
     # Worker processes start now, so that their imports overlap with loading the study
     # and planning the jobs below (a Dask scheduler has its own workers).
     pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1))
@@ -270,7 +282,7 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
         with _output_lock(out):
             return _build(study, todo_all, out, t0, force=force, kernel=kernel,
                           timeout=timeout, attempts=attempts, jobs=jobs, scheduler=scheduler,
-                          progress=progress, pool=pool)
+                          progress=progress, pool=pool, render_time=render_time)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -306,7 +318,7 @@ def _output_lock(out: Path):
 
 
 def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, attempts, jobs,
-           scheduler, progress, pool) -> BuildResult:
+           scheduler, progress, pool, render_time: str) -> BuildResult:
     """Render the reports that changed and write the index (the output folder is locked)."""
     _clean_partial(out)
     results, todo = _skip_unchanged(todo_all, force)
@@ -315,7 +327,7 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
 
     if todo:
         settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
-                               repo_dir=str(NOTEBOOKS_DIR.parent))
+                               repo_dir=str(NOTEBOOKS_DIR.parent), render_time=render_time)
         try:
             _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
                      progress=progress, pool=pool)
@@ -332,12 +344,25 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
         r.html = str(Path(r.html).relative_to(out).as_posix())
         if r.log:
             r.log = str(Path(r.log).relative_to(out).as_posix())
-    result = BuildResult(out, ordered, time.perf_counter() - t0)
-    write_index(result, study)
+    result = BuildResult(out, ordered, time.perf_counter() - t0, render_time=render_time)
+    _write_index_stably(result, study)
     print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
           f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
           f"{out / 'index.html'}", file=sys.stderr)
     return result
+
+
+def _write_index_stably(result: BuildResult, study) -> None:
+    """Write the index with SVG ids hashed from a fixed salt (matplotlib's default salt is
+    random per run), so that the index's figure is the same bytes in every run. (The index
+    itself should save its figure with :func:`spanalysis.report.render.svg_text`, which also
+    leaves out the figure's date; this keeps its ids stable meanwhile.)"""
+    import matplotlib
+
+    from spanalysis.report.render import SVG_RC
+
+    with matplotlib.rc_context({"svg.hashsalt": SVG_RC["svg.hashsalt"]}):
+        write_index(result, study)
 
 
 def _check_folders_and_limits(study_path, out, *, timeout, jobs) -> tuple[Path, Path]:
