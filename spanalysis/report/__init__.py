@@ -14,6 +14,7 @@ main_figures  the one figure under each report's main points
 render        executed notebook -> offline, accessible HTML with a provenance block
 display       tables, figures and quotes for notebooks, with disclosure control built in
 glossary      plain-words table headings, instrument names and the glossary of terms
+checklist     GRAMMS and TREND items and where the reports answer them
 fingerprints  SHA-256 of a study's input files and of spanalysis's code
 kernel        the project's Jupyter kernel
 """

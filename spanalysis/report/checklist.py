@@ -43,7 +43,7 @@ def gramms(study) -> pd.DataFrame:
          "gained?"),
         ("2", "The design: purpose, priority and sequence of the methods",
          "Report 01 (who was referred, followed up and interviewed) and this report's "
-         "'About this report'"),
+         "“About this report”"),
         ("3", "Each method's sampling, data collection and analysis",
          "Report 01 (participant flow, questionnaire timing, missing answers); report 02 "
          "(change, its handling of missing follow-ups); " + qual),
@@ -66,22 +66,22 @@ def trend(study) -> pd.DataFrame:
     here = "This report" if change else "Not available: change cannot be measured here"
     rows = [
         ("Outcomes", "Primary and secondary outcomes, and how multiple outcomes are handled",
-         f"{here}: 'Change on each scale' (the primary outcome tested alone, the secondary "
+         f"{here}: “Change on each scale” (the primary outcome tested alone, the secondary "
          "outcomes Holm-adjusted)"),
         ("Design", "The comparison made and the lack of a control group",
-         "Every report's main points (the caveat) and 'About this report'"),
+         "Every report's main points (the caveat) and “About this report”"),
         ("Participant flow", "Numbers referred, followed up and analysed",
          "Report 01: participant flow and reach by site"),
         ("Missing data", "How missing follow-ups were handled, with sensitivity analyses",
-         f"{here}: 'Missing follow-ups' (multiple imputation, completers, baseline carried "
+         f"{here}: “Missing follow-ups” (multiple imputation, completers, baseline carried "
          "forward, tipping point)"),
         ("Baseline equivalence", "Baseline comparison of those analysed and those lost",
          "Report 01: completers and non-completers at baseline"),
         ("Regression to the mean", "Whether change could be regression to the mean",
-         f"{here}: 'Regression to the mean'"),
+         f"{here}: “Regression to the mean”"),
         ("Estimates", "Effect sizes with intervals",
          f"{here}: the change table and the tests in full"),
         ("Clustering", "Analysis of clustering by site",
-         f"{here}: 'Sites' (random-intercept model, ICC with its interval)"),
+         f"{here}: “Sites” (random-intercept model, ICC with its interval)"),
     ]
     return pd.DataFrame(rows, columns=["item", "asks", "answered_in"])
