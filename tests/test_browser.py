@@ -303,9 +303,6 @@ def test_every_report_lays_out_on_desktop_phone_and_print(browser, reports):
             assert len(hrefs) >= 2, (path.name, hrefs)     # a neighbouring report
 
 
-@pytest.mark.xfail(strict=True, reason="spanalysis/report/index.py: the sites table is not in "
-                   "a sideways-scrolling box, so the index scrolls sideways at 390 px, and its "
-                   "7.5-inch figure is shown at 0.37 of its size there")
 def test_the_index_lays_out_on_desktop_phone_and_print(browser, reports):
     assert _layout_problems(browser, [reports["out"] / "index.html"], index_link=False) == []
 

@@ -284,8 +284,8 @@ def _quotes_shown(page: Path) -> list[str]:
               for m in re.findall("\u201c(.+?)\u201d", li.get_text())]
     for table in soup.find_all("table"):
         heads = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
-        if "Quote" in heads:
-            at = heads.index("Quote")
+        if "In their words" in heads:   # the quote column's heading (report.glossary)
+            at = heads.index("In their words")
             quotes += [tr.find_all(["th", "td"])[at].get_text(strip=True)
                        for tr in table.find("tbody").find_all("tr")]
     return [q for q in quotes if q]
