@@ -38,7 +38,8 @@ def cells(path) -> list[str]:
 def test_change_by_a_hostile_column_writes_no_formula(make_study, tmp_path, capsys):
     folder = hostile_study(make_study)
     out = tmp_path / "change.csv"
-    assert main(["change", str(folder), "--by", HOSTILE_COLUMN, "--out", str(out)]) == 0
+    assert main(["change", str(folder), "--by", HOSTILE_COLUMN, "--missing", "completers",
+                 "--out", str(out)]) == 0
     written = cells(out)
     with open(out, newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle))

@@ -243,9 +243,6 @@ def test_the_executed_notebooks_have_the_same_outputs(run_a, run_b):
         assert cells[0] == cells[1], path.name
 
 
-@pytest.mark.xfail(strict=True, reason="spanalysis/report/index.py writes the clock's time "
-                   "(not BuildResult.render_time) and the runs' durations into index.json "
-                   "(issue 24, 2: the change is described there); remove this mark then")
 def test_two_renders_give_the_same_index_byte_for_byte(run_a, run_b):
     assert not _differences(_files(run_a.out, index=True), _files(run_b.out, index=True))
 
@@ -275,8 +272,6 @@ def test_without_source_date_epoch_only_the_render_time_differs(run_a, run_now):
                               when)
 
 
-@pytest.mark.xfail(strict=True, reason="spanalysis/report/index.py writes the runs' durations "
-                   "into index.json and saves its figure with the date (issue 24, 2)")
 def test_without_source_date_epoch_only_the_index_render_time_differs(run_a, run_now):
     _only_render_time_differs(_files(run_a.out, index=True), _files(run_now.out, index=True),
                               run_now.render_time)

@@ -235,7 +235,6 @@ def _figure(results: list[ReportResult], study, k: int) -> str:
     Only what the page's table shows is drawn: a site whose change the table withholds is
     labelled "withheld", and the numbers of people are the table's."""
     import base64
-    import io
 
     import matplotlib
 
@@ -276,17 +275,27 @@ def _figure(results: list[ReportResult], study, k: int) -> str:
                                          "95% CI")
     ax.set_title("Change on the primary outcome:\nthe whole study and each site", loc="left",
                  fontsize=10)
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    from spanalysis.report import render
+
+    svg = render.svg_text(fig)          # fixed ids, no date: the same bytes every run
     plt.close(fig)
     alt = (f"Interval chart of the mean change on {name} ({better}): "
            + "; ".join(f"{r['label']}: " + (r["note"] if r["mean"] is None else
                        f"{main_points.signed_number(r['mean'])} (95% CI "
                        f"{main_points.signed_number(r['low'])} to {main_points.signed_number(r['high'])})")
                        for r in rows) + ". A dashed line marks no change.")
-    data = base64.b64encode(buffer.getvalue().encode("utf-8")).decode("ascii")
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     return (f'<figure><img class="main-figure" src="data:image/svg+xml;base64,{data}" '
             f'alt="{html.escape(alt, quote=True)}"></figure>')
+
+
+def _made_at(result: BuildResult) -> _dt.datetime:
+    """The run's render time (``SOURCE_DATE_EPOCH`` when set; report.clock), as every report's
+    footer gives it."""
+    from spanalysis.report import clock
+
+    stamp = getattr(result, "render_time", None)
+    return _dt.datetime.fromisoformat(stamp) if stamp else clock.render_time()
 
 
 def write_index(result: BuildResult, study) -> Path:
@@ -369,7 +378,7 @@ out from a total; statistics of groups of fewer than {k} people are withheld.</p
         parts.append("<p>No site reports were made in this run.</p>")
     parts.append(f"""</main>
 <footer><p>Made by spanalysis {html.escape(__version__)} on
-{html.escape(_dt.datetime.now(_dt.timezone.utc).strftime('%d %B %Y, %H:%M UTC'))}.
+{html.escape(_made_at(result).strftime('%d %B %Y, %H:%M UTC'))}.
 Analysts: executed notebooks and logs are beside each report.</p></footer>
 </body></html>
 """)
@@ -379,9 +388,11 @@ Analysts: executed notebooks and logs are beside each report.</p></footer>
         handle.write(page)
     with atomic_write(result.out / "index.json") as handle:
         # the summaries obey the small-count rule again (as the page does), whatever wrote them
-        reports = [dict(asdict(r), summary=None if r.summary is None else
+        # no durations: identical inputs give identical bytes (issue 24: 2); they are in the logs
+        reports = [dict({key: v for key, v in asdict(r).items() if key != "seconds"},
+                        summary=None if r.summary is None else
                         protect_summary(r.summary, k, rounding=getattr(study, "rounding", None)))
                    for r in result.results]
-        json.dump({"study": study.name, "seconds": round(result.seconds, 3),
-                   "min_cell_size": k, "reports": reports}, handle, indent=2, default=str)
+        json.dump({"study": study.name, "min_cell_size": k, "reports": reports}, handle,
+                  indent=2, default=str)
     return path
