@@ -55,7 +55,7 @@ def test_papermill_with_defaults_from_another_folder(notebook, tmp_path):
 
 BAD = [
     ({"sitee": "all"}, "parameter 'sitee': not a parameter of this notebook (given 'all'; "
-                       "allowed: one of study, site, instruments, confidence, pre, post, "
+                       "allowed: one of study, site, instruments, confidence, pre, post, missing, "
                        "summary_path)"),
     ({"confidence": "0.9"}, "parameter 'confidence': of the wrong type (given '0.9'; "
                             "allowed: a float)"),

@@ -167,3 +167,23 @@ def test_caterpillar_plot_sorts_sites_and_hides_small_ones():
     with pytest.raises(InputError):
         caterpillar_plot(est.drop(columns=["pooled"]))
     plt.close("all")
+
+
+def test_shrunken_estimates_match_statsmodels_and_survive_a_zero_site_variance():
+    y, g = _data([9, 20, 6, 12], tau=2.5)
+    scores, people = _tables(y, g)
+    est = sites.site_estimates(scores, people, "w", "t", min_cell_size=5,
+                               timepoints=["baseline", "followup"]).set_index("site")
+    fit = sm.MixedLM(y, np.ones((len(y), 1)), groups=g).fit(reml=True)
+    mu = float(fit.fe_params[0])
+    for site, u in fit.random_effects.items():          # statsmodels' own BLUPs
+        assert est.loc[site, "estimate"] == pytest.approx(mu + float(np.asarray(u)[0]),
+                                                          rel=1e-5)
+    # identical site means: the site variance is estimated as 0, statsmodels cannot predict
+    # random effects from it, and every site's shrunken estimate is the pooled mean
+    flat = np.tile([-1.0, 0.0, 1.0, 2.0, -2.0], 4)
+    scores, people = _tables(flat, np.repeat(list("ABCD"), 5))
+    zero = sites.site_estimates(scores, people, "w", "t", min_cell_size=5,
+                                timepoints=["baseline", "followup"])
+    assert len(zero) == 4
+    assert np.allclose(zero["estimate"], zero["pooled"]) and np.allclose(zero["shrinkage"], 0)

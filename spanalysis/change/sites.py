@@ -370,12 +370,14 @@ def site_estimates(scores: pd.DataFrame, participants: pd.DataFrame, instrument:
         return pd.DataFrame(columns=cols)
     mu, t2, s2 = float(fit.fe_params[0]), float(np.asarray(fit.cov_re)[0, 0]), float(fit.scale)
     agg = data.groupby(site_column, observed=True)["change"].agg(["count", "mean"])
-    re = {k: float(np.asarray(v)[0]) for k, v in fit.random_effects.items()}
     n = agg["count"].to_numpy(float)
     out = pd.DataFrame({site_column: agg.index.astype(str), "n_pairs": n.astype(int),
                         "raw_mean": agg["mean"].to_numpy(float)})
-    out["estimate"] = mu + np.array([re[k] for k in agg.index])
+    # the BLUP by its formula (what statsmodels' random_effects gives for this model), which
+    # also holds when the site variance is estimated as 0: every site at the pooled mean
+    # (statsmodels refuses to predict from a singular covariance)
     out["shrinkage"] = n * t2 / (s2 + n * t2)
+    out["estimate"] = mu + out["shrinkage"] * (out["raw_mean"] - mu)
     out["se"] = np.sqrt(t2 * s2 / (s2 + n * t2))
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     out["ci_low"], out["ci_high"] = out["estimate"] - z * out["se"], out["estimate"] + z * out["se"]
