@@ -277,13 +277,14 @@ def test_figure_image_carries_alt_into_the_report():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    before = set(plt.get_fignums())     # figures other tests of this process left open
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.bar(["A", "B"], [3, 5])
     img = render.figure_image(fig, "Bar chart: B higher than A", format="png", dpi=40)
     data, md = img._repr_png_()                 # IPython 9 gives base64 text
     raw = base64.b64decode(data) if isinstance(data, str) else data
     assert raw[:8] == b"\x89PNG\r\n\x1a\n" and md["alt"] == "Bar chart: B higher than A"
-    assert not plt.get_fignums()                               # closed: not shown twice
+    assert set(plt.get_fignums()) == before                    # closed: not shown twice
     # As the kernel stores it: metadata keyed by MIME type.
     out = new_output("display_data", data={"image/png": base64.b64encode(raw).decode(),
                                            "text/plain": "<Image>"},
@@ -311,13 +312,14 @@ def _bar_figure(title="B is higher than A"):
 def test_figures_are_svg_by_default_with_alt_text_and_the_same_bytes_each_time():
     import matplotlib.pyplot as plt
 
+    before = set(plt.get_fignums())
     svgs = []
     for _ in range(2):
         img = render.figure_image(_bar_figure(), "Bar chart: A 3 people, B 5 people")
         data, md = img._repr_svg_()
         svgs.append(data)
     assert md == {"alt": "Bar chart: A 3 people, B 5 people"}
-    assert not plt.get_fignums()
+    assert set(plt.get_fignums()) == before
     svg = svgs[0]
     assert svgs[0] == svgs[1]                    # fixed id salt, no date: reproducible
     assert svg.startswith("<svg") and "<metadata" not in svg and "<?xml" not in svg
