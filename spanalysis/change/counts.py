@@ -34,7 +34,8 @@ from scipy import stats
 
 from spanalysis.change.pairs import (_KEYS, _better_sign, _numeric, _pair_table,
                                      _require_columns, _resolve_pre_post, _scale_info,
-                                     _spreadsheet_row, check_confidence, check_min_cell)
+                                     check_confidence, check_min_cell)
+from spanalysis.change.person_centred import service_pairs
 from spanalysis.errors import InputError
 
 __all__ = ["service_use_rate_ratio", "change_by_sessions", "change_by_session_band",
@@ -65,37 +66,6 @@ def window_text(window_months) -> str:
     unit = "month" if int(window_months) == 1 else "months"
     return f"{int(window_months)} {unit} before and {int(window_months)} {unit} after referral"
 
-
-def _service_pairs(service_use: pd.DataFrame, file: str) -> pd.DataFrame:
-    """``service, participant_id, before, after`` (NaN where a period is missing), checked
-    as :func:`~spanalysis.change.service_use_change` checks it."""
-    _require_columns(service_use, ["participant_id", "service", "period", "count"], file)
-    su = service_use[["participant_id", "service", "period", "count"]].copy()
-    for c in ("participant_id", "service", "period"):
-        su[c] = su[c].astype(str)
-    bad = ~su["period"].isin(["before", "after"])
-    if bad.any():
-        i = bad.idxmax()
-        raise InputError("unknown period", file=file, row=_spreadsheet_row(service_use, i),
-                         column="period", value=service_use.at[i, "period"],
-                         expected="'before' or 'after'")
-    counts = _numeric(service_use, "count", file)
-    bad = counts.notna() & ((counts < 0) | (counts % 1 != 0))
-    if bad.any():
-        i = bad.idxmax()
-        raise InputError("a count must be a whole number of at least 0", file=file,
-                         row=_spreadsheet_row(service_use, i), column="count",
-                         value=service_use.at[i, "count"], expected="0, 1, 2, ...")
-    su["count"] = counts
-    dup = su.duplicated(["participant_id", "service", "period"])
-    if dup.any():
-        i = dup.idxmax()
-        raise InputError("more than one count for the same participant, service and period",
-                         file=file, row=_spreadsheet_row(service_use, i),
-                         column="participant_id", value=su.at[i, "participant_id"],
-                         expected="one row per participant, service and period")
-    return (su.pivot(index=["service", "participant_id"], columns="period", values="count")
-            .reindex(columns=["before", "after"]).reset_index())
 
 
 def _fit_rate_ratio(before: np.ndarray, after: np.ndarray, method: str, confidence: float):
@@ -193,7 +163,7 @@ def service_use_rate_ratio(service_use: pd.DataFrame, window_months: int | None 
     if method not in _METHODS:
         raise InputError("unknown count model", column="method", value=method,
                          expected=", ".join(_METHODS))
-    wide = _service_pairs(service_use, file)
+    wide = service_pairs(service_use, file)
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     rows = []
     for service, g in wide.groupby("service", sort=True):

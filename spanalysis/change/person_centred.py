@@ -29,6 +29,40 @@ from spanalysis.errors import InputError
 __all__ = ["service_use_change", "mycaw_change", "gas_summary"]
 
 
+def service_pairs(service_use: pd.DataFrame, file: str = "service_use") -> pd.DataFrame:
+    """The service use file checked and one row per person and service: ``service,
+    participant_id, before, after`` (NaN where a period is missing). An unknown period, a
+    count that is not a whole number of at least 0, or two counts for the same person,
+    service and period is an InputError naming the row."""
+    _require_columns(service_use, ["participant_id", "service", "period", "count"], file)
+    su = service_use[["participant_id", "service", "period", "count"]].copy()
+    for c in ("participant_id", "service", "period"):
+        su[c] = su[c].astype(str)
+    bad = ~su["period"].isin(["before", "after"])
+    if bad.any():
+        i = bad.idxmax()
+        raise InputError("unknown period", file=file, row=_spreadsheet_row(service_use, i),
+                         column="period", value=service_use.at[i, "period"],
+                         expected="'before' or 'after'")
+    counts = _numeric(service_use, "count", file)
+    bad = counts.notna() & ((counts < 0) | (counts % 1 != 0))
+    if bad.any():
+        i = bad.idxmax()
+        raise InputError("a count must be a whole number of at least 0", file=file,
+                         row=_spreadsheet_row(service_use, i), column="count",
+                         value=service_use.at[i, "count"], expected="0, 1, 2, ...")
+    su["count"] = counts
+    dup = su.duplicated(["participant_id", "service", "period"])
+    if dup.any():
+        i = dup.idxmax()
+        raise InputError("more than one count for the same participant, service and period",
+                         file=file, row=_spreadsheet_row(service_use, i),
+                         column="participant_id", value=su.at[i, "participant_id"],
+                         expected="one row per participant, service and period")
+    return (su.pivot(index=["service", "participant_id"], columns="period", values="count")
+            .reindex(columns=["before", "after"]).reset_index())
+
+
 def service_use_change(service_use: pd.DataFrame, min_cell_size: int = 5,
                        file: str = "service_use") -> pd.DataFrame:
     """Counts of service contacts (e.g. GP consultations) before and after referral.
@@ -74,33 +108,7 @@ def service_use_change(service_use: pd.DataFrame, min_cell_size: int = 5,
     [{'n_pairs': 2, 'median_difference': -1.0, 'n_fewer': 1, 'n_same': 1}]
     """
     min_cell_size = check_min_cell(min_cell_size)
-    _require_columns(service_use, ["participant_id", "service", "period", "count"], file)
-    su = service_use[["participant_id", "service", "period", "count"]].copy()
-    for c in ("participant_id", "service", "period"):
-        su[c] = su[c].astype(str)
-    bad = ~su["period"].isin(["before", "after"])
-    if bad.any():
-        i = bad.idxmax()
-        raise InputError("unknown period", file=file, row=_spreadsheet_row(service_use, i),
-                         column="period", value=service_use.at[i, "period"],
-                         expected="'before' or 'after'")
-    counts = _numeric(service_use, "count", file)
-    bad = counts.notna() & ((counts < 0) | (counts % 1 != 0))
-    if bad.any():
-        i = bad.idxmax()
-        raise InputError("a count must be a whole number of at least 0", file=file,
-                         row=_spreadsheet_row(service_use, i), column="count",
-                         value=service_use.at[i, "count"], expected="0, 1, 2, ...")
-    su["count"] = counts
-    dup = su.duplicated(["participant_id", "service", "period"])
-    if dup.any():
-        i = dup.idxmax()
-        raise InputError("more than one count for the same participant, service and period",
-                         file=file, row=_spreadsheet_row(service_use, i),
-                         column="participant_id", value=su.at[i, "participant_id"],
-                         expected="one row per participant, service and period")
-    wide = su.pivot(index=["service", "participant_id"], columns="period", values="count") \
-             .reindex(columns=["before", "after"]).reset_index()
+    wide = service_pairs(service_use, file)
     complete = wide["before"].notna() & wide["after"].notna()
     services = wide.groupby("service", sort=True).size().index
     w = wide[complete].assign(diff=lambda d: d["after"] - d["before"])
