@@ -16,7 +16,8 @@ import pandas as pd
 
 from spanalysis.privacy import disclosure
 from spanalysis.report.display import count_text
-from spanalysis.report.main_points import _why_no_themes, outcome_name, scale_facts, signed_number
+from spanalysis.report.main_points import (_why_no_themes, outcome_name, scale_facts,
+                                           signed_number, voiced_counts)
 
 __all__ = ["site_against_study_figure", "flow_figure", "themes_figure",
            "theme_difference_figure", "interval_rows", "BLUE", "ORANGE"]
@@ -147,24 +148,12 @@ def themes_figure(study, *, coder=None, top: int = 8):
     protected as report 03's table: ``(figure, alt)``, or None without coded interviews."""
     import matplotlib.pyplot as plt
 
-    from spanalysis.qual import themes
-
     if _why_no_themes(study):
         return None
-    q = study.qualitative
     k = study.min_cell_size
-    freq = themes.code_frequencies(q.segments, q.sources, coder=coder,
-                                   source_types=["interview"])
-    if freq.empty or int(freq["group_participants"].max()) == 0:
+    table, shown, interviewed = voiced_counts(study, coder=coder)
+    if table.empty or interviewed == 0:
         return None
-    names = q.codebook.set_index("id")["name"]
-    table = pd.DataFrame({"people": freq["participants"].to_numpy()},
-                         index=freq["code_id"].map(names).astype(str))
-    table = table.sort_values("people", ascending=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", disclosure.DisclosureWarning)
-        shown = disclosure.suppress_counts(table, k, totals="none",
-                                           rounding=study.rounding)["people"]
     shown = shown.head(top)
     labels = [str(t) for t in shown.index]
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.45 * len(labels)), layout="constrained")

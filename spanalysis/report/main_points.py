@@ -402,6 +402,28 @@ def _why_no_themes(study) -> str | None:
     return None
 
 
+def voiced_counts(study, *, coder=None) -> tuple[pd.DataFrame, pd.Series, int]:
+    """People who voiced each theme in interview, as report 03's table shows them:
+    ``(table, shown, interviewed)``: the counts by theme name (``people``, most voiced first),
+    the same counts as published (small ones "<k", under the study's rounding) and the
+    number of people interviewed (0 when no interview is linked to a participant)."""
+    from spanalysis.qual import themes
+
+    q = study.qualitative
+    freq = themes.code_frequencies(q.segments, q.sources, coder=coder,
+                                   source_types=["interview"])
+    names = q.codebook.set_index("id")["name"]
+    table = pd.DataFrame({"people": freq["participants"].to_numpy()},
+                         index=freq["code_id"].map(names).astype(str))
+    table = table.sort_values("people", ascending=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", disclosure.DisclosureWarning)
+        text = disclosure.suppress_counts(table, study.min_cell_size, totals="none",
+                                          rounding=study.rounding)
+    interviewed = int(freq["group_participants"].max()) if len(freq) else 0
+    return table, text["people"], interviewed
+
+
 def themes_sentence(study, *, coder=None, site_name: str | None = None, whole=None,
                     top: int = 3, interviewed=None) -> str:
     """The themes most people described in interview, each with its count of people.
@@ -429,22 +451,9 @@ def themes_sentence(study, *, coder=None, site_name: str | None = None, whole=No
                                                                     & (people < k))
         interviewed = len(study.interviewed) if interviewed is None else interviewed
     else:
-        from spanalysis.qual import themes
-
-        q = study.qualitative
-        freq = themes.code_frequencies(q.segments, q.sources, coder=coder,
-                                       source_types=["interview"])
-        names = q.codebook.set_index("id")["name"]
-        table = pd.DataFrame({"people": freq["participants"].to_numpy()},
-                             index=freq["code_id"].map(names).astype(str))
-        table = table.sort_values("people", ascending=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", disclosure.DisclosureWarning)
-            text = disclosure.suppress_counts(table, k, totals="none", rounding=rounding)
+        table, shown, interviewed = voiced_counts(study, coder=coder)
         people = table["people"].astype(int)
-        shown = text["people"]
         hidden = ~shown.astype(str).str.replace(",", "").str.fullmatch(r"\d+")
-        interviewed = int(freq["group_participants"].max()) if len(freq) else 0
     if interviewed in (0, None):
         return ("The interviews are not linked to participants, so no one is counted as "
                 "describing a theme.")
