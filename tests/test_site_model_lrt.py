@@ -187,3 +187,17 @@ def test_shrunken_estimates_match_statsmodels_and_survive_a_zero_site_variance()
                                 timepoints=["baseline", "followup"])
     assert len(zero) == 4
     assert np.allclose(zero["estimate"], zero["pooled"]) and np.allclose(zero["shrinkage"], 0)
+
+
+def test_caterpillar_alt_text_gives_the_plotted_numbers():
+    from spanalysis.report.site_figures import caterpillar_alt
+
+    y, g = _data([4, 9, 20, 6, 12], tau=2.5)
+    scores, people = _tables(y, g)
+    est = sites.site_estimates(scores, people, "w", "t", min_cell_size=5,
+                               timepoints=["baseline", "followup"])
+    alt = caterpillar_alt(est, "W total")
+    lowest = est.dropna(subset=["estimate"]).sort_values("estimate").iloc[0]
+    assert f"{lowest['site']} {lowest['estimate']:.1f} ({lowest['ci_low']:.1f}" in alt
+    assert alt.endswith("; 1 site(s) too small to show.") and "S0" not in alt
+    assert f"study mean of {est['pooled'].iloc[0]:.1f}" in alt

@@ -208,3 +208,33 @@ def theme_difference_figure(study, by_theme: pd.DataFrame, primary, sbs=None,
                                             f"{signed_number(r['mean'])} ({level} {signed_number(r['low'])}"
                                             f" to {signed_number(r['high'])})") for r in rows) + ".")
     return fig, alt
+
+
+def missing_handling_figure(study, handling: pd.DataFrame, primary, *, base: str, final: str,
+                            confidence: float = 0.95):
+    """The primary outcome's mean change under each handling of missing follow-ups (rows of
+    :func:`spanalysis.change.missing.missing_comparison`, the chosen analysis first) as
+    intervals, one row each: ``(figure, alt)``. A withheld change is labelled, not drawn."""
+    import matplotlib.pyplot as plt
+
+    from spanalysis.report.display import format_value
+
+    k = study.min_cell_size
+    rows = [{"label": r.analysis.split(" (")[0].capitalize(), "marker": "sD^"[j % 3],
+             "note": f"withheld (fewer than {k} people)",
+             **({"mean": r.change_mean, "low": r.ci_low, "high": r.ci_high}
+                if np.isfinite(r.change_mean) else {"mean": None})}
+            for j, r in enumerate(handling.itertuples())]
+    fig, ax = plt.subplots(figsize=(6, 2.4), layout="constrained")
+    interval_rows(ax, rows, f"Mean change in points, {base} to {final} ({confidence:.0%} CI)")
+    name = outcome_name(study, *primary)
+    name = name[:1].upper() + name[1:]
+    shown = [r for r in rows if r["mean"] is not None]
+    finding = (f"{name}: mean change {format_value(shown[0]['mean'], 1)} points "
+               f"({shown[0]['label'].lower()})" if shown else f"{name}: change withheld")
+    _title(ax, finding)
+    alt = finding + ". " + "; ".join(
+        f"{r['label']}: {format_value(r['mean'], 1)} ({format_value(r['low'], 1)} to "
+        f"{format_value(r['high'], 1)})" if r["mean"] is not None else f"{r['label']}: withheld"
+        for r in rows) + "."
+    return fig, alt

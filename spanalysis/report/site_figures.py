@@ -100,3 +100,21 @@ def caterpillar_plot(estimates: pd.DataFrame, site_column: str = "site", ax=None
     if note:
         fig.text(0.01, 0.0, note, fontsize=8, wrap=True, va="bottom")
     return fig
+
+
+def caterpillar_alt(estimates: pd.DataFrame, scale_name: str, site_column: str = "site") -> str:
+    """Alt text of :func:`caterpillar_plot` with its numbers: each shown site's shrunken
+    estimate and interval, lowest first, the pooled mean, and how many sites are too small
+    to show."""
+    from spanalysis.report.display import format_value
+
+    level = f"{float(estimates['confidence'].iloc[0]):.0%}" if len(estimates) else "95%"
+    pooled = format_value(float(estimates["pooled"].iloc[0]), 1) if len(estimates) else "–"
+    drawn = estimates[~estimates["small_group"].astype(bool)].sort_values("estimate")
+    small = int(estimates["small_group"].astype(bool).sum())
+    return (f"Caterpillar plot of each site's shrunken mean change on {scale_name} with "
+            f"{level} intervals, pooled towards the study mean of {pooled}: "
+            + "; ".join(f"{r[site_column]} {format_value(r['estimate'], 1)} "
+                        f"({format_value(r['ci_low'], 1)} to {format_value(r['ci_high'], 1)})"
+                        for _, r in drawn.iterrows())
+            + (f"; {small} site(s) too small to show" if small else "") + ".")
