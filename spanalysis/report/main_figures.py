@@ -29,7 +29,9 @@ BLUE, ORANGE = PALETTE["blue"], PALETTE["vermillion"]
 
 def _title(ax, text: str) -> None:
     """The chart's title (its message), wrapped to the figure's width, above the axes."""
-    ax.figure.suptitle(textwrap.fill(text, 75), x=0.02, ha="left", fontsize=11)
+    # about 11 characters of 11-point text per inch of figure
+    width = max(40, int(ax.figure.get_figwidth() * 11))
+    ax.figure.suptitle(textwrap.fill(text, width), x=0.02, ha="left", fontsize=11)
 
 
 def interval_rows(ax, rows: list[dict], xlabel: str):
@@ -220,13 +222,15 @@ def missing_handling_figure(study, handling: pd.DataFrame, primary, *, base: str
     from spanalysis.report.display import format_value
 
     k = study.min_cell_size
-    rows = [{"label": r.analysis.split(" (")[0].capitalize(), "marker": "sD^"[j % 3],
+    short = {"mi": "Multiple imputation", "completers": "Completers",
+             "bocf": "Baseline carried forward"}
+    rows = [{"label": short.get(r.method, r.analysis), "marker": "sD^"[j % 3],
              "note": f"withheld (fewer than {k} people)",
              **({"mean": r.change_mean, "low": r.ci_low, "high": r.ci_high}
                 if np.isfinite(r.change_mean) else {"mean": None})}
             for j, r in enumerate(handling.itertuples())]
-    fig, ax = plt.subplots(figsize=(6, 2.4), layout="constrained")
-    interval_rows(ax, rows, f"Mean change in points, {base} to {final} ({confidence:.0%} CI)")
+    fig, ax = plt.subplots(figsize=(5, 2.6), layout="constrained")
+    interval_rows(ax, rows, f"Mean change in points, {base} to {final}\n({confidence:.0%} CI)")
     name = outcome_name(study, *primary)
     name = name[:1].upper() + name[1:]
     shown = [r for r in rows if r["mean"] is not None]
