@@ -70,7 +70,7 @@ def test_change_sentence_matches_scipy_on_raw_sums(demo):
     assert change.startswith(
         f"Scores on the Warwick-Edinburgh Mental Wellbeing Scale (WEMWBS) rose by {mean:.1f} "
         f"points on average (95% CI {ci.low:.1f} to {ci.high:.1f}) among the {len(pairs)} "
-        "people who answered at both baseline and followup")
+        "people with scores at both baseline and followup")
     assert (mean, round(ci.low, 1), round(ci.high, 1), len(pairs)) == (
         pytest.approx(5.336, abs=1e-3), 4.5, 6.2, 226)
     # the interval lies above the published MID of 3 points (Maheswaran et al. 2012)
@@ -90,8 +90,8 @@ def test_report_02s_pre_and_post_are_the_pair_described(tmp_path):
         pairs = wide[[a, b]].dropna()
         ci = stats.ttest_rel(pairs[b], pairs[a]).confidence_interval(0.95)
         change = dict(main_points.outcome_change(study, whole=study, pre=pre, post=post))
-        assert f"(95% CI {ci.low:.1f} to {ci.high:.1f}) among the {len(pairs)} people who " \
-               f"answered at both {a} and {b}" in change["change"], (pre, post)
+        assert f"(95% CI {ci.low:.1f} to {ci.high:.1f}) among the {len(pairs)} people with " \
+               f"scores at both {a} and {b}" in change["change"], (pre, post)
     # six_months repeats followup's answers (the shape's construction): no change at all,
     # so no interval can be computed, and the sentence says so
     assert (wide["six_months"] - wide["followup"]).dropna().eq(0).all()
@@ -107,7 +107,7 @@ HEAD = {"instrument": "wemwbs", "scale": "total", "n_pairs": 40, "small_group": 
 
 @pytest.mark.parametrize("numbers, phrase", [
     ((5.34, 4.47, 6.21), "rose by 5.3 points on average (95% CI 4.5 to 6.2) among the 40 "
-                         "people who answered at both baseline and followup: more than the "
+                         "people with scores at both baseline and followup: more than the "
                          "3-point change"),
     ((3.6, 0.2, 6.9), ": on average more than the 3-point change people notice as important "
                       "(the minimal important difference), though the interval reaches below "
@@ -117,12 +117,12 @@ HEAD = {"instrument": "wemwbs", "scale": "total", "n_pairs": 40, "small_group": 
                       "(the minimal important difference), though the interval reaches "
                       "beyond it."),
     ((0.4, -0.5, 1.3), "changed little on average: the mean change was +0.4 points (95% CI "
-                       "\u22120.5 to +1.3) among the 40 people who answered at both baseline "
+                       "\u22120.5 to +1.3) among the 40 people with scores at both baseline "
                        "and followup, an interval that includes no change; so any average "
                        "change is smaller than the 3-point change"),
     ((3.2, -1.7, 8.2), "; it is too wide to tell whether the change reaches the 3-point"),
     ((-2.0, -3.0, -1.0), "fell by 2.0 points on average (95% CI 1.0 to 3.0) among the 40 "
-                         "people who answered at both baseline and followup, a worsening: "
+                         "people with scores at both baseline and followup, a worsening: "
                          "less than the 3-point change"),
 ])
 def test_change_sentence_phrases(demo, numbers, phrase):
@@ -135,8 +135,8 @@ def test_lower_is_better_scale_improves_when_it_falls_and_no_mid_is_said(demo):
          "change_mean": -0.9, "ci_low": -1.3, "ci_high": -0.5, "confidence": 0.95}
     text = change_sentence(demo, h)
     assert text.startswith("Scores on the Three-item UCLA Loneliness Scale")
-    assert ("fell by 0.9 points on average (95% CI 0.5 to 1.3) among the 48 people who "
-            "answered at both baseline and followup, an improvement, as lower scores are "
+    assert ("fell by 0.9 points on average (95% CI 0.5 to 1.3) among the 48 people with "
+            "scores at both baseline and followup, an improvement, as lower scores are "
             "better.") in text
     assert text.endswith("No minimal important difference is published for this scale, so "
                          "whether the change is large enough for people to notice cannot be "

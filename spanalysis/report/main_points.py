@@ -207,7 +207,9 @@ def change_sentence(study, headline: dict, *, where: str = "", rounding=None) ->
     level = f"{round(100 * float(headline.get('confidence') or 0.95))}% CI"
     base = headline.get("pre") or study.timepoints[0]
     final = headline.get("post") or study.timepoints[-1]
-    among = (f"among the {count_text(n, k, rounding)} people who answered at both {base} "
+    # the people with a score at both time points: fewer than those who answered both
+    # questionnaires when some answers are incomplete (a score needs its items)
+    among = (f"among the {count_text(n, k, rounding)} people with scores at both {base} "
              f"and {final}")
     facts = scale_facts(study, instrument, scale)
     lower_better = facts["direction"] == "lower"
@@ -360,11 +362,11 @@ def attrition_sentence(study, referred, pairs) -> str:
     if pairs == disclosure.COMPLEMENTARY_MARKER:
         return (f"Of the {people} people referred, how many answered at both {base} and "
                 f"{final} is not shown, so that another site's small number cannot be worked "
-                "out; change is measured only for them.")
+                "out; change is measured only among people followed up.")
     return (f"Of the {people} people referred, "
             f"{percent_text(pairs, referred, k, rounding)} answered at both {base} and {final}; "
-            "change is measured only for them, and the people lost to follow-up may have "
-            "fared differently.")
+            "change is measured only among people followed up, and those lost to follow-up "
+            "may have fared differently.")
 
 
 # --------------------------------------------------------------------------- themes
@@ -645,6 +647,11 @@ def integration(study, *, sbs=None, cases=None, primary=None, why_not=None,
         points.append(("change", why_not + " So there is no change to set beside what people "
                                            "said."))
     elif not ready:
+        # what the numbers show, since there is nothing to set beside them
+        from spanalysis.change import outcomes
+
+        points.append(("change", change_sentence(study, outcomes.headline(study, 0.95))))
+    if not why_not and not ready and study.qualitative is not None:  # else "themes" says why
         points.append(("fit", "No interview in this scope is linked to a participant, so what "
                               "people said cannot be set beside their questionnaire scores."))
     points.append(("themes", themes_sentence(study)))
