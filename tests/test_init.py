@@ -164,8 +164,13 @@ def test_redcap_export_events_in_the_order_they_appear(tmp_path, capsys):
     assert manifest["files"]["responses"]["events"] == {
         "baseline_arm_1": "baseline", "3_month_followup_arm_1": "followup"}
     assert manifest["files"]["responses"]["missing"] == ["UNK"]
+    # the reports' sentences name the time points as the export did, without REDCap's arm
+    assert manifest["timepoints"] == [{"id": "baseline"},
+                                      {"id": "followup", "label": "3 month followup"}]
     assert validates(out, capsys)
     study = load_study(out)
+    assert [study.timepoint_label(t) for t in study.timepoints] == ["baseline",
+                                                                    "3 month followup"]
     assert score(study, "1", "followup", "ucla3") == 4      # 1 + 1 + 2
     assert score(study, "2", "baseline", "ucla3") == 9      # 3 + 3 + 3
 

@@ -157,6 +157,18 @@ def test_small_or_hidden_numbers_of_pairs_are_never_printed(demo):
         and "not shown" in hidden and "[c]" not in hidden
 
 
+def test_sentences_name_time_points_by_their_labels(tmp_path):
+    """study.yaml's ``label:`` of a time point, not its id, in the main points' prose."""
+    folder = _copy(tmp_path, ("- id: followup\n", "- id: followup\n  label: 3 months\n"))
+    study = load_study(folder)
+    assert study.timepoint_label("followup") == "3 months"
+    assert study.timepoint_label("baseline") == "baseline"     # no label: the id
+    points = dict(main_points.outcome_change(study, whole=study))
+    assert "people with scores at both baseline and 3 months" in points["change"]
+    assert "answered at both baseline and 3 months" in points["attrition"]
+    assert "followup" not in points["change"] + points["attrition"]
+
+
 def test_counts_are_rounded_as_the_tables_are(tmp_path):
     study = load_study(_copy(tmp_path, ("min_cell_size: 5", "min_cell_size: 5\n  rounding: 5")))
     assert study.rounding == 5

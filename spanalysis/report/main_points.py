@@ -102,6 +102,12 @@ def _finish(points: Iterable, study=None) -> Points:
 
 # --------------------------------------------------------------------------- words and numbers
 
+def _label(study, timepoint) -> str:
+    """A time point as sentences name it: its ``label:`` in study.yaml, else its id."""
+    label = getattr(study, "timepoint_label", None)
+    return label(timepoint) if callable(label) else str(timepoint)
+
+
 def _one(value) -> str:
     """A number to one decimal (never "0.0" for a value that is not zero).
 
@@ -205,8 +211,8 @@ def change_sentence(study, headline: dict, *, where: str = "", rounding=None) ->
     if not all(np.isfinite([mean, low, high])):
         return f"The change on {name} could not be estimated from these data."
     level = f"{round(100 * float(headline.get('confidence') or 0.95))}% CI"
-    base = headline.get("pre") or study.timepoints[0]
-    final = headline.get("post") or study.timepoints[-1]
+    base = _label(study, headline.get("pre") or study.timepoints[0])
+    final = _label(study, headline.get("post") or study.timepoints[-1])
     # the people with a score at both time points: fewer than those who answered both
     # questionnaires when some answers are incomplete (a score needs its items)
     among = (f"among the {count_text(n, k, rounding)} people with scores at both {base} "
@@ -270,7 +276,7 @@ def baseline_sentence(study, instrument: str, scale: str, confidence: float = 0.
     name = outcome_name(study, instrument, scale)
     if int(r["n"]) < k:
         return f"Fewer than {k} people have a score on {name}, so no mean is reported."
-    return (f"At {timepoint}, the mean score on {name} was {_one(r['mean'])} "
+    return (f"At {_label(study, timepoint)}, the mean score on {name} was {_one(r['mean'])} "
             f"({round(100 * confidence)}% CI {_one(r['ci_low'])} to {_one(r['ci_high'])}) "
             f"among {count_text(int(r['n']), k, study.rounding)} people.")
 
@@ -344,7 +350,7 @@ def attrition_sentence(study, referred, pairs) -> str:
     """How many of the people referred have the scores change is measured on; ``referred``
     and ``pairs`` are counts or a report's published text for them ("<k", "[c]")."""
     k, rounding = study.min_cell_size, study.rounding
-    base, final = study.timepoints[0], study.timepoints[-1]
+    base, final = _label(study, study.timepoints[0]), _label(study, study.timepoints[-1])
     if referred == disclosure.COMPLEMENTARY_MARKER:
         return ("How many people were referred here, and how many were followed up, is not "
                 "shown, so that another site's small number cannot be worked out from the "

@@ -162,6 +162,18 @@ def _events(export: Export) -> tuple[dict[str, str], str]:
     return dict(zip(seen, timepoint_names(len(seen)))), how
 
 
+def event_label(value: str) -> str:
+    """A reader's label for a time-point value as an export writes it: REDCap's arm suffix
+    dropped and underscores read as spaces.
+
+    >>> event_label("3_months_arm_1"), event_label("baseline_arm_2"), event_label("T2")
+    ('3 months', 'baseline', 'T2')
+    """
+    label = re.sub(r"_arm_\d+$", "", str(value).strip())
+    label = re.sub(r"[_\s]+", " ", label).strip()
+    return label or str(value)
+
+
 def _missing_codes(export: Export, instruments: dict) -> list:
     """Codes for "not answered" found in the item columns: a number outside every item's
     range that exports use as a code (-99, 99, -9, ...), or text such as NA or UNK that is no
@@ -253,6 +265,7 @@ class _Plan:
     timepoints: list[str]
     columns: dict[str, str] = field(default_factory=dict)   # spanalysis's name -> column
     events: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)    # time point -> label for readers
     own_names: bool = True      # items mapped to the file's columns (else spanalysis's)
     notes: list[str] = field(default_factory=list)          # comments above the entry
     ids: list[str] = field(default_factory=list)            # each participant, in order
@@ -289,7 +302,8 @@ def _ids(export: Export, draft: Draft) -> tuple[pd.Series, bool]:
 def _plan_long(export: Export, draft: Draft, taken: set[str]) -> _Plan:
     """One row per person and time point: the time-point column's values are the events."""
     events, how = _events(export)
-    plan = _Plan(export.copy_name, list(events.values()), events=events)
+    plan = _Plan(export.copy_name, list(events.values()), events=events,
+                 labels={tp: event_label(value) for value, tp in events.items()})
     plan.notes.append(f"time points: the values of '{export.time_column}' {how} (guess: "
                       "check the order)")
     ids, numbered = _ids(export, draft)
@@ -475,7 +489,8 @@ def _manifest(study_id: str, sources: list[str], plan: _Plan, instruments_used: 
              f"id: {study_id}",
              f"name: {_q('Draft study from ' + ', '.join(sources))}",
              "timepoints:" + _comment("ordered, the baseline first")]
-    lines += [f"  - id: {tp}" for tp in plan.timepoints]
+    lines += [f"  - {{id: {tp}, label: {_q(plan.labels[tp])}}}" if plan.labels.get(tp, tp) != tp
+              else f"  - id: {tp}" for tp in plan.timepoints]
     lines.append(f"instruments: [{', '.join(instruments_used)}]")
     note = ("guess: one site; rename it, or list every site and map the participants' site "
             "column") if sites == [DEFAULT_SITE] else "the values of the participants' site column"

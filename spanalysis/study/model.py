@@ -103,6 +103,14 @@ class Study:
     def timepoints(self) -> list[str]:
         return self.manifest.timepoint_ids
 
+    def timepoint_label(self, timepoint: str) -> str:
+        """The label study.yaml gives a time point (``label:``), for sentences; its id when it
+        has none or is not one of the study's."""
+        for t in self.manifest.timepoints:
+            if t.id == timepoint:
+                return t.label
+        return str(timepoint)
+
     @property
     def min_cell_size(self) -> int:
         return self.manifest.min_cell_size
