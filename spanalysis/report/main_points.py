@@ -158,6 +158,17 @@ def outcome_name(study, instrument: str, scale: str) -> str:
         return f"{scale} on the {inst.name}"
 
 
+def outcome_title(study, instrument: str, scale: str) -> str:
+    """:func:`outcome_name` for a heading or a label: no leading article.
+
+    >>> from spanalysis.study import load_study
+    >>> outcome_title(load_study("data/demo"), "wemwbs", "total")
+    'Warwick-Edinburgh Mental Wellbeing Scale (WEMWBS)'
+    """
+    name = outcome_name(study, instrument, scale)
+    return name[4:] if name.startswith("the ") else name
+
+
 def scale_facts(study, instrument: str, scale: str) -> dict:
     """Direction and MID of a scale from the study's scale table."""
     info = study.scale_info
