@@ -345,3 +345,97 @@ def test_the_layout_checks_find_each_problem(browser, tmp_path):
     assert not any(page == "right.html" and "h1" in text for page, _, text in found)
     # only print loses folded content: on screen the reader can open it
     assert {view for page, view, text in found if page == "folded.html"} == {"print"}
+
+
+# =============================================================================================
+# The index's site table: sorted and filtered by CSS alone (issue 22: 7, issue 24: 4)
+# =============================================================================================
+
+@pytest.fixture(scope="module")
+def national_index(tmp_path_factory):
+    """An index of 60 synthetic sites (some failed, some withheld; tests/test_index_sorting)."""
+    from test_index_sorting import synthetic_results, write
+
+    path = tmp_path_factory.mktemp("national-index")
+    page = write(path, synthetic_results(60))
+    return {"path": path / "index.html", "page": page}
+
+
+def _shown_sites(page) -> tuple[list[str], list[str]]:
+    """The ids of the orderings on show and the site names of their rows on show."""
+    shown = page.locator("div.ordering:visible")
+    ids = [shown.nth(i).get_attribute("id") for i in range(shown.count())]
+    return ids, page.locator("div.ordering:visible tbody tr:visible > th").all_inner_texts()
+
+
+def test_the_index_sorts_and_filters_with_javascript_off(browser, national_index):
+    """With JavaScript disabled: one ordering shows at a time (the default, by name, first);
+    clicking a "Sort by" label shows that ordering's rows in its order, the arrow keys move
+    between orderings with a visible focus ring, clearing a filter hides its rows, an A to Z
+    link leads to its site, and print shows only the default ordering with every row."""
+    from test_index_sorting import orderings
+
+    expected = {key: [r[0] for r in rows] for key, rows in orderings(
+        national_index["page"]).items()}
+    failed = [r[0] for r in orderings(national_index["page"])["by-name"] if r[1] == "FAILED"]
+    assert failed and expected["by-referred"] != expected["by-name"]
+    context = browser.new_context(offline=True, java_script_enabled=False,
+                                  viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(national_index["path"].as_uri(), wait_until="load")
+        assert page.locator("script").count() == 0
+        assert _shown_sites(page) == (["by-name"], expected["by-name"])
+        page.click('label[for="sort-referred"]')
+        assert _shown_sites(page) == (["by-referred"], expected["by-referred"])
+        page.click('label[for="sort-change"]')
+        assert _shown_sites(page) == (["by-change"], expected["by-change"])
+        # keyboard: the arrow keys move within the radio group, and the focus shows
+        page.focus("#sort-referred")
+        page.keyboard.press("ArrowDown")
+        assert page.locator("#sort-pairs").is_checked()
+        assert _shown_sites(page) == (["by-pairs"], expected["by-pairs"])
+        ring = page.locator("#sort-pairs").evaluate(
+            "e => [getComputedStyle(e).outlineStyle, getComputedStyle(e).outlineWidth]")
+        assert ring[0] != "none" and float(ring[1].rstrip("px")) >= 2, ring
+        # filters (folded under a summary): clearing "Failed" hides exactly the failed rows
+        page.click(".site-controls summary")
+        page.click('label[for="show-st-failed"]')
+        assert not page.locator("#show-st-failed").is_checked()
+        assert _shown_sites(page)[1] == [s for s in expected["by-pairs"] if s not in failed]
+        # in print: the default ordering only, every row, no controls
+        page.emulate_media(media="print")
+        assert _shown_sites(page) == (["by-name"], expected["by-name"])
+        assert not page.locator(".site-controls").is_visible()
+        page.emulate_media(media="screen")
+        page.click('label[for="show-st-failed"]')
+        assert _shown_sites(page)[1] == expected["by-pairs"]
+        # the A to Z list: a letter leads to the first site of that letter, in name order
+        page.click('label[for="sort-name"]')
+        link = page.locator("nav.jump a", has_text="K")
+        link.click()
+        assert page.url.endswith("#sites-K")
+        target = page.locator("#sites-K")
+        assert target.is_visible() and target.locator("th").inner_text().startswith("K")
+        assert target.locator("th").inner_text() == next(
+            s for s in expected["by-name"] if s.startswith("K"))
+    finally:
+        context.close()
+
+
+def test_the_national_index_is_accessible_and_lays_out_on_every_screen(browser, national_index):
+    from axe_playwright_python.sync_playwright import Axe
+
+    assert _layout_problems(browser, [national_index["path"]], index_link=False) == []
+    context, page, requests, errors = _open(browser, national_index["path"])
+    try:
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        assert errors == []
+        for key in ("name", "change"):        # the default ordering and another one
+            page.click(f'label[for="sort-{key}"]')
+            violations = Axe().run(page).response["violations"]
+            serious = [(v["id"], v["impact"], len(v["nodes"])) for v in violations
+                       if v.get("impact") in ("serious", "critical")]
+            assert serious == [], (key, serious)
+    finally:
+        context.close()

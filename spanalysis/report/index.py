@@ -47,6 +47,30 @@ figure { margin: 0 0 1rem; }
   th, td { padding: .2rem .3rem; overflow-wrap: anywhere; }
 }
 code { font-family: ui-monospace, Consolas, monospace; background: #f2f2f2; padding: 0 .2rem; }
+a:focus-visible { outline: 3px solid #0b4f9c; outline-offset: 2px; }
+.site-controls { display: flex; flex-wrap: wrap; align-items: flex-start; gap: .5rem 1rem;
+                 margin: .5rem 0 1rem; }
+.site-controls details { flex: 2 1 20rem; }
+.site-controls summary { cursor: pointer; font-weight: 600; padding: .25rem 0; }
+.site-controls summary:focus-visible { outline: 3px solid #0b4f9c; outline-offset: 2px; }
+.site-controls .filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; }
+.site-controls fieldset { border: 1px solid #8a8a8a; border-radius: 4px; margin: 0;
+                          padding: .25rem .75rem .5rem; min-width: 0; flex: 1 1 15rem; }
+.site-controls legend { font-weight: 600; padding: 0 .25rem; }
+.site-controls .option { display: flex; align-items: center; gap: .5rem; min-height: 1.75rem; }
+.site-controls input { width: 1.1rem; height: 1.1rem; margin: 0; flex: none;
+                       accent-color: #0b4f9c; }
+.site-controls input:focus-visible { outline: 3px solid #0b4f9c; outline-offset: 2px; }
+.site-controls input[type="radio"]:checked + label { font-weight: 600; }
+.jump { margin: .25rem 0 .5rem; }
+.jump a { display: inline-block; min-width: 1.6rem; padding: .15rem .3rem; }
+.site-index tr:target > * { background: #fff3bf; }
+.print-only { display: none; }
+@media print {
+  .site-controls, .jump { display: none; }
+  .site-index .ordering:not(.default) { display: none; }
+  .print-only { display: block; }
+}
 """
 
 
@@ -101,6 +125,17 @@ def _fmt_change(value: float) -> str:
     return text.replace("-", "\u2212")
 
 
+def _as_shown(value: float) -> float:
+    """A change rounded to the decimals :func:`_fmt_change` shows it with.
+
+    >>> [_as_shown(v) for v in (9.94, 9.86, -0.034, 0.0004)]
+    [9.9, 9.9, -0.03, 0.0]
+    """
+    value = float(value)
+    decimals = next((d for d in (1, 2, 3) if round(abs(value), d) != 0), 3) if value else 1
+    return round(value, decimals) + 0.0          # + 0.0: no "-0.0"
+
+
 def _withheld(value) -> bool:
     """A count a summary withheld (written as the text "<k")."""
     return isinstance(value, str) and value.startswith("<")
@@ -150,6 +185,7 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
     stats = frame.loc[frame["n_pairs"].notna(), ["n_pairs", "change_mean", "ci_low", "ci_high"]]
     shown_pairs = pd.Series("not available", index=frame.index, dtype=object)
     shown_change = pd.Series("not available", index=frame.index, dtype=object)
+    shown_interval = {}          # row -> (mean, low, high) of a change the page shows
     if len(stats):
         protected = disclosure.withhold_small_groups(
             stats.astype({"n_pairs": int}).astype({"change_mean": float, "ci_low": float,
@@ -171,6 +207,8 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
                 else:
                     shown_change[i] = "not estimable"
             else:
+                shown_interval[i] = (float(p["change_mean"]), float(p["ci_low"]),
+                                     float(p["ci_high"]))
                 level = frame.loc[i, "confidence"] or 0.95
                 shown_change[i] = (f"{_fmt_change(float(p['change_mean']))} "
                                    f"({float(level):.0%} CI {_fmt_change(float(p['ci_low']))} "
@@ -180,11 +218,228 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
         themes = [t for t in frame.loc[i, "themes"]
                   if isinstance(t, dict) and not _withheld(t.get("n_voiced"))
                   and (t.get("n_voiced") or 0) >= k][:3]
+        primary = (r.summary or {}).get("primary") or {}
         out.append({"result": r, "referred": shown_referred[i], "pairs": shown_pairs[i],
                     "change": shown_change[i], "scale": frame.loc[i, "scale"],
+                    "interval": shown_interval.get(i),
+                    "outcome": (str(primary.get("instrument", "")), str(primary.get("scale", ""))),
                     "themes": "; ".join(str(t.get("label") or t.get("theme")) for t in themes)
                     or f"none voiced by {k} or more people"})
     return out
+
+
+#: The orderings of the site table: (key, "Sort the sites by" label). Each is rendered as a
+#: table of its own, sorted here; CSS shows the one whose radio button is checked. The first
+#: is the default: the one shown first without CSS and the only one printed.
+ORDERINGS = (
+    ("name", "Site name (A to Z)"),
+    ("referred", "People referred (most first)"),
+    ("pairs", "Pairs on the primary outcome (most first)"),
+    ("change", "Change on the primary outcome (most improvement first)"),
+)
+#: Filters: (group, legend, [(value, label)]); a row has one class ``<group>-<value>`` per group
+#: and is hidden on screen while that value's checkbox is cleared.
+FILTERS = (
+    ("st", "Show sites whose report is", (
+        ("ready", "Ready"),
+        ("withheld", "Ready, change withheld for privacy"),
+        ("failed", "Failed"))),
+    ("dir", "Show sites whose change on the primary outcome is", (
+        ("better", "An improvement (interval wholly on the better side of no change)"),
+        ("unclear", "Unclear (interval includes no change)"),
+        ("worse", "A worsening (interval wholly on the worse side)"),
+        ("none", "Not shown"))),
+)
+
+
+def _site_index_css() -> str:
+    """The screen rules that sort and filter the site table without a script.
+
+    ``:has()`` (Chromium 105, Safari 15.4, Firefox 121) lets a checked input anywhere in
+    ``.site-index`` hide the other orderings and the filtered rows with ``display: none``, so
+    that a screen reader reads one table, not four. A browser without ``:has()`` drops these
+    rules and shows every ordering, the default first: nothing is lost. In print none of
+    them apply: the default ordering prints with every row (``_INDEX_CSS``'s print rules).
+    """
+    rules = [f".site-index:has(#sort-{key}:checked) .ordering:not(#by-{key}) "
+             "{ display: none; }" for key, _ in ORDERINGS]
+    rules += [f".site-index:has(#show-{group}-{value}:not(:checked)) tr.{group}-{value} "
+              "{ display: none; }" for group, _, options in FILTERS for value, _ in options]
+    return "@media screen {\n" + "\n".join(f"  {rule}" for rule in rules) + "\n}\n"
+
+
+def _name_key(name: str) -> tuple[str, str]:
+    """Alphabetical order of site names: accents and case ignored ("Église" sorts with E).
+
+    >>> sorted(["oak", "Église", "Ash", "eagle"], key=_name_key)
+    ['Ash', 'eagle', 'Église', 'oak']
+    """
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return folded.casefold(), name
+
+
+def _letter(name: str) -> str:
+    """The jump-list letter of a site name: A to Z, or "#" for any other first character."""
+    first = _name_key(name)[0][:1].upper()
+    return first if "A" <= first <= "Z" else "#"
+
+
+def _shown_count(value) -> int | None:
+    """A count the page shows as a number; None for "<k", "[c]" and "not available"."""
+    text = str(value)
+    return int(text) if text.isdigit() else None
+
+
+def _state(row: dict) -> str:
+    if row["result"].status == "failed":
+        return "failed"
+    return "withheld" if str(row["change"]).startswith("withheld") else "ready"
+
+
+def _direction(row: dict, study) -> str:
+    """Which side of no change the shown interval lies on, for the scale's direction
+    (:func:`spanalysis.report.main_points.scale_facts`); "none" when no change is shown."""
+    from spanalysis.report import main_points
+
+    if row["interval"] is None:
+        return "none"
+    _, low, high = row["interval"]
+    lower_better = main_points.scale_facts(study, *row["outcome"])["direction"] == "lower"
+    if low > 0:
+        return "worse" if lower_better else "better"
+    if high < 0:
+        return "better" if lower_better else "worse"
+    return "unclear"
+
+
+def _ordered(rows: list[dict], key: str, study) -> list[dict]:
+    """The site rows in one ordering (:data:`ORDERINGS`).
+
+    Only what the page shows decides the order: a change sorts by its value as shown
+    (:func:`_as_shown`), so that two changes shown alike are in name order; rows whose
+    count or change is withheld
+    ("<k", "[c]", "withheld ...") or not available come after the shown ones, in name
+    order, whatever their true values, so that a row's place gives nothing hidden away.
+    Ties are broken by name.
+    """
+    from spanalysis.report import main_points
+
+    def name(row):
+        return _name_key(str(row["result"].site))
+
+    if key == "name":
+        return sorted(rows, key=name)
+
+    def value(row):
+        if key == "change":
+            if row["interval"] is None:
+                return None
+            lower_better = main_points.scale_facts(study, *row["outcome"])["direction"] \
+                == "lower"
+            shown = _as_shown(row["interval"][0])
+            return -shown if lower_better else shown
+        return _shown_count(row[key])
+
+    shown = [r for r in rows if value(r) is not None]
+    rest = [r for r in rows if value(r) is None]
+    return sorted(shown, key=lambda r: (-value(r), name(r))) + sorted(rest, key=name)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _site_section(rows: list[dict], study, scale: str) -> str:
+    """The site reports: a sentence on failed and withheld sites, the sort and filter
+    controls (radio buttons and checkboxes in labelled fieldsets; no script), then the site
+    table once per ordering, the default first with an A to Z jump list."""
+    k = study.min_cell_size
+    if not rows:
+        return "<p>No site reports were made in this run.</p>"
+    for row in rows:
+        row["classes"] = {"st": _state(row), "dir": _direction(row, study)}
+    n_failed = sum(row["classes"]["st"] == "failed" for row in rows)
+    n_withheld = sum(row["classes"]["st"] == "withheld" for row in rows)
+    said = [f"{_plural(len(rows), 'site', 'sites')}."]
+    if n_failed:
+        said.append(f"{_plural(n_failed, 'site report', 'site reports')} failed: the Problem "
+                    "column says where and why, and a rerun renders only what failed.")
+    if n_withheld:
+        said.append(f"At {_plural(n_withheld, 'site', 'sites')} the change is withheld: fewer "
+                    f"than {k} people answered at both time points, or showing it would let a "
+                    "smaller site's figures be worked out.")
+    said.append("Sort and filter the sites below (this works without a script or a network).")
+    parts = [f"<p>{html.escape(' '.join(said))}</p>", '<div class="site-index">',
+             '<div class="site-controls">',
+             '<fieldset><legend>Sort the sites by</legend>']
+    for i, (key, label) in enumerate(ORDERINGS):
+        parts.append(f'<div class="option"><input type="radio" name="site-order" '
+                     f'id="sort-{key}"{" checked" if i == 0 else ""}>'
+                     f'<label for="sort-{key}">{html.escape(label)}</label></div>')
+    parts.append("</fieldset>")
+    filters = []
+    for group, legend, options in FILTERS:
+        counts = {value: sum(row["classes"][group] == value for row in rows)
+                  for value, _ in options}
+        present = [(value, label) for value, label in options if counts[value]]
+        if len(present) < 2:
+            continue                 # one kind of site only: nothing to filter
+        filters.append(f"<fieldset><legend>{html.escape(legend)}</legend>")
+        for value, label in present:
+            filters.append(f'<div class="option"><input type="checkbox" '
+                           f'id="show-{group}-{value}" checked><label for="show-{group}-{value}">'
+                           f'{html.escape(label)} ({_plural(counts[value], "site", "sites")})'
+                           "</label></div>")
+        filters.append("</fieldset>")
+    if filters:
+        # folded, so that on a phone the table is not a screen away; a cleared box keeps
+        # its rows hidden while the fold is closed
+        parts.append("<details><summary>Filter the sites (by status, by change)</summary>"
+                     '<div class="filters">' + "".join(filters) + "</div></details>")
+    parts.append("</div>")
+    what = f" on {html.escape(scale)}" if scale else ""
+    head = (f'<thead><tr><th scope="col">Site</th><th scope="col">Status</th>'
+            f'<th scope="col">People referred</th>'
+            f'<th scope="col">Pairs on the primary outcome</th>'
+            f'<th scope="col">Mean change{what}</th>'
+            f'<th scope="col">Themes voiced most (by {k} or more people)</th>'
+            f'<th scope="col">Problem</th></tr></thead>')
+    for i, (key, label) in enumerate(ORDERINGS):
+        ordered = _ordered(rows, key, study)
+        body, letters = [], []
+        for row in ordered:
+            r = row["result"]
+            anchor = ""
+            if key == "name" and _letter(str(r.site)) not in letters:
+                letters.append(_letter(str(r.site)))
+                anchor = f' id="sites-{"other" if letters[-1] == "#" else letters[-1]}"'
+            classes = " ".join(f"{g}-{v}" for g, v in row["classes"].items())
+            body.append(
+                f'<tr class="{classes}"{anchor}><th scope="row">{_report_link(r)}</th>'
+                f'<td class="status-{r.status}">{_status_label(r)}</td>'
+                f'<td class="num">{html.escape(str(row["referred"]))}</td>'
+                f'<td class="num">{html.escape(str(row["pairs"]))}</td>'
+                f'<td>{html.escape(str(row["change"]))}</td>'
+                f'<td>{html.escape(row["themes"])}</td>'
+                f'<td>{_problem(r)}</td></tr>')
+        caption = f"Site reports with headline figures, by {label[0].lower()}{label[1:]}"
+        if key != "name":
+            caption += "; sites whose figure is withheld or not available come last"
+        parts.append(f'<div class="ordering{" default" if i == 0 else ""}" id="by-{key}">')
+        if key == "name" and len(rows) > 1:
+            links = " ".join(
+                '<a href="#sites-other" aria-label="Names starting with another character">#</a>'
+                if c == "#" else f'<a href="#sites-{c}">{c}</a>' for c in letters)
+            parts.append(f'<nav class="jump" aria-label="Find a site by its first letter">'
+                         f"Find a site: {links}</nav>")
+        parts.append(_boxed(f"<table><caption>{html.escape(caption)}</caption>{head}<tbody>"
+                            + "".join(body) + "</tbody></table>", caption))
+        parts.append("</div>")
+    parts.append('<p class="print-only">Printed: every site, by site name.</p>')
+    parts.append("</div>")
+    return "\n".join(parts)
 
 
 def _study_overview(results: list[ReportResult], k: int) -> str:
@@ -312,6 +567,12 @@ def write_index(result: BuildResult, study) -> Path:
     :func:`spanalysis.privacy.disclosure.withhold_small_groups`) and the themes voiced by most
     interviewed people (only themes voiced by k or more). Every text is HTML-escaped; the
     page is self-contained (no scripts, styles inline, no external reference).
+
+    The site table can be sorted (:data:`ORDERINGS`) and filtered by status and by the
+    direction of the change (:data:`FILTERS`) without a script: it is written once per
+    ordering, already sorted, and CSS shows the ordering whose radio button is checked and
+    hides the rows whose checkbox is cleared (:func:`_site_index_css`). A to Z links lead to
+    the sites in name order. In print only the default ordering, with every row, appears.
     """
     from spanalysis.version import __version__
 
@@ -321,26 +582,16 @@ def write_index(result: BuildResult, study) -> Path:
         study_rows.append(
             f'<tr><th scope="row">{_report_link(r)}</th>'
             f'<td class="status-{r.status}">{_status_label(r)}</td><td>{_problem(r)}</td></tr>')
-    site_rows = []
-    for row in _site_rows(result.results, k):
-        r = row["result"]
-        site_rows.append(
-            f'<tr><th scope="row">{_report_link(r)}</th>'
-            f'<td class="status-{r.status}">{_status_label(r)}</td>'
-            f'<td class="num">{html.escape(str(row["referred"]))}</td>'
-            f'<td class="num">{html.escape(str(row["pairs"]))}</td>'
-            f'<td>{html.escape(str(row["change"]))}</td>'
-            f'<td>{html.escape(row["themes"])}</td>'
-            f'<td>{_problem(r)}</td></tr>')
+    site_rows = _site_rows(result.results, k)
     failed = result.count("failed")
     status = (f"{len(result.results)} reports: {len(result.results) - failed} ready, "
               f"{failed} failed.")
-    scale = next((row["scale"] for row in _site_rows(result.results, k) if row["scale"]), "")
+    scale = next((row["scale"] for row in site_rows if row["scale"]), "")
     parts = [f"""<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(study.name)}: reports</title>
-<style>{_INDEX_CSS}</style></head>
+<style>{_INDEX_CSS}{_site_index_css()}</style></head>
 <body><a class="skip" href="#main">Skip to the reports</a>
 <main id="main">
 <h1>{html.escape(study.name)}</h1>
@@ -362,20 +613,8 @@ out from a total; statistics of groups of fewer than {k} people are withheld.</p
                             "Reports on the whole study"))
     else:
         parts.append("<p>No whole-study reports were made in this run.</p>")
-    parts.append("<h2>Site reports</h2>")
-    if site_rows:
-        what = f" on {html.escape(scale)}" if scale else ""
-        parts.append(_boxed(
-            f'<table><caption>One report per site, with headline figures</caption><thead><tr>'
-            f'<th scope="col">Site</th><th scope="col">Status</th>'
-            f'<th scope="col">People referred</th>'
-            f'<th scope="col">Pairs on the primary outcome</th>'
-            f'<th scope="col">Mean change{what}</th>'
-            f'<th scope="col">Themes voiced most (by {k} or more people)</th>'
-            f'<th scope="col">Problem</th></tr></thead><tbody>'
-            + "".join(site_rows) + "</tbody></table>", "One report per site"))
-    else:
-        parts.append("<p>No site reports were made in this run.</p>")
+    parts.append('<h2 id="sites">Site reports</h2>')
+    parts.append(_site_section(site_rows, study, scale))
     parts.append(f"""</main>
 <footer><p>Made by spanalysis {html.escape(__version__)} on
 {html.escape(_made_at(result).strftime('%d %B %Y, %H:%M UTC'))}.
