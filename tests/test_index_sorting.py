@@ -276,3 +276,42 @@ def test_the_a_to_z_list_leads_to_the_first_site_of_each_letter(national):
     # ids are unique on the page
     ids = [t["id"] for t in soup.find_all(id=True)]
     assert len(ids) == len(set(ids))
+
+
+def test_the_figure_of_200_sites_is_one_short_chart_whose_alt_text_has_the_numbers(national):
+    """Above FIGURE_SITE_ROWS sites the index draws every site as a thin, unlabelled row: a
+    figure of a few inches, not one labelled row per site (80 inches at 200 sites)."""
+    import base64
+
+    from spanalysis.report import index
+
+    soup = BeautifulSoup(national["page"], "html.parser")
+    img = soup.select_one("img.main-figure")
+    svg = base64.b64decode(img["src"].split(",", 1)[1]).decode("utf-8")
+    height_pt = float(re.search(r'<svg[^>]*height="([\d.]+)pt"', svg).group(1))
+    assert height_pt <= 5 * 72, height_pt              # at most 5 inches tall
+    assert 200 > index.FIGURE_SITE_ROWS
+    # the sites drawn: those whose change the default table shows as a number
+    shown = [number(row[4]) for row in orderings(national["page"])["by-name"]]
+    shown = [v for v in shown if v is not None]
+    alt = img["alt"]
+    assert f"at each of {len(shown)} sites" in alt
+    low, high = min(shown), max(shown)
+    fmt = lambda v: f"{v:+.1f}".replace("-", "\u2212")  # noqa: E731
+    assert f"site means from {fmt(low)} to {fmt(high)}" in alt, alt
+    # every synthetic interval is the mean +/- 1.5 (site_result): wholly above zero when the
+    # mean is above 1.5, wholly below when under -1.5
+    means = [r.summary["primary"]["change_mean"] for r in national["results"]
+             if r.kind == "site" and r.summary and "change_mean" in r.summary["primary"]]
+    assert len(means) == len(shown)
+    assert (f"at {sum(m > 1.5 for m in means)} sites the interval lies wholly above zero "
+            f"and at {sum(m < -1.5 for m in means)} wholly below it") in alt
+    withheld = sum(1 for r in national["results"] if r.kind == "site") - len(shown)
+    assert f"{withheld} sites withheld or not available" in alt
+
+
+def test_a_few_sites_keep_one_labelled_row_each(tmp_path):
+    page = write(tmp_path, synthetic_results(12))
+    alt = BeautifulSoup(page, "html.parser").select_one("img.main-figure")["alt"]
+    named = [r.site for r in synthetic_results(12) if r.kind == "site"]
+    assert all(f"{name}: " in alt for name in named)

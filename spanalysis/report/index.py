@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import textwrap
 from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote as _url_quote
@@ -524,24 +525,82 @@ def _figure(results: list[ReportResult], study, k: int) -> str:
     name = main_points.outcome_name(study, str(instrument), str(scale))
     facts = main_points.scale_facts(study, str(instrument), str(scale))
     better = "lower is better" if facts["direction"] == "lower" else "higher is better"
-    # 5 inches wide: legible at full size on a desktop and at 0.7 of it on a phone
-    fig, ax = plt.subplots(figsize=(5.0, 1.3 + 0.4 * len(rows)), layout="constrained")
-    main_figures.interval_rows(ax, rows, f"Mean change (follow-up minus baseline; {better}), "
-                                         "95% CI")
-    ax.set_title("Change on the primary outcome:\nthe whole study and each site", loc="left",
-                 fontsize=10)
+    if sum(r["label"] != "Whole study" for r in rows) > FIGURE_SITE_ROWS:
+        fig, alt = _many_sites_figure(rows, name, better, facts["direction"] == "lower")
+    else:
+        # 5 inches wide: legible at full size on a desktop and at 0.7 of it on a phone
+        fig, ax = plt.subplots(figsize=(5.0, 1.3 + 0.4 * len(rows)), layout="constrained")
+        main_figures.interval_rows(ax, rows, f"Mean change (follow-up minus baseline; "
+                                             f"{better}), 95% CI")
+        ax.set_title("Change on the primary outcome:\nthe whole study and each site",
+                     loc="left", fontsize=10)
+        alt = (f"Interval chart of the mean change on {name} ({better}): "
+               + "; ".join(f"{r['label']}: " + (r["note"] if r["mean"] is None else
+                           f"{main_points.signed_number(r['mean'])} (95% CI "
+                           f"{main_points.signed_number(r['low'])} to "
+                           f"{main_points.signed_number(r['high'])})")
+                           for r in rows) + ". A dashed line marks no change.")
     from spanalysis.report import render
 
     svg = render.svg_text(fig)          # fixed ids, no date: the same bytes every run
     plt.close(fig)
-    alt = (f"Interval chart of the mean change on {name} ({better}): "
-           + "; ".join(f"{r['label']}: " + (r["note"] if r["mean"] is None else
-                       f"{main_points.signed_number(r['mean'])} (95% CI "
-                       f"{main_points.signed_number(r['low'])} to {main_points.signed_number(r['high'])})")
-                       for r in rows) + ". A dashed line marks no change.")
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     return (f'<figure><img class="main-figure" src="data:image/svg+xml;base64,{data}" '
             f'alt="{html.escape(alt, quote=True)}"></figure>')
+
+
+#: above this many sites the index's figure draws every site as one thin, unlabelled row,
+#: sorted by its change (the site table names them), instead of a labelled row each: at 200
+#: sites labelled rows make a figure 80 inches tall that pushes the table off the first screens
+FIGURE_SITE_ROWS = 30
+
+
+def _many_sites_figure(rows: list[dict], name: str, better: str, lower_better: bool):
+    """``(figure, alt text)``: each site's mean change with its interval as a thin row, the
+    sites sorted from the largest improvement down, the whole study's interval as a band.
+    Withheld sites are counted in the title, not drawn. The alt text gives the range of the
+    site means and how many sites' intervals lie wholly on either side of zero."""
+    import matplotlib.pyplot as plt
+
+    from spanalysis.report import main_figures, main_points
+
+    whole = next((r for r in rows if r["label"] == "Whole study" and r["mean"] is not None),
+                 None)
+    sites = [r for r in rows if r["label"] != "Whole study"]
+    drawn = sorted((r for r in sites if r["mean"] is not None),
+                   key=lambda r: (r["mean"] if lower_better else -r["mean"], r["label"]))
+    withheld = len(sites) - len(drawn)
+    fig, ax = plt.subplots(figsize=(5.0, 4.2), layout="constrained")
+    if whole is not None:
+        ax.axvspan(whole["low"], whole["high"], color=main_figures.BLUE, alpha=0.18, lw=0,
+                   label="Whole study, 95% CI")
+        ax.axvline(whole["mean"], color=main_figures.BLUE, lw=1.2)
+    ys = list(range(len(drawn)))[::-1]
+    ax.hlines(ys, [r["low"] for r in drawn], [r["high"] for r in drawn], color="0.35", lw=0.6)
+    ax.plot([r["mean"] for r in drawn], ys, "s", color=main_figures.ORANGE, markersize=2.2,
+            label="A site's mean change")
+    ax.axvline(0, color="0.4", linestyle="--", linewidth=1)
+    ax.set_yticks([])
+    ax.set_ylabel(textwrap.fill("Sites, from the largest improvement down", 30))
+    ax.set_xlabel(textwrap.fill(f"Mean change (follow-up minus baseline; {better}), 95% CI", 70))
+    title = f"Change on the primary outcome at {len(drawn)} sites"
+    if withheld:
+        title += f"\n({withheld} more with the change withheld or not available)"
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    above = sum(r["low"] > 0 for r in drawn)
+    below = sum(r["high"] < 0 for r in drawn)
+    sign = main_points.signed_number
+    alt = (f"Interval chart of the mean change on {name} ({better}) at each of {len(drawn)} "
+           "sites, sorted, without site names (the table below names them)"
+           + (f"; the whole study: {sign(whole['mean'])} (95% CI {sign(whole['low'])} to "
+              f"{sign(whole['high'])})" if whole is not None else "")
+           + (f"; site means from {sign(min(r['mean'] for r in drawn))} to "
+              f"{sign(max(r['mean'] for r in drawn))}; at {above} sites the interval lies "
+              f"wholly above zero and at {below} wholly below it" if drawn else "")
+           + (f"; {withheld} sites withheld or not available" if withheld else "")
+           + ". A dashed line marks no change.")
+    return fig, alt
 
 
 def _made_at(result: BuildResult) -> _dt.datetime:
