@@ -40,10 +40,12 @@ __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_tabl
            "time_pair", "consecutive_pairs", "consecutive_changes", "CONSECUTIVE_COLUMNS",
            "scale_info_with_study_reliability",
            "site_model", "reliable_change_table", "attrition_sensitivity", "headline",
-           "holm_family_size", "FAMILY_RULE", "study_thresholds", "rc_settings",
+           "holm_family_size", "secondary_family_size", "FAMILY_RULE", "study_thresholds",
+           "rc_settings",
            "NOT_PAIRED", "rc_cutoffs", "THRESHOLD_COLUMNS", "clinical_change_counts",
            "JT_LABELS", "reliable_change_sensitivity", "SENSITIVITY_COLUMNS",
-           "sensitivity_counts", "site_effects", "HIERARCHY_COLUMNS"]
+           "sensitivity_counts", "site_effects", "HIERARCHY_COLUMNS",
+           "reliable_change_intervals"]
 
 #: instruments summarised in their own way rather than as paired change
 NOT_PAIRED = ("gas", "service_use")
@@ -248,6 +250,25 @@ def holm_family_size(study, instruments=None, pre=None, post=None) -> int:
                                 instruments=_chosen(study, instruments), pre=pre, post=post)
     keys = list(zip(full["instrument"].astype(str), full["scale"].astype(str)))
     return family_size(full["p"], scale_outcomes(study.instruments, keys), keys)
+
+
+def secondary_family_size(study, instruments=None, pre=None, post=None) -> int:
+    """m, the number of secondary outcomes in the outcome hierarchy's Holm family (whole
+    study, between ``pre`` and ``post``): the questionnaire scales with a test other than
+    the primary outcome's, each distinct outcome once (:func:`spanalysis.change.family.
+    family_size`), as the ``adjustment`` of :func:`change_table` counts them. The joint
+    display judges fit on secondary outcomes with Bonferroni intervals at 1 - alpha / m
+    (:func:`spanalysis.integrate.measurement_coverage`)."""
+    pre, post = time_pair(study, pre, post)
+    full = change.paired_change(study.scores, study.scale_info, study.participants,
+                                min_cell_size=1, timepoints=study.timepoints, wilcoxon=False,
+                                instruments=_chosen(study, instruments), pre=pre, post=post)
+    keys = list(zip(full["instrument"].astype(str), full["scale"].astype(str)))
+    primary = tuple(primary_outcome(study))
+    sec = [i for i, key in enumerate(keys) if key != primary]
+    labels = scale_outcomes(study.instruments, keys)
+    return family_size(full["p"].to_numpy(float)[sec], [labels[i] for i in sec],
+                       [keys[i] for i in sec])
 
 
 def site_table(study, instrument: str, scale: str, confidence: float = 0.95, pre=None,
@@ -671,6 +692,56 @@ def sensitivity_counts(sensitivity: pd.DataFrame) -> pd.DataFrame:
     table["Total"] = table.sum(axis=1)
     table.index.name = "scale and reliability"
     return table.astype(int)
+
+
+def reliable_change_intervals(summary: pd.DataFrame, sensitivity: pd.DataFrame | None, k: int,
+                              confidence: float = 0.95, rounding: int | None = None
+                              ) -> pd.DataFrame:
+    """The percentages of people who improved or deteriorated, with Wilson intervals, as a
+    report publishes them (issue 23: 4): from the count tables the report shows,
+    :func:`reliable_change_counts` (reliable improvement and deterioration), the
+    sensitivity rows of :func:`sensitivity_counts` (the other reliability) and
+    :func:`clinical_change_counts` (recovered, improved, deteriorated), each through
+    :func:`spanalysis.change.proportions.count_table_intervals`: withheld where the count
+    or the rest of its row is below ``k``, or where the count table hides the count or its
+    total; nothing given when counts are rounded (``rounding``). A main row that the
+    sensitivity table also shows is withheld when either table hides it.
+
+    Columns: ``scale, analysis`` ('reliable change', 'sensitivity: other reliability',
+    'clinically significant change'), ``category, percent_people, percent_people_ci_low,
+    percent_people_ci_high, withheld``."""
+    from spanalysis.change.proportions import count_table_intervals
+
+    cats = RC_CATEGORIES[::2]          # reliable improvement, reliable deterioration
+    main = count_table_intervals(reliable_change_counts(summary), cats, k, confidence,
+                                 rounding).assign(analysis="reliable change")
+    parts = [main]
+    if sensitivity is not None and len(sensitivity):
+        have = sensitivity[sensitivity["threshold"].notna()].reset_index(drop=True)
+        other = count_table_intervals(sensitivity_counts(sensitivity), cats, k, confidence,
+                                      rounding)
+        other = other.rename(columns={"scale and reliability": "scale"})
+        role = np.repeat(have["analysis"].to_numpy(object), len(cats))
+        plain = np.repeat((have["instrument"].astype(str) + " "
+                           + have["scale"].astype(str)).to_numpy(object), len(cats))
+        hidden_there = {(s, c) for s, c, w, r in zip(plain, other["category"],
+                                                     other["withheld"], role)
+                        if w and r == "main"}
+        again = np.array([(s, c) in hidden_there for s, c in
+                          zip(main["scale"], main["category"])], dtype=bool)
+        main.loc[again, ["percent_people", "percent_people_ci_low",
+                         "percent_people_ci_high"]] = np.nan
+        main.loc[again, "withheld"] = True
+        parts.append(other[role == "sensitivity"].assign(
+            analysis="sensitivity: other reliability"))
+    jt = clinical_change_counts(summary)
+    parts.append(count_table_intervals(jt, [JT_LABELS[c] for c in
+                                            ("recovered", "improved", "deteriorated")],
+                                       k, confidence, rounding).assign(
+        analysis="clinically significant change"))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["scale", "analysis", "category", "percent_people", "percent_people_ci_low",
+                "percent_people_ci_high", "withheld"]]
 
 
 def score_pairs(study, instrument: str, scale: str, pre=None, post=None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from scipy import stats
 from spanalysis.change.pairs import check_confidence, check_min_cell
 from spanalysis.errors import InputError
 
-__all__ = ["wilson_interval", "proportion_table"]
+__all__ = ["wilson_interval", "proportion_table", "count_table_intervals"]
 
 
 def wilson_interval(count, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +75,9 @@ def wilson_interval(count, n, confidence: float = 0.95) -> tuple[np.ndarray, np.
         denom = 1 + z * z / m
         low = np.where(m > 0, (centre - half) / denom, np.nan)
         high = np.where(m > 0, (centre + half) / denom, np.nan)
-    # at count 0 (or n) the limit is exactly 0 (or 1); rounding can leave -1e-17
+    # at count 0 (or n) the limit is exactly 0 (or 1); rounding can leave +-1e-16
+    low = np.where((x == 0) & (m > 0), 0.0, low)
+    high = np.where((x == m) & (m > 0), 1.0, high)
     return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
 
 
@@ -133,3 +135,91 @@ def proportion_table(table: pd.DataFrame, count: str, n: str, confidence: float 
     out[f"{prefix}_ci_high"] = np.where(withheld, np.nan, 100 * high)
     out[f"{prefix}_withheld"] = withheld
     return out
+
+
+def count_table_intervals(counts: pd.DataFrame, categories, k: int, confidence: float = 0.95,
+                          rounding: int | None = None, total: str = "Total") -> pd.DataFrame:
+    """Percentages of a published count table's rows with their Wilson intervals, under the
+    disclosure rule (issue 23: 4: how many improved or deteriorated reliably, recovered).
+
+    Parameters
+    ----------
+    counts : DataFrame
+        A count table as the report publishes it: one row per scale (the index), one column
+        per category and the row total ``total`` last (e.g.
+        :func:`spanalysis.change.outcomes.reliable_change_counts`).
+    categories : list of str
+        The columns to give a percentage of the row total and an interval.
+    k : int
+        The study's minimum cell size.
+    confidence : float
+        Confidence level (default 0.95).
+    rounding : int or None
+        The study's ``privacy.rounding``: when counts are published rounded, no percentage
+        or interval is given (an interval of the exact count would undo the rounding), every
+        row withheld.
+    total : str
+        The total column.
+
+    Returns
+    -------
+    DataFrame
+        One row per scale and category: the index name of ``counts`` (``scale``), then
+        ``category, percent_people, percent_people_ci_low, percent_people_ci_high`` (0 to
+        100) and ``withheld``.
+        A row is withheld (NaN) where the count or the rest of the row (total minus count)
+        is between 1 and k - 1 (as :func:`proportion_table`), and also wherever the count
+        table hides the count or the total (:func:`spanalysis.privacy.disclosure.
+        suppression_pattern`, ``totals="column"``: a complementary cell is hidden so that a
+        small one cannot be worked out from the total, and an interval would give it back).
+
+    Examples
+    --------
+    Scale b has 3 people who got worse: that count is suppressed, and so are b's and c's
+    "better" counts (complementary suppression), so only scale a keeps its intervals.
+
+    >>> t = pd.DataFrame({"better": [30, 12, 20], "same": [60, 40, 50], "worse": [10, 3, 8]},
+    ...                  index=pd.Index(["a", "b", "c"], name="scale"))
+    >>> t["Total"] = t.sum(axis=1)
+    >>> out = count_table_intervals(t, ["better", "worse"], k=5)
+    >>> out.loc[~out["withheld"], ["scale", "category"]].values.tolist()
+    [['a', 'better'], ['a', 'worse']]
+    >>> [round(float(v), 1) for v in out.iloc[0][["percent_people", "percent_people_ci_low",
+    ...                                            "percent_people_ci_high"]]]
+    [30.0, 21.9, 39.6]
+    """
+    import warnings
+
+    from spanalysis.privacy import disclosure
+
+    k = check_min_cell(k)
+    name = counts.index.name or "row"
+    missing = [c for c in list(categories) + [total] if c not in counts.columns]
+    if missing:
+        raise InputError("the count table lacks a column", column=str(missing[0]),
+                         expected=", ".join(map(str, counts.columns)))
+    columns = [name, "category", "percent_people", "percent_people_ci_low",
+               "percent_people_ci_high", "withheld"]
+    categories = list(categories)
+    if not categories or not len(counts):
+        return pd.DataFrame(columns=columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", disclosure.DisclosureWarning)
+        pattern = disclosure.suppression_pattern(counts, k, totals="column")
+    # one row per scale and category, row-major (each scale's categories together)
+    x = counts[categories].to_numpy(float).ravel()
+    m = np.repeat(counts[total].to_numpy(float), len(categories))
+    low, high = wilson_interval(x, m, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(m > 0, 100 * x / m, np.nan)
+    small = ((x > 0) & (x < k)) | ((m - x > 0) & (m - x < k))     # as proportion_table
+    hidden = (pattern[categories].to_numpy() != "") | \
+        (pattern[[total]].to_numpy() != "")
+    withheld = small | hidden.ravel() | bool(rounding)
+    return pd.DataFrame({
+        name: np.repeat(counts.index.to_numpy(object), len(categories)),
+        "category": np.tile(np.asarray(categories, dtype=object), len(counts)),
+        "percent_people": np.where(withheld, np.nan, pct),
+        "percent_people_ci_low": np.where(withheld, np.nan, 100 * low),
+        "percent_people_ci_high": np.where(withheld, np.nan, 100 * high),
+        "withheld": withheld}, columns=columns)

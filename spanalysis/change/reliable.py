@@ -18,6 +18,7 @@ from scipy import stats
 from spanalysis.change.pairs import (_KEYS, _attach_group, _better_sign, _pair_table,
                                      _require_columns, _resolve_pre_post, _scale_info,
                                      check_confidence, check_min_cell)
+from spanalysis.change.proportions import wilson_interval
 from spanalysis.errors import InputError
 
 __all__ = ["reliable_change_threshold", "clinical_cutoffs", "clinical_criterion",
@@ -540,7 +541,12 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
     DataFrame
         ``instrument, scale, [by], n`` (people with both scores), for each category
         ``n_reliable_improvement, pct_reliable_improvement, n_no_reliable_change,
-        pct_no_reliable_change, n_reliable_deterioration, pct_reliable_deterioration``,
+        pct_no_reliable_change, n_reliable_deterioration, pct_reliable_deterioration``, the
+        Wilson intervals (Wilson 1927; :func:`spanalysis.change.proportions.wilson_interval`,
+        at the table's ``confidence``) ``pct_reliable_improvement_ci_low,
+        pct_reliable_improvement_ci_high, pct_reliable_deterioration_ci_low,
+        pct_reliable_deterioration_ci_high`` (not withheld here: a report publishes them
+        through :func:`spanalysis.change.proportions.count_table_intervals`),
         ``n_not_classified`` (no SD or reliability), ``n_exceeds_mid, pct_exceeds_mid,
         n_worse_by_mid, pct_worse_by_mid`` (missing where no MID is used: a scale with no
         published MID has ``mid_source`` 'no MID published'), ``n_clinical_eligible``
@@ -597,6 +603,19 @@ def reliable_change_summary(rc: pd.DataFrame, participants=None, by=None,
         col = f"n_{c.replace(' ', '_')}"
         out[col] = counts[col]
         out["pct" + col[1:]] = 100 * counts[col] / n
+    # Wilson intervals of the percentages improved and deteriorated (issue 23: 4), at the
+    # table's confidence level; withheld in reports by the disclosure rule
+    # (spanalysis.change.proportions.count_table_intervals), not here
+    level = float(data["confidence"].dropna().iloc[0]) if data["confidence"].notna().any() \
+        else 0.95
+    for c in ("reliable improvement", "reliable deterioration"):
+        col = f"n_{c.replace(' ', '_')}"
+        low, high = wilson_interval(counts[col].to_numpy(float), n.to_numpy(), level)
+        out[f"pct{col[1:]}_ci_low"] = 100 * low
+        out[f"pct{col[1:]}_ci_high"] = 100 * high
+    unclassified = (data.groupby(keys, sort=True)["threshold"].first().isna()).to_numpy()
+    for c in ("reliable_improvement", "reliable_deterioration"):
+        out.loc[unclassified, [f"pct_{c}_ci_low", f"pct_{c}_ci_high"]] = np.nan
     out["n_not_classified"] = counts["n_not_classified"]
     for col in ("n_exceeds_mid", "n_worse_by_mid"):
         out[col] = counts[col]

@@ -26,8 +26,9 @@ from spanalysis.change.pairs import _attach_group, _pair_table, _resolve_pre_pos
 from spanalysis.errors import InputError
 
 __all__ = ["site_change", "mixed_model_change", "forest_plot", "site_variance_lrt",
-           "satterthwaite_df", "icc_interval", "site_estimates", "few_sites_note",
-           "FEW_SITES"]
+           "satterthwaite_df", "icc_interval", "icc_bootstrap", "icc_anova",
+           "site_estimates", "few_sites_note", "FEW_SITES", "ICC_BOOTSTRAP_RESAMPLES",
+           "ICC_BOOTSTRAP_SEED", "ICC_BOOTSTRAP_METHOD", "clear_bootstrap_cache"]
 
 #: fewer sites than this and the between-site variance is not estimated with any precision
 FEW_SITES = 5
@@ -111,7 +112,9 @@ def mixed_model_change(scores: pd.DataFrame, participants: pd.DataFrame, instrum
         test and interval with :func:`satterthwaite_df`, to report in place of the Wald z
         when sites are few), ``icc_ci_low, icc_ci_high, icc_ci_method``
         (:func:`icc_interval`), ``few_sites`` (fewer than :data:`FEW_SITES`) and
-        ``few_sites_note`` (:func:`few_sites_note`, empty otherwise).
+        ``few_sites_note`` (:func:`few_sites_note`, empty otherwise); ``icc_boot_ci_low,
+        icc_boot_ci_high, icc_boot_method`` (:func:`icc_bootstrap`: the seeded cluster
+        bootstrap interval of the ICC beside the F interval, issue 23: 4).
 
     Notes
     -----
@@ -205,7 +208,10 @@ def _small_cluster_inference(y: np.ndarray, groups: np.ndarray, row: dict,
                        change_ci_low_satterthwaite=mean - q * se,
                        change_ci_high_satterthwaite=mean + q * se)
     low, high = icc_interval(y, groups, confidence)
+    boot_low, boot_high = icc_bootstrap(y, groups, confidence)
     out.update(icc_ci_low=low, icc_ci_high=high, icc_ci_method=ICC_CI_METHOD,
+               icc_boot_ci_low=boot_low, icc_boot_ci_high=boot_high,
+               icc_boot_method=ICC_BOOTSTRAP_METHOD,
                few_sites=row["n_sites"] < FEW_SITES,
                few_sites_note=few_sites_note(row["n_sites"]) or "")
     return out
@@ -317,6 +323,139 @@ def icc_interval(y, groups, confidence: float = 0.95) -> tuple[float, float]:
     f_u = f / stats.f.ppf(a / 2, J - 1, N - J)
     clip = lambda v: float(min(1.0, max(0.0, v)))      # noqa: E731
     return clip((f_l - 1) / (f_l + n0 - 1)), clip((f_u - 1) / (f_u + n0 - 1))
+
+
+#: resamples and seed of :func:`icc_bootstrap` (issue 23: 4, at least 1,000 resamples)
+ICC_BOOTSTRAP_RESAMPLES = 2000
+ICC_BOOTSTRAP_SEED = 20230
+#: how the bootstrap interval of the ICC is computed, for the report
+ICC_BOOTSTRAP_METHOD = (f"cluster bootstrap: {ICC_BOOTSTRAP_RESAMPLES:,} resamples of the sites "
+                        "with replacement, each site with all its people (Davison & Hinkley "
+                        "1997, sec. 3.8; Field & Welsh 2007; Ukoumunne et al. 2003); the "
+                        "one-way ANOVA ICC of each resample, negative values set to 0; "
+                        "percentile limits")
+
+
+def icc_anova(y, groups) -> float:
+    """The one-way ANOVA (method of moments) estimate of the intraclass correlation,
+    ICC = (MSB - MSW) / (MSB + (n0 - 1) MSW), n0 = (N - sum n_j^2 / N) / (J - 1) (Searle
+    1971, sec. 9.7; Shrout & Fleiss 1979's ICC(1)), negative values set to 0 (a variance is
+    not negative). NaN with fewer than two sites or no variation within sites.
+
+    Worked: site means 2, 6, 3, grand mean 11/3; MSB = 3 (25/9 + 49/9 + 4/9) / 2 = 13,
+    MSW = 6 / 6 = 1, n0 = 3, so ICC = (13 - 1) / (13 + 2) = 0.8.
+
+    >>> round(icc_anova(np.r_[1., 2, 3, 5, 6, 7, 2, 3, 4], np.repeat(list("ABC"), 3)), 4)
+    0.8
+    """
+    stats_ = _site_sums(np.asarray(y, dtype=float), np.asarray(groups))
+    if stats_ is None:
+        return math.nan
+    n, total, within = stats_
+    return float(_icc_from_weights(np.ones((1, n.size)), n, total, within)[0])
+
+
+def _site_sums(y: np.ndarray, groups: np.ndarray):
+    """Per site: size n_j, sum of the changes, within-site sum of squares (None if < 2
+    sites)."""
+    codes, _ = pd.factorize(pd.Series(groups), sort=True)
+    J = int(codes.max()) + 1 if codes.size else 0
+    if J < 2:
+        return None
+    n = np.bincount(codes, minlength=J).astype(float)
+    total = np.bincount(codes, weights=y, minlength=J)
+    mean = total / n
+    within = np.bincount(codes, weights=(y - mean[codes]) ** 2, minlength=J)
+    return n, total, within
+
+
+def _icc_from_weights(w: np.ndarray, n: np.ndarray, total: np.ndarray,
+                      within: np.ndarray) -> np.ndarray:
+    """The ANOVA ICC of each row of ``w`` (w[b, j] = copies of site j in resample b), from
+    the sites' sufficient statistics; each copy of a site is a cluster of its own."""
+    J = w.sum(axis=1)
+    N = w @ n
+    mean = total / n
+    grand = (w @ total) / N
+    ssb = np.einsum("bj,j,bj->b", w, n, (mean[None, :] - grand[:, None]) ** 2)
+    ssw = w @ within
+    with np.errstate(divide="ignore", invalid="ignore"):
+        msb, msw = ssb / (J - 1), ssw / (N - J)
+        n0 = (N - (w @ n ** 2) / N) / (J - 1)
+        icc = (msb - msw) / (msb + (n0 - 1) * msw)
+    icc = np.where((J >= 2) & (N > J) & (ssw > 0), icc, np.nan)
+    return np.where(np.isfinite(icc), np.clip(icc, 0.0, 1.0), np.nan)
+
+
+_BOOT_CACHE: dict = {}
+_BOOT_CACHE_SIZE = 64
+
+
+def clear_bootstrap_cache() -> None:
+    """Forget the ICC bootstrap intervals kept in this process."""
+    _BOOT_CACHE.clear()
+
+
+def icc_bootstrap(y, groups, confidence: float = 0.95,
+                  n_resamples: int = ICC_BOOTSTRAP_RESAMPLES,
+                  seed: int = ICC_BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap interval of the intraclass correlation (issue 23: 4/5).
+
+    Scheme: the sites are resampled with replacement (J draws from the J sites), each
+    drawn site bringing all its people; each copy of a site counts as a cluster. Resampling
+    the clusters alone is the scheme that keeps the two variance components' structure:
+    resampling people within sites as well adds the within-site variation a second time
+    and overstates the between-site variance (Davison & Hinkley 1997, Bootstrap Methods
+    and their Application, sec. 3.8; Field & Welsh 2007, J R Stat Soc B 69:369; Ukoumunne
+    et al. 2003, Stat Med 22:3805, for the ICC). It is also the scheme of the agreement
+    intervals (:mod:`spanalysis.qual.agreement`, whole sources).
+
+    Each resample's ICC is the one-way ANOVA estimate (:func:`icc_anova`), computed for
+    all resamples at once from the sites' sizes, sums and within-site sums of squares
+    (a resample is a vector of how many copies of each site it holds). The limits are the
+    (1 - confidence)/2 and (1 + confidence)/2 quantiles of the resamples' ICCs (percentile
+    method, Efron & Tibshirani 1993, ch. 13). Seeded (``seed``), so the same data give the
+    same interval; results are cached in the process (the same data, level, count and seed
+    are not resampled twice). With few sites (under :data:`FEW_SITES`) the interval is
+    as unreliable as any: say so (:func:`few_sites_note`). NaN with fewer than two sites or
+    no variation within sites.
+
+    >>> y = np.r_[1., 2, 3, 5, 6, 7, 2, 3, 4, 6, 7, 8]
+    >>> lo, hi = icc_bootstrap(y, np.repeat(list("ABCD"), 3))
+    >>> bool(0 <= lo <= icc_anova(y, np.repeat(list("ABCD"), 3)) <= hi <= 1)
+    True
+    """
+    confidence = check_confidence(confidence)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) \
+            or n_resamples < 1:
+        raise InputError("the number of bootstrap resamples must be a positive whole number",
+                         column="n_resamples", value=n_resamples, expected="e.g. 2000")
+    y = np.asarray(y, dtype=float)
+    groups = np.asarray(groups)
+    key = (pd.util.hash_pandas_object(pd.DataFrame({"y": y, "g": groups.astype(str)}),
+                                      index=False).to_numpy().tobytes(),
+           float(confidence), int(n_resamples), int(seed))
+    if key in _BOOT_CACHE:
+        return _BOOT_CACHE[key]
+    stats_ = _site_sums(y, groups)
+    result = (math.nan, math.nan)
+    if stats_ is not None and stats_[2].sum() > 0:
+        n, total, within = stats_
+        J = n.size
+        draws = np.random.default_rng(int(seed)).integers(0, J, size=(int(n_resamples), J))
+        rows = np.repeat(np.arange(int(n_resamples)), J)
+        w = np.bincount(rows * J + draws.ravel(), minlength=int(n_resamples) * J
+                        ).reshape(int(n_resamples), J).astype(float)
+        icc = _icc_from_weights(w, n, total, within)
+        icc = icc[np.isfinite(icc)]
+        if icc.size:
+            a = 1 - confidence
+            lo, hi = np.quantile(icc, [a / 2, 1 - a / 2])
+            result = (float(lo), float(hi))
+    if len(_BOOT_CACHE) >= _BOOT_CACHE_SIZE:
+        _BOOT_CACHE.pop(next(iter(_BOOT_CACHE)))
+    _BOOT_CACHE[key] = result
+    return result
 
 
 def few_sites_note(n_sites: int) -> str | None:

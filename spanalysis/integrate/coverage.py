@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from spanalysis import change
 from spanalysis.errors import InputError
@@ -86,7 +87,68 @@ def _measured(study, measured: pd.DataFrame, binary: pd.DataFrame, confidence: f
     meas["coverage"] = "measured"
     meas = _improvement(meas)
     meas["p_holm"] = _holm(meas, None)
+    meas = _adjusted_intervals(meas, study, confidence)
     return meas.drop(columns="p_planned")
+
+
+def _primary_items(study) -> set[str]:
+    """The items scored by the study's primary outcome (``primary_outcome:``)."""
+    from spanalysis.change import outcomes
+
+    inst_id, scale_id = outcomes.primary_outcome(study)
+    inst = study.instruments.get(inst_id)
+    if inst is None:
+        return set()
+    try:
+        return set(inst.scale(scale_id).items)
+    except (KeyError, ValueError, InputError):
+        return set()
+
+
+def _adjusted_intervals(meas: pd.DataFrame, study, confidence: float) -> pd.DataFrame:
+    """The outcome hierarchy applied to the joint display (issue 23: 7): the items of the
+    primary outcome keep their interval (tested alone); the items of the m secondary
+    outcomes get the Bonferroni interval at 1 - (1 - confidence) / m (m from
+    :func:`spanalysis.change.outcomes.secondary_family_size`, each outcome once). Adds
+    ``outcome_role, fit_level, fit_interval, improvement_ci_low_adj,
+    improvement_ci_high_adj`` in place."""
+    from spanalysis.change import outcomes
+
+    primary_items = _primary_items(study)
+    role = np.array(["primary" if str(i) in primary_items else "secondary"
+                     for i in meas["item"]], dtype=object)
+    m = max(outcomes.secondary_family_size(study), 1) if (role == "secondary").any() else 1
+    level = np.where(role == "primary", confidence, 1 - (1 - confidence) / m)
+    df = pd.to_numeric(meas["df"], errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(meas["improvement_ci_low"], errors="coerce").to_numpy(float)
+    hi = pd.to_numeric(meas["improvement_ci_high"], errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = stats.t.ppf(1 - (1 - confidence) / 2, df)
+        q_adj = stats.t.ppf(1 - (1 - level) / 2, df)
+        half = (hi - lo) / 2 * q_adj / q
+    mid = (lo + hi) / 2
+    meas["outcome_role"] = role
+    meas["fit_level"] = level
+    meas["fit_interval"] = [FIT_INTERVAL_WORDS["primary"].format(level=_pct(confidence))
+                            if r == "primary" else
+                            FIT_INTERVAL_WORDS["secondary"].format(level=_pct(lv), m=m,
+                                                                  s="s" if m != 1 else "")
+                            for r, lv in zip(role, level)]
+    meas["improvement_ci_low_adj"] = mid - half
+    meas["improvement_ci_high_adj"] = mid + half
+    return meas
+
+
+def _pct(level: float) -> str:
+    """A confidence level in words: 0.95 -> '95%', 1 - 0.05/12 -> '99.6%'."""
+    text = f"{100 * level:.1f}".rstrip("0").rstrip(".")
+    return text + "%"
+
+
+#: which interval the fit of a covering item used, in words (``fit_interval``)
+FIT_INTERVAL_WORDS = {
+    "primary": "{level}, unadjusted: the primary outcome, tested alone",
+    "secondary": "{level}, Bonferroni-adjusted for {m} secondary outcome{s}"}
 
 
 def _not_measured(themes: list[str], cw: pd.DataFrame, labels: dict) -> pd.DataFrame:
@@ -133,8 +195,16 @@ def measurement_coverage(study, crosswalk=None, themes=None, coder: str | None =
         ``n_interviewed, n_voiced, pct_voiced``, the comparison columns of
         :func:`statistics_by_themes` on the item's change in points (``n_voiced_completers``
         ... ``hedges_g``, ``improvement_difference, improvement_ci_low,
-        improvement_ci_high``), ``p_holm`` (Holm over every item test in the table),
-        ``small_group`` (missing on 'not measured' rows), ``confidence``.
+        improvement_ci_high``), ``p_holm`` (Holm over every item test in the table), the
+        outcome hierarchy's interval that :func:`classify_fit` judges the fit on (issue 23:
+        7): ``outcome_role`` ('primary' for an item of the study's primary outcome,
+        ``primary_outcome:``, else 'secondary'), ``fit_level`` (the confidence for the
+        primary outcome's items, tested alone; 1 - (1 - confidence) / m for the items of the
+        m secondary outcomes, :func:`spanalysis.change.outcomes.secondary_family_size`),
+        ``fit_interval`` (the same in words), ``improvement_ci_low_adj,
+        improvement_ci_high_adj`` (improvement difference +/- t(1 - (1 - fit_level) / 2,
+        Welch df) SE: the Bonferroni interval for a secondary outcome, the unadjusted one for
+        the primary), ``small_group`` (missing on 'not measured' rows), ``confidence``.
         A theme without a collected covering item has one 'not measured' row, its ``note``
         saying why (no item in the crosswalk, listed items not collected, or no entry).
 
@@ -153,9 +223,6 @@ def measurement_coverage(study, crosswalk=None, themes=None, coder: str | None =
     >>> cov.loc[cov["theme"] == "trust_services", "coverage"].tolist()
     ['not measured']
     """
-    confidence = change.check_confidence(confidence)
-    k = _min_cell(study, min_cell_size)
-    cw = read_crosswalk(study, crosswalk)
     confidence = change.check_confidence(confidence)
     k = _min_cell(study, min_cell_size)
     cw = read_crosswalk(study, crosswalk)
@@ -185,24 +252,32 @@ def measurement_coverage(study, crosswalk=None, themes=None, coder: str | None =
     columns = ["theme", "theme_label", "coverage", "item", "instrument", "stem", "direction",
                "why", "note", "n_interviewed", "n_voiced", "pct_voiced"] + \
         _COMPARE_COLUMNS[:-1] + ["p_holm", "hedges_g", "improvement_difference",
-                                 "improvement_ci_low", "improvement_ci_high", "small_group",
-                                 "confidence"]
+                                 "improvement_ci_low", "improvement_ci_high", "outcome_role",
+                                 "fit_level", "fit_interval", "improvement_ci_low_adj",
+                                 "improvement_ci_high_adj", "small_group", "confidence"]
     return out[columns].reset_index(drop=True)
 
 
-def classify_fit(coverage: pd.DataFrame) -> pd.DataFrame:
+def classify_fit(coverage: pd.DataFrame, interval: str = "adjusted") -> pd.DataFrame:
     """The fit of the two strands for each theme, by the documented rules.
 
     Parameters
     ----------
     coverage : DataFrame
-        Rows as :func:`measurement_coverage` returns: ``theme, coverage, small_group,
-        improvement_ci_low, improvement_ci_high`` are used.
+        Rows as :func:`measurement_coverage` returns: ``theme, coverage, small_group`` and
+        the interval columns chosen by ``interval`` are used.
+    interval : {'adjusted', 'unadjusted'}
+        'adjusted' (default; issue 23: 7): ``improvement_ci_low_adj,
+        improvement_ci_high_adj``, the outcome hierarchy's intervals (an item of the primary
+        outcome: its own interval, tested alone; an item of a secondary outcome: the
+        Bonferroni interval at 1 - alpha / m over the m secondary outcomes). 'unadjusted':
+        ``improvement_ci_low, improvement_ci_high`` at the chosen confidence.
 
     Returns
     -------
     DataFrame
-        ``theme, fit, fit_rule`` (one row per theme, in order of first appearance).
+        ``theme, fit, fit_rule, fit_interval`` (one row per theme, in order of first
+        appearance; ``fit_interval`` says which intervals the fit was judged on).
 
     Notes
     -----
@@ -215,29 +290,46 @@ def classify_fit(coverage: pd.DataFrame) -> pd.DataFrame:
     2. **not assessable**: covering items exist, but every comparison is withheld (a group
        below the minimum cell size) or cannot be computed.
     3. **confirmation**: on at least one covering item voicers improved more, with the
-       direction-aware interval wholly above 0 (``improvement_ci_low > 0``), and on no item
-       did they improve less with the interval wholly below 0.
+       direction-aware interval wholly above 0 (lower limit > 0), and on no item did they
+       improve less with the interval wholly below 0.
     4. **discordance**: otherwise: the theme is measured and assessable, but no covering item
        shows voicers improving more (all intervals include 0), or some show them improving
-       less (``improvement_ci_high < 0``).
+       less (upper limit < 0).
 
-    The intervals are the unadjusted ones at the chosen confidence (the display is
-    descriptive; ``p_holm`` is reported beside them).
+    Holm's step-down procedure has no simultaneous intervals of its own; the Bonferroni
+    intervals at 1 - alpha / m are the usual compatible choice, those of Holm's first step
+    and conservative for the later ones (Strassburger & Bretz 2008, Stat Med 27:4914;
+    Dmitrienko & Bretz in Dmitrienko, Tamhane & Bretz 2010, Multiple Testing Problems in
+    Pharmaceutical Statistics, ch. 2).
 
     Examples
     --------
     >>> cov = pd.DataFrame({"theme": ["a", "b", "c"],
     ...     "coverage": ["measured", "measured", "not measured"],
     ...     "small_group": [False, False, None],
-    ...     "improvement_ci_low": [0.2, -0.3, None], "improvement_ci_high": [0.9, 0.4, None]})
-    >>> classify_fit(cov)["fit"].tolist()
+    ...     "improvement_ci_low": [0.2, -0.3, None], "improvement_ci_high": [0.9, 0.4, None],
+    ...     "improvement_ci_low_adj": [-0.1, -0.5, None],
+    ...     "improvement_ci_high_adj": [1.2, 0.6, None]})
+    >>> classify_fit(cov, interval="unadjusted")["fit"].tolist()
     ['confirmation', 'discordance', 'expansion']
+    >>> classify_fit(cov)["fit"].tolist()
+    ['discordance', 'discordance', 'expansion']
     """
+    if interval not in _FIT_COLUMNS:
+        raise InputError("unknown interval for the fit", column="interval", value=interval,
+                         expected="'adjusted' or 'unadjusted'")
+    low_col, high_col = _FIT_COLUMNS[interval]
+    for col in (low_col, high_col):
+        if col not in coverage.columns:
+            raise InputError("the coverage table lacks the interval the fit is judged on",
+                             column=col, value=interval,
+                             expected="a table from measurement_coverage, or "
+                                      "interval='unadjusted'")
     c = coverage.copy()
     measured = (c["coverage"] == "measured").to_numpy()
     small = c["small_group"].astype("boolean").fillna(True).to_numpy(bool)
-    lo = pd.to_numeric(c["improvement_ci_low"], errors="coerce").to_numpy(float)
-    hi = pd.to_numeric(c["improvement_ci_high"], errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(c[low_col], errors="coerce").to_numpy(float)
+    hi = pd.to_numeric(c[high_col], errors="coerce").to_numpy(float)
     assessable = measured & ~small & np.isfinite(lo) & np.isfinite(hi)
     c["_measured"] = measured
     c["_assessable"] = assessable
@@ -248,13 +340,29 @@ def classify_fit(coverage: pd.DataFrame) -> pd.DataFrame:
     fit = np.select(
         [~g["_measured"], ~g["_assessable"], g["_confirms"] & ~g["_contradicts"]],
         ["expansion", "not assessable", "confirmation"], "discordance")
+    which = "adjusted interval" if interval == "adjusted" else "interval"
     rule = np.select(
         [~g["_measured"], ~g["_assessable"], g["_confirms"] & ~g["_contradicts"],
          g["_confirms"] & g["_contradicts"], g["_contradicts"]],
         ["no questionnaire item covers this theme",
          "too few people in a compared group on every covering item",
-         "voicers improved more on a covering item (interval excludes 0)",
+         f"voicers improved more on a covering item ({which} excludes 0)",
          "covering items disagree: voicers improved more on one and less on another",
-         "voicers improved less on a covering item (interval excludes 0)"],
-        "no covering item shows voicers improving more (every interval includes 0)")
-    return pd.DataFrame({"theme": g.index, "fit": fit, "fit_rule": rule})
+         f"voicers improved less on a covering item ({which} excludes 0)"],
+        f"no covering item shows voicers improving more (every {which} includes 0)")
+    return pd.DataFrame({"theme": g.index, "fit": fit, "fit_rule": rule,
+                         "fit_interval": _interval_words(c, g.index, interval)})
+
+
+_FIT_COLUMNS = {"adjusted": ("improvement_ci_low_adj", "improvement_ci_high_adj"),
+                "unadjusted": ("improvement_ci_low", "improvement_ci_high")}
+
+
+def _interval_words(c: pd.DataFrame, themes, interval: str) -> list[str]:
+    """Per theme: the intervals its covering items' fit was judged on, in words."""
+    if interval == "unadjusted" or "fit_interval" not in c.columns:
+        return ["unadjusted intervals" if interval == "unadjusted" else
+                "adjusted intervals"] * len(themes)
+    words = (c[c["_measured"]].groupby("theme", sort=False)["fit_interval"]
+             .agg(lambda v: "; ".join(dict.fromkeys(map(str, v.dropna())))))
+    return [words.get(t, "") for t in themes]

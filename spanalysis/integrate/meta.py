@@ -23,7 +23,12 @@ import yaml
 
 from spanalysis.errors import InputError, Issue
 from spanalysis.integrate.by_theme import statistics_by_themes
-from spanalysis.integrate.coverage import _theme_list, classify_fit, measurement_coverage
+from spanalysis.integrate.coverage import (
+    _pct,
+    _theme_list,
+    classify_fit,
+    measurement_coverage,
+)
 from spanalysis.integrate.crosswalk import _read_yaml, read_crosswalk
 from spanalysis.integrate.quotes import _redacted_quotes, _theme_segments
 from spanalysis.integrate.strands import _min_cell, _qualitative, scale_key
@@ -134,9 +139,16 @@ def _item_sentence(r, k: int, rounding: int | None = None) -> str:
     lvl = f"{round(100 * r['confidence'])}% CI"
     diff = r["improvement_difference"]
     verb = "more" if diff >= 0 else "less"
+    adjusted = ""
+    if r.get("outcome_role") == "secondary" and np.isfinite(r.get("improvement_ci_low_adj",
+                                                                    np.nan)):
+        # the interval the fit is judged on (issue 23: 7): Bonferroni over the secondaries
+        adjusted = (f"; adjusted {_pct(r['fit_level'])} CI "
+                    f"{_fmt(r['improvement_ci_low_adj'], 2, True)} to "
+                    f"{_fmt(r['improvement_ci_high_adj'], 2, True)}")
     return (f"{name}: voicers improved {_fmt(abs(diff), 2)} points {verb} "
             f"({lvl} {_fmt(r['improvement_ci_low'], 2, True)} to "
-            f"{_fmt(r['improvement_ci_high'], 2, True)}; n = "
+            f"{_fmt(r['improvement_ci_high'], 2, True)}{adjusted}; n = "
             f"{_people(r['n_voiced_completers'], rounding)} vs "
             f"{_people(r['n_not_voiced_completers'], rounding)}).")
 
@@ -173,7 +185,8 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
         ``participant_id, site, theme, segment_id, sensitive``), ``n_covering_items``,
         ``quantitative_result`` (text, one sentence per covering item),
         ``primary_result`` (text: the primary scale, voicers against non-voicers),
-        ``fit, fit_rule`` (:func:`classify_fit`), ``meta_inference`` and
+        ``fit, fit_rule, fit_interval`` (:func:`classify_fit` on the outcome hierarchy's
+        adjusted intervals; ``fit_interval`` says which), ``meta_inference`` and
         ``meta_inference_written`` (bool).
 
     Examples
@@ -233,6 +246,7 @@ def side_by_side(study, meta_inferences_path=None, crosswalk=None, themes=None,
             "quotes": quote_of.get(t, []), "n_covering_items": len(measured),
             "quantitative_result": quant, "primary_result": prim_text,
             "fit": fits.at[t, "fit"], "fit_rule": fits.at[t, "fit_rule"],
+            "fit_interval": fits.at[t, "fit_interval"],
             "meta_inference": meta.get(t, NOT_WRITTEN), "meta_inference_written": t in meta})
     return pd.DataFrame(rows)
 
