@@ -50,7 +50,7 @@ from spanalysis.qual.material import require_qualitative
 from spanalysis.qual.text import sentence_spans
 
 __all__ = ["redacted_segments", "quote_candidates", "select_quotes", "quote_html",
-           "sensitive_codes", "QUOTE_COLUMNS", "IDEAL_LENGTH", "ELLIPSIS"]
+           "selection_sentence", "sensitive_codes", "QUOTE_COLUMNS", "IDEAL_LENGTH", "ELLIPSIS"]
 
 QUOTE_COLUMNS = ["code_id", "code_name", "rank", "quote", "attribution", "participant_id",
                  "site", "source_id", "segment_id", "start", "end", "length", "trimmed",
@@ -343,6 +343,39 @@ def select_quotes(study, codes: Sequence[str] | None = None, n: int = 3, *,
     chosen = chosen.sort_values(["_theme", "_round", "_site_rank"], kind="stable")
     chosen["rank"] = chosen.groupby("code_id", sort=False).cumcount() + 1
     return chosen[QUOTE_COLUMNS].reset_index(drop=True)
+
+
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def selection_sentence(n: int) -> str:
+    """What a report says about its quotes: how many per theme and how they were chosen.
+
+    The number is fixed by the report's ``quotes_per_theme``, whatever the number of
+    interviews, and the choice follows :func:`select_quotes`'s rules (no random draw, so every
+    render shows the same quotes).
+
+    Examples
+    --------
+    >>> selection_sentence(2)[:60]
+    'Up to two passages per theme, chosen to come from different '
+    >>> selection_sentence(1).startswith("Up to one passage per theme")
+    True
+    >>> selection_sentence(12).startswith("Up to 12 passages")
+    True
+    """
+    n = int(n)
+    if n < 1:
+        raise InputError("the number of quotes must be at least 1", column="n", value=n,
+                         expected="1 or more")
+    count = _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
+    noun = "passage" if n == 1 else "passages"
+    return (f"Up to {count} {noun} per theme, chosen to come from different people and sites, "
+            "trimmed to a readable length. Each is redacted before it is shown. The number "
+            "per theme is fixed however many interviews there are, and the passages are "
+            "chosen by fixed rules, not drawn at random, so every run shows the same ones: at "
+            "most one per person, the sites taken in turn, complete passages of about "
+            f"{IDEAL_LENGTH} characters first.")
 
 
 def quote_html(quote_row: Mapping | pd.Series) -> str:

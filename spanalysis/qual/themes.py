@@ -24,7 +24,8 @@ import pandas as pd
 from spanalysis.errors import InputError
 
 __all__ = ["participant_code_matrix", "code_frequencies", "code_cooccurrence",
-           "cooccurrence_heatmap", "FREQUENCY_COLUMNS", "COOCCURRENCE_COLUMNS"]
+           "cooccurrence_heatmap", "most_coded", "HEATMAP_MAX_CODES", "FREQUENCY_COLUMNS",
+           "COOCCURRENCE_COLUMNS"]
 
 
 def participant_code_matrix(segments: pd.DataFrame, sources: pd.DataFrame, *,
@@ -413,9 +414,33 @@ def _shared_characters(seg: pd.DataFrame, codes: list[str], order: dict
     return covered, shared.groupby([blocks["code_id_1"], blocks["code_id_2"]]).sum()
 
 
+#: the co-occurrence heat map of a report draws at most this many codes (the most often
+#: coded): with more, its labels cannot be read (issue 24: 3)
+HEATMAP_MAX_CODES = 25
+
+
+def most_coded(table: pd.DataFrame, n: int) -> list[str]:
+    """The ``n`` codes of a :func:`code_cooccurrence` table that occur most often (``n_a`` /
+    ``n_b``: sources or segments carrying the code), ties broken by code id.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> seg = pd.DataFrame({"source_id": ["S1", "S1", "S2", "S2", "S3"], "coder": ["x"] * 5,
+    ...                     "code_id": ["hope", "valued", "hope", "calm", "hope"]})
+    >>> most_coded(code_cooccurrence(seg), 2)
+    ['hope', 'calm']
+    """
+    _check_columns(table, ["code_a", "code_b", "n_a", "n_b"], "co-occurrence")
+    occurs = pd.concat([table.set_index("code_a")["n_a"], table.set_index("code_b")["n_b"]])
+    occurs = occurs.groupby(level=0).max()
+    order = sorted(occurs.index, key=lambda c: (-int(occurs[c]), str(c)))
+    return [str(c) for c in order[:max(0, int(n))]]
+
+
 def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
                          labels: dict | None = None, title: str | None = None,
-                         annot: bool = True):
+                         annot: bool = True, max_codes: int | None = None):
     """Heat map of a :func:`code_cooccurrence` table.
 
     Parameters
@@ -430,6 +455,9 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
         Figure title (default describes ``value``).
     annot : bool
         Write the value in each cell.
+    max_codes : int, optional
+        Draw only the ``max_codes`` codes that occur most often (:func:`most_coded`) when the
+        table has more; the alt text says how many of how many are drawn. Default: all.
 
     Returns
     -------
@@ -461,6 +489,12 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
     _check_columns(table, ["code_a", "code_b", value], "co-occurrence")
     labels = labels or {}
     codes = list(dict.fromkeys([*table["code_a"], *table["code_b"]]))
+    of_all = ""
+    if max_codes is not None and len(codes) > max_codes:
+        keep = set(most_coded(table, max_codes))
+        of_all = f" (the {len(keep)} most often coded of {len(codes)})"
+        table = table[table["code_a"].isin(keep) & table["code_b"].isin(keep)]
+        codes = [c for c in codes if c in keep]
     names = [str(labels.get(c, c)) for c in codes]
     pos = {c: i for i, c in enumerate(codes)}
     ia = table["code_a"].map(pos).to_numpy()
@@ -480,7 +514,7 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
                 fmt=".0f" if value == "n_ab" else ".2f", cmap="viridis", square=True,
                 mask=matrix.isna(), cbar_kws={"label": what}, vmin=0,
                 linewidths=0.5, linecolor="white")
-    ax.set_title(title)
+    ax.set_title(title + ("\n" + of_all.strip(" ()") if of_all else ""))
     ax.set_xlabel("")
     ax.set_ylabel("")
     fig.tight_layout()
@@ -492,5 +526,5 @@ def cooccurrence_heatmap(table: pd.DataFrame, value: str = "c_coefficient", *,
                      f"{labels.get(second, second)} ({shown}).")
     else:
         strongest = " No pair of codes occurs together."
-    fig.alt_text = f"{title} of {len(codes)} codes.{strongest}"
+    fig.alt_text = f"{title} of {len(codes)} codes{of_all}.{strongest}"
     return fig

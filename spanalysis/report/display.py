@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -18,7 +19,9 @@ import pandas as pd
 from spanalysis.io import atomic_write
 from spanalysis.privacy import disclosure
 
-__all__ = ["column_label", "show_counts", "show_stats", "show_table", "show_figure",
+__all__ = ["column_label", "show_counts", "fold_long_table", "show_long_table",
+           "percent_of_group_cells", "site_spread", "counts_by_site_html", "show_counts_by_site",
+           "LONG_TABLE_ROWS", "MAX_SITE_COLUMNS", "show_stats", "show_table", "show_figure",
            "show_markdown", "show_quotes", "show_percent_of_group", "count_text",
            "percent_text", "format_value", "format_p", "format_effect", "format_count",
            "escape_markdown", "write_summary", "protect_summary", "participant_label",
@@ -548,3 +551,231 @@ def show_percent_of_group(counts: pd.DataFrame, group_sizes: pd.Series, k: int, 
     out = out.map(lambda v: v if isinstance(v, str) else f"{v:.{decimals}f}")
     return show_table(out, caption=caption + f" (hidden where a count is below {k}: [c])",
                       index=True, show=show)
+
+
+# --- long tables and tables by site (report 03 at national scale, issue 24: 3) -------------
+
+#: a table shows at most this many body rows on the page; the rest are folded below it
+#: (:func:`fold_long_table`)
+LONG_TABLE_ROWS = 20
+#: a table by site has one column per site up to this many sites; with more, a summary per
+#: row is shown and the full table (one row per site) folded (:func:`show_counts_by_site`)
+MAX_SITE_COLUMNS = 12
+
+_TABLE = re.compile(r"^(?P<open><table\b[^>]*>)(?P<caption><caption>.*?</caption>)?"
+                    r"(?P<head><thead>.*?</thead>)<tbody>(?P<body>.*?)</tbody>"
+                    r"(?P<foot><tfoot>.*?</tfoot>)?</table>$", re.S)
+_ROW = re.compile(r"<tr\b.*?</tr>", re.S)
+
+
+def fold_long_table(markup: str, *, visible: int = LONG_TABLE_ROWS, what: str = "rows") -> str:
+    """A table's HTML with only its first ``visible`` body rows on the page, the others in a
+    folded ``<details>`` below it (opened by the reader; no JavaScript).
+
+    ``markup`` is one table as :func:`show_table`, :func:`show_counts` or
+    :func:`show_percent_of_group` return it with ``show=False``; anything else (a sentence
+    saying there is nothing to show, a table of ``visible`` rows or fewer) is returned as it
+    is. The table is split after it was built, so disclosure control was applied to the whole
+    table, never to a part. Both parts keep the header and the notes (``tfoot``); the folded
+    part's caption says which rows it holds and its summary how many ``what`` it holds.
+
+    Examples
+    --------
+    >>> rows = "".join(f"<tr><th>t{i}</th><td>{i}</td></tr>" for i in range(3))
+    >>> table = f"<table><caption>C</caption><thead><tr><th>x</th></tr></thead><tbody>{rows}</tbody></table>"
+    >>> out = fold_long_table(table, visible=2, what="themes")
+    >>> out.count("<tr><th>t"), "<summary>The other 1 themes (rows 3 to 3)</summary>" in out
+    (3, True)
+    >>> fold_long_table(table, visible=3) == table
+    True
+    """
+    if visible < 1:
+        raise ValueError("visible must be at least 1")  # a programming error
+    match = _TABLE.match(markup.strip()) if isinstance(markup, str) else None
+    if match is None:
+        return markup
+    rows = _ROW.findall(match["body"])
+    if len(rows) <= visible:
+        return markup
+    caption = match["caption"] or ""
+    inner = caption[len("<caption>"):-len("</caption>")] if caption else ""
+    rest = len(rows) - visible
+    span = f"rows {visible + 1} to {len(rows)}"
+
+    def table(part, cap):
+        return (f"{match['open']}{cap}{match['head']}<tbody>{''.join(part)}</tbody>"
+                f"{match['foot'] or ''}</table>")
+
+    first = table(rows[:visible], caption)
+    more_caption = f"<caption>{inner} (continued: {span})</caption>" if inner else \
+        f"<caption>Continued: {span}</caption>"
+    return (f"{first}\n<p>The first {visible} of {len(rows)} {html.escape(what)} are shown; "
+            f"the other {rest} are in the folded table below.</p>\n"
+            f'<details class="sp-more"><summary>The other {rest} {html.escape(what)} '
+            f"({span})</summary>\n{table(rows[visible:], more_caption)}\n</details>")
+
+
+def show_long_table(markup: str, *, visible: int = LONG_TABLE_ROWS, what: str = "rows",
+                    show: bool = True):
+    """Display :func:`fold_long_table` of ``markup`` (or, with ``show=False``, return it)."""
+    from IPython.display import HTML
+
+    out = fold_long_table(markup, visible=visible, what=what) if markup else markup
+    if not show:
+        return out
+    if out:
+        _display(HTML(out))
+    return None
+
+
+def percent_of_group_cells(counts: pd.DataFrame, group_sizes: pd.Series, k: int,
+                           shown: pd.DataFrame, *, decimals: int = 0,
+                           rounding: int | None = None) -> pd.DataFrame:
+    """The text :func:`show_percent_of_group` shows in each cell, from the protected counts
+    ``shown`` (``disclosure.protect_counts(counts, k, totals="none").shown``) so that the
+    protection is not computed a second time: ``100 * count / group size`` at ``decimals``
+    places (of the rounded count and size under ``rounding``), ``"[c]"`` where the count is
+    hidden or the group has fewer than k people."""
+    sizes = group_sizes.reindex(counts.columns)
+    if rounding:
+        counts = pd.DataFrame(disclosure.round_counts(counts.to_numpy(), rounding),
+                              index=counts.index, columns=counts.columns)
+        sizes = pd.Series(disclosure.round_counts(sizes.to_numpy(), rounding),
+                          index=sizes.index)
+    pct = 100 * counts.div(sizes.where(sizes > 0), axis=1)
+    out = pct.round(decimals).astype(object)
+    hidden = shown.apply(lambda col: ~col.astype(str).str.fullmatch(r"\d+"))
+    out = out.where(~hidden, disclosure.COMPLEMENTARY_MARKER)
+    out.loc[:, (sizes < k).to_numpy()] = disclosure.COMPLEMENTARY_MARKER
+    return out.map(lambda v: v if isinstance(v, str) else f"{v:.{decimals}f}")
+
+
+def site_spread(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
+                rounding: int | None = None, protected=None) -> pd.DataFrame:
+    """Each row of a table by site (rows: themes, columns: sites) summarised over its sites,
+    from what the protected table shows and nothing else.
+
+    Returns
+    -------
+    DataFrame
+        Indexed as ``counts``: ``sites_shown`` (sites whose count is shown and is at least
+        k), ``sites_hidden`` (sites whose count is hidden: below k, or hidden so that another
+        cannot be worked out), ``sites_none`` (sites where the count shown is 0), and over the
+        sites counted in ``sites_shown``, the ``lowest``, ``median`` and ``highest`` of the
+        percentages shown for them (:func:`percent_of_group_cells`; missing when no site's
+        percentage is shown). Every figure is read off cells the full table publishes, so
+        the summary discloses nothing that table does not.
+    """
+    if protected is None:
+        protected = disclosure.protect_counts(counts, k, totals="none", rounding=rounding)
+    pct = percent_of_group_cells(counts, group_sizes, k, protected.shown, rounding=rounding)
+    hidden = protected.pattern.to_numpy() != ""
+    raw = counts.to_numpy()
+    shown_k = ~hidden & (raw >= k)
+    values = pd.DataFrame(np.where(shown_k & (pct.to_numpy() != disclosure.COMPLEMENTARY_MARKER),
+                                   pct.to_numpy(), np.nan), index=counts.index,
+                          columns=counts.columns).apply(pd.to_numeric, errors="coerce")
+    return pd.DataFrame({"sites_shown": shown_k.sum(axis=1),
+                         "sites_hidden": hidden.sum(axis=1),
+                         "sites_none": (~hidden & (raw == 0)).sum(axis=1),
+                         "lowest": values.min(axis=1), "median": values.median(axis=1),
+                         "highest": values.max(axis=1)}, index=counts.index)
+
+
+def counts_by_site_html(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
+                        caption: str, rounding: int | None = None, protected=None) -> str:
+    """A table by site turned round, one row per site: each cell the count as
+    :func:`show_counts` shows it, followed by the percentage of the site's group as
+    :func:`show_percent_of_group` shows it (``"12 (40%)"``; only the count where the
+    percentage is hidden), protected once for the whole table (``totals="none"``)."""
+    if protected is None:
+        protected = disclosure.protect_counts(counts, k, totals="none", rounding=rounding)
+    shown = protected.shown
+    pct = percent_of_group_cells(counts, group_sizes, k, shown, rounding=rounding)
+    pattern = protected.pattern
+    head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for t in counts.index)
+    corner = html.escape(str(counts.columns.name or "site"))
+    rows = []
+    for site in counts.columns:
+        cells = []
+        for theme in counts.index:
+            text, why, p = str(shown.at[theme, site]), pattern.at[theme, site], pct.at[theme, site]
+            full = text if why or p == disclosure.COMPLEMENTARY_MARKER else f"{text} ({p}%)"
+            attrs = f' data-count="" data-suppressed="{why}"' if why else \
+                f' data-count="{html.escape(text)}"'
+            cells.append(f"<td{attrs}>{html.escape(full)}</td>")
+        rows.append(f'<tr><th scope="row">{html.escape(str(site))}</th>{"".join(cells)}</tr>')
+    used = set(pattern.to_numpy().ravel()) - {""}
+    notes = []
+    if "primary" in used:
+        notes.append(f"{disclosure.primary_marker(k)}: a count from 1 to {k - 1}, not shown "
+                     "to protect privacy.")
+    if "complementary" in used:
+        notes.append(f"{disclosure.COMPLEMENTARY_MARKER}: not shown so that a small count "
+                     "cannot be worked out from the totals.")
+    if rounding:
+        notes.append(f"Counts are rounded to the nearest {int(rounding)}.")
+    foot = (f'<tfoot><tr><td colspan="{len(counts.index) + 1}">'
+            f"{html.escape(' '.join(notes))}</td></tr></tfoot>") if notes else ""
+    return (f'<table class="sp-counts" data-k="{k}"><caption>{html.escape(caption)}</caption>'
+            f'<thead><tr><th scope="col">{corner}</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody>{foot}</table>")
+
+
+def show_counts_by_site(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
+                        caption: str, percent_caption: str, rounding: int | None = None,
+                        max_columns: int = MAX_SITE_COLUMNS, what: str = "theme",
+                        show: bool = True):
+    """A table of counts by site (rows such as themes, one column per site) and the
+    percentages of each site's group, readable however many sites there are.
+
+    Up to ``max_columns`` sites: exactly :func:`show_counts` (``totals="none"``) then
+    :func:`show_percent_of_group`. With more sites a column per site cannot be read: a
+    sentence, then :func:`site_spread` per row (how many sites' counts are shown, hidden or
+    0, and the lowest, median and highest percentage shown), then the full table turned
+    round (:func:`counts_by_site_html`, one row per site, count and percentage in each
+    cell) folded in ``<details>``. The protection is computed once, for the whole table,
+    as :func:`show_counts` computes it, so every cell is hidden exactly as it would be in the
+    wide table (and as the site reports hide their column of it).
+    """
+    from IPython.display import HTML
+
+    if counts.empty:
+        return _nothing_to_show(caption, show)
+    if counts.shape[1] <= max_columns:
+        parts = [show_counts(counts, k, totals="none", caption=caption, rounding=rounding,
+                             show=False),
+                 show_percent_of_group(counts, group_sizes, k, caption=percent_caption,
+                                       rounding=rounding, show=False)]
+    else:
+        protected = disclosure.protect_counts(counts, k, totals="none", rounding=rounding,
+                                              label=caption)
+        spread = site_spread(counts, group_sizes, k, rounding=rounding, protected=protected)
+        n_sites = counts.shape[1]
+        spread = spread.rename(columns={
+            "sites_shown": f"Sites shown ({k} or more)", "sites_hidden": "Sites hidden",
+            "sites_none": "Sites with none", "lowest": "Lowest %", "median": "Median %",
+            "highest": "Highest %"})
+        spread.index.name = what
+        intro = (f"<p>Interviews came from {n_sites} sites, too many for a column each. For "
+                 f"each {html.escape(what)}, the first table says at how many sites the "
+                 f"number of people is shown (at least {k}), hidden or none, and the lowest, "
+                 "median and highest percentage of the people interviewed among the sites "
+                 "where it is shown. The full table, one row per site with the number and "
+                 "the percentage, is folded below it.</p>")
+        summary = show_table(spread, caption=f"Each {what} across the {n_sites} sites with "
+                                                     "interviews",
+                             index=True, decimals=0, show=False,
+                             missing={"Lowest %": "–", "Median %": "–", "Highest %": "–"})
+        full = counts_by_site_html(counts, group_sizes, k, rounding=rounding,
+                                   protected=protected,
+                                   caption=f"{caption}, one row per site, with the "
+                                           "percentage of the people interviewed there")
+        parts = [intro, summary,
+                 f'<details class="sp-more"><summary>The table by site: {n_sites} '
+                 f"sites, one row each</summary>\n{full}\n</details>"]
+    markup = "\n".join(p for p in parts if p)
+    if not show:
+        return markup
+    _display(HTML(markup))
+    return None
