@@ -512,3 +512,51 @@ def test_count_table_html_shows_rounded_counts_and_says_so():
     html = count_table_html(t, k=5, rounding=5)
     assert 'data-count="40"' in html and 'data-count="42"' not in html
     assert "rounded to the nearest 5" in html
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch certificate (_not_fixed) changes the audit's cost, never its decisions
+# ---------------------------------------------------------------------------------------------
+
+def _per_cell_only(monkeypatch):
+    """The audit as two linear programmes per primary cell: no batch certificate."""
+    monkeypatch.setattr(disclosure, "_not_fixed", lambda *args, **kwargs: set())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(table=count_tables(max_rows=5, max_cols=7), k=st.integers(2, 8), margins=st.sampled_from(
+    [(False, False), (True, True)]))
+def test_batch_certificate_gives_the_per_cell_audit_pattern(table, k, margins, monkeypatch):
+    t = _with_margins(table, *margins)
+    batch = quiet(protect_counts, t, k)
+    with monkeypatch.context() as mp:
+        _per_cell_only(mp)
+        per_cell = quiet(protect_counts, t, k)
+    assert batch.pattern.equals(per_cell.pattern)
+    assert batch.unprotected == per_cell.unprotected
+
+
+def test_batch_certificate_on_a_wide_table_of_many_sites(monkeypatch):
+    """A themes-by-sites table as report 03 protects at national scale (12 x 60, many small
+    counts): the same pattern as the per-cell audit, and each cell the certificate passes
+    has at least two possible values by the per-cell linear programmes."""
+    rng = np.random.default_rng(7)
+    t = pd.DataFrame(rng.poisson(rng.uniform(0.5, 12, size=(12, 1)), size=(12, 60)))
+    batch = quiet(protect_counts, t, 5)
+    with monkeypatch.context() as mp:
+        _per_cell_only(mp)
+        per_cell = quiet(protect_counts, t, 5)
+    assert batch.pattern.equals(per_cell.pattern)
+    assert int((batch.pattern == "primary").to_numpy().sum()) > 100
+    # the certificate itself, checked against the exact ranges
+    prob = disclosure._build_problem(t.to_numpy(), False, False)
+    status = np.zeros(prob.A.shape, dtype=np.int8)
+    status[:12, :60] = np.select([batch.pattern.to_numpy() == "primary",
+                                  batch.pattern.to_numpy() == "complementary"], [1, 2], 0)
+    cells = [int(c) for c in np.flatnonzero(status.ravel() == 1)]
+    found = disclosure._not_fixed(prob, status, 5, cells)
+    assert len(found) > len(cells) // 2
+    for cell in sorted(found)[:40]:
+        lo, hi = disclosure._feasible_range(prob, status, 5, cell)
+        assert hi > lo

@@ -24,7 +24,11 @@ Every count a report shows passes through this module. The rules, in one place:
   shown, a row ``1, 1, 0, 30`` with total 32 shown as ``<5, <5, 0, 30`` gives 1 + 1 = 2, so
   both are 1. Check (2) solves two small linear programmes per primary cell (the
   feasibility interval of the audit described by Hundepool et al. 2012, ch. 4; as
-  ``ComputeIntervals`` in the R package GaussSuppression). Because the constraint matrix of
+  ``ComputeIntervals`` in the R package GaussSuppression). Before those, a few programmes
+  with random objectives over the whole table look for a feasible table in which each primary
+  cell takes another value; a cell found there is not fixed, which is what its own two
+  programmes would conclude, so only the others are solved one by one (the same decisions,
+  at national scale a few seconds instead of minutes). Because the constraint matrix of
   a two-way table with margins is totally unimodular, the linear-programme bounds are the
   integer bounds. The guarantee is against exact recovery: a reader may still narrow a "<5"
   down (e.g. to 1..3), as with any threshold rule. Complements are the smallest visible
@@ -229,40 +233,92 @@ def _build_problem(body: np.ndarray, has_row: bool, has_col: bool) -> _Problem:
     return _Problem(A, shown, known, lines)
 
 
-def _feasible_range(prob: _Problem, status: np.ndarray, k: int, cell: int) -> tuple[int, int]:
-    """Smallest and largest value of hidden ``cell`` consistent with what the table shows.
-
-    Unknowns: the hidden cells. Constraints: each additive line; "<k" cells lie in 1..k-1,
-    "[c]" cells are k or more (they are always chosen among visible non-zero counts, all of
-    which are >= k once the small ones are hidden). Solved as two linear programmes (HiGHS).
-    """
-    from scipy.optimize import linprog
-
-    flat = prob.A.ravel()
-    hidden = np.flatnonzero(status.ravel() > 0)
-    var = {c: n for n, c in enumerate(hidden)}
-    rows, rhs = [], []
-    for cells, coef in prob.lines:
-        h = np.isin(cells, hidden)
-        if not h.any():
-            continue
-        row = np.zeros(len(hidden))
-        for c, a in zip(cells[h], coef[h]):
-            row[var[c]] += a
-        rows.append(row)
-        rhs.append(-float(np.dot(coef[~h], flat[cells[~h]])))
+def _audit_lp(prob: _Problem, status: np.ndarray, k: int) -> dict:
+    """The audit's linear constraints for a suppression ``status``: the unknowns are the
+    hidden cells; each additive line is an equation; "<k" cells lie in 1..k-1, "[c]" cells
+    are k or more (they are always chosen among visible non-zero counts, all of which are >= k
+    once the small ones are hidden)."""
+    flat = prob.A.ravel().astype(float)
+    mask = status.ravel() > 0
+    hidden = np.flatnonzero(mask)
+    var = {int(c): n for n, c in enumerate(hidden)}
+    lines = np.zeros((len(prob.lines), flat.size))      # each line's coefficients by cell
+    for n, (cells, coef) in enumerate(prob.lines):
+        np.add.at(lines[n], cells, coef)
+    used = (lines[:, mask] != 0).any(axis=1)            # lines with a hidden cell
+    rows = lines[used][:, mask]
+    rhs = -(lines[used][:, ~mask] @ flat[~mask])
     st = status.ravel()[hidden]
     bounds = [(1, k - 1) if s == _PRIMARY else (k, None) for s in st]
-    objective = np.zeros(len(hidden))
-    objective[var[cell]] = 1.0
-    kw = dict(A_eq=np.array(rows) if rows else None, b_eq=np.array(rhs) if rows else None,
-              bounds=bounds, method="highs")
-    lo = linprog(objective, **kw)
-    hi = linprog(-objective, **kw)
+    return {"hidden": hidden, "var": var, "bounds": bounds,
+            "kw": dict(A_eq=rows if len(rows) else None, b_eq=rhs if len(rows) else None,
+                       bounds=bounds, method="highs")}
+
+
+def _feasible_range(prob: _Problem, status: np.ndarray, k: int, cell: int) -> tuple[int, int]:
+    """Smallest and largest value of hidden ``cell`` consistent with what the table shows,
+    as two linear programmes (HiGHS) over :func:`_audit_lp`'s constraints."""
+    from scipy.optimize import linprog
+
+    lp = _audit_lp(prob, status, k)
+    objective = np.zeros(len(lp["hidden"]))
+    objective[lp["var"][cell]] = 1.0
+    lo = linprog(objective, **lp["kw"])
+    hi = linprog(-objective, **lp["kw"])
     if lo.status != 0 or hi.status not in (0, 3):  # 3 = unbounded above
         raise RuntimeError(f"disclosure audit failed: {lo.message} / {hi.message}")
     upper = np.inf if hi.status == 3 else -hi.fun
     return int(round(lo.fun)), (upper if upper == np.inf else int(round(upper)))
+
+
+#: linear programmes with random objectives tried by :func:`_not_fixed` before the audit
+#: falls back to two programmes per cell
+_BATCH_TRIES = 6
+
+
+def _not_fixed(prob: _Problem, status: np.ndarray, k: int, cells: list[int]) -> set[int]:
+    """The primary ``cells`` that are certainly not fixed by what the table shows: a feasible
+    table (a vertex found by a linear programme with a random objective) in which the cell
+    differs from its true value by at least one. The true table is feasible too, so each such
+    cell has at least two possible values: exactly what the per-cell audit
+    (:func:`_feasible_range`: ``hi > lo``) would conclude, at a few programmes for the whole
+    table instead of two per cell. A cell not found here is left to the per-cell audit.
+
+    The vertices are integral (the constraint matrix of a two-way table with margins is
+    totally unimodular), so a difference of at least one half is a difference of one.
+    """
+    from scipy.optimize import linprog
+
+    if not cells:
+        return set()
+    lp = _audit_lp(prob, status, k)
+    var, hidden = lp["var"], lp["hidden"]
+    truth = prob.A.ravel()[hidden].astype(float)
+    # a finite upper bound for "[c]" cells, so that no objective is unbounded: the largest
+    # value any cell of the table can take is the grand total
+    bounds = [(lo, hi if hi is not None else float(prob.A.max()) + k) for lo, hi in lp["bounds"]]
+    kw = dict(lp["kw"], bounds=bounds)
+    rng = np.random.default_rng(0)      # fixed: the same tables give the same programmes
+    index = np.array([var[c] for c in cells])
+    found: set[int] = set()
+    for attempt in range(_BATCH_TRIES):
+        open_ = np.array([i for i, c in zip(index, cells) if c not in found])
+        if open_.size == 0:
+            break
+        objective = np.zeros(len(hidden))
+        # all up, all down, then random signs: each cell is pushed away from its value
+        signs = (np.ones(open_.size) if attempt == 0 else -np.ones(open_.size) if attempt == 1
+                 else rng.choice([-1.0, 1.0], size=open_.size))
+        objective[open_] = signs * rng.uniform(0.5, 1.5, size=open_.size)
+        res = linprog(-objective, **kw)
+        if res.status != 0:
+            break                           # the per-cell audit will say what is wrong
+        moved = np.abs(res.x - truth) >= 0.5
+        before = len(found)
+        found.update(c for i, c in zip(index, cells) if moved[i])
+        if attempt >= 2 and len(found) == before:
+            break                           # random signs find no more: audit the rest
+    return found
 
 
 def _smallest(candidates: np.ndarray, flat: np.ndarray) -> int | None:
@@ -323,8 +379,18 @@ def _protect(prob: _Problem, k: int) -> tuple[np.ndarray, list[int]]:
     settle()
     todo = list(np.flatnonzero(status == _PRIMARY))
     exposed: list[int] = []
+    certified: set[int] = set()     # cells known not to be fixed (hiding more keeps it so)
+    batch_status = None
     while todo:
         cell = todo[0]
+        if cell not in certified and not np.array_equal(status, batch_status):
+            # a few programmes for every cell still to audit, before two per cell
+            batch_status = status.copy()
+            certified |= _not_fixed(prob, status.reshape(prob.A.shape), k,
+                                    [int(c) for c in todo if c not in certified])
+        if cell in certified:
+            todo.pop(0)
+            continue
         lo, hi = _feasible_range(prob, status.reshape(prob.A.shape), k, cell)
         if hi > lo:
             todo.pop(0)     # hiding more cells only widens ranges: no need to audit again
