@@ -73,6 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "bocf (baseline carried forward)")
     p.set_defaults(func=_change)
 
+    p = sub.add_parser("reliable", help="reliable and clinically significant change per "
+                                         "scale; write a table")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    p.add_argument("--instruments", default="all", help="comma-separated ids (default all)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="level of the Wilson intervals of the percentages (default 0.95)")
+    p.add_argument("--pre", default=None, metavar="TIMEPOINT",
+                   help="the earlier time point (default: the study's first)")
+    p.add_argument("--post", default=None, metavar="TIMEPOINT",
+                   help="the later time point (default: the study's last)")
+    p.add_argument("--reliability", default="test_retest", choices=["test_retest", "alpha"],
+                   help="test_retest (the published test-retest reliability where there is "
+                        "one, else the study's alpha; the default) or alpha (the sensitivity "
+                        "analysis)")
+    p.set_defaults(func=_reliable)
+
     p = sub.add_parser("report", help="render the study's notebooks to HTML reports")
     p.add_argument("study")
     p.add_argument("--out", required=True, help="output folder")
@@ -228,6 +245,28 @@ def _change(args) -> int:
     scales = table[["instrument", "scale"]].drop_duplicates().shape[0] if len(table) else 0
     print(f"wrote {what} from {pre} to {post} for {scales} scale(s)"
           f"{' by ' + args.by if args.by else ''} to {path}")
+    return 0
+
+
+def _reliable(args) -> int:
+    from spanalysis.change import outcomes
+    from spanalysis.commands import refuse_output_in_study
+    from spanalysis.errors import InputError
+    from spanalysis.io import write_table
+    from spanalysis.study import load_study
+
+    if not 0 < args.confidence < 1:
+        raise InputError("confidence level out of range", value=args.confidence,
+                         expected="a number between 0 and 1, e.g. 0.95")
+    refuse_output_in_study(args.out, args.study)
+    study = load_study(args.study)
+    pre, post = outcomes.time_pair(study, args.pre, args.post)   # checked before any work
+    _, summary = outcomes.reliable_change_table(study, args.instruments, args.confidence,
+                                                pre=pre, post=post, basis=args.reliability)
+    path = write_table(summary, args.out)
+    print(f"wrote reliable change ({args.reliability.replace('_', '-')} reliability; "
+          f"Wilson {round(100 * args.confidence)}% intervals of the percentages) from {pre} "
+          f"to {post} for {len(summary)} scale(s) to {path}")
     return 0
 
 

@@ -70,3 +70,50 @@ def test_usage_errors_exit_2(capsys):
 def test_unknown_study_folder(tmp_path, capsys):
     assert main(["score", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s.csv")]) == 2
     assert "study folder not found" in capsys.readouterr().err
+
+
+def test_reliable_command_counts_and_wilson_intervals(tmp_path, capsys):
+    """`spanalysis reliable`: WEMWBS reliable improvers counted here from the raw file
+    (Jacobson & Truax 1991: a change beyond z x SD x sqrt(2) x sqrt(1 - r), z = 1.96 the normal
+    quantile of 0.975 (unrounded, scipy), the baseline SD
+    of everyone scored, r = 0.83 the published test-retest reliability, Tennant et al. 2007),
+    and the percentages' Wilson intervals against statsmodels."""
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint
+
+    out = tmp_path / "reliable.csv"
+    assert main(["reliable", str(DEMO), "--out", str(out)]) == 0
+    assert "wrote reliable change" in capsys.readouterr().out
+    table = pd.read_csv(out).set_index(["instrument", "scale"])
+    raw = pd.read_csv(DEMO / "responses.csv", dtype={"participant_id": str})
+    raw["total"] = raw[[f"wemwbs_{i}" for i in range(1, 15)]].sum(axis=1, min_count=14)
+    wide = raw.pivot(index="participant_id", columns="timepoint", values="total")
+    from scipy.stats import norm
+
+    threshold = norm.ppf(0.975) * wide["baseline"].std(ddof=1) * np.sqrt(2) * np.sqrt(1 - 0.83)
+    change = (wide["followup"] - wide["baseline"]).dropna()
+    row = table.loc[("wemwbs", "total")]
+    assert row["threshold"] == __import__("pytest").approx(threshold)
+    assert row["n"] == len(change)
+    assert row["n_reliable_improvement"] == int((change > threshold).sum())
+    assert row["n_reliable_deterioration"] == int((change < -threshold).sum())
+    for confidence in (0.95, 0.9):
+        if confidence != 0.95:
+            assert main(["reliable", str(DEMO), "--out", str(out), "--confidence",
+                         str(confidence)]) == 0
+            row = pd.read_csv(out).set_index(["instrument", "scale"]).loc[("wemwbs", "total")]
+        for what in ("improvement", "deterioration"):
+            low, high = proportion_confint(row[f"n_reliable_{what}"], row["n"],
+                                           alpha=1 - confidence, method="wilson")
+            assert row[f"pct_reliable_{what}_ci_low"] == __import__("pytest").approx(100 * low)
+            assert row[f"pct_reliable_{what}_ci_high"] == __import__("pytest").approx(100 * high)
+
+
+def test_reliable_command_refuses_a_bad_confidence_or_time_point(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert main(["reliable", str(DEMO), "--out", str(out), "--confidence", "95"]) == 2
+    assert "confidence level out of range" in capsys.readouterr().err
+    assert main(["reliable", str(DEMO), "--out", str(out), "--pre", "week_99"]) == 2
+    err = capsys.readouterr().err
+    assert "week_99" in err and "Traceback" not in err
+    assert not out.exists()
