@@ -79,6 +79,11 @@ def _too_few(ax, n: int, k: int, what: str):
     ax.set_axis_off()
 
 
+#: the most people :func:`paired_plot` draws a line for (a seeded random sample above it)
+PAIRED_PLOT_MAX_LINES = 400
+PAIRED_PLOT_SEED = 20261204
+
+
 def paired_plot(pairs: pd.DataFrame, *, title: str, pre_label: str, post_label: str,
                 min_cell_size: int = 5, direction: str | None = None,
                 finding: str | None = None):
@@ -107,8 +112,17 @@ def paired_plot(pairs: pd.DataFrame, *, title: str, pre_label: str, post_label: 
         _too_few(ax, n, min_cell_size, "individual scores")
         return fig, f"{title}: fewer than {min_cell_size} people, so no figure is shown."
     x = np.array([0.0, 1.0])
-    for pre, post in pairs.itertuples(index=False):
-        ax.plot(x, [pre, post], color="#8c8c8c", alpha=min(0.6, 12 / n + 0.05), linewidth=0.8)
+    # a line per person up to PAIRED_PLOT_MAX_LINES; above that a seeded random sample of
+    # them (the mean and its interval are everyone's): 28,000 lines make an 8 MB figure
+    # that shows no more than a few hundred do
+    lines = pairs
+    if n > PAIRED_PLOT_MAX_LINES:
+        pick = np.random.default_rng(PAIRED_PLOT_SEED).choice(n, PAIRED_PLOT_MAX_LINES,
+                                                               replace=False)
+        lines = pairs.iloc[np.sort(pick)]
+    for pre, post in lines.itertuples(index=False):
+        ax.plot(x, [pre, post], color="#8c8c8c", alpha=min(0.6, 12 / len(lines) + 0.05),
+                linewidth=0.8)
     means = pairs.mean().to_numpy()
     sems = pairs.sem().to_numpy()
     tcrit = stats.t.ppf(0.975, n - 1)
@@ -124,8 +138,14 @@ def paired_plot(pairs: pd.DataFrame, *, title: str, pre_label: str, post_label: 
     lo, hi = means - tcrit * sems, means + tcrit * sems
     better = {"higher": "higher scores are better", "lower": "lower scores are better"}.get(
         direction or "", "")
-    alt = (f"Paired plot of {title} for {n} people: a grey line joins each person's "
-           f"{pre_label} and {post_label} scores; the mean went from {means[0]:.1f} to "
+    if len(lines) < n:
+        ax.text(0.02, 0.02, f"Grey lines: {len(lines):,} of the {n:,} people, chosen at random",
+                transform=ax.transAxes, fontsize=8, color="0.3")
+    who = ("each person's" if len(lines) == n else
+           f"the scores of each of {len(lines):,} people chosen at random from the {n:,}, at")
+    alt = (f"Paired plot of {title} for {n:,} people: a grey line joins {who} "
+           f"{pre_label} and {post_label}{' scores' if len(lines) == n else ''}; the mean"
+           f"{'' if len(lines) == n else ' of everyone'} went from {means[0]:.1f} to "
            f"{means[1]:.1f} (95% confidence intervals {lo[0]:.1f} to {hi[0]:.1f} and "
            f"{lo[1]:.1f} to {hi[1]:.1f})" + (f"; {better}." if better else "."))
     return fig, alt

@@ -222,3 +222,35 @@ def test_an_empty_table_is_a_sentence_not_an_error():
     for markup in (show_counts(empty[["n"]], 5, caption="People", show=False),
                    show_stats(empty, "n", 5, caption="Scores", show=False)):
         assert markup.startswith("<p>") and "nothing to show" in markup
+
+
+def test_fold_keeps_a_long_table_short_after_protecting_it_whole():
+    """``fold=`` on show_counts / show_stats: the first LONG_TABLE_ROWS rows on the page, the
+    rest folded; the hidden cells are those of the whole table protected at once."""
+    import numpy as np
+    import pandas as pd
+    from bs4 import BeautifulSoup
+
+    from spanalysis.privacy import disclosure
+    from spanalysis.report import display
+
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame(rng.integers(0, 12, size=(45, 3)), columns=["a", "b", "c"],
+                         index=[f"Site {i:02d}" for i in range(45)])
+    whole = display.show_counts(table, 5, caption="By site", totals="none", show=False)
+    folded = display.show_counts(table, 5, caption="By site", totals="none", show=False,
+                                 fold="sites")
+    soup = BeautifulSoup(folded, "html.parser")
+    visible, rest = soup.find_all("table")
+    assert visible.find_parent("details") is None and rest.find_parent("details") is not None
+    assert len(visible.tbody.find_all("tr")) == display.LONG_TABLE_ROWS
+    assert len(rest.tbody.find_all("tr")) == 45 - display.LONG_TABLE_ROWS
+    cells = lambda t: [td.get_text() for tr in t.tbody.find_all("tr")  # noqa: E731
+                       for td in tr.find_all("td")]
+    assert cells(visible) + cells(rest) == cells(BeautifulSoup(whole, "html.parser").table)
+    pattern = disclosure.suppression_pattern(table, 5, totals="none")
+    assert sum(c in ("<5", "[c]") for c in cells(visible) + cells(rest)) == \
+        int((pattern != "").to_numpy().sum())
+    stats = pd.DataFrame({"site": table.index, "n": table["a"] + 5, "mean": 1.5})
+    out = display.show_stats(stats, "n", 5, caption="Stats", show=False, fold="sites")
+    assert "The other 25 sites" in out

@@ -760,3 +760,40 @@ def test_wide_svg_figures_keep_legible_labels_on_a_phone():
     assert not narrow.has_attr("style") and not narrow.parent.has_attr("tabindex")
     css = (render.TEMPLATE_DIR / "spanalysis" / "report.css").read_text()
     assert re.search(r"img\s*\{\s*min-width:\s*0\s*!important", css[css.index("@media print"):])
+
+
+def test_the_paired_plot_draws_a_seeded_sample_of_lines_for_a_large_study():
+    """Above PAIRED_PLOT_MAX_LINES people the paired plot draws that many lines, the same ones
+    every time; the mean and its interval are everyone's (scipy's t interval, here)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from spanalysis import plotting
+
+    rng = np.random.default_rng(1)
+    pairs = pd.DataFrame({"pre": rng.integers(14, 71, 5000).astype(float)})
+    pairs["post"] = pairs["pre"] + rng.integers(-5, 10, 5000)
+    drawn = []
+    for _ in range(2):
+        fig, alt = plotting.paired_plot(pairs, title="WEMWBS total", pre_label="baseline",
+                                        post_label="followup")
+        ax = fig.axes[0]
+        grey = [line for line in ax.get_lines() if line.get_color() == "#8c8c8c"]
+        drawn.append([tuple(line.get_ydata()) for line in grey])
+        plt.close(fig)
+    assert len(drawn[0]) == plotting.PAIRED_PLOT_MAX_LINES
+    assert drawn[0] == drawn[1]
+    assert set(drawn[0]) <= set(map(tuple, pairs[["pre", "post"]].to_numpy()))
+    assert f"{plotting.PAIRED_PLOT_MAX_LINES:,} people chosen at random from the 5,000" in alt
+    ci = stats.t.interval(0.95, len(pairs) - 1, loc=pairs["post"].mean(),
+                          scale=stats.sem(pairs["post"]))
+    assert f"{pairs['post'].mean():.1f}" in alt and f"{ci[0]:.1f} to {ci[1]:.1f}" in alt
+    small = pairs.iloc[:50]
+    fig, alt = plotting.paired_plot(small, title="WEMWBS total", pre_label="baseline",
+                                    post_label="followup")
+    assert len([line for line in fig.axes[0].get_lines()
+                if line.get_color() == "#8c8c8c"]) == 50
+    assert "joins each person's baseline and followup scores; the mean went" in alt
+    plt.close(fig)

@@ -45,10 +45,13 @@ def _nothing_to_show(caption: str, show: bool):
 
 
 def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "auto",
-                show: bool = True, rounding: int | None = None, hide=None) -> str:
+                show: bool = True, rounding: int | None = None, hide=None,
+                fold: str | None = None) -> str:
     """A table of counts with counts 1..k-1 suppressed (and complementary suppression),
     rounded to ``rounding`` (the study's ``privacy.rounding``) when given; ``hide`` names
     more cells to hide (see :func:`~spanalysis.privacy.disclosure.count_table_html`).
+    ``fold`` (what a row is, e.g. "sites"): a table of more than :data:`LONG_TABLE_ROWS`
+    rows shows that many and folds the rest (:func:`fold_long_table`; protected whole first).
 
     Displays the table; with ``show=False`` returns its HTML instead."""
     from IPython.display import HTML
@@ -57,6 +60,8 @@ def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "aut
         return _nothing_to_show(caption, show)
     markup = disclosure.count_table_html(table, k, totals=totals, caption=caption,
                                          rounding=rounding, hide=hide)
+    if fold:
+        markup = fold_long_table(markup, what=fold)
     if not show:
         return markup
     _display(HTML(markup))
@@ -225,14 +230,16 @@ def _named(frame: pd.DataFrame) -> pd.DataFrame:
 
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
                index: bool = False, show: bool = True,
-               missing: dict | None = None, rounding: int | None = None) -> str:
+               missing: dict | None = None, rounding: int | None = None,
+               fold: str | None = None) -> str:
     """An escaped, accessible HTML table of statistics (no counts to suppress).
 
     ``missing`` maps a column to the words shown where its value is missing (for example
     ``{"krippendorff_alpha_all": "not estimable"}``); elsewhere a missing value is "–".
     ``rounding`` (the study's ``privacy.rounding``) rounds the columns that count people
     (``n``, ``n_...``, ``people``, ``respondents``). Use :func:`show_stats` when the table
-    holds group sizes.
+    holds group sizes. ``fold`` (what a row is, e.g. "sites"): a table of more than
+    :data:`LONG_TABLE_ROWS` rows shows that many and folds the rest (:func:`fold_long_table`).
     """
     from IPython.display import HTML
 
@@ -252,6 +259,8 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
         rows.append("<tr>" + "".join(cells) + "</tr>")
     markup = (f'<table class="sp-stats"><caption>{html.escape(caption)}</caption>'
               f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if fold:
+        markup = fold_long_table(markup, what=fold)
     if not show:
         return markup
     _display(HTML(markup))
@@ -260,10 +269,11 @@ def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
 
 def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, caption: str,
                stat_cols: list[str] | None = None, decimals: int = 2, show: bool = True,
-               rounding: int | None = None) -> str:
+               rounding: int | None = None, fold: str | None = None) -> str:
     """A statistics table whose group-size columns are protected: groups with n below k
     have their n shown as "<k" and their statistics withheld (see
-    :func:`spanalysis.privacy.disclosure.withhold_small_groups`)."""
+    :func:`spanalysis.privacy.disclosure.withhold_small_groups`). ``fold``: as
+    :func:`show_table`."""
     n_cols = [n_cols] if isinstance(n_cols, str) else list(n_cols)
     if table.empty:
         return _nothing_to_show(caption, show)
@@ -281,7 +291,8 @@ def show_stats(table: pd.DataFrame, n_cols: str | Iterable[str], k: int, *, capt
         # once one n column withheld a row's statistics, keep them withheld
     if (withheld != "").any():
         caption += f" (statistics for groups of fewer than {k} people are withheld: [c] / <{k})"
-    return show_table(out, caption=caption, decimals=decimals, show=show, rounding=rounding)
+    return show_table(out, caption=caption, decimals=decimals, show=show, rounding=rounding,
+                      fold=fold)
 
 
 def show_figure(fig, alt: str):
