@@ -210,3 +210,51 @@ def test_a_model_that_never_converges_reports_no_model_estimate(monkeypatch):
     assert res["change_mean"] == pytest.approx(x.mean())
     assert [res["change_ci_low"], res["change_ci_high"]] == pytest.approx([ci.low, ci.high])
     assert math.isnan(res["icc"]) and math.isnan(res["var_site"])
+
+
+def test_forest_and_caterpillar_plots_of_many_sites_are_one_screen_tall():
+    """Above MANY_SITES sites both plots draw a thin unlabelled row per site (the site table
+    names them) in a figure of fixed height, instead of a labelled row each."""
+    import matplotlib.pyplot as plt
+
+    from spanalysis.change import sites as site_module
+    from spanalysis.report import site_figures
+
+    rng = np.random.default_rng(5)
+    n = 200
+    mean = rng.normal(4, 2, n)
+    table = pd.DataFrame({"site": [f"S{i:03d}" for i in range(n)], "n_pairs": 30,
+                          "change_mean": mean, "change_ci_low": mean - 1.5,
+                          "change_ci_high": mean + 1.5, "small_group": False,
+                          "scale_name": "WEMWBS", "direction": "higher", "confidence": 0.95})
+    table.loc[:4, ["change_mean", "change_ci_low", "change_ci_high"]] = np.nan
+    table.loc[:4, "small_group"] = True
+    fig = site_module.forest_plot(table, pooled={"change_mean": 4.0, "change_ci_low": 3.6,
+                                                 "change_ci_high": 4.4})
+    ax = fig.axes[0]
+    assert fig.get_size_inches()[1] <= 6
+    assert [t.get_text() for t in ax.get_yticklabels()] == []
+    assert "195 sites; 5 with too few people not drawn" in ax.get_title()
+    # the drawn points are the shown sites' means, sorted
+    points = [line for line in ax.get_lines() if line.get_marker() == "s"][0]
+    assert np.allclose(points.get_xdata(), np.sort(mean[5:]))
+    plt.close(fig)
+    estimates = pd.DataFrame({"site": table["site"], "n_pairs": 30, "estimate": mean,
+                              "ci_low": mean - 1, "ci_high": mean + 1,
+                              "small_group": table["small_group"], "pooled": 4.0,
+                              "confidence": 0.95})
+    fig = site_figures.caterpillar_plot(estimates, scale_name="WEMWBS", direction="higher")
+    ax = fig.axes[0]
+    assert fig.get_size_inches()[1] <= 6
+    assert [t.get_text() for t in ax.get_yticklabels()] == []
+    assert "195 sites (5 with too few people not drawn)" in ax.get_title()
+    plt.close(fig)
+    alt = site_figures.caterpillar_alt(estimates, "WEMWBS")
+    shown = estimates[~estimates["small_group"]].sort_values("estimate")
+    assert (f"from {shown['estimate'].iloc[0]:.1f} at {shown['site'].iloc[0]} to "
+            f"{shown['estimate'].iloc[-1]:.1f} at {shown['site'].iloc[-1]}, median "
+            f"{shown['estimate'].median():.1f}") in alt.replace("\u2212", "-")
+    assert "5 site(s) too small to show" in alt and alt.count(";") < 5
+    few = site_module.forest_plot(table.iloc[5:15])        # few sites: a labelled row each
+    assert len(few.axes[0].get_yticklabels()) == 10
+    plt.close(few)

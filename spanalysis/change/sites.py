@@ -584,6 +584,57 @@ def _plain_mean(change: np.ndarray, confidence: float) -> dict:
             "var_site": math.nan, "var_resid": math.nan, "icc": math.nan}
 
 
+#: above this many sites the forest plot draws each site as a thin unlabelled row (the site
+#: table names them): a labelled row each makes a figure 85 inches tall at 200 sites
+MANY_SITES = 30
+
+
+def _axis_words(table: pd.DataFrame) -> tuple[str, str, str]:
+    """The scale's name, "higher/lower is better" (or "") and the interval's level."""
+    name = (str(table["scale_name"].iloc[0]) if "scale_name" in table.columns and len(table)
+            else "score")
+    direction = table["direction"].iloc[0] if "direction" in table.columns and len(table) \
+        else None
+    better = {"higher": "higher is better", "lower": "lower is better"}.get(direction, "")
+    level = (f"{round(100 * float(table['confidence'].iloc[0]))}% CI"
+             if "confidence" in table.columns and len(table) else "CI")
+    return name, better, level
+
+
+def _forest_many(table, shown, hidden, pooled, ax, title):
+    """:func:`forest_plot` for more than :data:`MANY_SITES` sites: one thin row per site,
+    sorted by its mean change, no site names, the pooled interval as a band; the sites with
+    too few people counted in the title."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = (plt.subplots(figsize=(7, 5.5), layout="constrained") if ax is None
+               else (ax.figure, ax))
+    name, better, level = _axis_words(table)
+    if pooled is not None:
+        p = pooled.iloc[0] if isinstance(pooled, pd.DataFrame) else pooled
+        ax.axvspan(float(p["change_ci_low"]), float(p["change_ci_high"]), color="#0072B2",
+                   alpha=0.18, lw=0, label="pooled (random-intercept model), CI")
+        ax.axvline(float(p["change_mean"]), color="#0072B2", lw=1.2)
+    ys = np.arange(len(shown))
+    if len(shown):
+        mean = shown["change_mean"].to_numpy(float)
+        ax.hlines(ys, shown["change_ci_low"].to_numpy(float),
+                  shown["change_ci_high"].to_numpy(float), color="0.35", lw=0.6)
+        ax.plot(mean, ys, "s", color="#D55E00", markersize=2.2, label="site mean change with CI")
+    ax.axvline(0, color="0.4", linestyle="--", linewidth=1)
+    ax.set_yticks([])
+    ax.set_ylabel("Sites, sorted by their mean change (the table names them)")
+    ax.set_xlabel(f"Mean change in {name} (follow-up minus baseline; {better}), {level}"
+                  if better else f"Mean change in {name} (follow-up minus baseline), {level}")
+    heading = title or f"{name}: change by site"
+    heading += f" ({len(shown)} sites" + (f"; {len(hidden)} with too few people not drawn)"
+                                          if len(hidden) else ")")
+    ax.set_title(heading, wrap=True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8,
+              frameon=False)
+    return fig
+
+
 def forest_plot(site_table: pd.DataFrame, pooled=None, ax=None, site_column: str = "site",
                 title: str | None = None):
     """Forest plot of per-site mean change with intervals, and the pooled estimate.
@@ -643,6 +694,8 @@ def forest_plot(site_table: pd.DataFrame, pooled=None, ax=None, site_column: str
     shown = table[~small & table["change_mean"].notna()].sort_values("change_mean")
     hidden = table[small | table["change_mean"].isna()].sort_values(site_column)
     rows = len(shown) + len(hidden) + (2 if pooled is not None else 0)
+    if len(table) > MANY_SITES:
+        return _forest_many(table, shown, hidden, pooled, ax, title)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 1.2 + 0.42 * max(rows, 1)), layout="constrained")
     else:
@@ -675,13 +728,7 @@ def forest_plot(site_table: pd.DataFrame, pooled=None, ax=None, site_column: str
     ax.axvline(0, color="0.4", linestyle="--", linewidth=1)
     ax.set_yticks(ypos, labels)
     ax.set_ylim(-1, max(y + len(shown), 1))
-    name = (str(table["scale_name"].iloc[0]) if "scale_name" in table.columns and len(table)
-            else "score")
-    direction = table["direction"].iloc[0] if "direction" in table.columns and len(table) \
-        else None
-    better = {"higher": "higher is better", "lower": "lower is better"}.get(direction, "")
-    level = (f"{round(100 * float(table['confidence'].iloc[0]))}% CI"
-             if "confidence" in table.columns and len(table) else "CI")
+    name, better, level = _axis_words(table)
     ax.set_xlabel(f"Mean change in {name} (follow-up minus baseline; {better}), {level}"
                   if better else f"Mean change in {name} (follow-up minus baseline), {level}")
     ax.set_title(title or f"{name}: change by site")
