@@ -634,3 +634,28 @@ def test_by_theme_effects_all_say_improvement_when_positive_on_lower_is_better_s
     coverage = I.measurement_coverage(demo)
     cov = coverage[coverage["hedges_g"].notna()]
     assert len(cov) and (np.sign(cov["hedges_g"]) == np.sign(cov["improvement_difference"])).all()
+
+
+def test_prevalence_heatmap_of_many_sites_is_one_strip_with_the_protected_cells():
+    """Above HEATMAP_MAX_GROUPS sites the heatmap is 8 inches wide without per-site labels or
+    numbers; its cells are the same masked grid as the labelled version's."""
+    import numpy as np
+
+    from spanalysis.integrate import prevalence
+
+    demo = load_study(DEMO)
+    table = prevalence.theme_prevalence(demo, by="site")
+    labelled = prevalence.prevalence_heatmap(demo, by="site", table=table)
+    old = prevalence.HEATMAP_MAX_GROUPS
+    try:
+        prevalence.HEATMAP_MAX_GROUPS = 3            # the demo's 8 sites count as many
+        strip = prevalence.prevalence_heatmap(demo, by="site", table=table)
+    finally:
+        prevalence.HEATMAP_MAX_GROUPS = old
+    assert strip.get_size_inches()[0] == 8.0 < labelled.get_size_inches()[0]
+    ax = strip.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == []
+    assert not ax.texts                                  # no numbers in the cells
+    a = labelled.axes[0].collections[0].get_array()
+    b = ax.collections[0].get_array()
+    assert np.ma.allequal(a, b) and (np.ma.getmaskarray(a) == np.ma.getmaskarray(b)).all()

@@ -111,6 +111,10 @@ def theme_prevalence(study, by: str = "site", themes=None, primary=None,
                 "small_group"]].reset_index(drop=True)
 
 
+#: above this many groups (sites) the heatmap is one unlabelled strip of fixed width
+HEATMAP_MAX_GROUPS = 20
+
+
 def prevalence_heatmap(study, by: str = "site", themes=None, primary=None,
                        coder: str | None = None, min_cell_size: int | None = None,
                        table: pd.DataFrame | None = None, **prevalence_options):
@@ -163,6 +167,24 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=None,
                                observed=False, sort=False, dropna=False
                                ).reindex(index=rows, columns=cols)
     grid = grid.mask((voiced > 0) & (voiced < k))
+    what = {"site": "site", "change_group": "change group"}.get(by, by.replace("_", " "))
+    many = len(cols) > HEATMAP_MAX_GROUPS
+    if many:
+        # a column per group is unreadable beyond a few dozen (244 inches wide at 200 sites):
+        # the same cells, unlabelled and without numbers, as one strip of fixed width
+        fig = Figure(figsize=(8.0, max(3.0, 0.45 * len(rows) + 2.5)), layout="constrained")
+        ax = fig.subplots()
+        sns.heatmap(grid, mask=grid.isna(), annot=False, vmin=0, vmax=100, cmap="viridis",
+                    linewidths=0, ax=ax, xticklabels=False, yticklabels=rows,
+                    rasterized=True,
+                    cbar_kws={"label": "% of the group's interviewed participants"})
+        ax.set_title(f"Themes voiced, by {what}: percent of the interviewed participants in "
+                     f"each of {len(cols)} {what}s\n(one column each, in the order of the "
+                     f"study; blank: fewer than {k} people in the {what}, or fewer than {k} "
+                     "voicing the theme)", fontsize=10)
+        ax.set_xlabel(f"{len(cols)} {what}s (report 03 gives each one's figures)")
+        ax.set_ylabel("theme")
+        return fig
     xlabels = [textwrap.fill(str(c), 12) + (f"\n(n = {int(n)})" if n >= k else f"\n(n < {k})")
                for c, n in zip(cols, sizes)]
     fig = Figure(figsize=(max(6.0, 1.2 * len(cols) + 4), max(3.0, 0.45 * len(rows) + 2.5)),
@@ -172,7 +194,6 @@ def prevalence_heatmap(study, by: str = "site", themes=None, primary=None,
                 cmap="viridis", linewidths=0.5, linecolor="white", ax=ax,
                 xticklabels=xlabels, yticklabels=rows,
                 cbar_kws={"label": "% of the group's interviewed participants"})
-    what = {"site": "site", "change_group": "change group"}.get(by, by.replace("_", " "))
     ax.set_title(f"Themes voiced, by {what}: percent of the interviewed participants in each "
                  f"group\n(blank: fewer than {k} people in the group, or fewer than {k} "
                  "voicing the theme)", fontsize=10)
