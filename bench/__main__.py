@@ -28,14 +28,17 @@ SIZES = {
     "small": {"pipeline": ["--participants", "200000", "--repeats", "3"],
               "demo": ["--repeats", "3"],
               "refi": ["--sources", "100", "--codings", "5000"],
-              "reports": ["--sites-count", "4"]},
+              # 40 and 8 sites (the two targets); the loop of papermill and nbconvert
+              # timed on 4 sites of each and scaled (each of its turns costs the same, about
+              # 10 s): about 3 minutes instead of 9
+              "reports": ["--sites-count", "40", "8", "--loop-sample", "4"]},
     # Five repeats at full size: on a virtual machine, touching fresh memory is sometimes
     # several times slower than usual; the pipeline alternates its steps and takes the median
     # of the paired ratios, the demo the median of five runs.
     "full": {"pipeline": ["--participants", "200000", "--repeats", "5"],
              "demo": ["--repeats", "5"],
              "refi": ["--sources", "1000", "--codings", "100000"],
-             "reports": ["--sites-count", "40"]},
+             "reports": ["--sites-count", "40", "8"]},
 }
 GUARDS = ("pipeline", "demo")
 
@@ -51,9 +54,11 @@ def verdict(name: str, result: dict) -> str:
         figure = (f"read_qdpx {result['read_qdpx']['seconds']:.2f} s "
                   f"(target < {result['target_seconds']:g} s)")
     else:
-        figure = (f"{result['ratio']:.1f}x the papermill + nbconvert loop "
-                  f"(target >= {result['target_ratio']:g}x)")
-        result = {**result, "meets_target": result["ratio"] >= result["target_ratio"]}
+        runs = result.get("runs") or [result]
+        figure = "; ".join(f"{r['ratio']:.1f}x the papermill + nbconvert loop at {r['sites']} "
+                           f"sites (target >= {r['target_ratio']:g}x)" for r in runs)
+        result = {**result, "meets_target": all(r["ratio"] >= r["target_ratio"]
+                                                for r in runs)}
     kind = "guard" if name in GUARDS else "target"
     return f"{kind} {name}: {figure}: {'holds' if result['meets_target'] else 'DOES NOT HOLD'}"
 

@@ -1,9 +1,22 @@
-"""Running one report: papermill executes its notebook on a fresh kernel, nbconvert renders it.
+"""Running one report: papermill executes its notebook on the worker's warm kernel, nbconvert
+renders it.
 
 :func:`run_job` runs in a worker process (papermill changes the working directory, so
 threads are unsafe). It retries kernel-start failures (papermill issue #511), stops at the
 report's time limit, and writes the HTML, the executed notebook, the log and the run record
 beside each other; a failing notebook is reported, never raised.
+
+**Warm kernels** (issue 24, 1). Each worker keeps one kernel and papermill runs report after
+report on it, through papermill's own engine API (an engine registered as
+``"spanalysis-warm"``: papermill's nbclient engine given the worker's kernel instead of
+starting one), so the executed notebook is papermill's output as before. Before each
+notebook the kernel is reset (:func:`spanalysis.report.kernel.reset_kernel`, a silent
+request, not a cell): an empty namespace, no figures, the settings it started with. A
+kernel that dies, runs out of time or fails a report is ended, and the next report starts
+a new one. Starting a kernel (about 1 s) and importing pandas, matplotlib and spanalysis in
+it (about 1.5 s) are then paid once per worker instead of once per report, and the
+package's content-keyed caches (the disclosure control of the study's tables by site,
+which every site report shares) are computed once per worker.
 """
 from __future__ import annotations
 
@@ -14,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -22,7 +36,8 @@ from typing import Mapping
 from spanalysis.io import WriteError, atomic_write
 from spanalysis.report.jobs import ReportJob, ReportResult, RunSettings, _read_summary
 
-__all__ = ["run_job", "is_kernel_start_failure", "stop_kernels"]
+__all__ = ["run_job", "is_kernel_start_failure", "stop_kernels", "WARM_ENGINE",
+           "start_warm_kernel"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: errors of a disk that takes no more (full, read-only, over quota): papermill failing to
@@ -131,53 +146,282 @@ def run_job(job: ReportJob, settings: RunSettings) -> ReportResult:
     source_nb = nbformat.read(job.notebook, as_version=4)
     token = secrets.token_hex(4)
     tmp_nb = out_dir / f".{job.name}.{token}.part.ipynb"
-    kernel_log = out_dir / f".{job.name}.{token}.kernel.part.log"
     notes: list[str] = [f"{job.title}: started {_now()}"]
-    with open(kernel_log, "w", encoding="utf-8", errors="replace") as klog:
-        try:
-            run = _execute_notebook(job, settings, source_nb, tmp_nb, klog, notes,
-                                    deadline=start + settings.timeout)
-        finally:
-            _KERNEL_PIDS.clear()       # papermill has shut this report's kernel down
+    kernel_text: list[str] = []
+    run = _execute_notebook(job, settings, source_nb, tmp_nb, notes, kernel_text,
+                            deadline=start + settings.timeout)
     html_text = None
     if run["error"] is None:
-        html_text, run["error"], run["tb"] = _render(job, settings, tmp_nb)
+        html_text, run["error"], run["tb"] = _render(job, settings, tmp_nb, run.pop("nb", None))
     seconds = time.perf_counter() - start
-    kernel_text = kernel_log.read_text(encoding="utf-8", errors="replace")
-    kernel_log.unlink()
-    return _write_outputs(job, run, html_text, tmp_nb, notes, kernel_text, seconds)
+    return _write_outputs(job, run, html_text, tmp_nb, notes, "".join(kernel_text), seconds)
 
 
-def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: Path, klog,
-                      notes: list[str], *, deadline: float) -> dict:
-    """Run the notebook with papermill into ``tmp_nb``, retrying kernel-start failures.
+# =============================================================================================
+# The worker's warm kernel
+# =============================================================================================
+
+class _WarmKernel:
+    """One running kernel of this worker: its manager, client and log file.
+
+    The kernel's own stdout and stderr go to a file of the worker's; each report's log gets
+    what the kernel wrote while that report ran (:meth:`output_since`).
+    """
+
+    def __init__(self, kernel_name: str, cwd: str, start_timeout: float):
+        import tempfile
+
+        import nbformat
+        from nbclient import NotebookClient
+
+        self.kernel_name, self.cwd = kernel_name, cwd
+        fd, self.log_path = tempfile.mkstemp(prefix="spanalysis-kernel-", suffix=".log")
+        self.log = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
+        self.reports = 0
+        # nbclient starts it exactly as it starts a notebook's kernel (the same arguments,
+        # an in-memory history), then hands over its manager and client
+        starter = NotebookClient(nbformat.v4.new_notebook(), kernel_name=kernel_name,
+                                 kernel_manager_class=_kernel_manager_class(self.log),
+                                 startup_timeout=int(max(1, start_timeout)),
+                                 resources={"metadata": {"path": cwd}})
+        try:
+            starter.km = starter.create_kernel_manager()
+            starter.start_new_kernel(cwd=cwd)
+            starter.start_new_kernel_client()
+        except BaseException:
+            self._forget_pid(starter.km)
+            self.log.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.log_path)
+            raise
+        self.km, self.kc = starter.km, starter.kc
+
+    @staticmethod
+    def _forget_pid(km) -> None:
+        pid = getattr(getattr(km, "provisioner", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                import signal
+
+                os.killpg(pid, signal.SIGKILL)
+            _KERNEL_PIDS.discard(pid)
+
+    def log_offset(self) -> int:
+        self.log.flush()
+        return os.path.getsize(self.log_path)
+
+    def output_since(self, offset: int) -> str:
+        self.log.flush()
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            handle.seek(offset)
+            return handle.read()
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:   # noqa: BLE001 - a manager that cannot tell is not trusted
+            return False
+
+    def reset(self, cwd: str, timeout: float) -> None:
+        """Run :func:`spanalysis.report.kernel.reset_kernel` in the kernel (silently: no
+        output, no history); raise when it does not answer "ok" within ``timeout``."""
+        from jupyter_core.utils import run_sync
+
+        code = ("__import__('spanalysis.report.kernel', fromlist=['reset_kernel'])"
+                f".reset_kernel({cwd!r})")
+        reply = run_sync(self.kc.execute_interactive)(
+            code, silent=True, store_history=False, allow_stdin=False,
+            timeout=max(1.0, timeout), output_hook=lambda _msg: None)
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise RuntimeError(f"the warm kernel could not be reset: "
+                               f"{content.get('ename')}: {content.get('evalue')}")
+
+    def shutdown(self) -> None:
+        """End the kernel at once (its process group) and free its channels and files."""
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):
+            self.kc.stop_channels()
+        with contextlib.suppress(Exception):
+            run_sync(self.km.shutdown_kernel)(now=True)
+        self._forget_pid(self.km)
+        with contextlib.suppress(Exception):
+            run_sync(self.km.cleanup_resources)()
+        with contextlib.suppress(OSError):
+            self.log.close()
+            os.unlink(self.log_path)
+
+
+#: this worker thread's warm kernel (a Dask worker may run tasks in several threads)
+_WARM = threading.local()
+
+
+def _usable_warm_kernel(settings: RunSettings) -> "_WarmKernel | None":
+    """This worker's kernel when it is running and is ``settings.kernel``; else None (a
+    dead or other kernel is ended first)."""
+    warm = getattr(_WARM, "kernel", None)
+    if warm is not None and (warm.kernel_name != settings.kernel or not warm.alive()):
+        _discard_warm_kernel()
+        warm = None
+    return warm
+
+
+def _start_warm_kernel(settings: RunSettings, cwd: str, start_timeout: float) -> _WarmKernel:
+    """Start this worker's kernel (there is none)."""
+    warm = _WarmKernel(settings.kernel, cwd, start_timeout)
+    _WARM.kernel = warm
+    _register_exit()
+    return warm
+
+
+def _discard_warm_kernel() -> None:
+    warm = getattr(_WARM, "kernel", None)
+    _WARM.kernel = None
+    if warm is not None:
+        warm.shutdown()
+
+
+def start_warm_kernel(kernel: str, cwd: str | os.PathLike, start_timeout: float = 60.0
+                      ) -> bool:
+    """Start this worker's warm kernel and reset it once (its imports), ahead of the first
+    report: the worker processes do this while the parent loads the study. False (and no
+    kernel) when it could not start: the first report then starts one, with its retries."""
+    try:
+        warm = (_usable_warm_kernel(RunSettings(kernel=kernel))
+                or _start_warm_kernel(RunSettings(kernel=kernel), str(cwd), start_timeout))
+        warm.reset(str(cwd), start_timeout)
+        return True
+    except Exception as exc:  # noqa: BLE001 - the first report that needs a kernel says so
+        _discard_warm_kernel()
+        if is_kernel_start_failure(exc):   # counts as that report's first attempt
+            _EARLY_FAILURES.append(f"{type(exc).__name__}: {exc}".strip())
+        return False
+
+
+#: a kernel start that failed when this worker started (:func:`start_warm_kernel`): the
+#: first report that starts a kernel counts it as its first attempt and says so in its log
+_EARLY_FAILURES: list[str] = []
+
+
+_EXIT_REGISTERED = False
+
+
+def _register_exit() -> None:
+    """End the warm kernel when the worker ends: normally (multiprocessing runs its
+    finalizers, not ``atexit``, in a pool's worker), or as a Dask worker (``atexit``)."""
+    global _EXIT_REGISTERED
+    if _EXIT_REGISTERED:
+        return
+    import atexit
+    from multiprocessing import util
+
+    util.Finalize(None, stop_kernels, exitpriority=100)
+    atexit.register(stop_kernels)
+    _EXIT_REGISTERED = True
+
+
+def _warm_engine_class():
+    """papermill's nbclient engine, run on a kernel that is already running.
+
+    Made on first use (importing papermill costs the report command's parent process half a
+    second). Its ``execute_managed_notebook`` is papermill's
+    ``NBClientEngine.execute_managed_notebook`` with the notebook client given the warm
+    kernel's manager and client (``km``, ``kc``): nbclient then starts no kernel and, not
+    owning the manager, leaves the kernel running after the last cell. Everything else is
+    papermill's: the parameters cell, the cell metadata, the error banner, the saved
+    notebook."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, warm_kernel=None, **kwargs):
+            if warm_kernel is None:
+                return super().execute_managed_notebook(
+                    nb_man, kernel_name, log_output=log_output, stdout_file=stdout_file,
+                    stderr_file=stderr_file, start_timeout=start_timeout,
+                    execution_timeout=execution_timeout, **kwargs)
+            # as NBClientEngine.execute_managed_notebook (papermill 2.x)
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, km=warm_kernel.km, **final_kwargs)
+            client.kc = warm_kernel.kc
+            return client.execute()
+
+    return WarmEngine
+
+
+#: the name the warm engine is registered under with papermill
+WARM_ENGINE = "spanalysis-warm"
+
+
+def _register_engine() -> None:
+    from papermill.engines import papermill_engines
+
+    if WARM_ENGINE not in papermill_engines._engines:
+        papermill_engines.register(WARM_ENGINE, _warm_engine_class())
+
+
+def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: Path,
+                      notes: list[str], kernel_text: list[str], *, deadline: float) -> dict:
+    """Run the notebook with papermill into ``tmp_nb`` on the worker's warm kernel (started,
+    with retries of kernel-start failures, when there is none).
 
     Returns ``error`` (None when every cell ran), ``cell`` and ``cell_source`` (the failing
-    cell), ``tb`` (its traceback) and ``attempts`` (kernel starts tried).
+    cell), ``tb`` (its traceback) and ``attempts`` (kernel starts tried). The kernel is kept
+    for the next report only when every cell ran; otherwise it is ended.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    error = cell = cell_source = tb = None
+    _register_engine()
+    cwd = str(job.notebook.parent)
+    error = cell = cell_source = tb = executed = None
     attempts = 0
+    if getattr(_WARM, "kernel", None) is None:
+        for early in _EARLY_FAILURES:
+            attempts += 1
+            notes.append(f"kernel start attempt {attempts} failed (when the worker started): "
+                         f"{early}; retrying")
+        _EARLY_FAILURES.clear()
+    warm = None
+    offset = 0
     while True:
-        attempts += 1
         nb = nbformat.from_dict(source_nb)
         try:
-            papermill.execute_notebook(
+            left = deadline - time.perf_counter()
+            warm = _usable_warm_kernel(settings)
+            if warm is None:
+                attempts += 1
+                warm = _start_warm_kernel(settings, cwd,
+                                          max(1, min(settings.start_timeout, left)))
+            else:
+                notes.append(f"on the worker's warm kernel (report {warm.reports + 1} on it)")
+            offset = warm.log_offset()
+            warm.reset(cwd, max(1, min(settings.start_timeout, left)))
+            executed = papermill.execute_notebook(
                 nb, str(tmp_nb), parameters=job.parameters, kernel_name=settings.kernel,
-                cwd=str(job.notebook.parent), progress_bar=False, log_output=False,
-                request_save_on_cell_execute=False,
+                cwd=cwd, progress_bar=False, log_output=False,
+                request_save_on_cell_execute=False, engine_name=WARM_ENGINE,
+                warm_kernel=warm,
                 start_timeout=int(max(1, min(settings.start_timeout,
                                              deadline - time.perf_counter()))),
                 # the time limit is per report: each cell gets what is left of it
-                timeout_func=lambda _cell: max(1, int(deadline - time.perf_counter())),
-                kernel_manager_class=_kernel_manager_class(klog),
-                # every cell has finished and its outputs are saved by then: stopping the
-                # kernel at once spares the ~0.3 s a polite shutdown waits per report
-                shutdown_kernel="immediate")
+                timeout_func=lambda _cell: max(1, int(deadline - time.perf_counter())))
             error = None
+            warm.reports += 1
             break
         except PapermillExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}"
@@ -196,23 +440,40 @@ def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: 
                 break
             if is_kernel_start_failure(exc) and attempts < settings.attempts:
                 notes.append(f"kernel start attempt {attempts} failed: {error}; retrying")
+                _collect_output(warm, offset, kernel_text)
+                _discard_warm_kernel()
+                warm = None
                 time.sleep(0.25 * attempts)      # let the ports / the machine settle
                 continue
             if is_kernel_start_failure(exc):
                 error = f"the kernel failed to start ({attempts} attempts): {error}"
             break
+    _collect_output(warm, offset, kernel_text)
+    if error is not None:
+        # a kernel that failed a report (died, timed out mid-cell, raised) is not reused
+        _discard_warm_kernel()
     return {"error": error, "cell": cell, "cell_source": cell_source, "tb": tb,
-            "attempts": attempts}
+            "attempts": attempts, "nb": executed if error is None else None}
 
 
-def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path):
-    """The executed notebook as HTML with its provenance footer: ``(html, error, traceback)``."""
+def _collect_output(warm: "_WarmKernel | None", offset: int, kernel_text: list[str]) -> None:
+    if warm is not None and getattr(_WARM, "kernel", None) is warm:
+        with contextlib.suppress(OSError, ValueError):
+            kernel_text.append(warm.output_since(offset))
+
+
+def _render(job: ReportJob, settings: RunSettings, tmp_nb: Path, executed=None):
+    """The executed notebook as HTML with its provenance footer: ``(html, error, traceback)``.
+
+    ``executed``: the notebook papermill returned (what it saved as ``tmp_nb``); read from
+    ``tmp_nb`` when not given."""
     import nbformat
 
     from spanalysis.report import render
 
     try:
-        executed = nbformat.read(tmp_nb, as_version=4)
+        if executed is None:
+            executed = nbformat.read(tmp_nb, as_version=4)
         provenance = render.collect_provenance([], _public_parameters(job.parameters),
                                                repo_dir=settings.repo_dir,
                                                run_date=settings.render_time)

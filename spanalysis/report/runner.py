@@ -10,10 +10,12 @@
    it after a successful render; a report whose fingerprint is unchanged is skipped unless
    ``force``.
 3. **Execution** in worker *processes*: a local ``spawn`` process pool, or a Dask distributed
-   cluster with ``scheduler=ADDRESS``. Each job runs its notebook as it is, on a fresh
-   kernel, with the papermill Python API (:func:`spanalysis.report.execution.run_job`); the
-   executed notebook beside each report has exactly the notebook's cells plus papermill's
-   injected-parameters cell. A failing report does not stop the others.
+   cluster with ``scheduler=ADDRESS``. Each job runs its notebook as it is, with the
+   papermill Python API (:func:`spanalysis.report.execution.run_job`), on its worker's warm
+   kernel: one kernel per worker, reset before each notebook to what a fresh kernel holds,
+   replaced when it dies, runs out of time or fails a report. The executed notebook beside
+   each report has exactly the notebook's cells plus papermill's injected-parameters cell.
+   A failing report does not stop the others.
 4. **Index.** ``index.html`` lists every report with its status and, per site, headline
    figures (:mod:`spanalysis.report.index`).
 
@@ -73,19 +75,24 @@ def _clean_partial(out: Path) -> None:
                     path.unlink()
 
 
-def _worker_init() -> None:   # pragma: no cover - runs in the worker processes
+def _worker_init(kernel: str | None = None, cwd: str | None = None
+                 ) -> None:   # pragma: no cover - runs in the worker processes
     import warnings
 
     _end_with_parent()
     # render.ReportWarning notes (e.g. a figure without alt text) go to the log, not the bar
     warnings.simplefilter("ignore")
-    # Import papermill and build the HTML exporter now: the pool is started before the study
-    # is loaded and the jobs are planned, so this work overlaps with the parent's.
+    # Import papermill, build the HTML exporter and start this worker's warm kernel (with
+    # its imports) now: the pool is started before the study is loaded and the jobs are
+    # planned, so this work overlaps with the parent's.
     import papermill  # noqa: F401
 
     from spanalysis.report import render
+    from spanalysis.report.execution import start_warm_kernel
 
     render._exporter()
+    if kernel and cwd:
+        start_warm_kernel(kernel, cwd)
 
 
 def _end_with_parent() -> None:  # pragma: no cover - runs in the worker processes
@@ -128,13 +135,15 @@ def _ready() -> bool:  # pragma: no cover - runs in the worker processes
     return True
 
 
-def _start_pool(workers: int):
-    """A pool of worker processes, started at once (see :func:`_worker_init`)."""
+def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike | None = None):
+    """A pool of worker processes, started at once (see :func:`_worker_init`), each with a
+    warm kernel ``kernel`` started in ``cwd`` (the notebooks' folder) when given."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=_worker_init)
+                               initializer=_worker_init,
+                               initargs=(kernel, None if cwd is None else str(cwd)))
     for _ in range(workers):
         pool.submit(_ready)
     return pool
@@ -163,7 +172,8 @@ def _run_local(todo, settings, workers, on_done, first_pool=None) -> None:
         alone = [[j] for j in pending if j not in shared]
         pending = []
         for group in ([shared] if shared else []) + alone:
-            pool, first_pool = first_pool or _start_pool(min(workers, len(group))), None
+            pool, first_pool = first_pool or _start_pool(
+                min(workers, len(group)), settings.kernel, group[0].notebook.parent), None
             with pool:
                 futures = {pool.submit(run_job, job, settings): job for job in group}
                 try:
@@ -272,7 +282,8 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     render_time = clock.iso_time()
     # Worker processes start now, so that their imports overlap with loading the study
     # and planning the jobs below (a Dask scheduler has its own workers).
-    pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1))
+    pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1), kernel,
+                                              Path(notebooks_dir).resolve())
     try:
         study, todo_all = _load_and_plan(study_path, out, kernel=kernel, sites=sites,
                                          study_reports=study_reports,
@@ -285,7 +296,10 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
                           progress=progress, pool=pool, render_time=render_time)
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # a pool that ran the jobs is shut down already (its workers ended their
+            # kernels); one that ran none (nothing to render, a refused run) is stopped now
+            # rather than waited for at exit while its workers start their kernels
+            _stop_workers(pool)
 
 
 class ReportsInterrupted(KeyboardInterrupt):

@@ -27,16 +27,41 @@ __all__ = ["site_themes", "quote_html", "joint_display_html", "themes_by_site", 
            "site_theme_counts"]
 
 
+#: whole-study tables by site already protected in this process, by content (see _joint)
+_JOINT_CACHE: dict = {}
+_JOINT_CACHE_SIZE = 16
+
+
 def _joint(table: "pd.DataFrame", study, label: str):
-    """The whole-study table by site protected as the whole-study report shows it."""
+    """The whole-study table by site protected as the whole-study report shows it.
+
+    Every site report of a study protects the same two tables (its row or column is one
+    site's); the secondary suppression of a table with many sites takes seconds. So the
+    result is kept in the process, keyed on the table's content (its values, row and column
+    names), the minimum cell size and the rounding: the same inputs give the same
+    protection, whichever report asked first (a worker's warm kernel runs report after
+    report: :mod:`spanalysis.report.execution`). Callers get copies.
+    """
     import warnings
+
+    import pandas as pd
 
     from spanalysis.privacy import disclosure
 
-    with warnings.catch_warnings():  # the whole-study report shows (and warns about) it
-        warnings.simplefilter("ignore", disclosure.DisclosureWarning)
-        return disclosure.protect_counts(table, study.min_cell_size, totals="none",
-                                         label=label, rounding=study.rounding)
+    key = (pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes(),
+           tuple(map(str, table.columns)), table.shape, tuple(map(str, table.dtypes)),
+           int(study.min_cell_size), study.rounding, label)
+    if key not in _JOINT_CACHE:
+        with warnings.catch_warnings():  # the whole-study report shows (and warns about) it
+            warnings.simplefilter("ignore", disclosure.DisclosureWarning)
+            result = disclosure.protect_counts(table, study.min_cell_size, totals="none",
+                                               label=label, rounding=study.rounding)
+        while len(_JOINT_CACHE) >= _JOINT_CACHE_SIZE:
+            _JOINT_CACHE.pop(next(iter(_JOINT_CACHE)))
+        _JOINT_CACHE[key] = result
+    cached = _JOINT_CACHE[key]
+    return disclosure.Suppression(cached.shown.copy(), cached.pattern.copy(),
+                                  cached.unprotected)
 
 
 def site_flow(study, site: str) -> "pd.DataFrame":
