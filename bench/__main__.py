@@ -31,14 +31,18 @@ SIZES = {
               # 40 and 8 sites (the two targets); the loop of papermill and nbconvert
               # timed on 4 sites of each and scaled (each of its turns costs the same, about
               # 10 s): about 3 minutes instead of 9
-              "reports": ["--sites-count", "40", "8", "--loop-sample", "4"]},
+              "reports": ["--sites-count", "40", "8", "--loop-sample", "4"],
+              # 2 and 6 sites of the national density, and the 6 on a loopback Dask cluster:
+              # about a minute; the full size is 40 and 200 sites
+              "national": ["--sites-small", "2", "--sites-large", "6"]},
     # Five repeats at full size: on a virtual machine, touching fresh memory is sometimes
     # several times slower than usual; the pipeline alternates its steps and takes the median
     # of the paired ratios, the demo the median of five runs.
     "full": {"pipeline": ["--participants", "200000", "--repeats", "5"],
              "demo": ["--repeats", "5"],
              "refi": ["--sources", "1000", "--codings", "100000"],
-             "reports": ["--sites-count", "40", "8"]},
+             "reports": ["--sites-count", "40", "8"],
+             "national": ["--sites-small", "40", "--sites-large", "200"]},
 }
 GUARDS = ("pipeline", "demo")
 
@@ -53,6 +57,13 @@ def verdict(name: str, result: dict) -> str:
     elif name == "refi":
         figure = (f"read_qdpx {result['read_qdpx']['seconds']:.2f} s "
                   f"(target < {result['target_seconds']:g} s)")
+    elif name == "national":
+        figure = (f"{result['large']['sites']} sites in {result['cost_ratio']:.2f}x the time of "
+                  f"{result['small']['sites']} (target <= "
+                  f"{result['target_cost_ratio'] * result['site_ratio'] / 5:g}x), index "
+                  f"{result['large']['index_bytes'] / 1024:.0f} KB (< 2048), peak per worker "
+                  f"{result['large'].get('peak_per_worker_mb', 0)} MB, Dask bytes as local: "
+                  f"{'yes' if result.get('dask', {}).get('same_bytes') else 'no'}")
     else:
         runs = result.get("runs") or [result]
         figure = "; ".join(f"{r['ratio']:.1f}x the papermill + nbconvert loop at {r['sites']} "
