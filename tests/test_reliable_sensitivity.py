@@ -197,3 +197,29 @@ def test_site_report_uses_the_whole_studys_cutoff(demo):
     assert np.allclose(m["cutoff"], m["cutoff_s"])
     assert (m["jt_category"].fillna("-") == m["jt_category_s"].fillna("-")).all()
     assert set(m["reliability_basis_s"]) == {"test_retest"}
+
+
+def test_study_thresholds_are_kept_by_content_not_by_object():
+    """study_thresholds computes once per study content in a process (site reports on a warm
+    kernel load the study afresh each time); a copy is returned, and a study whose answers
+    differ gets its own thresholds (as computed without the cache)."""
+    from spanalysis.change import outcomes
+    from spanalysis.study import load_study
+
+    outcomes._THRESHOLDS_CACHE.clear()
+    first = outcomes.study_thresholds(load_study(DEMO), ["wemwbs"])
+    first.loc[0, "threshold"] = -1.0                      # the caller's copy, not the cache's
+    again = outcomes.study_thresholds(load_study(DEMO), ["wemwbs"])
+    assert again.loc[0, "threshold"] > 0
+    assert len(outcomes._THRESHOLDS_CACHE) == 1
+    edited = load_study(DEMO)
+    items = [f"wemwbs_{i}" for i in range(1, 15)]
+    base = edited.responses["timepoint"].astype(str) == "baseline"
+    edited.responses.loc[base, items] = edited.responses.loc[base, items].clip(upper=3)
+    edited.__dict__.pop("scores", None)                   # scores follow the new answers
+    changed = outcomes.study_thresholds(edited, ["wemwbs"])
+    fresh = outcomes._study_thresholds(edited, ["wemwbs"], 0.95, "baseline", "followup",
+                                       "test_retest")
+    assert len(outcomes._THRESHOLDS_CACHE) == 2
+    assert changed.equals(fresh)
+    assert changed.loc[0, "sd_used"] != again.loc[0, "sd_used"]

@@ -503,8 +503,39 @@ def study_thresholds(whole, instruments=None, confidence: float = 0.95, pre=None
     dys_sd_used`` (the clinical cut-off and the referred population behind it).
     Site reports use these, so that a threshold never comes from one site's own SD.
     ``pre``, ``post``, ``basis`` as for :func:`reliable_change_table` (the SD is the one at
-    ``pre``)."""
+    ``pre``).
+
+    The result is kept in the process, keyed on the study's content (its responses, scores
+    and scale definitions) and the arguments, so that a worker rendering many site reports of
+    one study computes it once; callers get a copy."""
     pre, post = time_pair(whole, pre, post)
+    key = _content_key(whole, instruments, confidence, pre, post, basis)
+    if key not in _THRESHOLDS_CACHE:
+        while len(_THRESHOLDS_CACHE) >= _THRESHOLDS_CACHE_SIZE:
+            _THRESHOLDS_CACHE.pop(next(iter(_THRESHOLDS_CACHE)))
+        _THRESHOLDS_CACHE[key] = _study_thresholds(whole, instruments, confidence, pre, post,
+                                                   basis)
+    return _THRESHOLDS_CACHE[key].copy()
+
+
+_THRESHOLDS_CACHE: dict = {}
+_THRESHOLDS_CACHE_SIZE = 16
+
+
+def _content_key(study, *arguments) -> str:
+    """A digest of what a whole-study computation reads: the responses, the scores, the
+    scale definitions, the time points, and ``arguments``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for frame in (study.responses, study.scores, study.scale_info.astype(str)):
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr(list(frame.columns)).encode())
+    digest.update(repr((list(study.timepoints), arguments)).encode())
+    return digest.hexdigest()
+
+
+def _study_thresholds(whole, instruments, confidence, pre, post, basis) -> pd.DataFrame:
     rc = change.reliable_change(questionnaire_scores(whole, instruments),
                                 scale_info_with_study_reliability(whole),
                                 reliability=_basis(basis), confidence=confidence,
