@@ -275,6 +275,49 @@ def default_study() -> Path:
     return folder
 
 
+#: the study last opened in this process: (folder, state of its files, the loaded study)
+_OPENED: dict = {}
+
+
+def _files_state(folder: Path, outside: Iterable[Path] = ()) -> tuple:
+    """Every file of a study folder (and the declared inputs outside it) as
+    ``(path, size, modification time)``: changes when any file is written."""
+    state = []
+    for path in sorted([p for p in folder.rglob("*") if p.is_file()] + list(outside)):
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        state.append((str(path), st and st.st_size, st and st.st_mtime_ns))
+    return tuple(state)
+
+
+def _opened(folder, load):
+    """``load(folder)``, read and validated once per process while the folder's files are
+    unchanged (a worker renders many site reports of one study on one warm kernel). Each
+    call gets its own :class:`~spanalysis.study.Study` with copies of the tables, so that
+    nothing one notebook changes or computes reaches the next."""
+    import copy
+
+    from spanalysis.study.model import Study
+
+    path = Path(folder).expanduser().resolve()
+    kept = _OPENED.get(path)
+    if kept is None or _files_state(path, kept[1]) != kept[2]:
+        _OPENED.clear()                                  # one study kept at a time
+        study = load(folder)
+        outside = [p for _, p, _ in study.input_files() if not p.resolve().is_relative_to(path)]
+        _OPENED[path] = kept = (study, outside, _files_state(path, outside))
+    study = kept[0]
+
+    def mine(frame):
+        return None if frame is None else frame.copy()
+
+    return Study(study.manifest, mine(study.participants), mine(study.responses),
+                 mine(study.service_use), study.instruments, list(study.issues),
+                 copy.deepcopy(study.qualitative), study.partial_responses)
+
+
 def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
     """Check a report notebook's parameters and open its study: the first call of every
     report notebook, right after its parameters cell.
@@ -310,7 +353,7 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
                  {n: (a if a in _SIMPLE_TYPES else None) for n, a in names.items()},
                  where=notebook)
     folder = namespace.get("study") or default_study()
-    study = load_study(folder)
+    study = _opened(folder, load_study)
     from spanalysis import plotting
 
     plotting.use_report_style()   # the colour-blind-safe palette and legible sizes
