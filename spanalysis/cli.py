@@ -209,18 +209,26 @@ def _score(args) -> int:
     return 0
 
 
-def _change(args) -> int:
-    from spanalysis.change import outcomes
+def _open_for_change(args):
+    """The checks and the study shared by ``change`` and ``reliable``: the confidence level,
+    an output outside the study folder, then the study loaded."""
     from spanalysis.commands import refuse_output_in_study
     from spanalysis.errors import InputError
-    from spanalysis.io import write_table
     from spanalysis.study import load_study
 
     if not 0 < args.confidence < 1:
         raise InputError("confidence level out of range", value=args.confidence,
                          expected="a number between 0 and 1, e.g. 0.95")
     refuse_output_in_study(args.out, args.study)
-    study = load_study(args.study)
+    return load_study(args.study)
+
+
+def _change(args) -> int:
+    from spanalysis.change import outcomes
+    from spanalysis.errors import InputError
+    from spanalysis.io import write_table
+
+    study = _open_for_change(args)
     if args.by is not None and args.by not in study.participants.columns:
         raise InputError("no such participants column to group by", value=args.by,
                          expected="one of " + ", ".join(study.participants.columns))
@@ -250,16 +258,9 @@ def _change(args) -> int:
 
 def _reliable(args) -> int:
     from spanalysis.change import outcomes
-    from spanalysis.commands import refuse_output_in_study
-    from spanalysis.errors import InputError
     from spanalysis.io import write_table
-    from spanalysis.study import load_study
 
-    if not 0 < args.confidence < 1:
-        raise InputError("confidence level out of range", value=args.confidence,
-                         expected="a number between 0 and 1, e.g. 0.95")
-    refuse_output_in_study(args.out, args.study)
-    study = load_study(args.study)
+    study = _open_for_change(args)
     pre, post = outcomes.time_pair(study, args.pre, args.post)   # checked before any work
     _, summary = outcomes.reliable_change_table(study, args.instruments, args.confidence,
                                                 pre=pre, post=post, basis=args.reliability)

@@ -18,14 +18,20 @@ def _copy(tmp_path):
     return folder
 
 
-def test_a_study_is_loaded_once_and_each_call_gets_its_own_copy(tmp_path):
-    folder = _copy(tmp_path)
+def _counting_loader():
+    """load_study, with the list of folders it was called for."""
     loads = []
 
     def counting(path):
         loads.append(path)
         return load_study(path)
 
+    return counting, loads
+
+
+def test_a_study_is_loaded_once_and_each_call_gets_its_own_copy(tmp_path):
+    folder = _copy(tmp_path)
+    counting, loads = _counting_loader()
     parameters._OPENED.clear()
     a = parameters._opened(folder, counting)
     a.responses.loc[0, "wemwbs_1"] = 99.0                 # a notebook changing its copy
@@ -42,12 +48,7 @@ def test_a_study_is_loaded_once_and_each_call_gets_its_own_copy(tmp_path):
 
 def test_a_changed_file_is_read_again(tmp_path):
     folder = _copy(tmp_path)
-    loads = []
-
-    def counting(path):
-        loads.append(path)
-        return load_study(path)
-
+    counting, loads = _counting_loader()
     parameters._OPENED.clear()
     before = parameters._opened(folder, counting)
     manifest = folder / "study.yaml"

@@ -72,7 +72,7 @@ from spanalysis.errors import InputError
 __all__ = ["DisclosureWarning", "COMPLEMENTARY_MARKER", "NOT_APPLICABLE_MARKER",
            "primary_marker", "Suppression", "protect_counts", "suppression_pattern",
            "suppress_counts", "suppress_series", "percent_with_suppression",
-           "withhold_small_groups", "count_table_html", "scan_html_for_small_counts",
+           "withhold_small_groups", "count_table_html", "suppression_notes", "scan_html_for_small_counts",
            "round_counts"]
 
 #: shown in place of a count hidden only to protect another cell (GSS symbol "[c]")
@@ -847,6 +847,23 @@ def withhold_small_groups(stats_table: pd.DataFrame, n_col: str, k: int = 5, *,
 # HTML: rendering suppressed tables, and scanning reports for small counts
 # ---------------------------------------------------------------------------------------------
 
+def suppression_notes(pattern: pd.DataFrame, k: int, rounding: int | None = None
+                      ) -> list[str]:
+    """The notes under a protected count table (plain text): what "<k" and "[c]" mean, for
+    the markers ``pattern`` (:func:`suppression_pattern`) uses, and the rounding."""
+    used = set(pattern.to_numpy().ravel()) - {""}
+    notes = []
+    if "primary" in used:
+        notes.append(f"{primary_marker(k)}: a count from 1 to {k - 1}, not shown to protect "
+                     "privacy.")
+    if "complementary" in used:
+        notes.append(f"{COMPLEMENTARY_MARKER}: not shown so that a small count cannot be "
+                     "worked out from the totals.")
+    if rounding:
+        notes.append(f"Counts are rounded to the nearest {int(rounding)}.")
+    return notes
+
+
 def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
                      caption: str | None = None, label: str | None = None,
                      rounding: int | None = None, hide=None) -> str:
@@ -911,17 +928,7 @@ def count_table_html(table: pd.DataFrame, k: int = 5, *, totals: str = "auto",
                 cells.append(f'<td data-count="{text}">{text}</td>')
         out.append(f'<tr><th scope="row">{escape(str(row_label))}</th>{"".join(cells)}</tr>')
     out.append("</tbody>")
-    used = set(pattern.to_numpy().ravel()) - {""}
-    notes = []
-    if used:
-        if "primary" in used:
-            notes.append(f"{escape(primary_marker(k))}: a count from 1 to {k - 1}, not shown "
-                         "to protect privacy.")
-        if "complementary" in used:
-            notes.append(f"{COMPLEMENTARY_MARKER}: not shown so that a small count cannot be "
-                         "worked out from the totals.")
-    if rounding:
-        notes.append(f"Counts are rounded to the nearest {int(rounding)}.")
+    notes = [escape(note, quote=False) for note in suppression_notes(pattern, k, rounding)]
     if notes:
         out.append(f'<tfoot><tr><td colspan="{table.shape[1] + 1}">{" ".join(notes)}'
                    "</td></tr></tfoot>")

@@ -547,19 +547,8 @@ def show_percent_of_group(counts: pd.DataFrame, group_sizes: pd.Series, k: int, 
     if counts.empty:
         return _nothing_to_show(caption, show)
     shown = disclosure.suppress_counts(counts, k, totals="none")
-    sizes = group_sizes.reindex(counts.columns)
-    if rounding:
-        counts = pd.DataFrame(disclosure.round_counts(counts.to_numpy(), rounding),
-                              index=counts.index, columns=counts.columns)
-        sizes = pd.Series(disclosure.round_counts(sizes.to_numpy(), rounding),
-                          index=sizes.index)
-    pct = 100 * counts.div(sizes.where(sizes > 0), axis=1)
-    out = pct.round(decimals).astype(object)
-    hidden = shown.apply(lambda col: ~col.str.fullmatch(r"\d+"))
-    small_group = (sizes < k).to_numpy()
-    out = out.where(~hidden, disclosure.COMPLEMENTARY_MARKER)
-    out.loc[:, small_group] = disclosure.COMPLEMENTARY_MARKER
-    out = out.map(lambda v: v if isinstance(v, str) else f"{v:.{decimals}f}")
+    out = percent_of_group_cells(counts, group_sizes, k, shown, decimals=decimals,
+                                 rounding=rounding)
     return show_table(out, caption=caption + f" (hidden where a count is below {k}: [c])",
                       index=True, show=show)
 
@@ -716,16 +705,7 @@ def counts_by_site_html(counts: pd.DataFrame, group_sizes: pd.Series, k: int, *,
                 f' data-count="{html.escape(text)}"'
             cells.append(f"<td{attrs}>{html.escape(full)}</td>")
         rows.append(f'<tr><th scope="row">{html.escape(str(site))}</th>{"".join(cells)}</tr>')
-    used = set(pattern.to_numpy().ravel()) - {""}
-    notes = []
-    if "primary" in used:
-        notes.append(f"{disclosure.primary_marker(k)}: a count from 1 to {k - 1}, not shown "
-                     "to protect privacy.")
-    if "complementary" in used:
-        notes.append(f"{disclosure.COMPLEMENTARY_MARKER}: not shown so that a small count "
-                     "cannot be worked out from the totals.")
-    if rounding:
-        notes.append(f"Counts are rounded to the nearest {int(rounding)}.")
+    notes = disclosure.suppression_notes(pattern, k, rounding)
     foot = (f'<tfoot><tr><td colspan="{len(counts.index) + 1}">'
             f"{html.escape(' '.join(notes))}</td></tr></tfoot>") if notes else ""
     return (f'<table class="sp-counts" data-k="{k}"><caption>{html.escape(caption)}</caption>'
