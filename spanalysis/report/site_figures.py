@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from spanalysis.change.sites import MANY_SITES  # thin unlabelled rows above it, as the forest plot
 from spanalysis.errors import InputError
 
 __all__ = ["caterpillar_plot"]
@@ -21,8 +22,6 @@ __all__ = ["caterpillar_plot"]
 _NEEDED = ["n_pairs", "estimate", "ci_low", "ci_high", "small_group", "pooled"]
 
 
-#: above this many sites each site is a thin unlabelled row (as the forest plot)
-MANY_SITES = 30
 
 
 def caterpillar_plot(estimates: pd.DataFrame, site_column: str = "site", ax=None,
