@@ -274,7 +274,9 @@ def _reliable(args) -> int:
 def _report(args) -> int:
     from spanalysis.errors import InputError
     from spanalysis.report import build_reports
+    from spanalysis.report.runner import skip_iri_parser
 
+    skip_iri_parser()   # this process is the report command's own: see there
     parameters = {}
     for item in args.parameter:
         name, sep, value = item.partition("=")

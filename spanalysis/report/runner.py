@@ -66,6 +66,23 @@ from spanalysis.report.kernel import KERNEL_NAME, check_kernel
 __all__ = ["build_reports", "ReportsInterrupted"]
 
 
+def skip_iri_parser() -> None:
+    """Keep ``jsonschema`` from building its IRI parser in a process of the report command.
+
+    papermill imports nbformat, which imports jsonschema, whose format checkers import
+    ``rfc3987_syntax`` when it is installed (jupyterlab's dependencies install it): that
+    module builds about 35 Earley parsers at import, 0.8 to 1 s of CPU in every process
+    (python-jsonschema/jsonschema#1428). Nothing here checks the "iri" format: nbformat
+    validates notebooks without format checkers. Marking the module as absent makes
+    jsonschema skip that one checker, as it does when the package is not installed. Only
+    the report command's own processes (the ``spanalysis report`` parent and its workers)
+    call this, never a notebook's kernel or a user's session; it does nothing once
+    jsonschema is imported.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def _clean_partial(out: Path) -> None:
     """Remove temporary files an interrupted run left behind (never complete files)."""
     for folder in (out, out / "study", out / "sites"):
@@ -79,6 +96,7 @@ def _worker_init(kernel: str | None = None, cwd: str | None = None
                  ) -> None:   # pragma: no cover - runs in the worker processes
     import warnings
 
+    skip_iri_parser()
     _end_with_parent()
     # render.ReportWarning notes (e.g. a figure without alt text) go to the log, not the bar
     warnings.simplefilter("ignore")
