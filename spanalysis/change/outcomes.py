@@ -34,6 +34,7 @@ from spanalysis.change import sites
 from spanalysis.change.family import FAMILY_RULE, family_size, holm_by_outcome, scale_outcomes
 from spanalysis.change.paired import _WITHHELD
 from spanalysis.change.pairs import _given, check_min_cell, check_pair
+from spanalysis.change.quality import timepoint_label
 from spanalysis.errors import InputError
 
 __all__ = ["primary_outcome", "questionnaire_scores", "change_table", "site_table",
@@ -301,7 +302,7 @@ def why_no_change(study, pre=None, post=None) -> str | None:
     if len(study.timepoints) < 2:
         if chosen:
             time_pair(study, pre, post)    # the one-line error naming the value
-        base = study.timepoints[0]
+        base = timepoint_label(study, study.timepoints[0])
         return (f"This study has one time point ({base}), so change cannot be measured; the "
                 f"scores at {base} are described instead.")
     pre, post = time_pair(study, pre, post)
@@ -310,6 +311,7 @@ def why_no_change(study, pre=None, post=None) -> str | None:
     both = at.groupby(["instrument", "scale", "participant_id"], observed=True)[
         "timepoint"].nunique()
     if not (both == 2).any():
+        pre, post = timepoint_label(study, pre), timepoint_label(study, post)
         if chosen:
             return (f"No one has questionnaire scores at both {pre} and {post} (the time "
                     f"points chosen), so change between them cannot be measured; the scores "
@@ -393,7 +395,9 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
     definitions only carry values whose published source could be confirmed. For the other
     multi-item scales the study's own internal consistency is the next best estimate, and it
     is labelled as such wherever it is used. Single-item scales have no alpha and stay
-    unclassified.
+    unclassified, and so does a scale whose alpha is not a usable reliability (0 or below,
+    as a small sample or items scored in the wrong direction can give; Jacobson & Truax's
+    standard error needs 0 < r < 1): its source says why.
     """
     from spanalysis import instruments as ins
 
@@ -411,9 +415,16 @@ def scale_info_with_study_reliability(study) -> pd.DataFrame:
         key = (info.at[i, "instrument"], info.at[i, "scale"])
         if key in lookup.index:
             row = lookup.loc[key]
-            info.at[i, "reliability"] = float(row["alpha"])
+            alpha_value, n = float(row["alpha"]), int(row["n"])
+            if not 0 < alpha_value < 1:
+                info.at[i, "reliability_source"] = (
+                    f"none: this study's Cronbach's alpha at {study.timepoints[0]} is "
+                    f"{alpha_value:.2f} (n={n}), not a usable reliability, and the instrument "
+                    "definition has no published value; reliable change is not classified")
+                continue
+            info.at[i, "reliability"] = alpha_value
             info.at[i, "reliability_source"] = (
-                f"this study's Cronbach's alpha at {study.timepoints[0]} (n={int(row['n'])}); "
+                f"this study's Cronbach's alpha at {study.timepoints[0]} (n={n}); "
                 "no published value in the instrument definition")
             info.at[i, "reliability_kind"] = "study_alpha"
     return info

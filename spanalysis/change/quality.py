@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["responded", "flow_counts", "flow_by_site", "reach", "engagement",
+__all__ = ["responded", "flow_counts", "flow_by_site", "both_stage", "timepoint_label", "reach", "engagement",
            "item_missingness", "followup_timing", "issues_table", "DEMOGRAPHICS"]
 
 #: participant attributes summarised for reach, in display order
@@ -35,9 +35,24 @@ def responded(study) -> pd.DataFrame:
     return out
 
 
+def timepoint_label(study, timepoint) -> str:
+    """A time point as a reader sees it: its ``label:`` in study.yaml, else its id (also for
+    an object without :meth:`~spanalysis.study.Study.timepoint_label`)."""
+    label = getattr(study, "timepoint_label", None)
+    return label(timepoint) if callable(label) else str(timepoint)
+
+
+def both_stage(study) -> str:
+    """The name of the flow stage "answered at the first and the last time point", as
+    :func:`flow_counts` names it (with the time points' labels)."""
+    return (f"Questionnaire at {timepoint_label(study, study.timepoints[0])} and "
+            f"{timepoint_label(study, study.timepoints[-1])}")
+
+
 def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:
     """Participant flow: referred, questionnaire at each time point, both (the first and the
-    last, when there are two or more), interviewed.
+    last, when there are two or more, named by :func:`both_stage`), interviewed. Stages name
+    the time points by their labels in study.yaml.
 
     Returns columns ``stage, n, percent_of_referred``.
     """
@@ -45,12 +60,12 @@ def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:
     n = len(r)
     rows = [("Referred", n)]
     for tp in study.timepoints:
-        rows.append((f"Questionnaire at {tp}", int(r[f"answered_{tp}"].sum())))
+        rows.append((f"Questionnaire at {timepoint_label(study, tp)}",
+                     int(r[f"answered_{tp}"].sum())))
     if len(study.timepoints) > 1:  # with one time point there is no pair to count
         both = r[[f"answered_{tp}" for tp in (study.timepoints[0], study.timepoints[-1])]
                  ].all(axis=1)
-        rows.append((f"Questionnaire at {study.timepoints[0]} and {study.timepoints[-1]}",
-                     int(both.sum())))
+        rows.append((both_stage(study), int(both.sum())))
     if interviewed is not None:
         rows.append(("Interviewed", int(r["participant_id"].isin(interviewed).sum())))
     out = pd.DataFrame(rows, columns=["stage", "n"])
@@ -59,16 +74,17 @@ def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:
 
 
 def flow_by_site(study, interviewed: set | None = None) -> pd.DataFrame:
-    """Flow counts by site (rows: sites in manifest order; columns: stages)."""
+    """Flow counts by site (rows: sites in manifest order; columns: stages, naming the time
+    points by their labels)."""
     r = responded(study)
     base, final = study.timepoints[0], study.timepoints[-1]
     r["referred"] = True
     r["both"] = r[f"answered_{base}"] & r[f"answered_{final}"]
     cols = {"referred": "Referred"}
     for tp in study.timepoints:
-        cols[f"answered_{tp}"] = f"At {tp}"
+        cols[f"answered_{tp}"] = f"At {timepoint_label(study, tp)}"
     if len(study.timepoints) > 1:
-        cols["both"] = f"At {base} and {final}"
+        cols["both"] = f"At {timepoint_label(study, base)} and {timepoint_label(study, final)}"
     if interviewed is not None:
         r["interviewed"] = r["participant_id"].isin(interviewed)
         cols["interviewed"] = "Interviewed"
@@ -210,6 +226,7 @@ def missingness_figure(study, *, max_items: int = 80):
     import seaborn as sns
 
     table = item_missingness_by_item(study).head(max_items)
+    table.columns = [timepoint_label(study, tp) for tp in table.columns]   # as readers see them
     height = max(3.0, 0.18 * len(table) + 1.2)
     fig, ax = plt.subplots(figsize=(5.5, height))
     sns.heatmap(table, ax=ax, cmap="Blues", vmin=0, vmax=max(5.0, float(np.nanmax(

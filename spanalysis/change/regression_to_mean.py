@@ -62,6 +62,7 @@ import pandas as pd
 from scipy import stats
 
 from spanalysis.change.pairs import check_confidence
+from spanalysis.change.quality import timepoint_label
 from spanalysis.errors import InputError
 
 __all__ = ["expected_rtm", "rtm_cutoff", "ancova_followup", "regression_to_mean",
@@ -291,7 +292,8 @@ def _correlations(study, instrument, scale, retest, retest_source, x, y, base, f
     r_study = float(np.corrcoef(x, y)[0, 1]) if x.size > 2 and x.std() > 0 and y.std() > 0 \
         else math.nan
     rs.append((max(r_study, 0.0) if np.isfinite(r_study) else math.nan, STUDY_R,
-               f"this study's correlation of {base} and {final} scores among completers (includes varied responses to the "
+               f"this study's correlation of {timepoint_label(study, base)} and "
+               f"{timepoint_label(study, final)} scores among completers (includes varied responses to the "
                "intervention, so it overstates regression to the mean)"))
     return rs
 

@@ -58,6 +58,7 @@ def show_counts(table: pd.DataFrame, k: int, *, caption: str, totals: str = "aut
 
     if table.empty:
         return _nothing_to_show(caption, show)
+    table = _timepoints_labelled(table)
     markup = disclosure.count_table_html(table, k, totals=totals, caption=caption,
                                          rounding=rounding, hide=hide)
     if fold:
@@ -212,11 +213,52 @@ def _round_people(frame: pd.DataFrame, rounding: int | None) -> pd.DataFrame:
     return frame
 
 
+#: the time points' labels of the study a report shows (id -> label), set by
+#: :func:`use_timepoint_labels` (``open_study`` does, in every report notebook)
+_TIMEPOINT_LABELS: dict[str, str] = {}
+
+#: columns whose values are time points: shown by their labels
+TIMEPOINT_COLUMNS = ("timepoint", "pre", "post")
+
+
+def use_timepoint_labels(study) -> None:
+    """Show the time points of ``study`` by their labels in study.yaml (``label:``) in every
+    table shown from now on: the values of the columns in :data:`TIMEPOINT_COLUMNS`. The
+    computations keep the ids. ``None`` forgets the labels."""
+    _TIMEPOINT_LABELS.clear()
+    if study is not None:
+        _TIMEPOINT_LABELS.update({str(t): study.timepoint_label(t) for t in study.timepoints})
+
+
+def _timepoints_labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the values of its time-point columns and index levels
+    (:data:`TIMEPOINT_COLUMNS`) shown by their labels (:func:`use_timepoint_labels`)."""
+    if not _TIMEPOINT_LABELS:
+        return frame
+    columns = [c for c in TIMEPOINT_COLUMNS if c in frame.columns]
+    levels = [n for n in frame.index.names if n in TIMEPOINT_COLUMNS]
+    if not columns and not levels:
+        return frame
+    label = lambda v: _TIMEPOINT_LABELS.get(v, v) if isinstance(v, str) else v  # noqa: E731
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = [label(v) for v in frame[column].astype(object)]
+    if levels:
+        index = frame.index.to_frame(index=False)
+        for level in levels:
+            index[level] = [label(v) for v in index[level].astype(object)]
+        frame.index = pd.MultiIndex.from_frame(index) if frame.index.nlevels > 1 \
+            else pd.Index(index.iloc[:, 0], name=frame.index.name)
+    return frame
+
+
 def _named(frame: pd.DataFrame) -> pd.DataFrame:
     """Built-in instruments and scales by name, not id (``wemwbs``/``total`` -> "WEMWBS" /
-    "WEMWBS total (14-70)"); other values as they are."""
+    "WEMWBS total (14-70)"), time points by their labels (:func:`use_timepoint_labels`);
+    other values as they are."""
     from spanalysis.report.glossary import instrument_name, scale_name
 
+    frame = _timepoints_labelled(frame)
     if "instrument" not in frame.columns:
         return frame
     frame = frame.copy()

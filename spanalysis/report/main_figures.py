@@ -123,6 +123,8 @@ def flow_figure(study, flow: pd.DataFrame):
     counts protected as report 01's flow table (1 to k-1 not drawn)."""
     import matplotlib.pyplot as plt
 
+    from spanalysis.change import quality
+
     k = study.min_cell_size
     table = flow.set_index("stage")[["n"]]
     with warnings.catch_warnings():
@@ -132,8 +134,7 @@ def flow_figure(study, flow: pd.DataFrame):
     labels = [str(s) for s in table.index]
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(labels)), layout="constrained")
     _bars(ax, labels, list(shown), k, "People")
-    both = [i for i, lab in enumerate(labels) if lab.startswith("Questionnaire at ")
-            and " and " in lab]
+    both = [i for i, lab in enumerate(labels) if lab == quality.both_stage(study)]
     first, last = str(shown.iloc[0]), str(shown.iloc[both[0]]) if both else ""
     if both and first.replace(",", "").isdigit() and last.replace(",", "").isdigit():
         _title(ax, f"{last} of the {first} people referred answered at both time points")
@@ -219,6 +220,8 @@ def missing_handling_figure(study, handling: pd.DataFrame, primary, *, base: str
     intervals, one row each: ``(figure, alt)``. A withheld change is labelled, not drawn."""
     import matplotlib.pyplot as plt
 
+    from spanalysis.change import quality
+
     from spanalysis.report.display import format_value
 
     k = study.min_cell_size
@@ -230,7 +233,8 @@ def missing_handling_figure(study, handling: pd.DataFrame, primary, *, base: str
                 if np.isfinite(r.change_mean) else {"mean": None})}
             for j, r in enumerate(handling.itertuples())]
     fig, ax = plt.subplots(figsize=(5, 2.6), layout="constrained")
-    interval_rows(ax, rows, f"Mean change in points, {base} to {final}\n({confidence:.0%} CI)")
+    interval_rows(ax, rows, f"Mean change in points, {quality.timepoint_label(study, base)} to "
+                            f"{quality.timepoint_label(study, final)}\n({confidence:.0%} CI)")
     name = outcome_name(study, *primary)
     name = name[:1].upper() + name[1:]
     shown = [r for r in rows if r["mean"] is not None]

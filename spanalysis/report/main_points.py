@@ -578,9 +578,10 @@ def outcome_change(study, *, whole=None, instruments=None, confidence: float = 0
 
 
 def _flow_numbers(study, flow: pd.DataFrame):
-    base, final = study.timepoints[0], study.timepoints[-1]
+    from spanalysis.change import quality
+
     referred = int(flow["n"].iloc[0])
-    both = flow["stage"] == f"Questionnaire at {base} and {final}"
+    both = flow["stage"] == quality.both_stage(study)
     pairs = int(flow.loc[both, "n"].iloc[0]) if both.any() else 0
     return referred, pairs
 
@@ -721,12 +722,11 @@ def site_headline(whole, site_name: str, flow: pd.DataFrame, confidence: float =
     the site's number of pairs (to protect a smaller site), only ``withheld: "complementary"``
     (the change table would print the hidden number). ``flow``:
     :func:`spanalysis.report.site_content.site_flow` of the site, indexed by stage."""
-    from spanalysis.change import outcomes
+    from spanalysis.change import outcomes, quality
 
     s = whole.for_site(site_name)
     flow = flow.set_index("stage") if "stage" in flow.columns else flow
-    base, final = s.timepoints[0], s.timepoints[-1]
-    stage = f"Questionnaire at {base} and {final}"
+    stage = quality.both_stage(s)
     hidden = (stage in flow.index and bool(flow.at[stage, "hidden"])
               and int(flow.at[stage, "n"]) >= whole.min_cell_size)
     if hidden and not outcomes.why_no_change(s):
@@ -745,7 +745,7 @@ def site(whole, site_name: str, *, confidence: float = 0.95, headline: dict | No
     ``withheld`` when the pairs are hidden; :func:`spanalysis.report.site_content.site_flow`),
     so that the sentences show exactly what the report's tables show.
     """
-    from spanalysis.change import outcomes
+    from spanalysis.change import outcomes, quality
     from spanalysis.report.site_content import site_flow
 
     s = whole.for_site(site_name)
@@ -769,8 +769,7 @@ def site(whole, site_name: str, *, confidence: float = 0.95, headline: dict | No
     interviewed = flow.at["Interviewed", "published"] if "Interviewed" in flow.index else 0
     points.append(("themes", themes_sentence(s, site_name=site_name, whole=whole,
                                              interviewed=interviewed)))
-    base, final = s.timepoints[0], s.timepoints[-1]
-    stage = f"Questionnaire at {base} and {final}"
+    stage = quality.both_stage(s)
     pairs = flow.at[stage, "published"] if stage in flow.index else 0
     points.append(("attrition", attrition_sentence(s, flow.at["Referred", "published"], pairs)))
     return _finish(points, s)

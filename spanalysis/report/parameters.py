@@ -333,7 +333,8 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
 
     Returns the whole :class:`~spanalysis.study.Study`; ``site`` is set in ``namespace`` when
     it was left empty. Figures drawn after it use the report style
-    (:func:`spanalysis.plotting.use_report_style`).
+    (:func:`spanalysis.plotting.use_report_style`), and tables shown after it name the time
+    points by their labels (:func:`spanalysis.report.display.use_timepoint_labels`).
     """
     from spanalysis.study import load_study
 
@@ -355,8 +356,10 @@ def open_study(namespace: Mapping[str, Any], notebook: str = "notebook"):
     folder = namespace.get("study") or default_study()
     study = _opened(folder, load_study)
     from spanalysis import plotting
+    from spanalysis.report import display
 
     plotting.use_report_style()   # the colour-blind-safe palette and legible sizes
+    display.use_timepoint_labels(study)   # tables name time points by their labels
     site = namespace.get("site")
     if site == "" and study.sites:
         namespace["site"] = site = study.sites[0]    # type: ignore[index]
