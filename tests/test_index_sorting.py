@@ -315,3 +315,34 @@ def test_a_few_sites_keep_one_labelled_row_each(tmp_path):
     alt = BeautifulSoup(page, "html.parser").select_one("img.main-figure")["alt"]
     named = [r.site for r in synthetic_results(12) if r.kind == "site"]
     assert all(f"{name}: " in alt for name in named)
+
+
+def test_one_site_is_one_table_with_nothing_to_sort_or_filter(tmp_path):
+    results = synthetic_results(3)[:2] + [site_result("Main site", referred=60, pairs=40,
+                                                      mean=5.8)]
+    page = write(tmp_path, results)
+    soup = BeautifulSoup(page, "html.parser")
+    assert "Sort the sites by" not in page and "Filter the sites" not in page
+    assert soup.select('input[name="site-order"]') == []
+    tables = [t for t in soup.find_all("table")
+              if t.caption and t.caption.get_text().startswith("Site report")]
+    assert [t.caption.get_text() for t in tables] == ["Site report with headline figures"]
+    row = [c.get_text(" ", strip=True) for c in tables[0].select("tbody tr")[0].find_all(
+        ["th", "td"])]
+    assert row[:5] == ["Main site", "Ready", "60", "40", "+5.8 (95% CI +4.3 to +7.3)"]
+
+
+def test_a_study_without_qualitative_material_has_no_themes_column(tmp_path):
+    import shutil
+
+    from test_study_shapes import drop_qualitative
+
+    study = tmp_path / "study"
+    shutil.copytree(DEMO, study)
+    drop_qualitative(study)
+    loaded = load_study(study)
+    assert loaded.qualitative is None
+    page = write(tmp_path / "out", synthetic_results(4), study=loaded)
+    assert "Themes voiced most" not in page
+    with_themes = write(tmp_path / "out2", synthetic_results(4))
+    assert "Themes voiced most" in with_themes

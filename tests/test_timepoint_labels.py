@@ -168,6 +168,13 @@ def test_a_negative_study_alpha_leaves_reliable_change_unclassified(tmp_path):
     assert f"Cronbach's alpha at baseline is {alpha:.2f}" in row["reliability_source"]
     assert "reliable change is not classified" in row["reliability_source"]
     per, summary = outcomes.reliable_change_table(study)   # no longer an error
+    from spanalysis.report import main_points
+
+    said = main_points.unclassified_sentence(study, summary)
+    assert said.startswith("Not classified: GSE item mean (1-4), GSE total (10-40) (this study's "
+                           f"Cronbach's alpha at baseline is {alpha:.2f} (n=")
+    assert "single items, or no published reliability and no alpha" in said   # ONS4, MYCaW
+    assert "Life satisfaction (0-10)" in said
     gse_rows = per[per["instrument"].astype(str) == "gse"]
     assert len(gse_rows) and gse_rows["category"].isna().all()
     # the other scales are classified as before

@@ -355,10 +355,15 @@ def _plural(n: int, one: str, many: str) -> str:
 def _site_section(rows: list[dict], study, scale: str) -> str:
     """The site reports: a sentence on failed and withheld sites, the sort and filter
     controls (radio buttons and checkboxes in labelled fieldsets; no script), then the site
-    table once per ordering, the default first with an A to Z jump list."""
+    table once per ordering, the default first with an A to Z jump list. One site: its row
+    alone, with nothing to sort or filter. A study without qualitative material has no
+    themes column."""
     k = study.min_cell_size
     if not rows:
         return "<p>No site reports were made in this run.</p>"
+    several = len(rows) > 1
+    orderings = ORDERINGS if several else ORDERINGS[:1]
+    themes = getattr(study, "qualitative", None) is not None
     for row in rows:
         row["classes"] = {"st": _state(row), "dir": _direction(row, study)}
     n_failed = sum(row["classes"]["st"] == "failed" for row in rows)
@@ -371,10 +376,62 @@ def _site_section(rows: list[dict], study, scale: str) -> str:
         said.append(f"At {_plural(n_withheld, 'site', 'sites')} the change is withheld: fewer "
                     f"than {k} people answered at both time points, or showing it would let a "
                     "smaller site's figures be worked out.")
-    said.append("Sort and filter the sites below (this works without a script or a network).")
-    parts = [f"<p>{html.escape(' '.join(said))}</p>", '<div class="site-index">',
-             '<div class="site-controls">',
-             '<fieldset><legend>Sort the sites by</legend>']
+    if several:
+        said.append("Sort and filter the sites below (this works without a script or a "
+                    "network).")
+    parts = [f"<p>{html.escape(' '.join(said))}</p>", '<div class="site-index">']
+    if several:
+        parts += _site_controls(rows)
+    what = f" on {html.escape(scale)}" if scale else ""
+    head = (f'<thead><tr><th scope="col">Site</th><th scope="col">Status</th>'
+            f'<th scope="col">People referred</th>'
+            f'<th scope="col">Pairs on the primary outcome</th>'
+            f'<th scope="col">Mean change{what}</th>'
+            + (f'<th scope="col">Themes voiced most (by {k} or more people)</th>' if themes
+               else "")
+            + '<th scope="col">Problem</th></tr></thead>')
+    for i, (key, label) in enumerate(orderings):
+        ordered = _ordered(rows, key, study)
+        body, letters = [], []
+        for row in ordered:
+            r = row["result"]
+            anchor = ""
+            if key == "name" and _letter(str(r.site)) not in letters:
+                letters.append(_letter(str(r.site)))
+                anchor = f' id="sites-{"other" if letters[-1] == "#" else letters[-1]}"'
+            classes = " ".join(f"{g}-{v}" for g, v in row["classes"].items())
+            body.append(
+                f'<tr class="{classes}"{anchor}><th scope="row">{_report_link(r)}</th>'
+                f'<td class="status-{r.status}">{_status_label(r)}</td>'
+                f'<td class="num">{html.escape(str(row["referred"]))}</td>'
+                f'<td class="num">{html.escape(str(row["pairs"]))}</td>'
+                f'<td>{html.escape(str(row["change"]))}</td>'
+                + (f'<td>{html.escape(row["themes"])}</td>' if themes else "")
+                + f'<td>{_problem(r)}</td></tr>')
+        caption = (f"Site reports with headline figures, by {label[0].lower()}{label[1:]}"
+                   if several else "Site report with headline figures")
+        if key != "name":
+            caption += "; sites whose figure is withheld or not available come last"
+        parts.append(f'<div class="ordering{" default" if i == 0 else ""}" id="by-{key}">')
+        if key == "name" and several:
+            links = " ".join(
+                '<a href="#sites-other" aria-label="Names starting with another character">#</a>'
+                if c == "#" else f'<a href="#sites-{c}">{c}</a>' for c in letters)
+            parts.append(f'<nav class="jump" aria-label="Find a site by its first letter">'
+                         f"Find a site: {links}</nav>")
+        parts.append(_boxed(f"<table><caption>{html.escape(caption)}</caption>{head}<tbody>"
+                            + "".join(body) + "</tbody></table>", caption))
+        parts.append("</div>")
+    if several:
+        parts.append('<p class="print-only">Printed: every site, by site name.</p>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _site_controls(rows: list[dict]) -> list[str]:
+    """The sort (radio buttons) and filter (checkboxes, folded) controls of the site table,
+    in labelled fieldsets; a filter is left out when every site is of one kind."""
+    parts = ['<div class="site-controls">', '<fieldset><legend>Sort the sites by</legend>']
     for i, (key, label) in enumerate(ORDERINGS):
         parts.append(f'<div class="option"><input type="radio" name="site-order" '
                      f'id="sort-{key}"{" checked" if i == 0 else ""}>'
@@ -400,47 +457,7 @@ def _site_section(rows: list[dict], study, scale: str) -> str:
         parts.append("<details><summary>Filter the sites (by status, by change)</summary>"
                      '<div class="filters">' + "".join(filters) + "</div></details>")
     parts.append("</div>")
-    what = f" on {html.escape(scale)}" if scale else ""
-    head = (f'<thead><tr><th scope="col">Site</th><th scope="col">Status</th>'
-            f'<th scope="col">People referred</th>'
-            f'<th scope="col">Pairs on the primary outcome</th>'
-            f'<th scope="col">Mean change{what}</th>'
-            f'<th scope="col">Themes voiced most (by {k} or more people)</th>'
-            f'<th scope="col">Problem</th></tr></thead>')
-    for i, (key, label) in enumerate(ORDERINGS):
-        ordered = _ordered(rows, key, study)
-        body, letters = [], []
-        for row in ordered:
-            r = row["result"]
-            anchor = ""
-            if key == "name" and _letter(str(r.site)) not in letters:
-                letters.append(_letter(str(r.site)))
-                anchor = f' id="sites-{"other" if letters[-1] == "#" else letters[-1]}"'
-            classes = " ".join(f"{g}-{v}" for g, v in row["classes"].items())
-            body.append(
-                f'<tr class="{classes}"{anchor}><th scope="row">{_report_link(r)}</th>'
-                f'<td class="status-{r.status}">{_status_label(r)}</td>'
-                f'<td class="num">{html.escape(str(row["referred"]))}</td>'
-                f'<td class="num">{html.escape(str(row["pairs"]))}</td>'
-                f'<td>{html.escape(str(row["change"]))}</td>'
-                f'<td>{html.escape(row["themes"])}</td>'
-                f'<td>{_problem(r)}</td></tr>')
-        caption = f"Site reports with headline figures, by {label[0].lower()}{label[1:]}"
-        if key != "name":
-            caption += "; sites whose figure is withheld or not available come last"
-        parts.append(f'<div class="ordering{" default" if i == 0 else ""}" id="by-{key}">')
-        if key == "name" and len(rows) > 1:
-            links = " ".join(
-                '<a href="#sites-other" aria-label="Names starting with another character">#</a>'
-                if c == "#" else f'<a href="#sites-{c}">{c}</a>' for c in letters)
-            parts.append(f'<nav class="jump" aria-label="Find a site by its first letter">'
-                         f"Find a site: {links}</nav>")
-        parts.append(_boxed(f"<table><caption>{html.escape(caption)}</caption>{head}<tbody>"
-                            + "".join(body) + "</tbody></table>", caption))
-        parts.append("</div>")
-    parts.append('<p class="print-only">Printed: every site, by site name.</p>')
-    parts.append("</div>")
-    return "\n".join(parts)
+    return parts
 
 
 def _study_overview(results: list[ReportResult], k: int) -> str:

@@ -41,7 +41,7 @@ __all__ = ["show_main_points", "outcome_change", "data_quality", "qualitative",
            "reliable_sentence", "attrition_sentence", "themes_sentence", "coverage_sentence",
            "fit_sentences", "mostly_suppressed", "mostly_suppressed_sentence",
            "site_suppression_notes", "baseline_sentence", "caveat", "site_headline",
-           "CAVEAT", "MAX_POINTS"]
+           "unclassified_sentence", "CAVEAT", "MAX_POINTS"]
 
 #: the most sentences a list holds (ONS bulletins: up to six main points)
 MAX_POINTS = 6
@@ -406,6 +406,35 @@ def _lower_first(label) -> str:
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
+
+
+def unclassified_sentence(study, summary: pd.DataFrame) -> str | None:
+    """The scales of a reliable-change ``summary`` (:func:`spanalysis.change.outcomes.
+    reliable_change_table`) that nobody is classified on, by name, each with why: a single
+    item or no reliability at all, or the study's own alpha that is not a usable reliability
+    (:func:`~spanalysis.change.outcomes.scale_info_with_study_reliability` says so). None
+    when every scale is classified. ``study``: the whole study the thresholds came from."""
+    from spanalysis.change import outcomes
+    from spanalysis.report.glossary import scale_name
+
+    rows = summary[summary["threshold"].isna()]
+    if rows.empty:
+        return None
+    sources = outcomes.scale_info_with_study_reliability(study).set_index(
+        ["instrument", "scale"])["reliability_source"]
+    plain = "single items, or no published reliability and no alpha"
+    reasons: dict[str, list[str]] = {}
+    for r in rows.itertuples():
+        source = sources.get((str(r.instrument), str(r.scale)))
+        reason = (source.removeprefix("none: ").removesuffix(
+            "; reliable change is not classified")
+            if isinstance(source, str) and source.startswith("none: ") else plain)
+        name = scale_name(str(r.instrument), str(r.scale))
+        if name == str(r.scale):   # not a built-in scale: say whose it is
+            name = f"{r.instrument} {r.scale}"
+        reasons.setdefault(reason, []).append(name)
+    return "Not classified: " + "; ".join(f"{', '.join(names)} ({reason})"
+                                          for reason, names in reasons.items()) + "."
 
 
 def _why_no_themes(study) -> str | None:
