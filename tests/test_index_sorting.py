@@ -346,3 +346,23 @@ def test_a_study_without_qualitative_material_has_no_themes_column(tmp_path):
     assert "Themes voiced most" not in page
     with_themes = write(tmp_path / "out2", synthetic_results(4))
     assert "Themes voiced most" in with_themes
+
+
+def test_sites_without_pairs_are_not_measured_rather_than_withheld(tmp_path):
+    from test_study_shapes import one_timepoint
+
+    results = synthetic_results(3)[:2] + [
+        site_result("Ash Bank PCN", referred=40, pairs=0),
+        site_result("Beck Cross PCN", referred=30, pairs=3),
+        site_result("Cairn Field PCN", referred=50, pairs=20, mean=2.0)]
+    page = write(tmp_path / "two", results)
+    rows = {r[0]: r[4] for r in orderings(page)["by-name"]}
+    assert rows["Ash Bank PCN"] == "not measured (no one answered at both time points)"
+    assert rows["Beck Cross PCN"] == "withheld (fewer than 5 pairs)"
+    withheld = sum(v.startswith("withheld") for v in rows.values())
+    assert withheld >= 1 and f"At {withheld} site" in page   # not counting Ash Bank
+    folder = tmp_path / "one"
+    one_timepoint(folder)
+    page = write(tmp_path / "out", [site_result("Main site", referred=40, pairs=0)],
+                 study=load_study(folder))
+    assert "not measured (one time point)" in page and "is withheld" not in page

@@ -142,8 +142,10 @@ def _withheld(value) -> bool:
     return isinstance(value, str) and value.startswith("<")
 
 
-def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
-    """Headline figures per site with disclosure control applied (all text, escaped later)."""
+def _site_rows(results: list[ReportResult], k: int, timepoints: int = 2) -> list[dict]:
+    """Headline figures per site with disclosure control applied (all text, escaped later).
+    A site with no pairs has its change "not measured" (nothing is withheld): the study has
+    one time point (``timepoints``) or nobody there answered at both."""
     import pandas as pd
 
     from spanalysis.privacy import disclosure
@@ -203,6 +205,9 @@ def _site_rows(results: list[ReportResult], k: int) -> list[dict]:
                     or pd.isna(frame.loc[i, "change_mean"]):
                 if p["withheld"] == "complementary":
                     shown_change[i] = "withheld (so a smaller site's figures cannot be worked out)"
+                elif not p["withheld"] and frame.loc[i, "n_pairs"] == 0:
+                    shown_change[i] = ("not measured (one time point)" if timepoints < 2 else
+                                       "not measured (no one answered at both time points)")
                 elif p["withheld"] or (frame.loc[i, "n_pairs"] or 0) < k:
                     shown_change[i] = f"withheld (fewer than {k} pairs)"
                 else:
@@ -523,7 +528,7 @@ def _figure(results: list[ReportResult], study, k: int) -> str:
         rows.append({"label": "Whole study", "mean": float(primary["change_mean"]),
                      "low": float(primary["ci_low"]), "high": float(primary["ci_high"]),
                      "marker": "D", "colour": main_figures.BLUE})
-    for row in _site_rows(results, k):
+    for row in _site_rows(results, k, len(study.timepoints)):
         p = (row["result"].summary or {}).get("primary") or {}
         label = str(row["result"].site)
         if str(row["change"]).startswith(("withheld", "not")):
@@ -658,7 +663,7 @@ def write_index(result: BuildResult, study) -> Path:
         study_rows.append(
             f'<tr><th scope="row">{_report_link(r)}</th>'
             f'<td class="status-{r.status}">{_status_label(r)}</td><td>{_problem(r)}</td></tr>')
-    site_rows = _site_rows(result.results, k)
+    site_rows = _site_rows(result.results, k, len(study.timepoints))
     failed = result.count("failed")
     status = (f"{len(result.results)} reports: {len(result.results) - failed} ready, "
               f"{failed} failed.")
