@@ -335,3 +335,53 @@ def test_spss_variable_labels_are_question_text(tmp_path, capsys):
     study = load_study(out)
     assert score(study, "x1", "baseline", "ucla3") == 4       # 1 + 2 + 1
     assert pd.isna(score(study, "x2", "baseline", "ucla3"))   # -9: not answered
+
+
+# ----------------------------------------------------------------------------- sites
+def test_a_site_column_in_the_responses_becomes_the_participants_sites(tmp_path, capsys):
+    """REDCap's data access group (how multi-site REDCap projects record the site): each
+    participant's site, in the order the sites first appear; the column is not 'unmapped'."""
+    header = (["record_id", "redcap_event_name", "redcap_data_access_group"]
+              + [f"ucla3_{k}" for k in (1, 2, 3)])
+    rows = [[1, "baseline_arm_1", "north_pcn", 1, 2, 3], [1, "followup_arm_1", "north_pcn", 1, 1, 2],
+            [2, "baseline_arm_1", "south_pcn", 3, 3, 3], [2, "followup_arm_1", "", 2, 2, 1],
+            [3, "baseline_arm_1", "north_pcn", 2, 2, 2]]
+    export = write_csv(tmp_path / "redcap.csv", header, rows)
+    out = tmp_path / "rc"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert "site: 'redcap_data_access_group' (3 participants, 2 sites" in printed
+    unmapped = next((ln for ln in printed.splitlines() if ln.startswith("left unmapped")), "")
+    assert "redcap_data_access_group" not in unmapped
+    manifest = yaml.safe_load((out / "study.yaml").read_text())
+    assert manifest["sites"] == ["north_pcn", "south_pcn"]
+    assert validates(out, capsys)
+    study = load_study(out)
+    assert dict(zip(study.participants["participant_id"], study.participants["site"])) == {
+        "1": "north_pcn", "2": "south_pcn", "3": "north_pcn"}
+
+
+def test_a_site_column_with_two_sites_for_one_person_is_not_guessed(tmp_path, capsys):
+    header = ["record_id", "redcap_event_name", "site"] + [f"ucla3_{k}" for k in (1, 2, 3)]
+    rows = [[1, "baseline_arm_1", "North", 1, 2, 3], [1, "followup_arm_1", "South", 1, 1, 2],
+            [2, "baseline_arm_1", "South", 3, 3, 3]]
+    export = write_csv(tmp_path / "redcap.csv", header, rows)
+    out = tmp_path / "rc"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert ("'site' in redcap.csv looks like the site, but 1 participant(s) have more than "
+            "one value there: it is not mapped") in printed
+    assert yaml.safe_load((out / "study.yaml").read_text())["sites"] == [DEFAULT_SITE]
+    assert validates(out, capsys)
+
+
+def test_an_unmapped_date_column_is_listed_once(tmp_path, capsys):
+    header = ["ResponseId", "EndDate"] + [f"WEMWBS{k}" for k in range(1, 15)] + [
+        f"WEMWBS{k}_fu" for k in range(1, 15)]
+    rows = [[f"R_{p}", "2025-01-0%d 10:00" % (p + 1)] + wemwbs_answers(p) + wemwbs_answers(p, 1)
+            for p in range(3)]
+    export = write_csv(tmp_path / "person.csv", header, rows)
+    code, printed, _ = run_init(capsys, export, "--out", tmp_path / "out")
+    assert code == 0, printed
+    unmapped = next(ln for ln in printed.splitlines() if ln.startswith("left unmapped"))
+    assert unmapped.count("EndDate") == 1, unmapped

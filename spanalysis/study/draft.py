@@ -269,6 +269,7 @@ class _Plan:
     own_names: bool = True      # items mapped to the file's columns (else spanalysis's)
     notes: list[str] = field(default_factory=list)          # comments above the entry
     ids: list[str] = field(default_factory=list)            # each participant, in order
+    row_ids: pd.Series | None = None                         # the export's rows' ids
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -320,6 +321,7 @@ def _plan_long(export: Export, draft: Draft, taken: set[str]) -> _Plan:
         plan.columns["participant_id"] = export.id_column
     plan.columns["timepoint"] = export.time_column
     plan.ids = list(dict.fromkeys(ids.dropna()))
+    plan.row_ids = ids
     return plan
 
 
@@ -352,6 +354,7 @@ def _plan_one_set(export: Export, draft: Draft, taken: set[str]) -> _Plan:
     if not numbered:
         plan.columns["participant_id"] = export.id_column
     plan.ids = list(dict.fromkeys(ids.dropna()))
+    plan.row_ids = ids
     return plan
 
 
@@ -391,6 +394,7 @@ def _plan_person(export: Export, draft: Draft, taken: set[str], instruments: dic
     plan.notes.append("guess: each instrument's sets of items are the time points in column "
                       "order (first set baseline, second followup, ...)")
     plan.ids = list(dict.fromkeys(ids.dropna()))
+    plan.row_ids = ids
     if export.id_column is not None:
         plan.notes.append(f"participant_id: the export's '{export.id_column}' (guess, by its "
                           "name)")
@@ -401,11 +405,12 @@ def _plan_person(export: Export, draft: Draft, taken: set[str], instruments: dic
     return plan
 
 
-def _participants(others: list[Export], plan: _Plan, draft: Draft, taken: set[str]
-                  ) -> tuple[list[str], list[str]]:
+def _participants(others: list[Export], plan: _Plan, draft: Draft, taken: set[str],
+                  responses: Export | None = None) -> tuple[list[str], list[str]]:
     """The ``participants:`` entry's lines and the study's sites: an export with an id
     column and no items, mapped as it is, or else a ``participants.csv`` drafted from the
-    responses' ids (one site, no referral date)."""
+    responses' ids (no referral date; the site from a site column of the ``responses``
+    export, see :func:`_sites_from_responses`, else one site)."""
     for export in others:
         if export.sets or export.id_column is None:
             continue
@@ -435,6 +440,17 @@ def _participants(others: list[Export], plan: _Plan, draft: Draft, taken: set[st
             lines += [f"      {k}: {_q(v)}" for k, v in mapping.items()]
         return lines, sites
     name = _unique("participants.csv", taken)
+    site_of = None if responses is None else _sites_from_responses(responses, plan, draft)
+    if site_of is not None:
+        draft.files[name] = _csv_bytes(pd.DataFrame({"participant_id": plan.ids,
+                                                     "site": [site_of[i] for i in plan.ids]}))
+        sites = list(dict.fromkeys(site_of[i] for i in plan.ids))
+        draft.check.append(f"{name} was drafted from the {len(plan.ids)} ids and the sites in "
+                           "the responses, with no referral date (so the date checks and time "
+                           "to follow-up are skipped); add referral_date and the other "
+                           "participant columns if you have them")
+        return [f"  participants: {_q(name)}" + _comment(
+            "drafted from the responses' ids and sites: no referral date")], sites
     draft.files[name] = _csv_bytes(pd.DataFrame({"participant_id": plan.ids}))
     draft.check.append(f"{name} was drafted from the {len(plan.ids)} ids in the responses: one "
                        f"site ('{DEFAULT_SITE}') and no referral date (so the date checks and "
@@ -442,6 +458,39 @@ def _participants(others: list[Export], plan: _Plan, draft: Draft, taken: set[st
                        "participant columns if you have them")
     return [f"  participants: {_q(name)}" + _comment(
         "drafted from the responses' ids: one site, no referral date")], [DEFAULT_SITE]
+
+
+#: names of a site column in a survey export (squeezed): the participants' file's names and
+#: REDCap's data access group, which multi-site REDCap projects use for the site
+RESPONSE_SITE_NAMES = SITE_NAMES + ("redcapdataaccessgroup",)
+
+
+def _sites_from_responses(export: Export, plan: _Plan, draft: Draft) -> dict | None:
+    """Each participant's site from a site column of the responses export (found by its
+    name, :data:`RESPONSE_SITE_NAMES`), when every participant has exactly one site there
+    (blank rows aside); else None, with a note to check when such a column exists."""
+    if plan.row_ids is None:
+        return None
+    taken = {export.id_column, export.time_column, export.date_column}
+    column = find_column(export.frame.columns, RESPONSE_SITE_NAMES, taken)
+    if column is None:
+        return None
+    pairs = pd.DataFrame({"id": plan.row_ids.to_numpy(),
+                          "site": text(export.frame[column]).to_numpy()}).dropna()
+    found = pairs.groupby("id", sort=False)["site"].agg(lambda v: list(dict.fromkeys(v)))
+    several = [i for i, v in found.items() if len(v) > 1]
+    missing = [i for i in plan.ids if i not in found.index]
+    if several or missing:
+        draft.check.append(
+            f"'{column}' in {export.copy_name} looks like the site, but "
+            + (f"{len(several)} participant(s) have more than one value there"
+               if several else f"{len(missing)} participant(s) have none")
+            + ": it is not mapped; give each participant's site in participants.csv")
+        return None
+    draft.recognised.append(f"  site: '{column}' ({found.map(len).size} participants, "
+                            f"{len({v[0] for v in found})} sites; guess, by its name)")
+    draft.unmapped[:] = [u for u in draft.unmapped if u != column]
+    return {i: v[0] for i, v in found.items()}
 
 
 def _responses_lines(export: Export, plan: _Plan, instruments: dict, codes: list
@@ -616,12 +665,12 @@ def draft_study(files, out) -> Draft:
     used = {export.id_column, export.time_column, export.date_column} | {
         c for sets in export.sets.values() for s in sets for c in s.columns()}
     draft.unmapped += [c for c in export.frame.columns if c not in used
-                       and c not in draft.unmapped]
+                       and not any(u == c or u.startswith(f"{c} (") for u in draft.unmapped)]
     for item_set in export.partial:
         draft.check.append(f"{_set_summary(item_set)}: not every item of "
                            f"{item_set.instrument} was found, so these columns are not mapped")
     participants, sites = _participants([e for e in exports if e is not export], plan, draft,
-                                        taken)
+                                        taken, responses=export)
     if "wemwbs" in export.sets and "swemwbs" not in export.sets:
         draft.check.append("SWEMWBS can be scored from the WEMWBS items: add swemwbs to "
                            "instruments if you report it")
