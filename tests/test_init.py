@@ -385,3 +385,25 @@ def test_an_unmapped_date_column_is_listed_once(tmp_path, capsys):
     assert code == 0, printed
     unmapped = next(ln for ln in printed.splitlines() if ln.startswith("left unmapped"))
     assert unmapped.count("EndDate") == 1, unmapped
+
+
+def test_personal_details_in_an_export_are_pointed_out_and_never_read(tmp_path, capsys):
+    from spanalysis.study.draft import personal_columns
+
+    assert personal_columns(["RecipientEmail", "IPAddress", "Name", "patient_dob", "site_name",
+                             "Q_site", "Progress", "LocationLatitude", "NHS Number"]) == [
+        "RecipientEmail", "IPAddress", "Name", "patient_dob", "LocationLatitude", "NHS Number"]
+    header = (["ResponseId", "RecipientEmail", "Name"] + [f"WEMWBS{k}" for k in range(1, 15)])
+    rows = [[f"R_{p}", f"person{p}@example.org", f"Person {p}"] + wemwbs_answers(p)
+            for p in range(3)]
+    export = write_csv(tmp_path / "survey.csv", header, rows)
+    out = tmp_path / "out"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert "RecipientEmail, Name in survey.csv look like personal details" in printed
+    assert validates(out, capsys)
+    study = load_study(out)
+    held = [str(v) for frame in (study.responses, study.participants)
+            for v in frame.to_numpy(dtype=object).ravel()]
+    assert not any("example.org" in v or v.startswith("Person ") for v in held)
+    assert not {"RecipientEmail", "Name"} & set(study.responses.columns)

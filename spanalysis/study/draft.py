@@ -49,6 +49,7 @@ from spanalysis.study.draft_match import (
     build_sets,
     find_column,
     find_items,
+    squeeze,
 )
 from spanalysis.study.manifest import MANIFEST_NAME
 from spanalysis.study.platforms import PLATFORM_NAMES, recognise
@@ -460,6 +461,28 @@ def _participants(others: list[Export], plan: _Plan, draft: Draft, taken: set[st
         "drafted from the responses' ids: one site, no referral date")], [DEFAULT_SITE]
 
 
+#: squeezed column names (or their endings) that hold personal details in survey exports:
+#: Qualtrics' RecipientEmail/RecipientFirstName/IPAddress/LocationLatitude, Forms' Email and
+#: Name, REDCap's name/dob/address fields
+PERSONAL_NAMES = ("email", "emailaddress", "name", "firstname", "lastname", "surname",
+                  "fullname", "recipientfirstname", "recipientlastname", "phone", "telephone",
+                  "mobile", "address", "postcode", "zipcode", "ipaddress", "dob",
+                  "dateofbirth", "birthdate", "nhsnumber", "locationlatitude",
+                  "locationlongitude")
+
+
+def personal_columns(columns) -> list:
+    """The ``columns`` whose names say they hold personal details (:data:`PERSONAL_NAMES`,
+    also as the end of a name: ``RecipientEmail``, ``patient_dob``; ``name`` only alone)."""
+    out = []
+    for column in columns:
+        name = squeeze(column)
+        if name and any(name == p or (name.endswith(p) and p != "name")   # not sitename
+                        for p in PERSONAL_NAMES):
+            out.append(column)
+    return out
+
+
 #: names of a site column in a survey export (squeezed): the participants' file's names and
 #: REDCap's data access group, which multi-site REDCap projects use for the site
 RESPONSE_SITE_NAMES = SITE_NAMES + ("redcapdataaccessgroup",)
@@ -666,6 +689,14 @@ def draft_study(files, out) -> Draft:
         c for sets in export.sets.values() for s in sets for c in s.columns()}
     draft.unmapped += [c for c in export.frame.columns if c not in used
                        and not any(u == c or u.startswith(f"{c} (") for u in draft.unmapped)]
+    personal = personal_columns(c for c in export.frame.columns if c not in used)
+    if personal:
+        draft.check.append(
+            f"{', '.join(map(str, personal))} in {export.copy_name} "
+            f"{'looks' if len(personal) == 1 else 'look'} like personal details "
+            "(names, contact details, network addresses, dates of birth, NHS numbers): "
+            "spanalysis never reads them, but the copy in the study folder holds them; delete "
+            "those columns from the copy if your data agreement asks for it")
     for item_set in export.partial:
         draft.check.append(f"{_set_summary(item_set)}: not every item of "
                            f"{item_set.instrument} was found, so these columns are not mapped")
