@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["responded", "flow_counts", "flow_by_site", "both_stage", "timepoint_label", "reach", "engagement",
-           "item_missingness", "followup_timing", "issues_table", "DEMOGRAPHICS"]
+__all__ = ["responded", "flow_counts", "flow_by_site", "both_stage", "timepoint_label",
+           "reach", "engagement", "item_missingness", "followup_timing", "issues_table", "DEMOGRAPHICS"]
 
 #: participant attributes summarised for reach, in display order
 DEMOGRAPHICS = ["age_band", "gender", "ethnicity", "imd_quintile"]

@@ -221,7 +221,6 @@ def missing_handling_figure(study, handling: pd.DataFrame, primary, *, base: str
     import matplotlib.pyplot as plt
 
     from spanalysis.change import quality
-
     from spanalysis.report.display import format_value
 
     k = study.min_cell_size

@@ -104,8 +104,9 @@ def _finish(points: Iterable, study=None) -> Points:
 
 def _label(study, timepoint) -> str:
     """A time point as sentences name it: its ``label:`` in study.yaml, else its id."""
-    label = getattr(study, "timepoint_label", None)
-    return label(timepoint) if callable(label) else str(timepoint)
+    from spanalysis.change.quality import timepoint_label
+
+    return timepoint_label(study, timepoint)
 
 
 def _one(value) -> str:

@@ -96,6 +96,7 @@ class Draft:
     manifest: str = ""
     recognised: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    noted: set = field(default_factory=set)    # unmapped columns listed with a note
     check: list[str] = field(default_factory=list)
 
 
@@ -402,6 +403,7 @@ def _plan_person(export: Export, draft: Draft, taken: set[str], instruments: dic
     if export.date_column:
         draft.unmapped.append(f"{export.date_column} (a date, but which time point's? map "
                               "completed_date in the drafted copy yourself)")
+        draft.noted.add(export.date_column)
         export.date_column = None
     return plan
 
@@ -688,7 +690,7 @@ def draft_study(files, out) -> Draft:
     used = {export.id_column, export.time_column, export.date_column} | {
         c for sets in export.sets.values() for s in sets for c in s.columns()}
     draft.unmapped += [c for c in export.frame.columns if c not in used
-                       and not any(u == c or u.startswith(f"{c} (") for u in draft.unmapped)]
+                       and c not in draft.noted and c not in draft.unmapped]
     personal = personal_columns(c for c in export.frame.columns if c not in used)
     if personal:
         draft.check.append(
