@@ -407,3 +407,21 @@ def test_personal_details_in_an_export_are_pointed_out_and_never_read(tmp_path, 
             for v in frame.to_numpy(dtype=object).ravel()]
     assert not any("example.org" in v or v.startswith("Person ") for v in held)
     assert not {"RecipientEmail", "Name"} & set(study.responses.columns)
+
+
+@pytest.mark.parametrize("date_name", ["Timestamp", "submitdate", "Date"])
+def test_a_date_column_named_as_google_forms_limesurvey_or_plainly(tmp_path, capsys, date_name):
+    """Google Forms writes the completion time as ``Timestamp``, LimeSurvey as
+    ``submitdate``; many hand-made sheets call it ``Date``: each becomes completed_date."""
+    header = ["participant_id", "timepoint", date_name] + [f"WEMWBS{i}" for i in range(1, 15)]
+    rows = [[f"P{p}", tp, f"2025-0{m}-1{p} 10:0{p}:00"] + wemwbs_answers(p, m)
+            for p in range(1, 4) for tp, m in (("baseline", 1), ("followup", 4))]
+    export = write_csv(tmp_path / "export.csv", header, rows)
+    code, out, _ = run_init(capsys, export, "--out", tmp_path / "study")
+    assert code == 0
+    assert f"completed date: '{date_name}'" in out
+    manifest = yaml.safe_load((tmp_path / "study" / "study.yaml").read_text("utf-8"))
+    assert manifest["files"]["responses"]["columns"]["completed_date"] == date_name
+    study = load_study(tmp_path / "study")
+    done = study.responses.set_index(["participant_id", "timepoint"])["completed_date"]
+    assert done[("P2", "followup")] == pd.Timestamp("2025-04-12")   # the day, time dropped

@@ -14,7 +14,8 @@
   more items claim their columns first, so WEMWBS's wording is not taken for SWEMWBS's.
 * **Id, time point and date columns** by their usual names (``participant_id``,
   ``record_id``, ``ResponseId``, ``ID``; ``timepoint``, ``redcap_event_name``, ``wave``;
-  ``completed_date``, ``EndDate``, ``Completion time``).
+  ``completed_date``, ``EndDate``, ``Completion time``, Google Forms' ``Timestamp``,
+  LimeSurvey's ``submitdate``, a plain ``date``).
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ TIME_NAMES = ("timepoint", "timepointname", "redcapeventname", "eventname", "wav
               "visitname", "occasion", "phase", "assessment", "time", "event",
               "whichquestionnaireisthis")
 DATE_NAMES = ("completeddate", "datecompleted", "completiondate", "enddate", "completiontime",
-              "recordeddate", "surveydate", "questionnairedate")
+              "recordeddate", "surveydate", "questionnairedate", "submitdate", "timestamp",
+              "datestamp", "date")
 SITE_NAMES = ("site", "sitename", "practice", "gppractice", "pcn", "location", "hub")
 REFERRAL_NAMES = ("referraldate", "datereferred", "dateofreferral", "referred",
                   "referralreceived", "datereferralreceived")
