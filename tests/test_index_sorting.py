@@ -366,3 +366,21 @@ def test_sites_without_pairs_are_not_measured_rather_than_withheld(tmp_path):
     page = write(tmp_path / "out", [site_result("Main site", referred=40, pairs=0)],
                  study=load_study(folder))
     assert "not measured (one time point)" in page and "is withheld" not in page
+
+
+def test_the_primary_outcome_is_named_as_its_definition_names_it():
+    """The site table's header and the whole-study sentence name the scale as the instrument
+    definition does, not by its ids; an instrument the study does not define keeps its ids."""
+    from types import SimpleNamespace
+
+    from spanalysis.report import index
+
+    study = load_study(DEMO)
+    assert index._outcome_label(study, "wemwbs", "total") == "WEMWBS total (14-70)"
+    assert index._outcome_label(study, "swemwbs", "metric") == \
+        "SWEMWBS metric score (7.00-35.00)"
+    assert index._outcome_label(study, "ons4", "anxious") == study.instruments["ons4"] \
+        .scale("anxious").name
+    assert index._outcome_label(SimpleNamespace(instruments={}), "my_scale", "total") == \
+        "MY_SCALE total"
+    assert index._outcome_label(None, "wemwbs", "total") == "WEMWBS total"

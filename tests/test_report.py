@@ -148,7 +148,7 @@ def test_index_headline_figures_match_an_independent_computation(demo_run):
     low, high = stats.t.interval(0.95, n - 1, loc=mean, scale=se)   # mean +/- t(0.975, n-1) SE
     assert rows["Riverside PCN"][col["Pairs on the primary outcome"]] == str(n)
     expected = f"{mean:+.1f} (95% CI {low:+.1f} to {high:+.1f})".replace("-", "\u2212")
-    assert rows["Riverside PCN"][col["Mean change on WEMWBS total"]] == expected
+    assert rows["Riverside PCN"][col["Mean change on WEMWBS total (14-70)"]] == expected
 
 
 # ---------------------------------------------------------------------------------------------

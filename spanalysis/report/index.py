@@ -465,7 +465,16 @@ def _site_controls(rows: list[dict]) -> list[str]:
     return parts
 
 
-def _study_overview(results: list[ReportResult], k: int) -> str:
+def _outcome_label(study, instrument: str, scale: str) -> str:
+    """A scale as a column header or a sentence names it: its name in the study's definition
+    of the instrument ("WEMWBS total (14-70)"), else the instrument and scale ids."""
+    instruments = getattr(study, "instruments", None) or {}
+    inst = instruments.get(instrument) if hasattr(instruments, "get") else None
+    found = [sc.name for sc in getattr(inst, "scales", ()) if sc.id == scale]
+    return found[0] if found else f"{instrument.upper()} {scale}".strip()
+
+
+def _study_overview(results: list[ReportResult], k: int, study=None) -> str:
     """One sentence of whole-study headline figures from notebooks 01 and 02's summaries."""
     from spanalysis.report.display import count_text
 
@@ -477,8 +486,9 @@ def _study_overview(results: list[ReportResult], k: int) -> str:
     primary = by_name.get("02_outcome_change", {}).get("primary") or {}
     if primary.get("change_mean") is not None and not primary.get("small_group"):
         level = primary.get("confidence") or 0.95
-        parts.append(f"mean change on {str(primary.get('instrument', '')).upper()} "
-                     f"{primary.get('scale', '')} {_fmt_change(primary['change_mean'])} "
+        label = _outcome_label(study, str(primary.get("instrument", "")),
+                               str(primary.get("scale", "")))
+        parts.append(f"mean change on {label} {_fmt_change(primary['change_mean'])} "
                      f"({level:.0%} CI {_fmt_change(primary['ci_low'])} to "
                      f"{_fmt_change(primary['ci_high'])}; "
                      f"{count_text(primary.get('n_pairs', 0), k)} pairs)")
@@ -667,7 +677,8 @@ def write_index(result: BuildResult, study) -> Path:
     failed = result.count("failed")
     status = (f"{len(result.results)} reports: {len(result.results) - failed} ready, "
               f"{failed} failed.")
-    scale = next((row["scale"] for row in site_rows if row["scale"]), "")
+    scale = next((_outcome_label(study, *row["outcome"]) for row in site_rows
+                  if row["scale"]), "")
     parts = [f"""<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -683,7 +694,7 @@ def write_index(result: BuildResult, study) -> Path:
 shown as &quot;&lt;{k}&quot;; &quot;[c]&quot; hides a count that would let a small one be worked
 out from a total; statistics of groups of fewer than {k} people are withheld.</p>
 <h2>Whole-study reports</h2>"""]
-    overview = _study_overview(result.results, k)
+    overview = _study_overview(result.results, k, study)
     if overview:
         parts.append(f"<p>{html.escape(overview)}</p>")
     if study_rows:
