@@ -402,6 +402,7 @@ def test_every_shape_gets_three_to_six_points(shape):
             in every
     elif name == "no_qualitative":
         assert "This study has no qualitative material" in dict(lists["03"])["themes"]
+        assert "limits" not in dict(lists["03"])   # no interviews to caution about
     elif name == "no_interviews":
         assert "has no interviews" in dict(lists["03"])["themes"]
     elif name == "suppressed_site":

@@ -797,3 +797,67 @@ def test_the_paired_plot_draws_a_seeded_sample_of_lines_for_a_large_study():
                 if line.get_color() == "#8c8c8c"]) == 50
     assert "joins each person's baseline and followup scores; the mean went" in alt
     plt.close(fig)
+
+
+def _empty_sections_notebook():
+    """Sections tagged hide-if-empty: one whose code shows nothing, one whose code shows a
+    table, one whose only output is tagged remove-output, an untagged empty one, and a
+    tagged section whose subsection shows something."""
+    hide = {"tags": ["hide-if-empty"]}
+    shown = [new_output("display_data", data={"text/plain": "a table"})]
+    glossary = [new_output("display_data", data={"text/markdown": "## Glossary\n\n- term",
+                                                 "text/plain": "glossary"})]
+    return new_notebook(cells=[
+        new_markdown_cell("# Report"),
+        new_markdown_cell("## Nothing here\n\nHow it is computed.", metadata=hide),
+        new_code_cell("if q: show()"),
+        new_markdown_cell("More method text, still the same section."),
+        new_code_cell("if q: show_more()"),
+        new_markdown_cell("## Shown\n\nMethod.", metadata=hide),
+        new_code_cell("show()", outputs=shown),
+        new_markdown_cell("## Only for the analyst", metadata=hide),
+        new_code_cell("summary", outputs=shown, metadata={"tags": ["remove-output"]}),
+        new_code_cell("glossary", outputs=glossary),      # its heading ends the section
+        new_markdown_cell("## Untagged and empty"),
+        new_code_cell("if q: show()"),
+        new_markdown_cell("## Parent", metadata=hide),
+        new_code_cell("if q: show()"),
+        new_markdown_cell("### Child with a table", metadata=hide),
+        new_code_cell("show()", outputs=shown),
+    ])
+
+
+def test_sections_with_nothing_to_show_are_left_out():
+    html = notebook_to_html(_empty_sections_notebook(), title="Report", provenance={})
+    page = Page(html)
+    headings = [page.heading_text[i].strip() for level, i, in_main, _ in page.headings
+                if in_main and i]
+    # the untagged empty section stays; a parent stays for a child that shows something
+    for kept in ("Shown", "Glossary", "Untagged and empty", "Parent",
+                 "Child with a table"):
+        assert kept in headings, (kept, headings)
+    for gone in ("Nothing here", "Only for the analyst"):
+        assert gone not in headings
+        assert gone not in html                 # nor in the contents list
+    assert "still the same section" not in html      # the section's later text goes too
+    assert "a table" not in html.split("Shown")[0]
+    nb = _empty_sections_notebook()
+    before = copy.deepcopy(nb)
+    notebook_to_html(nb, title="Report", provenance={})
+    assert nb == before                          # the notebook itself keeps every cell
+
+
+def test_a_tagged_section_stays_when_its_parent_code_shows_something():
+    hide = {"tags": ["hide-if-empty"]}
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Report"),
+        new_markdown_cell("## Parent", metadata=hide),
+        new_code_cell("show()", outputs=[new_output("display_data",
+                                                    data={"text/plain": "parent table"})]),
+        new_markdown_cell("### Empty child", metadata=hide),
+        new_code_cell("if q: show()"),
+        new_markdown_cell("## Next"),
+    ])
+    html = notebook_to_html(nb, title="Report", provenance={})
+    assert "Parent" in html and "parent table" in html and "Next" in html
+    assert "Empty child" not in html

@@ -101,6 +101,25 @@ def test_demo_reports_are_offline_small_and_do_not_expose_paths(demo_run):
         assert page.stat().st_size < BUDGET, (page.name, page.stat().st_size)
 
 
+def test_demo_qualitative_reports_keep_every_section(demo_run):
+    """The demo has qualitative material: no section of reports 03 and 04 is left out as
+    empty (the hide-if-empty tag leaves out only sections with nothing to show)."""
+    def headings(name):
+        page = demo_run["out"] / "study" / f"{name}.html"
+        soup = BeautifulSoup(page.read_text("utf-8"), "html.parser")
+        return [h.get_text(" ", strip=True) for h in soup.find("main").find_all("h2")]
+
+    tagged = {}
+    for name in ("03_qualitative_benefits", "04_integration"):
+        nb = json.loads((rp.NOTEBOOKS_DIR / f"{name}.ipynb").read_text("utf-8"))
+        tagged[name] = [c["source"][0].lstrip("# ").strip() for c in nb["cells"]
+                        if "hide-if-empty" in c["metadata"].get("tags", [])
+                        and c["source"][0].startswith("## ")]
+        assert len(tagged[name]) >= 6, name
+        shown = headings(name)
+        assert [h for h in tagged[name] if h not in shown] == [], name
+
+
 def test_site_report_content_and_provenance(demo_run):
     out, study = demo_run["out"], demo_run["loaded"]
     soup = BeautifulSoup((out / "sites" / "riverside-pcn.html").read_text("utf-8"), "html.parser")

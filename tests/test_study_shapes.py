@@ -277,6 +277,16 @@ def test_every_report_renders(shape, tmp_path):
     for page in htmls:
         text = page.read_text(encoding="utf-8")
         assert "Traceback" not in text and "FAILED" not in text, page.name
+    if shape == "no_qualitative":   # sections with nothing to show are left out of the HTML
+        qual = (out / "study" / "03_qualitative_benefits.html").read_text(encoding="utf-8")
+        joint = (out / "study" / "04_integration.html").read_text(encoding="utf-8")
+        for heading in ("The codebook", "Themes that occur together", "Agreement between coders",
+                        "In participants' words", "Glossary"):
+            assert f">{heading}<" not in qual.replace("&#39;", "'"), heading
+        for heading in ("Measurement coverage", "Statistics by themes", "Quote matrix"):
+            assert heading not in joint, heading
+        assert "Interviewed:</strong> none (no qualitative material)" in joint
+        assert "About this report" in qual and "Reporting checklist (GRAMMS)" in joint
 
 
 def caqdas_as_exported(folder):

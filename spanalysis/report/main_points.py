@@ -665,7 +665,8 @@ def data_quality(study) -> Points:
 def qualitative(study, *, coder=None, crosswalk=None) -> Points:
     """Main points of report 03 (qualitative benefits): the themes most people described,
     whether the questionnaires cover the benefit themes, how the material was gathered, and
-    the caveat that interviews describe, not count, what changed."""
+    the caveat that interviews describe, not count, what changed (with no qualitative
+    material: that there is none, and where the questionnaire results are)."""
     q = study.qualitative
     points = [("themes", themes_sentence(study, coder=coder))]
     if q is not None:
@@ -674,9 +675,12 @@ def qualitative(study, *, coder=None, crosswalk=None) -> Points:
                        + _series_list([f"{n} {t}{'s' if n != 1 else ''}"
                                        for t, n in kinds.items()]) + "."))
         points.append(("coverage", coverage_sentence(study, crosswalk=crosswalk)))
-    points.append(("limits", "The interviews tell what people gained in their own words; how "
-                   "many people voiced a theme depends on who was interviewed and what they "
-                   "were asked, so it is not a rate for everyone referred."))
+        points.append(("limits", "The interviews tell what people gained in their own words; "
+                       "how many people voiced a theme depends on who was interviewed and what "
+                       "they were asked, so it is not a rate for everyone referred."))
+    else:   # what a reader who came here for the questionnaires should open instead
+        points.append(("elsewhere", "The questionnaire results are in the reports Outcome "
+                       "change (report 02) and Data quality and reach (report 01)."))
     return _finish(points, study)
 
 

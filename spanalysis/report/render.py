@@ -45,7 +45,12 @@ project template writes it from the metadata. Without one, the cell's metadata `
 ``caption`` is used, else "Figure N in section ..." and a :class:`ReportWarning`.
 
 Cell tags: ``remove-cell`` (drop the cell), ``remove-output`` (drop its outputs),
-``remove-input`` (drop its code; all code is hidden anyway).
+``remove-input`` (drop its code; all code is hidden anyway). On a markdown cell that starts
+a section, ``hide-if-empty`` drops the section (up to the next heading of its level or
+higher) when none of its code cells shows anything: a section with nothing to show for this
+study (report 03 of a study with no qualitative material) is left out of the HTML, and of its
+contents list, instead of standing as a heading and a method with nothing under them. The
+executed notebook keeps every cell.
 """
 from __future__ import annotations
 
@@ -75,6 +80,7 @@ KEY_PACKAGES = ("pandas", "numpy", "scipy", "pingouin", "statsmodels", "seaborn"
 REMOVE_CELL_TAGS = ("remove-cell",)
 REMOVE_OUTPUT_TAGS = ("remove-output",)
 REMOVE_INPUT_TAGS = ("remove-input",)
+HIDE_IF_EMPTY_TAG = "hide-if-empty"
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 _RESERVED_IDS = {"main", "contents", "contents-title", "report-title", "provenance",
                  "provenance-parameters", "provenance-inputs", "provenance-packages"}
@@ -363,6 +369,7 @@ def _prepare(nb) -> tuple[Any, list[str]]:
     # renderings of the same results byte-identical (apart from the run date).
     for number, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{number}"
+    nb.cells = _without_empty_sections(nb.cells)
     for cell in nb.cells:
         if cell.get("cell_type") == "markdown":
             found = _MD_HEADING.findall(cell.get("source", ""))
@@ -388,6 +395,56 @@ def _prepare(nb) -> tuple[Any, list[str]]:
                     entry["alt"] = alt
                     md[mime] = entry
     return nb, notes
+
+
+def _tags(cell) -> list:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _shows_something(cell) -> bool:
+    """Whether a code cell has an output the HTML keeps."""
+    if any(t in _tags(cell) for t in REMOVE_CELL_TAGS + REMOVE_OUTPUT_TAGS):
+        return False
+    return bool(cell.get("outputs"))
+
+
+def _heading_level(cell) -> int | None:
+    """The level of the first heading a cell writes (``##`` = 2): in a markdown cell's
+    source, or in a code cell's markdown output (the glossary); None without one."""
+    if cell.get("cell_type") == "markdown":
+        texts = [cell.get("source", "")]
+    else:
+        texts = [output.get("data", {}).get("text/markdown", "")
+                 for output in cell.get("outputs", [])]
+    for text in texts:
+        found = _MD_HEADING.search("".join(text) if isinstance(text, list) else text)
+        if found:
+            return len(found.group(1))
+    return None
+
+
+def _without_empty_sections(cells: list) -> list:
+    """``cells`` without each section whose heading cell is tagged ``hide-if-empty`` and
+    whose code cells (at least one) show nothing. A section runs from its heading to the
+    next heading of the same or a higher level, in a markdown cell or a code cell's output."""
+    kept, i = [], 0
+    while i < len(cells):
+        cell = cells[i]
+        if cell.get("cell_type") != "markdown" or HIDE_IF_EMPTY_TAG not in _tags(cell):
+            kept.append(cell)
+            i += 1
+            continue
+        level = _heading_level(cell) or 7
+        end = i + 1
+        while end < len(cells) and (_heading_level(cells[end]) or 7) > level:
+            end += 1
+        code = [c for c in cells[i + 1:end] if c.get("cell_type") == "code"]
+        if code and not any(_shows_something(c) for c in code):
+            i = end       # the whole section is left out
+        else:
+            kept.append(cell)
+            i += 1        # the section stays; a tagged subsection in it is judged on its own
+    return kept
 
 
 # ---------------------------------------------------------------------------------------------
