@@ -217,6 +217,38 @@ def test_qualtrics_three_header_rows_items_found_by_question_text(tmp_path, caps
     assert score(study, "R_2abc", "baseline") == 43
 
 
+def test_qualtrics_study_id_question_is_preferred_to_the_response_id(tmp_path, capsys):
+    """A study id asked as a question (Q2, "What is your study ID?" in the second header row)
+    and a wave in embedded data: two responses per person, so ResponseId (one per response)
+    would pair no one. A question ending in "id" alone ("Have you been paid?") is not taken."""
+    meta = ["EndDate", "Finished", "ResponseId", "Q1", "Q2", "Wave"]
+    items = [f"Q5_{k}" for k in range(1, 15)]
+    questions = ["End Date", "Finished", "Response ID", "Have you been paid?",
+                 "What is your study ID?", "Wave"] + [
+        "Below are some statements - " + s for s in WEMWBS_STEMS]
+    import_ids = [f'{{"ImportId":"{c}"}}' for c in meta + items]
+    rows = []
+    for p in range(1, 4):
+        for wave, shift in (("T1", 0), ("T2", 1)):
+            rows.append(["2025-03-01 09:10:00", 1, f"R_{p}{wave}x", "No", f"LW{p:02d}", wave]
+                        + wemwbs_answers(p, shift))
+    export = write_csv(tmp_path / "qualtrics.csv", meta + items, rows, [questions, import_ids])
+    out = tmp_path / "q"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert "participant id: 'Q2' (by its question text)" in printed
+    assert "ResponseId, which differs at every response" not in printed
+    text = (out / "study.yaml").read_text()
+    assert 'participant_id: "Q2"  # the participant id (guess, by its question text)' in text
+    assert validates(out, capsys)
+    study = load_study(out)
+    assert sorted(study.participants["participant_id"]) == ["LW01", "LW02", "LW03"]
+    # LW02: (2 + k) % 5 + 1 = 3,4,5,1,2 x2, 3,4,5,1 -> 43; one later: (3 + k) % 5 + 1 -> 4,5,1,2,3
+    # x2, 4,5,1,2 -> 15 + 15 + 12 = 42
+    assert score(study, "LW02", "baseline") == 43
+    assert score(study, "LW02", "followup") == 42
+
+
 def test_microsoft_forms_headers_are_the_question_text(tmp_path, capsys):
     """A Forms XLSX: ID, Start time, Completion time, ..., a study-id question and the UCLA-3
     questions as headers; the study id question is preferred to Forms' response number."""

@@ -47,7 +47,9 @@ from spanalysis.study.draft_match import (
     TIME_NAMES,
     ItemSet,
     build_sets,
+    RESPONSE_IDS,
     find_column,
+    find_id_by_question,
     find_items,
     squeeze,
 )
@@ -84,6 +86,7 @@ class Export:
     sets: dict[str, list[ItemSet]] = field(default_factory=dict)
     partial: list[ItemSet] = field(default_factory=list)
     id_column: str | None = None
+    id_how: str = "name"     # how the id column was recognised: by its name or question text
     time_column: str | None = None
     date_column: str | None = None
 
@@ -127,7 +130,8 @@ def _read_export(path: Path, copy_name: str, instruments: dict) -> Export:
     columns keeping their SPSS codes) and recognise its columns."""
     first = read_table(path, label=path.name)
     columns = list(first.frame.columns)
-    candidates = find_items(columns, _questions(path, first.header_rows, columns), instruments)
+    questions = _questions(path, first.header_rows, columns)
+    candidates = find_items(columns, questions, instruments)
     sets, partial = build_sets(candidates, instruments)
     items = [c for ss in sets.values() for s in ss for c in s.columns()]
     table = read_table(path, label=path.name, text_columns=columns, keep_codes=items)
@@ -135,6 +139,11 @@ def _read_export(path: Path, copy_name: str, instruments: dict) -> Export:
                     recognise(columns, first.header_rows), sets, partial)
     taken = set(items)
     export.id_column = find_column(columns, ID_NAMES, taken)
+    if export.id_column is None or squeeze(export.id_column) in RESPONSE_IDS:
+        # the study's own id asked as a question beats the platform's id of each response
+        asked = find_id_by_question(columns, questions, taken)
+        if asked is not None:
+            export.id_column, export.id_how = asked, "question text"
     taken.add(export.id_column)
     time = find_column(columns, TIME_NAMES, taken)
     if time is not None and text(table.frame[time]).notna().any():
@@ -399,7 +408,7 @@ def _plan_person(export: Export, draft: Draft, taken: set[str], instruments: dic
     plan.row_ids = ids
     if export.id_column is not None:
         plan.notes.append(f"participant_id: the export's '{export.id_column}' (guess, by its "
-                          "name)")
+                          f"{export.id_how})")
     if export.date_column:
         draft.unmapped.append(f"{export.date_column} (a date, but which time point's? map "
                               "completed_date in the drafted copy yourself)")
@@ -530,7 +539,7 @@ def _responses_lines(export: Export, plan: _Plan, instruments: dict, codes: list
     if columns:
         lines.append("    columns:")
         for ours, theirs in columns.items():
-            note = {"participant_id": "the participant id (guess, by its name)",
+            note = {"participant_id": f"the participant id (guess, by its {export.id_how})",
                     "timepoint": "the time point (guess, by its name)",
                     "completed_date": "guess: the date the questionnaire was completed"}[ours]
             lines.append(f"      {ours}: {_q(theirs)}" + _comment(note))
@@ -638,8 +647,9 @@ def _recognised(export: Export, plan: _Plan, codes: list) -> list[str]:
             at = plan.timepoints[k] if len(sets) > 1 else (
                 "each row's time point" if export.time_column else plan.timepoints[0])
             out.append(f"  {_set_summary(item_set)} -> {at}")
-    out.append(f"  participant id: '{export.id_column}'" if export.id_column else
-               "  participant id: none (rows numbered)")
+    out.append(f"  participant id: '{export.id_column}'"
+               + (f" (by its {export.id_how})" if export.id_how != "name" else "")
+               if export.id_column else "  participant id: none (rows numbered)")
     if export.time_column:
         out.append(f"  time point: '{export.time_column}' (" + ", ".join(
             f"{k} -> {v}" for k, v in plan.events.items()) + ")")

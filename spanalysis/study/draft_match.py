@@ -13,7 +13,8 @@
   instrument in one row per person is a second time point, in column order. Instruments with
   more items claim their columns first, so WEMWBS's wording is not taken for SWEMWBS's.
 * **Id, time point and date columns** by their usual names (``participant_id``,
-  ``record_id``, ``ResponseId``, ``ID``; ``timepoint``, ``redcap_event_name``, ``wave``;
+  ``record_id``, ``ResponseId``, ``ID``; a question asking for the study id, such as
+  Qualtrics' "What is your study ID?", is preferred to a platform's response id; ``timepoint``, ``redcap_event_name``, ``wave``;
   ``completed_date``, ``EndDate``, ``Completion time``, Google Forms' ``Timestamp``,
   LimeSurvey's ``submitdate``, a plain ``date``).
 """
@@ -25,7 +26,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 __all__ = ["Match", "ItemSet", "find_items", "build_sets", "find_column", "normal_text",
-           "ID_NAMES", "TIME_NAMES", "DATE_NAMES", "SITE_NAMES", "REFERRAL_NAMES", "FUZZY"]
+           "find_id_by_question", "ID_NAMES", "ID_QUESTIONS", "RESPONSE_IDS", "TIME_NAMES",
+           "DATE_NAMES", "SITE_NAMES", "REFERRAL_NAMES", "FUZZY"]
 
 #: the least difflib ratio at which a question's wording is taken (as a guess) for an item's
 FUZZY = 0.85
@@ -86,6 +88,25 @@ def normal_text(value: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("'", "")
     text = re.sub(r"[^\w\s]|_", " ", text)
     return " ".join(text.split())
+
+
+#: what a question asking for the study's own id ends with, squeezed ("What is your study
+#: ID?", "Please enter your participant number"); only specific names, as a question ending in
+#: "id" alone could be anything ("Have you been paid?")
+ID_QUESTIONS = ("studyid", "studynumber", "studycode", "participantid", "participantnumber",
+                "participantcode", "clientid", "clientnumber", "referencenumber")
+#: ids a survey platform gives each response, which differ at every answer of one person
+RESPONSE_IDS = ("responseid", "respondentid", "id")
+
+
+def find_id_by_question(columns, questions: dict, taken=()) -> str | None:
+    """The first of ``columns`` (not in ``taken``) whose question text (Qualtrics' second
+    header row, an SPSS variable label) asks for the study's own id (:data:`ID_QUESTIONS`)."""
+    for column in columns:
+        asked = squeeze(questions.get(column, ""))
+        if column not in taken and asked.endswith(ID_QUESTIONS):
+            return column
+    return None
 
 
 def find_column(columns, names, taken=()) -> str | None:
