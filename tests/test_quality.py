@@ -1,5 +1,6 @@
 """Flow, reach, engagement, timing and missingness on the hand-built tiny study, with every
 expected number counted by hand from tests/conftest.py."""
+import pandas as pd
 import pytest
 
 from spanalysis import load_study
@@ -68,6 +69,20 @@ def test_missingness_figure_has_alt_text(study):
 def test_issues_table(study):
     table = quality.issues_table(study.issues)
     assert list(table.columns) == ["level", "file", "row", "column", "value", "expected", "message"]
+
+
+def test_issues_table_rows_are_whole_numbers_shown_without_decimals():
+    """A finding about a whole file has no row: the others must still show row 7, not 7.00."""
+    from spanalysis.errors import Issue
+    from spanalysis.report.display import show_table
+
+    issues = [Issue("warning", "read as Windows-1252", file="a.csv", row=7),
+              Issue("warning", "2 partial responses", file="a.csv", column="Finished")]
+    table = quality.issues_table(issues)
+    assert str(table["row"].dtype) == "Int64"
+    assert table["row"].iloc[0] == 7 and pd.isna(table["row"].iloc[1])
+    html = show_table(table[["file", "row", "message"]], caption="Warnings", show=False)
+    assert ">7<" in html and "7.00" not in html
 
 
 def test_for_site_restricts_every_table(study):

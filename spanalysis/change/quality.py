@@ -187,9 +187,13 @@ def followup_timing(study) -> pd.DataFrame:
 
 
 def issues_table(issues) -> pd.DataFrame:
-    """Validation findings as a table (level, file, row, column, value, expected, message)."""
+    """Validation findings as a table (level, file, row, column, value, expected, message);
+    ``row`` is a whole number, blank for a finding about a whole file or column (a float
+    column would print row 7 as "7.00")."""
     cols = ["level", "file", "row", "column", "value", "expected", "message"]
-    return pd.DataFrame([i.as_dict() for i in issues], columns=cols)
+    table = pd.DataFrame([i.as_dict() for i in issues], columns=cols)
+    table["row"] = pd.to_numeric(table["row"]).astype("Int64")
+    return table
 
 
 def item_missingness_by_item(study) -> pd.DataFrame:
