@@ -83,6 +83,7 @@ def test_issues_table_rows_are_whole_numbers_shown_without_decimals():
     assert table["row"].iloc[0] == 7 and pd.isna(table["row"].iloc[1])
     html = show_table(table[["file", "row", "message"]], caption="Warnings", show=False)
     assert ">7<" in html and "7.00" not in html
+    assert "NA" not in html and "–" in html      # the finding without a row: a dash
 
 
 def test_for_site_restricts_every_table(study):

@@ -228,6 +228,14 @@ def site_of_one(folder):
     assert (read_csv(folder / "participants.csv")["site"] == "Brackenridge PCN").sum() == 1
 
 
+def bare_participants(folder):
+    """participants.csv with an id and a site only: no referral date, characteristics or
+    sessions attended, as a survey export drafted by ``spanalysis init`` gives it."""
+    small_sites(folder)
+    people = read_csv(folder / "participants.csv")
+    write_csv(people[["participant_id", "site"]], folder / "participants.csv")
+
+
 def no_followups(folder):
     small_sites(folder)
     responses = read_csv(folder / "responses.csv")
@@ -244,6 +252,7 @@ SHAPES = {
     "no_mid_primary": no_mid_primary, "lower_is_better_primary": lower_is_better_primary,
     "suppressed_site": suppressed_site, "twelve_people": twelve_people,
     "site_of_one": site_of_one, "no_followups": no_followups,
+    "bare_participants": bare_participants,
 }
 
 
@@ -287,6 +296,14 @@ def test_every_report_renders(shape, tmp_path):
             assert heading not in joint, heading
         assert "Interviewed:</strong> none (no qualitative material)" in joint
         assert "About this report" in qual and "Reporting checklist (GRAMMS)" in joint
+        flow = (out / "study" / "01_data_quality.html").read_text(encoding="utf-8")
+        assert ">Interviewed<" not in flow     # no row or column of zeros for interviews
+    if shape == "bare_participants":     # report 01 says what the participants file lacks
+        flow = (out / "study" / "01_data_quality.html").read_text(encoding="utf-8")
+        for said in ("records no characteristics at referral", "does not record the sessions "
+                     "attended", "has no referral dates, so the time from referral"):
+            assert said in flow, said
+        assert "Days from referral to questionnaire" not in flow
 
 
 def caqdas_as_exported(folder):

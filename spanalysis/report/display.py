@@ -77,13 +77,16 @@ def format_value(value, decimals: int = 2) -> str:
     - never scientific notation: ``15000000.0`` is "15,000,000.00";
     - a value that is not zero never shows as zero: when rounding would give zero, it is shown
       as "< 0.01" (or "> -0.01" below zero) at the precision used;
-    - missing (None, NaN) is "–"; ``True`` / ``False`` are "yes" / "no"; integers are whole
-      numbers with thousands separators; text is kept as it is.
+    - missing (None, NaN, pandas' NA and NaT) is "–"; ``True`` / ``False`` are "yes" / "no";
+      integers are whole numbers with thousands separators; text is kept as it is.
 
     >>> format_value(-0.03, 2), format_value(-0.03, 1), format_value(0.0, 2)
     ('-0.03', '> -0.1', '0.00')
+    >>> format_value(pd.NA), format_value(pd.NaT)
+    ('–', '–')
     """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and np.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
