@@ -298,6 +298,11 @@ def test_every_report_renders(shape, tmp_path):
         assert "About this report" in qual and "Reporting checklist (GRAMMS)" in joint
         flow = (out / "study" / "01_data_quality.html").read_text(encoding="utf-8")
         assert ">Interviewed<" not in flow     # no row or column of zeros for interviews
+        for page in (out / "sites").glob("*.html"):
+            text = page.read_text(encoding="utf-8")
+            assert ">Interviewed<" not in text and ">Themes voiced<" not in text, page.name
+            assert ">Joint display<" not in text and "Joint display:" not in text, page.name
+            assert ">Reach<" in text and ">What is not shown, and why<" in text, page.name
     if shape == "bare_participants":     # report 01 says what the participants file lacks
         flow = (out / "study" / "01_data_quality.html").read_text(encoding="utf-8")
         for said in ("records no characteristics at referral", "does not record the sessions "

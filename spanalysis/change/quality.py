@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["responded", "flow_counts", "flow_by_site", "both_stage", "timepoint_label",
-           "reach", "engagement", "item_missingness", "followup_timing", "issues_table", "DEMOGRAPHICS"]
+__all__ = ["responded", "counted_interviews", "flow_counts", "flow_by_site", "both_stage",
+           "timepoint_label", "reach", "engagement", "item_missingness", "followup_timing",
+           "issues_table", "DEMOGRAPHICS"]
 
 #: participant attributes summarised for reach, in display order
 DEMOGRAPHICS = ["age_band", "gender", "ethnicity", "imd_quintile"]
@@ -47,6 +48,15 @@ def both_stage(study) -> str:
     :func:`flow_counts` names it (with the time points' labels)."""
     return (f"Questionnaire at {timepoint_label(study, study.timepoints[0])} and "
             f"{timepoint_label(study, study.timepoints[-1])}")
+
+
+def counted_interviews(study) -> set | None:
+    """The interviewed participants a flow table counts (``interviewed=`` of
+    :func:`flow_counts` and :func:`flow_by_site`): ``study.interviewed``, or None when the
+    study has no qualitative material, so that its tables have no "Interviewed" row of zeros.
+    Every report passes the same, so the whole-study table by site and each site's row of it
+    have the same stages."""
+    return None if getattr(study, "qualitative", None) is None else study.interviewed
 
 
 def flow_counts(study, interviewed: set | None = None) -> pd.DataFrame:

@@ -622,7 +622,7 @@ def data_quality(study) -> Points:
     from spanalysis.change import outcomes, quality
 
     k, rounding = study.min_cell_size, study.rounding
-    flow = quality.flow_counts(study, interviewed=study.interviewed)
+    flow = quality.flow_counts(study, interviewed=quality.counted_interviews(study))
     referred, pairs = _flow_numbers(study, flow)
     points = [("attrition", attrition_sentence(study, referred, pairs))]
     interviewed = len(study.interviewed)
@@ -913,8 +913,9 @@ def site_suppression_notes(study, site_name: str, *, flow: pd.DataFrame,
             notes.append(f"Themes: {forced_t} more theme count"
                          f"{'s are' if forced_t != 1 else ' is'} hidden because the "
                          "whole-study table by site hides them.")
-    notes.append(f"Joint display: comparisons of people who voiced a theme with those who did "
-                 f"not are withheld where either group has fewer than {k} people.")
-    if not notes[:-1]:
+    if study.qualitative is not None:
+        notes.append(f"Joint display: comparisons of people who voiced a theme with those who "
+                     f"did not are withheld where either group has fewer than {k} people.")
+    if not [n for n in notes if not n.startswith("Joint display")]:
         notes.insert(0, f"No count in this report is below {k}; nothing else is hidden.")
     return notes

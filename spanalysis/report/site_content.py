@@ -93,11 +93,11 @@ def site_flow(study, site: str) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    from spanalysis.change.quality import flow_by_site, flow_counts
+    from spanalysis.change.quality import counted_interviews, flow_by_site, flow_counts
 
-    by_site = flow_by_site(study, interviewed=study.interviewed)
+    by_site = flow_by_site(study, interviewed=counted_interviews(study))
     joint = _joint(by_site, study, "participants at each stage, by site")
-    own = flow_counts(study.for_site(site), interviewed=study.for_site(site).interviewed)
+    own = flow_counts(study.for_site(site), interviewed=counted_interviews(study.for_site(site)))
     if site not in by_site.index or len(own) != by_site.shape[1]:
         raise ValueError(f"site {site!r} is not a site of the study")  # a programming error
     out = pd.DataFrame({"stage": own["stage"].to_numpy(),

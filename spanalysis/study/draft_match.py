@@ -14,9 +14,10 @@
   more items claim their columns first, so WEMWBS's wording is not taken for SWEMWBS's.
 * **Id, time point and date columns** by their usual names (``participant_id``,
   ``record_id``, ``ResponseId``, ``ID``; a question asking for the study id, such as
-  Qualtrics' "What is your study ID?", is preferred to a platform's response id; ``timepoint``, ``redcap_event_name``, ``wave``;
-  ``completed_date``, ``EndDate``, ``Completion time``, Google Forms' ``Timestamp``,
-  LimeSurvey's ``submitdate``, a plain ``date``).
+  Qualtrics' "What is your study ID?", is preferred to a platform's response id;
+  ``timepoint``, ``redcap_event_name``, ``wave``; ``completed_date``, ``EndDate``,
+  ``Completion time``, Google Forms' ``Timestamp``, LimeSurvey's ``submitdate``, a plain
+  ``date``).
 """
 from __future__ import annotations
 
