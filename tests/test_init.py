@@ -457,3 +457,33 @@ def test_a_date_column_named_as_google_forms_limesurvey_or_plainly(tmp_path, cap
     study = load_study(tmp_path / "study")
     done = study.responses.set_index(["participant_id", "timepoint"])["completed_date"]
     assert done[("P2", "followup")] == pd.Timestamp("2025-04-12")   # the day, time dropped
+
+
+def test_redcap_export_with_a_session_log_drafts_a_study_that_validates(tmp_path, capsys):
+    """REDCap: record_id, events, a data access group and a repeating session log (rows with
+    redcap_repeat_instrument filled and no answers), GSE items written as labels."""
+    labels = ["Not at all true", "Hardly true", "Moderately true", "Exactly true"]
+    header = (["record_id", "redcap_event_name", "redcap_data_access_group",
+               "redcap_repeat_instrument", "redcap_repeat_instance"]
+              + [f"gse_{i}" for i in range(1, 11)] + ["gse_complete", "contact_notes"])
+    rows = []
+    for p in range(1, 4):
+        for event, step in (("baseline_arm_1", 0), ("month_3_arm_1", 1)):
+            # answers (p + i + step) % 4 + 1, written as the labels
+            rows.append([p, event, "hill_street", "", ""]
+                        + [labels[(p + i + step) % 4] for i in range(10)] + [2, ""])
+        rows.append([p, "baseline_arm_1", "hill_street", "session_log", 1] + [""] * 11
+                    + ["phoned"])
+    export = write_csv(tmp_path / "redcap.csv", header, rows)
+    out = tmp_path / "r"
+    code, printed, _ = run_init(capsys, export, "--out", out)
+    assert code == 0, printed
+    assert "(REDCap export)" in printed and "spanalysis validate: 0 error(s)" in printed
+    assert validates(out, capsys)
+    study = load_study(out)
+    left_out = [i for i in study.warnings if "repeating instruments" in i.message]
+    assert len(left_out) == 1 and left_out[0].message.startswith("3 row(s)")
+    # record 2 at baseline: (2 + i) % 4 + 1 for i = 0..9 = 3,4,1,2,3,4,1,2,3,4 -> 27
+    assert score(study, "2", "baseline", "gse") == 27
+    # at month 3: (3 + i) % 4 + 1 = 4,1,2,3,4,1,2,3,4,1 -> 25
+    assert score(study, "2", "followup", "gse") == 25

@@ -210,6 +210,55 @@ def test_redcap_events_become_time_points(make_study, declared):
     pd.testing.assert_frame_equal(_scores(export, back), _scores(plain))
 
 
+def test_redcap_repeating_instrument_rows_without_answers_are_left_out(make_study):
+    """A session log kept as a REDCap repeating instrument: its rows share the record and
+    event of the questionnaire's row but hold no item answers. They are left out with a
+    warning (not reported as a participant answering twice), and the scores are the plain
+    study's; the export itself is unchanged."""
+    plain, export = make_study(name="plain"), make_study(name="redcap")
+    ids = {f"SP00{k}": str(k) for k in range(1, 5)}
+    events = {"baseline": "baseline_arm_1", "followup": "3_month_followup_arm_1"}
+    table = _redcap(_plain(export), ids, events)
+    log = table.iloc[[0, 0, 2]][["record_id", "redcap_event_name"]].reindex(
+        columns=table.columns)              # every other cell blank
+    log["redcap_repeat_instrument"] = "session_log"
+    log["redcap_repeat_instance"] = [1, 2, 1]
+    pd.concat([table, log]).to_csv(export / "redcap.csv", index=False)
+    before = (export / "redcap.csv").read_bytes()
+    (export / "responses.csv").unlink()
+    _rename_participants(export, ids, column="record_id")
+    _manifest(export, "    path: responses.csv\n    layout: wide",
+              "    path: redcap.csv\n    layout: wide")
+    issues = validate_study(export)
+    assert [i for i in issues if i.level == "error"] == []
+    left_out = [i for i in issues if "repeating instruments" in i.message]
+    assert len(left_out) == 1 and left_out[0].message.startswith("3 row(s)")
+    assert left_out[0].value == "session_log"
+    back = {v: k for k, v in ids.items()}
+    pd.testing.assert_frame_equal(_scores(export, back), _scores(plain))
+    assert (export / "redcap.csv").read_bytes() == before
+
+
+def test_redcap_repeating_rows_with_answers_stay_and_a_repeat_is_reported(make_study):
+    """A questionnaire row marked as a repeat instance, with answers, is no session log: it
+    stays, and as it repeats a participant and time point the usual error names its row."""
+    export = make_study(name="redcap")
+    ids = {f"SP00{k}": str(k) for k in range(1, 5)}
+    events = {"baseline": "baseline_arm_1", "followup": "3_month_followup_arm_1"}
+    table = _redcap(_plain(export), ids, events)
+    again = table.iloc[[0]].copy()
+    again["redcap_repeat_instrument"] = "wellbeing"
+    again["redcap_repeat_instance"] = 2
+    pd.concat([table, again]).to_csv(export / "redcap.csv", index=False)
+    (export / "responses.csv").unlink()
+    _rename_participants(export, ids, column="record_id")
+    _manifest(export, "    path: responses.csv\n    layout: wide",
+              "    path: redcap.csv\n    layout: wide")
+    err = _errors(export)
+    assert err and all("more than one row" in e.message for e in err)
+    assert {e.row for e in err} == {2, 2 + len(table)}
+
+
 def test_an_event_that_is_no_time_point_names_it(make_study):
     export = make_study(name="redcap")
     ids = {f"SP00{k}": str(k) for k in range(1, 5)}

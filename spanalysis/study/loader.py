@@ -53,6 +53,7 @@ from spanalysis.study.platforms import (
     partial_responses,
     platform_columns,
     recognise,
+    without_repeat_rows,
 )
 
 __all__ = ["Study", "load_study", "validate_study", "read_study", "PARTICIPANT_COLUMNS"]
@@ -190,6 +191,8 @@ class _Loader(Messages):
         if frame is None:
             return None
         if timepoints is not None:
+            if not person and platform == "redcap":
+                frame = without_repeat_rows(frame, keep_codes, table.label, self.issues)
             if not person and (platform == "redcap" or options.get("events")):
                 frame = event_timepoints(frame, options.get("events"), timepoints,
                                          table.label, self.issues)

@@ -8,9 +8,10 @@ without reshaping by hand (issue 20: 3).
   kept and counted.
 * **REDCap**: the record id comes first (``record_id``), longitudinal projects add
   ``redcap_event_name``, which becomes the time point (``events:`` maps event names to time
-  points, otherwise they are taken in the order they first appear); ``redcap_repeat_*``,
-  ``*_complete`` and checkbox columns (``reasons___1``) are no items, so they are left out with
-  the extra-columns warning; in the participants file, checkbox columns
+  points, otherwise they are taken in the order they first appear); the rows of a repeating
+  instrument with no questionnaire answers (``redcap_repeat_instrument`` filled: a session
+  log) are left out with a warning; ``redcap_repeat_*``, ``*_complete`` and checkbox columns
+  (``reasons___1``) are no items, so they are left out with the extra-columns warning; in the participants file, checkbox columns
   ``referral_reasons___1``, ``referral_reasons___2`` ... become ``referral_reasons``.
 * **Microsoft Forms** (XLSX): ``ID, Start time, Completion time, Email, Name, ...``; ``ID`` is
   the participant id.
@@ -22,7 +23,7 @@ import pandas as pd
 from spanalysis.errors import Issue
 
 __all__ = ["recognise", "PLATFORM_NAMES", "platform_columns", "partial_responses",
-           "event_timepoints", "checkbox_reasons"]
+           "event_timepoints", "checkbox_reasons", "without_repeat_rows"]
 
 PLATFORM_NAMES = {"qualtrics": "Qualtrics", "redcap": "REDCap", "forms": "Microsoft Forms"}
 _QUALTRICS = {"StartDate", "EndDate", "Finished", "ResponseId"}
@@ -60,6 +61,31 @@ def platform_columns(platform: str | None, columns, mapped: dict) -> dict:
     return {ours: theirs for ours, theirs in defaults.items()
             if theirs in names and ours not in mapped and ours not in names
             and theirs not in taken}
+
+
+def without_repeat_rows(frame: pd.DataFrame, items, label: str,
+                        issues: list[Issue]) -> pd.DataFrame:
+    """A REDCap responses export without the rows of its repeating instruments that hold no
+    questionnaire answers (a session log, a contact record: ``redcap_repeat_instrument`` is
+    filled and every item column blank), which share their record and event with the
+    questionnaire's own row; a warning counts them. Rows of a repeating instrument that do
+    hold answers stay (and are reported if they repeat a participant and time point)."""
+    if "redcap_repeat_instrument" not in frame.columns:
+        return frame
+    repeat = frame["redcap_repeat_instrument"].astype("str").str.strip()
+    repeat = repeat.mask(frame["redcap_repeat_instrument"].isna(), "").ne("")
+    present = [c for c in items if c in frame.columns]
+    answered = frame[present].notna().any(axis=1) if present else False
+    dropped = repeat & ~answered
+    if not dropped.any():
+        return frame
+    names = ", ".join(sorted(set(frame.loc[dropped, "redcap_repeat_instrument"].astype(str))))
+    issues.append(Issue(
+        "warning", f"{int(dropped.sum())} row(s) of REDCap repeating instruments hold no "
+        "questionnaire answers and are left out", file=label, column="redcap_repeat_instrument",
+        value=names, expected="questionnaire rows; a repeating instrument's rows (session "
+        "logs, contacts) belong to another analysis"))
+    return frame[~dropped.to_numpy()]
 
 
 def partial_responses(frame: pd.DataFrame) -> int:
