@@ -91,10 +91,12 @@ def edit_codebook(folder: Path, change) -> None:
 # --------------------------------------------------------------------------- the shapes
 
 def single_site(folder):
+    """One site, and a participants file with the ids alone, as ``spanalysis init`` drafts it
+    from a one-site export: no site column (a single-site study needs none: issue 20, item
+    1), no referral date, characteristics or sessions attended."""
     small_sites(folder, ["Kestrel Moor PCN"])
-    # a single-site study needs no site column at all (issue 20, item 1)
-    people = read_csv(folder / "participants.csv").drop(columns="site")
-    write_csv(people, folder / "participants.csv")
+    people = read_csv(folder / "participants.csv")
+    write_csv(people[["participant_id"]], folder / "participants.csv")
     edit_sources(folder, lambda s: s.drop(columns="site"))
     assert yaml.safe_load((folder / "study.yaml").read_text())["sites"] == ["Kestrel Moor PCN"]
 
@@ -228,14 +230,6 @@ def site_of_one(folder):
     assert (read_csv(folder / "participants.csv")["site"] == "Brackenridge PCN").sum() == 1
 
 
-def bare_participants(folder):
-    """participants.csv with an id and a site only: no referral date, characteristics or
-    sessions attended, as a survey export drafted by ``spanalysis init`` gives it."""
-    small_sites(folder)
-    people = read_csv(folder / "participants.csv")
-    write_csv(people[["participant_id", "site"]], folder / "participants.csv")
-
-
 def no_followups(folder):
     small_sites(folder)
     responses = read_csv(folder / "responses.csv")
@@ -252,7 +246,6 @@ SHAPES = {
     "no_mid_primary": no_mid_primary, "lower_is_better_primary": lower_is_better_primary,
     "suppressed_site": suppressed_site, "twelve_people": twelve_people,
     "site_of_one": site_of_one, "no_followups": no_followups,
-    "bare_participants": bare_participants,
 }
 
 
@@ -303,7 +296,7 @@ def test_every_report_renders(shape, tmp_path):
             assert ">Interviewed<" not in text and ">Themes voiced<" not in text, page.name
             assert ">Joint display<" not in text and "Joint display:" not in text, page.name
             assert ">Reach<" in text and ">What is not shown, and why<" in text, page.name
-    if shape == "bare_participants":     # report 01 says what the participants file lacks
+    if shape == "single_site":     # report 01 says what the participants file lacks
         flow = (out / "study" / "01_data_quality.html").read_text(encoding="utf-8")
         for said in ("records no characteristics at referral", "does not record the sessions "
                      "attended", "has no referral dates, so the time from referral"):
