@@ -83,6 +83,13 @@ def test_change_sentence_matches_scipy_on_raw_sums(demo):
 def test_report_02s_pre_and_post_are_the_pair_described(tmp_path):
     folder = tmp_path / "study"
     three_timepoints(folder)
+    # three people answered at followup and six months but not at baseline, so that the
+    # pairs (followup, six_months) and (baseline, six_months) differ
+    path = folder / "responses.csv"
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    later = raw.loc[raw["timepoint"] == "six_months", "participant_id"].iloc[:3]
+    raw = raw[~(raw["participant_id"].isin(later) & (raw["timepoint"] == "baseline"))]
+    raw.to_csv(path, index=False)
     study = load_study(folder)
     wide = _raw_wemwbs(folder)
     for pre, post in (("baseline", "followup"), ("", ""), ("baseline", "six_months")):
@@ -92,6 +99,21 @@ def test_report_02s_pre_and_post_are_the_pair_described(tmp_path):
         change = dict(main_points.outcome_change(study, whole=study, pre=pre, post=post))
         assert f"(95% CI {ci.low:.1f} to {ci.high:.1f}) among the {len(pairs)} people with " \
                f"scores at both {a} and {b}" in change["change"], (pre, post)
+    # the attrition point follows the pair too: people who answered any item at both,
+    # counted here from the raw responses file
+    raw = pd.read_csv(folder / "responses.csv", dtype={"participant_id": str})
+    items = [c for c in raw.columns if c not in ("participant_id", "timepoint",
+                                                  "completed_date")]
+    answered = raw[raw[items].notna().any(axis=1)].groupby("participant_id")["timepoint"]
+    seen = answered.agg(set)
+    referred = len(pd.read_csv(folder / "participants.csv"))
+    for pre, post in (("followup", "six_months"), ("", "")):
+        a, b = pre or "baseline", post or "six_months"
+        both = int(seen.map(lambda tps: {a, b} <= tps).sum())
+        points = dict(main_points.outcome_change(study, whole=study, pre=pre, post=post))
+        assert points["attrition"].startswith(
+            f"Of the {referred} people referred, {both} ({100 * both / referred:.0f}%) "
+            f"answered at both {a} and {b};"), (pre, post, points["attrition"])
     # six_months repeats followup's answers (the shape's construction): no change at all,
     # so no interval can be computed, and the sentence says so
     assert (wide["six_months"] - wide["followup"]).dropna().eq(0).all()
@@ -346,6 +368,11 @@ def test_index_points_from_the_summaries(demo):
     points = dict(main_points.index_points(summaries, demo))
     assert points["change"] == "C." and points["reliable"] == "R."
     assert "fewer than 5 (percentage withheld) answered" in points["attrition"]
+    # report 02's attrition point (it follows 02's pair of time points) wins over 01's
+    summaries["01_data_quality"]["main_points"] = {"attrition": "From 01."}
+    assert dict(main_points.index_points(summaries, demo))["attrition"] == "From 01."
+    summaries["02_outcome_change"]["main_points"]["attrition"] = "From 02."
+    assert dict(main_points.index_points(summaries, demo))["attrition"] == "From 02."
 
 
 # --------------------------------------------------------------------------- study shapes

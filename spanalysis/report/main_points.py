@@ -358,11 +358,13 @@ def reliable_sentence(study, *, whole=None, instruments=None, confidence: float 
 
 # --------------------------------------------------------------------------- reach
 
-def attrition_sentence(study, referred, pairs) -> str:
+def attrition_sentence(study, referred, pairs, pre=None, post=None) -> str:
     """How many of the people referred have the scores change is measured on; ``referred``
-    and ``pairs`` are counts or a report's published text for them ("<k", "[c]")."""
+    and ``pairs`` are counts or a report's published text for them ("<k", "[c]"); ``pre``
+    and ``post``: the time points compared (default the first and the last)."""
     k, rounding = study.min_cell_size, study.rounding
-    base, final = _label(study, study.timepoints[0]), _label(study, study.timepoints[-1])
+    base = _label(study, pre or study.timepoints[0])
+    final = _label(study, post or study.timepoints[-1])
     if referred == disclosure.COMPLEMENTARY_MARKER:
         return ("How many people were referred here, and how many were followed up, is not "
                 "shown, so that another site's small number cannot be worked out from the "
@@ -603,7 +605,14 @@ def outcome_change(study, *, whole=None, instruments=None, confidence: float = 0
                                                  confidence=confidence, pre=pre or None,
                                                  post=post or None)))
     referred, pairs = _flow_numbers(study, quality.flow_counts(study))
-    points.append(("attrition", attrition_sentence(study, referred, pairs)))
+    first, last = study.timepoints[0], study.timepoints[-1]
+    if len(study.timepoints) > 1 and ((pre or first), (post or last)) != (first, last):
+        # the pair compared, not the first and last: the people who answered at both of them
+        answered = quality.responded(study)
+        pairs = int((answered[f"answered_{pre or first}"]
+                     & answered[f"answered_{post or last}"]).sum())
+    points.append(("attrition", attrition_sentence(study, referred, pairs, pre or None,
+                                                   post or None)))
     return _finish(points, study)
 
 
@@ -819,7 +828,7 @@ def index_points(summaries: dict, study) -> Points:
     (``main_points``: topic -> sentence); the index takes the change from report 02 (built
     here from its ``primary`` headline when report 02 wrote no sentences), reliable change
     from 02, themes from 03, the fit of the two strands from 04 (else coverage from 03) and
-    the reach from 01.
+    the reach from 02 (it follows report 02's pair of time points), else from 01.
     """
     def said(name, topic):
         return ((summaries.get(name) or {}).get("main_points") or {}).get(topic)
@@ -838,7 +847,9 @@ def index_points(summaries: dict, study) -> Points:
                said("04_integration", "coverage") or said("03_qualitative_benefits", "coverage")]
     points.append(("fit", " ".join(c for c in capture if c) or None))
     quality = summaries.get("01_data_quality") or {}
-    attrition = said("01_data_quality", "attrition")
+    # report 02's, which follows its pair of time points (the same as report 01's for the
+    # first and the last), else report 01's
+    attrition = said("02_outcome_change", "attrition") or said("01_data_quality", "attrition")
     if attrition is None and "referred" in quality:
         attrition = attrition_sentence(study, quality["referred"], quality.get("pairs", 0))
     points.append(("attrition", attrition))
