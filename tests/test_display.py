@@ -254,3 +254,35 @@ def test_fold_keeps_a_long_table_short_after_protecting_it_whole():
     stats = pd.DataFrame({"site": table.index, "n": table["a"] + 5, "mean": 1.5})
     out = display.show_stats(stats, "n", 5, caption="Stats", show=False, fold="sites")
     assert "The other 25 sites" in out
+
+
+def test_count_tables_name_their_scales_for_a_reader_and_keep_every_count():
+    """with_scale_labels: the rows of reliable_change_counts / sensitivity_counts (and a
+    ``scale`` column) named as the definitions name the scales; counts untouched."""
+    from spanalysis.change import outcomes
+    from spanalysis.report.display import scale_labels, with_scale_labels
+    from conftest import DEMO
+
+    from spanalysis.study import load_study
+
+    study = load_study(DEMO)
+    _, summary = outcomes.reliable_change_table(study, None, 0.95, whole=study)
+    counts = outcomes.reliable_change_counts(summary)
+    named = with_scale_labels(counts, study)
+    assert named.index.name == "Scale"
+    assert "WEMWBS total (14-70)" in named.index and "wemwbs total" not in named.index
+    assert "UCLA-3 loneliness total (3-9, higher = lonelier)" in named.index
+    assert (named.to_numpy() == counts.to_numpy()).all()
+    labels = scale_labels(study)
+    assert len(labels) == len(study.scale_info)
+    assert labels["mycaw concern1"] == "MYCaW: Concern 1 (0-6, lower is better)"
+    # a suffix after the scale is kept; a label that is no scale is left as it is
+    table = pd.DataFrame({"n": [1, 2, 3]}, index=pd.Index(
+        ["gse total: Cronbach's alpha 0.90", "ucla3 total (criterion c)", "something else"],
+        name="scale and reliability"))
+    assert list(with_scale_labels(table, study).index) == [
+        "GSE total (10-40): Cronbach's alpha 0.90",
+        "UCLA-3 loneliness total (3-9, higher = lonelier) (criterion c)", "something else"]
+    column = with_scale_labels(pd.DataFrame({"scale": ["swemwbs metric"], "n": [4]}), study)
+    assert list(column.columns) == ["Scale", "n"]
+    assert column["Scale"].iloc[0] == "SWEMWBS metric score (7.00-35.00)"

@@ -25,7 +25,8 @@ __all__ = ["column_label", "show_counts", "fold_long_table", "show_long_table",
            "show_markdown", "show_quotes", "show_percent_of_group", "count_text",
            "percent_text", "format_value", "format_p", "format_effect", "format_count",
            "escape_markdown", "write_summary", "protect_summary", "participant_label",
-           "participant_key_path", "write_participant_key", "first_unshown_quote"]
+           "participant_key_path", "write_participant_key", "first_unshown_quote",
+           "scale_labels", "with_scale_labels"]
 
 
 def _display(obj):
@@ -271,6 +272,56 @@ def _named(frame: pd.DataFrame) -> pd.DataFrame:
     frame["instrument"] = [instrument_name(i) if isinstance(i, str) else i
                            for i in frame["instrument"]]
     return frame
+
+
+def scale_labels(study) -> dict[str, str]:
+    """Each scale's label for a reader, keyed by the ``"<instrument> <scale>"`` text that
+    :mod:`spanalysis.change.outcomes` gives its count tables' rows: the scale's name in the
+    instrument definition, after the instrument's abbreviation (the last bracket of its name)
+    when it has one and the scale's name does not start with it ("WEMWBS total (14-70)",
+    "MYCaW: Concern 1 (0-6, lower is better)", "UCLA-3 loneliness total (3-9, ...)").
+
+    >>> from spanalysis.study import load_study
+    >>> labels = scale_labels(load_study("data/demo"))
+    >>> labels["wemwbs total"], labels["mycaw concern1"]
+    ('WEMWBS total (14-70)', 'MYCaW: Concern 1 (0-6, lower is better)')
+    """
+    out = {}
+    for row in study.scale_info.itertuples():
+        inst = study.instruments.get(row.instrument) if hasattr(study.instruments, "get") \
+            else None
+        name = str(getattr(inst, "name", row.instrument))
+        short = re.search(r"\(([A-Za-z0-9-]+)\)\s*$", name)
+        label = str(row.scale_name) if isinstance(row.scale_name, str) and row.scale_name \
+            else f"{row.instrument} {row.scale}"
+        out[f"{row.instrument} {row.scale}"] = (
+            f"{short.group(1)}: {label}" if short and not label.startswith(short.group(1))
+            else label)
+    return out
+
+
+def with_scale_labels(table: pd.DataFrame, study) -> pd.DataFrame:
+    """A table of :mod:`spanalysis.change.outcomes` whose rows (index) or ``scale`` column
+    are ``"<instrument> <scale>"``, perhaps followed by more (``": Cronbach's alpha 0.91"``,
+    ``" (criterion c)"``), with each scale named for a reader (:func:`scale_labels`) and the
+    index or column name capitalised. Only the labels change, never a count."""
+    labels = scale_labels(study)
+    keys = sorted(labels, key=len, reverse=True)
+
+    def relabel(text):
+        text = str(text)
+        for key in keys:
+            if text == key or text.startswith((key + " ", key + ":")):
+                return labels[key] + text[len(key):]
+        return text
+
+    out = table.copy()
+    if "scale" in out.columns:
+        out["scale"] = [relabel(v) for v in out["scale"]]
+        return out.rename(columns={"scale": "Scale"})
+    out.index = pd.Index([relabel(v) for v in out.index], name=(
+        str(out.index.name)[:1].upper() + str(out.index.name)[1:] if out.index.name else None))
+    return out
 
 
 def show_table(table: pd.DataFrame, *, caption: str, decimals: int = 2,
