@@ -466,12 +466,13 @@ def _site_controls(rows: list[dict]) -> list[str]:
 
 
 def _outcome_label(study, instrument: str, scale: str) -> str:
-    """A scale as a column header or a sentence names it: its name in the study's definition
-    of the instrument ("WEMWBS total (14-70)"), else the instrument and scale ids."""
-    instruments = getattr(study, "instruments", None) or {}
-    inst = instruments.get(instrument) if hasattr(instruments, "get") else None
-    found = [sc.name for sc in getattr(inst, "scales", ()) if sc.id == scale]
-    return found[0] if found else f"{instrument.upper()} {scale}".strip()
+    """A scale as a column header or a sentence names it: as the reports' tables name it
+    (:func:`spanalysis.report.display.scale_labels`: "WEMWBS total (14-70)"), else the
+    instrument and scale ids."""
+    from spanalysis.report.display import scale_labels
+
+    labels = scale_labels(study) if getattr(study, "scale_info", None) is not None else {}
+    return labels.get(f"{instrument} {scale}") or f"{instrument.upper()} {scale}".strip()
 
 
 def _study_overview(results: list[ReportResult], k: int, study=None) -> str:

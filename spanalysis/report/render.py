@@ -376,7 +376,7 @@ def _prepare(nb) -> tuple[Any, list[str]]:
             if found:
                 section = found[-1][1]
             continue
-        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+        if "remove-cell" in _tags(cell):
             continue
         for output in cell.get("outputs", []):
             data = output.get("data", {})
