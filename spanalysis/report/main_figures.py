@@ -49,9 +49,10 @@ def interval_rows(ax, rows: list[dict], xlabel: str):
     ax.axvline(0, color="0.4", linestyle="--", linewidth=1)
     ax.set_yticks(ys, [r["label"] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    # about 10 characters of the axis label per inch of figure, so that a narrow figure's
-    # label wraps instead of running past its edge (at most 70, as the 7-inch figures have)
-    ax.set_xlabel(textwrap.fill(xlabel, min(70, int(10 * ax.figure.get_figwidth()))))
+    # wrapped by matplotlib at drawing time to the figure's edge: the label is centred under
+    # the axes, which long site names push to the right, so a width in characters that fits
+    # the figure can still run past its right edge
+    ax.set_xlabel(xlabel, wrap=True)
 
 
 def site_against_study_figure(whole, site_name: str, headline: dict, *,
