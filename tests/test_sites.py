@@ -258,3 +258,25 @@ def test_forest_and_caterpillar_plots_of_many_sites_are_one_screen_tall():
     few = site_module.forest_plot(table.iloc[5:15])        # few sites: a labelled row each
     assert len(few.axes[0].get_yticklabels()) == 10
     plt.close(few)
+
+
+def test_for_site_gives_one_site_study_until_a_table_is_replaced():
+    """Every caller of a site report shares one site study (its scores made once); a study
+    whose responses were replaced gives a new one, restricted from the new responses."""
+    from conftest import DEMO
+
+    from spanalysis.study import load_study
+
+    study = load_study(DEMO)
+    site = study.sites[0]
+    first = study.for_site(site)
+    assert study.for_site(site) is first
+    assert study.for_site(study.sites[1]) is not first
+    assert first.scores is study.for_site(site).scores
+    pid = first.responses["participant_id"].iloc[0]
+    n_pid = int((first.responses["participant_id"] == pid).sum())
+    study.responses = study.responses[study.responses["participant_id"] != pid]
+    again = study.for_site(site)
+    assert again is not first
+    assert len(again.responses) == len(first.responses) - n_pid
+    assert pid not in set(again.responses["participant_id"])

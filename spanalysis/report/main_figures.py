@@ -56,14 +56,17 @@ def interval_rows(ax, rows: list[dict], xlabel: str):
 
 
 def site_against_study_figure(whole, site_name: str, headline: dict, *,
-                              confidence: float = 0.95):
+                              confidence: float = 0.95, study_headline: dict | None = None):
     """The site's mean change on the primary outcome beside the whole study's, with their
-    intervals: ``(figure, alt text)``. A withheld site change is labelled, not drawn."""
+    intervals: ``(figure, alt text)``. A withheld site change is labelled, not drawn.
+    ``study_headline``: the whole study's :func:`spanalysis.change.outcomes.headline` when
+    the report has it already."""
     import matplotlib.pyplot as plt
 
     from spanalysis.change import outcomes
 
-    study_h = outcomes.headline(whole, confidence)
+    study_h = (study_headline if study_headline is not None
+               else outcomes.headline(whole, confidence))
     instrument, scale = study_h["instrument"], study_h["scale"]
     name = outcome_name(whole, instrument, scale)
     facts = scale_facts(whole, instrument, scale)

@@ -476,14 +476,14 @@ def voiced_counts(study, *, coder=None) -> tuple[pd.DataFrame, pd.Series, int]:
 
 
 def themes_sentence(study, *, coder=None, site_name: str | None = None, whole=None,
-                    top: int = 3, interviewed=None) -> str:
+                    top: int = 3, interviewed=None, counts=None) -> str:
     """The themes most people described in interview, each with its count of people.
 
     Whole study: the counts of report 03's table "People who voiced each theme (interviews)",
     protected as that table is. A site (``site_name`` with ``whole``): that site's column of
     the whole-study table by site, hiding what that table hides
-    (:func:`spanalysis.report.site_content.site_theme_counts`). Themes whose count is hidden
-    are not named with a count.
+    (:func:`spanalysis.report.site_content.site_theme_counts`; ``counts``: that table when
+    the report has it already). Themes whose count is hidden are not named with a count.
     """
     why = _why_no_themes(study)
     if why and site_name is not None and whole is not None and whole.qualitative is not None:
@@ -495,7 +495,8 @@ def themes_sentence(study, *, coder=None, site_name: str | None = None, whole=No
     if site_name is not None:
         from spanalysis.report.site_content import site_theme_counts
 
-        counts = site_theme_counts(whole, site_name, coder=coder)
+        if counts is None:
+            counts = site_theme_counts(whole, site_name, coder=coder)
         people = counts.set_index("theme")["n_voiced"].astype(int)
         shown = counts.set_index("theme")["published"]
         hidden = counts.set_index("theme")["hidden"].astype(bool) | ((people > 0)
@@ -780,13 +781,17 @@ def site_headline(whole, site_name: str, flow: pd.DataFrame, confidence: float =
 
 
 def site(whole, site_name: str, *, confidence: float = 0.95, headline: dict | None = None,
-         flow: pd.DataFrame | None = None) -> Points:
+         flow: pd.DataFrame | None = None, study_headline: dict | None = None,
+         theme_counts: pd.DataFrame | None = None) -> Points:
     """Main points of a site report: the site's change (or why it is not shown) beside the
     whole study's, reliable change, themes voiced at the site, coverage, reach, caveat.
 
-    ``headline`` and ``flow``: what the site report computed (its headline with
-    ``withheld`` when the pairs are hidden; :func:`spanalysis.report.site_content.site_flow`),
-    so that the sentences show exactly what the report's tables show.
+    ``headline``, ``flow``, ``study_headline`` and ``theme_counts``: what the site report
+    computed (its headline with ``withheld`` when the pairs are hidden;
+    :func:`spanalysis.report.site_content.site_flow`; the whole study's
+    :func:`spanalysis.change.outcomes.headline`;
+    :func:`spanalysis.report.site_content.site_theme_counts`), so that the sentences show
+    exactly what the report's tables and figures show; each is computed here when not given.
     """
     from spanalysis.change import outcomes, quality
     from spanalysis.report.site_content import site_flow
@@ -801,7 +806,8 @@ def site(whole, site_name: str, *, confidence: float = 0.95, headline: dict | No
         points.append(("baseline", baseline_sentence(s, h["instrument"], h["scale"],
                                                      confidence)))
     else:
-        study_h = outcomes.headline(whole, confidence)
+        study_h = (study_headline if study_headline is not None
+                   else outcomes.headline(whole, confidence))
         if study_h.get("change_mean") is not None:
             points.append(("study", f"Across the whole study the mean change was "
                            f"{signed_number(study_h['change_mean'])} points "
@@ -811,7 +817,7 @@ def site(whole, site_name: str, *, confidence: float = 0.95, headline: dict | No
             points.append(("reliable", reliable_sentence(s, whole=whole, confidence=confidence)))
     interviewed = flow.at["Interviewed", "published"] if "Interviewed" in flow.index else 0
     points.append(("themes", themes_sentence(s, site_name=site_name, whole=whole,
-                                             interviewed=interviewed)))
+                                             interviewed=interviewed, counts=theme_counts)))
     stage = quality.both_stage(s)
     pairs = flow.at[stage, "published"] if stage in flow.index else 0
     points.append(("attrition", attrition_sentence(s, flow.at["Referred", "published"], pairs)))

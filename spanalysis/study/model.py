@@ -176,12 +176,26 @@ class Study:
         return ins.item_table(self.instruments)
 
     def for_site(self, site: str | None) -> "Study":
-        """The same study restricted to one site (``None`` or ``"all"``: the whole study)."""
+        """The same study restricted to one site (``None`` or ``"all"``: the whole study).
+
+        Asking again for the same site gives the same object, so that its derived tables
+        (``scores``, ...) are made once for every caller of a report; a study whose tables
+        were replaced (``study.responses = ...``) gets a new one.
+        """
         if site in (None, "all"):
             return self
         if site not in self.sites:
             raise InputError("unknown site", value=site,
                              expected="one of " + ", ".join(self.sites) + " or 'all'")
+        tables = (self.manifest, self.participants, self.responses, self.service_use,
+                  self.instruments, self.qualitative)
+        kept = self.__dict__.setdefault("_site_studies", {})
+        if site in kept and all(a is b for a, b in zip(kept[site][0], tables)):
+            return kept[site][1]
+        kept[site] = (tables, self._restricted(site))
+        return kept[site][1]
+
+    def _restricted(self, site: str) -> "Study":
         keep = self.participants["site"] == site
         ids = set(self.participants.loc[keep, "participant_id"])
 
