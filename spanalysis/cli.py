@@ -272,6 +272,10 @@ def _reliable(args) -> int:
 
 
 def _report(args) -> int:
+    from spanalysis import processes
+
+    if args.scheduler is None:
+        processes.start_early()   # the workers' forkserver imports while this process does
     from spanalysis.errors import InputError
     from spanalysis.report import build_reports
     from spanalysis.report.runner import skip_iri_parser

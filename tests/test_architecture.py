@@ -30,7 +30,7 @@ PACKAGE = REPO / "spanalysis"
 # top floors, a single module (``spanalysis.io``, ``spanalysis.cli``).
 FLOORS = {
     "spanalysis.errors": 0, "spanalysis.io": 0, "spanalysis.version": 0,
-    "spanalysis.plotting": 0,
+    "spanalysis.plotting": 0, "spanalysis.processes": 0,
     "spanalysis.privacy": 1,
     "spanalysis.instruments": 2, "spanalysis.qual": 2, "spanalysis.demo": 2,
     "spanalysis.study": 3,

@@ -265,3 +265,42 @@ def test_the_shared_protection_of_tables_by_site_is_keyed_on_their_content():
     changed = site_content._joint(other, study, "themes by site")
     assert len(site_content._JOINT_CACHE) == 2
     assert changed.pattern.loc[big] == "primary" and again.pattern.loc[big] == ""
+
+
+def test_workers_run_with_the_environment_of_the_run_not_of_the_first_run(tmp_path,
+                                                                            monkeypatch):
+    """The workers are forked from a forkserver started by the first run of this process
+    (where the platform has one): a later run with a changed environment
+    still gives its reports (their kernels) the environment as it is now, as spawned workers
+    would have."""
+    nbs = probe_notebooks(tmp_path / "notebooks", (
+        "import json, os\n"
+        "json.dump({'value': os.environ.get('SPANALYSIS_PROBE_RUN')}, open(summary_path, 'w'))"))
+    monkeypatch.setenv("SPANALYSIS_PROBE_RUN", "first")
+    first = rp.build_reports(DEMO, tmp_path / "out1", notebooks_dir=nbs, sites=A, jobs=1,
+                             study_reports=False, progress=False)
+    assert first.ok, [r.error for r in first.results]
+    assert first.results[-1].summary["value"] == "first"
+    monkeypatch.setenv("SPANALYSIS_PROBE_RUN", "second")
+    second = rp.build_reports(DEMO, tmp_path / "out2", notebooks_dir=nbs, sites=A, jobs=1,
+                              study_reports=False, progress=False)
+    assert second.ok, [r.error for r in second.results]
+    assert second.results[-1].summary["value"] == "second"
+
+
+def test_the_forkserver_preload_imports_and_starts_nothing():
+    """What the forkserver imports before it forks (spanalysis.report.preload) must leave it
+    a single-threaded process, so that forking it is safe; on Linux the pool uses it."""
+    import subprocess
+    import sys
+
+    code = ("import threading, sys\n"
+            "import spanalysis.report.preload\n"
+            "from spanalysis import processes\n"
+            "print(threading.active_count(), 'papermill' in sys.modules,\n"
+            "      'nbconvert' in sys.modules, processes.pool_context().get_start_method())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:3] == ["1", "True", "True"]
+    if sys.platform.startswith("linux"):
+        assert out[3] == "forkserver"

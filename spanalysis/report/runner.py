@@ -9,7 +9,8 @@
 2. **Incremental.** Each report's fingerprint (:mod:`spanalysis.report.jobs`) is stored beside
    it after a successful render; a report whose fingerprint is unchanged is skipped unless
    ``force``.
-3. **Execution** in worker *processes*: a local ``spawn`` process pool, or a Dask distributed
+3. **Execution** in worker *processes*: a local process pool (forked from a ``forkserver``
+   that has imported what they need once; spawned on Windows), or a Dask distributed
    cluster with ``scheduler=ADDRESS``. Each job runs its notebook as it is, with the
    papermill Python API (:func:`spanalysis.report.execution.run_job`), on its worker's warm
    kernel: one kernel per worker, reset before each notebook to what a fresh kernel holds,
@@ -50,10 +51,13 @@ import contextlib
 import os
 import secrets
 import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Mapping
 
+from spanalysis import processes
 from spanalysis.errors import InputError, SpanalysisError, ValidationError
 from spanalysis.report import clock
 from spanalysis.report.execution import run_job
@@ -92,10 +96,20 @@ def _clean_partial(out: Path) -> None:
                     path.unlink()
 
 
-def _worker_init(kernel: str | None = None, cwd: str | None = None
+def _worker_init(kernel: str | None = None, cwd: str | None = None,
+                 parent_env: Mapping | None = None, parent_cwd: str | None = None
                  ) -> None:   # pragma: no cover - runs in the worker processes
     import warnings
 
+    if parent_env is not None:
+        # a forkserver's child inherits the environment and folder the forkserver started
+        # with (the first run of this process); a worker runs as a spawned one would: with
+        # the parent's environment and folder as they are now (JUPYTER_PATH, a kernel's
+        # environment variables, relative paths)
+        os.environ.clear()
+        os.environ.update(parent_env)
+    if parent_cwd is not None:
+        os.chdir(parent_cwd)
     skip_iri_parser()
     _end_with_parent()
     # render.ReportWarning notes (e.g. a figure without alt text) go to the log, not the bar
@@ -116,7 +130,8 @@ def _worker_init(kernel: str | None = None, cwd: str | None = None
 def _end_with_parent() -> None:  # pragma: no cover - runs in the worker processes
     """A worker leaves Ctrl-C to the parent (which stops the run and says what finished:
     no traceback from each worker), and ends, with its kernel, when the parent stops it
-    (SIGTERM) or is gone (checked every second)."""
+    (SIGTERM) or is gone (killed too: it waits on the run's sentinel, not a timer)."""
+    import multiprocessing
     import signal
     import threading
 
@@ -128,11 +143,12 @@ def _end_with_parent() -> None:  # pragma: no cover - runs in the worker process
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, end)
-    parent = os.getppid()
+    # the run's process, not the OS parent (a forked worker's is the forkserver): its
+    # sentinel is a pipe the run holds open, readable once the run is gone, however it ended
+    parent = multiprocessing.parent_process()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        parent.join()
         end()
 
     threading.Thread(target=watch, name="spanalysis-parent-watch", daemon=True).start()
@@ -142,6 +158,8 @@ def _stop_workers(pool) -> None:
     """Stop the pool's worker processes now (each ends its kernel): on Ctrl-C the running
     reports are abandoned rather than waited for. ``_processes`` is the executor's own
     table of its processes (concurrent.futures has no public way to stop them)."""
+    if isinstance(pool, _WorkerPool):
+        pool._started()             # every worker it starts is known, so that it is stopped
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)      # (forgets its processes)
     for process in processes:
@@ -153,17 +171,45 @@ def _ready() -> bool:  # pragma: no cover - runs in the worker processes
     return True
 
 
-def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike | None = None):
-    """A pool of worker processes, started at once (see :func:`_worker_init`), each with a
-    warm kernel ``kernel`` started in ``cwd`` (the notebooks' folder) when given."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+class _WorkerPool(ProcessPoolExecutor):
+    """A process pool whose workers start in the background: with a forkserver, starting a
+    worker waits until the forkserver has imported what the workers need
+    (:mod:`spanalysis.report.preload`), and the parent has its own work meanwhile (loading
+    the study, planning the jobs). The first job waits until the workers are started."""
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=_worker_init,
-                               initargs=(kernel, None if cwd is None else str(cwd)))
-    for _ in range(workers):
-        pool.submit(_ready)
+    def start_workers(self, count: int) -> None:
+        def start() -> None:
+            with contextlib.suppress(RuntimeError):   # the run ended (refused) first
+                for _ in range(count):
+                    self.submit(_ready)
+
+        self._starting = threading.Thread(target=start, name="spanalysis-start-workers",
+                                          daemon=True)
+        self._starting.start()
+
+    def _started(self) -> None:
+        starting = getattr(self, "_starting", None)
+        if starting is not None and starting is not threading.current_thread():
+            starting.join()
+
+    def submit(self, fn, /, *args, **kwargs):
+        self._started()
+        return super().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._started()
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike | None = None):
+    """A pool of worker processes, started at once in the background (see
+    :class:`_WorkerPool` and :func:`_worker_init`), each with a warm kernel ``kernel``
+    started in ``cwd`` (the notebooks' folder) when given."""
+    pool = _WorkerPool(max_workers=workers, mp_context=processes.pool_context(),
+                       initializer=_worker_init,
+                       initargs=(kernel, None if cwd is None else str(cwd),
+                                 dict(os.environ), os.getcwd()))
+    pool.start_workers(workers)
     return pool
 
 
