@@ -457,9 +457,9 @@ def reliable_change_table(study, instruments=None, confidence: float = 0.95, who
     ``pre``, ``post``: the two time points (default first and last); the SD is then the
     study's SD at ``pre`` (labelled so)."""
     pre, post = time_pair(study, pre, post)
-    info = scale_info_with_study_reliability(study)
     scores = questionnaire_scores(study, instruments)
     if whole is None or whole is study:
+        info = scale_info_with_study_reliability(study)
         rc = change.reliable_change(scores, info, reliability=_basis(basis),
                                     confidence=confidence, timepoints=study.timepoints,
                                     pre=pre, post=post, dysfunctional="baseline")
@@ -468,7 +468,9 @@ def reliable_change_table(study, instruments=None, confidence: float = 0.95, who
         settings = study_thresholds(whole, instruments, confidence, pre=pre, post=post,
                                     basis=basis)
         sd, reliability = rc_settings(settings)
-        rc = change.reliable_change(scores, info, sd=sd, reliability=reliability,
+        # every reliability is the whole study's (a scale missing from the mapping is not
+        # classified), so the site's own alpha is not computed
+        rc = change.reliable_change(scores, study.scale_info, sd=sd, reliability=reliability,
                                     confidence=confidence, timepoints=study.timepoints,
                                     pre=pre, post=post, dysfunctional=rc_cutoffs(settings))
         keyed = settings.set_index(["instrument", "scale"])
