@@ -304,3 +304,27 @@ def test_the_forkserver_preload_imports_and_starts_nothing():
     assert out[:3] == ["1", "True", "True"]
     if sys.platform.startswith("linux"):
         assert out[3] == "forkserver"
+
+
+def test_what_a_report_leaves_as_garbage_is_collected_before_the_next(tmp_path):
+    """A warm kernel leaves what it imported at start out of garbage collection (gc.freeze,
+    so that the reset's full collection is cheap), but not what a report made: a reference
+    cycle one report leaves behind is gone when the next report on the kernel starts."""
+    nbs = probe_notebooks(tmp_path / "notebooks", (
+        "import gc, json, sys, types, weakref\n"
+        "holder = sys.modules.setdefault('spanalysis_probe_holder', types.ModuleType('h'))\n"
+        "before = getattr(holder, 'ref', None)\n"
+        "class Node:\n"
+        "    pass\n"
+        "node = Node()\n"
+        "node.me = node\n"
+        "holder.ref = weakref.ref(node)\n"
+        "json.dump({'frozen': gc.get_freeze_count() > 0,\n"
+        "           'left': None if before is None else before() is not None},\n"
+        "          open(summary_path, 'w'))"))
+    result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites=f"{A},{B}",
+                              jobs=1, study_reports=False, progress=False)
+    assert result.ok, [r.error for r in result.results]
+    first, second = (r.summary for r in result.results if r.kind == "site")
+    assert first == {"frozen": True, "left": None}
+    assert second == {"frozen": True, "left": False}

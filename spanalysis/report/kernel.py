@@ -44,10 +44,11 @@ def check_kernel(name: str = KERNEL_NAME) -> str:
 # cell). The reset gives the next notebook what a fresh kernel would: an empty namespace and
 # execution counter, no open figures, and the matplotlib settings, warning filters (and
 # "shown once" records), pandas options, environment, module path and working folder the
-# kernel had when it started. What it keeps is what makes it fast: the imported modules,
-# and the caches the package keys on the content of their inputs (the imputations, the
-# bootstrap draws, the disclosure control of a study's tables by site), which give the same
-# answer whichever report asked first.
+# kernel had when it started, with what the last notebook left garbage-collected. What it
+# keeps is what makes it fast: the imported modules (frozen out of garbage collection after
+# the first reset: ``gc.freeze``), and the caches the package keys on the content of their
+# inputs (the imputations, the bootstrap draws, the disclosure control of a study's tables
+# by site), which give the same answer whichever report asked first.
 
 #: modules a warm kernel imports when it starts, so that its first report does not wait for
 #: them (what the site report's first cell imports)
@@ -72,6 +73,7 @@ def reset_kernel(cwd: str) -> None:
     records the state later calls restore.
     """
     global _BASELINE
+    import gc
     import importlib
     import os
     import warnings
@@ -88,6 +90,12 @@ def reset_kernel(cwd: str) -> None:
                      "filters": list(warnings.filters),
                      "rc": {k: v for k, v in matplotlib.rcParams.items()},
                      "pandas": _pandas_options()}
+        # What the kernel holds now (the imported modules) lives as long as the kernel:
+        # leave it out of every later garbage collection (the reset below runs a full one
+        # before each report, and pandas work triggers more), which then looks only at what
+        # the reports made. Objects are still freed by reference counting as usual.
+        gc.collect()
+        gc.freeze()
     else:
         import matplotlib
         import matplotlib.pyplot as plt
@@ -110,4 +118,6 @@ def reset_kernel(cwd: str) -> None:
         if isinstance(registry, dict):
             registry.clear()
     shell.reset(new_session=True)          # the namespace, Out, and execution count 1
+    gc.collect()   # what the last report left in reference cycles (reset collects before
+    #                it clears the namespace); cheap, as the kernel's own objects are frozen
     os.chdir(cwd)

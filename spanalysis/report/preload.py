@@ -10,6 +10,8 @@ process or kernel, so the forkserver stays safe to fork.
 """
 from __future__ import annotations
 
+import gc
+
 from spanalysis.report import runner
 
 runner.skip_iri_parser()   # before papermill imports nbformat (see its docstring)
@@ -19,3 +21,9 @@ import papermill  # noqa: E402,F401 - imported for the workers
 from spanalysis.report import execution, render  # noqa: E402,F401
 
 render._exporter()
+
+# What is imported now lives as long as every worker forked from here: leave it out of the
+# workers' garbage collections (and so out of the memory pages they would touch; the
+# pattern the gc module's documentation gives for forking servers)
+gc.collect()
+gc.freeze()
