@@ -41,7 +41,8 @@ by_theme    participant_table, statistics_by_themes
 crosswalk   the crosswalk file (themes -> questionnaire items): read_crosswalk
 coverage    measurement_coverage, classify_fit
 quotes      interview segments of themes, sensitive flags, redacted exemplar quotes
-meta        side_by_side, the meta-inferences file, check_study
+meta        side_by_side, the meta-inference template
+files       the meta-inferences file and check_study (no SciPy: the report command's checks)
 cases       case_level, classify_cases, divergent_cases, configuration_table, quote_matrix
 prevalence  theme_prevalence, prevalence_heatmap
 
@@ -56,35 +57,42 @@ Sandelowski M, Voils CI, Knafl G (2009). On quantitizing. J Mix Methods Res 3:20
 """
 from __future__ import annotations
 
-from spanalysis.change.family import FAMILY_RULE
-from spanalysis.integrate.by_theme import participant_table, statistics_by_themes
-from spanalysis.integrate.cases import (
-    DIVERGENT_DETERIORATION_MIN_THEMES,
-    DIVERGENT_POSITIVE_MIN_THEMES,
-    case_level,
-    classify_cases,
-    configuration_table,
-    divergent_cases,
-    quote_matrix,
-)
-from spanalysis.integrate.comparison import welch_comparison
-from spanalysis.integrate.coverage import FITS, classify_fit, measurement_coverage
-from spanalysis.integrate.crosswalk import DEFAULT_CROSSWALK, read_crosswalk
-from spanalysis.integrate.meta import (
-    NOT_WRITTEN,
-    check_study,
-    read_meta_inferences,
-    side_by_side,
-    write_meta_inference_template,
-)
-from spanalysis.integrate.prevalence import prevalence_heatmap, theme_prevalence
-from spanalysis.integrate.strands import (
-    CHANGE_GROUPS,
-    NOT_CLASSIFIED,
-    benefit_themes,
-    scale_key,
-    leaf_themes,
-)
+import importlib
+
+#: each public name and the module that defines it: a module is imported when one of its
+#: names is first used (``integrate.side_by_side``, ``from spanalysis.integrate import ...``),
+#: so that checking a study's files (:mod:`~spanalysis.integrate.files`) does not import
+#: the statistics (SciPy) the displays need
+_PUBLIC = {
+    "FAMILY_RULE": "spanalysis.change.family",
+    "participant_table": "spanalysis.integrate.by_theme",
+    "statistics_by_themes": "spanalysis.integrate.by_theme",
+    "DIVERGENT_DETERIORATION_MIN_THEMES": "spanalysis.integrate.cases",
+    "DIVERGENT_POSITIVE_MIN_THEMES": "spanalysis.integrate.cases",
+    "case_level": "spanalysis.integrate.cases",
+    "classify_cases": "spanalysis.integrate.cases",
+    "configuration_table": "spanalysis.integrate.cases",
+    "divergent_cases": "spanalysis.integrate.cases",
+    "quote_matrix": "spanalysis.integrate.cases",
+    "welch_comparison": "spanalysis.integrate.comparison",
+    "FITS": "spanalysis.integrate.coverage",
+    "classify_fit": "spanalysis.integrate.coverage",
+    "measurement_coverage": "spanalysis.integrate.coverage",
+    "DEFAULT_CROSSWALK": "spanalysis.integrate.crosswalk",
+    "read_crosswalk": "spanalysis.integrate.crosswalk",
+    "check_study": "spanalysis.integrate.files",
+    "read_meta_inferences": "spanalysis.integrate.files",
+    "NOT_WRITTEN": "spanalysis.integrate.meta",
+    "side_by_side": "spanalysis.integrate.meta",
+    "write_meta_inference_template": "spanalysis.integrate.meta",
+    "prevalence_heatmap": "spanalysis.integrate.prevalence",
+    "theme_prevalence": "spanalysis.integrate.prevalence",
+    "CHANGE_GROUPS": "spanalysis.integrate.strands",
+    "NOT_CLASSIFIED": "spanalysis.integrate.strands",
+    "benefit_themes": "spanalysis.integrate.strands",
+    "scale_key": "spanalysis.integrate.strands",
+    "leaf_themes": "spanalysis.integrate.strands",
+}
 
 __all__ = ["check_study", "participant_table", "statistics_by_themes", "measurement_coverage",
            "read_crosswalk", "side_by_side", "classify_fit", "read_meta_inferences",
@@ -94,3 +102,15 @@ __all__ = ["check_study", "participant_table", "statistics_by_themes", "measurem
            "DEFAULT_CROSSWALK", "CHANGE_GROUPS", "NOT_CLASSIFIED", "FITS", "NOT_WRITTEN",
            "DIVERGENT_POSITIVE_MIN_THEMES", "DIVERGENT_DETERIORATION_MIN_THEMES",
            "FAMILY_RULE"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value          # looked up once
+        return value
+    raise AttributeError(f"module 'spanalysis.integrate' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(globals()))

@@ -19,7 +19,6 @@ import yaml
 
 from spanalysis.errors import InputError
 from spanalysis.instruments import builtin_ids, load
-from spanalysis.integrate.strands import _labels, _qualitative
 from spanalysis.io import load_yaml  # YAML that refuses duplicate keys and aliases
 
 __all__ = ["DEFAULT_CROSSWALK", "read_crosswalk"]
@@ -30,6 +29,23 @@ DEFAULT_CROSSWALK = Path(__file__).resolve().parent / "crosswalk.yaml"
 _MAX_YAML_BYTES = 1_000_000
 _COLUMNS = ["theme", "theme_label", "item", "instrument", "stem", "direction", "why", "note",
             "collected"]
+
+
+def _qualitative(study):
+    """The study's qualitative material, or an InputError saying there is none."""
+    if getattr(study, "qualitative", None) is None:
+        raise InputError("this study has no qualitative material to integrate",
+                         file="study.yaml", column="files.qualitative",
+                         expected="codebook, sources and segments (or refi_qda) declared "
+                                  "under files: qualitative:")
+    return study.qualitative
+
+
+def _labels(study) -> dict:
+    """Code id -> code name (the id when the codebook gives no name)."""
+    cb = _qualitative(study).codebook
+    names = cb["name"].astype(object).where(cb["name"].notna(), cb["id"])
+    return dict(zip(cb["id"].astype(str), names.astype(str)))
 
 
 def _read_yaml(path: Path, label: str, expected: str):

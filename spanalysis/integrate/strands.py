@@ -26,6 +26,7 @@ import pandas as pd
 from spanalysis import change
 from spanalysis.change.outcomes import primary_outcome
 from spanalysis.errors import InputError
+from spanalysis.integrate.crosswalk import _labels, _qualitative  # noqa: F401 - shared
 from spanalysis.qual import participant_code_matrix
 
 __all__ = ["CHANGE_GROUPS", "NOT_CLASSIFIED", "BENEFIT_PARENT", "leaf_themes", "benefit_themes"]
@@ -44,27 +45,10 @@ _KEYS = ["instrument", "scale"]
 # ============================================================================================
 # small helpers
 # ============================================================================================
-def _qualitative(study):
-    """The study's qualitative material, or an InputError saying there is none."""
-    if getattr(study, "qualitative", None) is None:
-        raise InputError("this study has no qualitative material to integrate",
-                         file="study.yaml", column="files.qualitative",
-                         expected="codebook, sources and segments (or refi_qda) declared "
-                                  "under files: qualitative:")
-    return study.qualitative
-
-
 def _min_cell(study, min_cell_size) -> int:
     """The minimum cell size: the one given, else the study's ``privacy.min_cell_size``."""
     return change.check_min_cell(study.min_cell_size if min_cell_size is None
                                   else min_cell_size)
-
-
-def _labels(study) -> dict:
-    """Code id -> code name (the id when the codebook gives no name)."""
-    cb = _qualitative(study).codebook
-    names = cb["name"].astype(object).where(cb["name"].notna(), cb["id"])
-    return dict(zip(cb["id"].astype(str), names.astype(str)))
 
 
 def leaf_themes(study) -> list[str]:

@@ -53,7 +53,8 @@ def check_kernel(name: str = KERNEL_NAME) -> str:
 #: modules a warm kernel imports when it starts, so that its first report does not wait for
 #: them (what the site report's first cell imports)
 WARM_IMPORTS = ("numpy", "pandas", "matplotlib.pyplot", "IPython.display",
-                "spanalysis.integrate", "spanalysis.report", "spanalysis.change.outcomes",
+                "spanalysis.integrate", "spanalysis.integrate.meta", "spanalysis.report",
+                "spanalysis.change.outcomes",
                 "spanalysis.report.parameters", "spanalysis.report.display",
                 "spanalysis.report.main_points", "spanalysis.report.main_figures")
 
