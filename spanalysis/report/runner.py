@@ -403,6 +403,7 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
     print(f"{len(todo_all)} report(s): {len(todo)} to render, "
           f"{len(todo_all) - len(todo)} unchanged", file=sys.stderr)
 
+    index_imports = _import_in_background(_INDEX_MODULES)
     if todo:
         settings = RunSettings(kernel=kernel, timeout=float(timeout), attempts=attempts,
                                repo_dir=str(NOTEBOOKS_DIR.parent), render_time=render_time)
@@ -423,11 +424,33 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
         if r.log:
             r.log = str(Path(r.log).relative_to(out).as_posix())
     result = BuildResult(out, ordered, time.perf_counter() - t0, render_time=render_time)
+    index_imports.join()
     _write_index_stably(result, study)
     print(f"{result.count('ok')} rendered, {result.count('skipped')} unchanged, "
           f"{result.count('failed')} failed in {result.seconds:.1f} s; index: "
           f"{out / 'index.html'}", file=sys.stderr)
     return result
+
+
+#: what the index imports to draw its figure (matplotlib, about half a second): imported
+#: while the reports run (this process only waits for them then), not after the last one
+_INDEX_MODULES = ("matplotlib.pyplot", "spanalysis.report.main_figures",
+                  "spanalysis.report.main_points", "spanalysis.report.index")
+
+
+def _import_in_background(names) -> threading.Thread:
+    """Import ``names`` in a thread of this process; join it before using them. A module
+    that fails to import here is imported (and fails, with its own error) where it is used."""
+    def run() -> None:
+        import importlib
+
+        for name in names:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="spanalysis-index-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _write_index_stably(result: BuildResult, study) -> None:
