@@ -56,7 +56,8 @@ WARM_IMPORTS = ("numpy", "pandas", "matplotlib.pyplot", "IPython.display",
                 "spanalysis.integrate", "spanalysis.integrate.meta", "spanalysis.report",
                 "spanalysis.change.outcomes",
                 "spanalysis.report.parameters", "spanalysis.report.display",
-                "spanalysis.report.main_points", "spanalysis.report.main_figures")
+                "spanalysis.report.main_points", "spanalysis.report.main_figures",
+                "pingouin")   # Cronbach's alpha, for the reliable-change thresholds
 
 _BASELINE: dict | None = None
 
@@ -83,8 +84,12 @@ def reset_kernel(cwd: str) -> None:
 
     shell = get_ipython()
     if _BASELINE is None:
-        for name in WARM_IMPORTS:
-            importlib.import_module(name)
+        gc.disable()      # no collections while importing: all of it is kept (frozen below)
+        try:
+            for name in WARM_IMPORTS:
+                importlib.import_module(name)
+        finally:
+            gc.enable()
         import matplotlib
 
         _BASELINE = {"environ": dict(os.environ), "path": list(sys.path),

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import gc
 
-from spanalysis.report import runner
+gc.disable()     # no collections while importing: all of it is kept (frozen at the end)
+try:
+    from spanalysis.report import runner
 
-runner.skip_iri_parser()   # before papermill imports nbformat (see its docstring)
+    runner.skip_iri_parser()   # before papermill imports nbformat (see its docstring)
 
-import papermill  # noqa: E402,F401 - imported for the workers
+    import papermill  # noqa: F401 - imported for the workers
 
-from spanalysis.report import execution, render  # noqa: E402,F401
+    from spanalysis.report import execution, render  # noqa: F401
 
-render._exporter()
+    render._exporter()
+finally:
+    gc.enable()
 
 # What is imported now lives as long as every worker forked from here: leave it out of the
 # workers' garbage collections (and so out of the memory pages they would touch; the
