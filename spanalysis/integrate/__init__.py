@@ -94,14 +94,7 @@ _PUBLIC = {
     "leaf_themes": "spanalysis.integrate.strands",
 }
 
-__all__ = ["check_study", "participant_table", "statistics_by_themes", "measurement_coverage",
-           "read_crosswalk", "side_by_side", "classify_fit", "read_meta_inferences",
-           "write_meta_inference_template", "case_level", "classify_cases",
-           "divergent_cases", "configuration_table", "quote_matrix", "theme_prevalence",
-           "prevalence_heatmap", "benefit_themes", "leaf_themes", "scale_key", "welch_comparison",
-           "DEFAULT_CROSSWALK", "CHANGE_GROUPS", "NOT_CLASSIFIED", "FITS", "NOT_WRITTEN",
-           "DIVERGENT_POSITIVE_MIN_THEMES", "DIVERGENT_DETERIORATION_MIN_THEMES",
-           "FAMILY_RULE"]
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name):

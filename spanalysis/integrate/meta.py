@@ -30,14 +30,13 @@ from spanalysis.integrate.coverage import (
     measurement_coverage,
 )
 from spanalysis.integrate.crosswalk import read_crosswalk
-from spanalysis.integrate.files import check_study, read_meta_inferences  # noqa: F401
+from spanalysis.integrate.files import read_meta_inferences
 from spanalysis.integrate.quotes import _redacted_quotes, _theme_segments
 from spanalysis.integrate.strands import _min_cell, _qualitative, scale_key
 from spanalysis.io import atomic_write
 from spanalysis.privacy.disclosure import round_counts
 
-__all__ = ["NOT_WRITTEN", "read_meta_inferences", "side_by_side",
-           "write_meta_inference_template", "check_study"]
+__all__ = ["NOT_WRITTEN", "side_by_side", "write_meta_inference_template"]
 
 #: Shown wherever the analyst has not (yet) written a meta-inference. Never invented.
 NOT_WRITTEN = "not yet written by the analyst"

@@ -84,24 +84,20 @@ def reset_kernel(cwd: str) -> None:
 
     shell = get_ipython()
     if _BASELINE is None:
-        gc.disable()      # no collections while importing: all of it is kept (frozen below)
-        try:
+        # the imported modules live as long as the kernel: out of every later garbage
+        # collection (the reset below runs a full one before each report, and pandas work
+        # triggers more), which then looks only at what the reports made
+        from spanalysis.processes import kept_for_life
+
+        with kept_for_life():
             for name in WARM_IMPORTS:
                 importlib.import_module(name)
-        finally:
-            gc.enable()
-        import matplotlib
+            import matplotlib
 
-        _BASELINE = {"environ": dict(os.environ), "path": list(sys.path),
-                     "filters": list(warnings.filters),
-                     "rc": {k: v for k, v in matplotlib.rcParams.items()},
-                     "pandas": _pandas_options()}
-        # What the kernel holds now (the imported modules) lives as long as the kernel:
-        # leave it out of every later garbage collection (the reset below runs a full one
-        # before each report, and pandas work triggers more), which then looks only at what
-        # the reports made. Objects are still freed by reference counting as usual.
-        gc.collect()
-        gc.freeze()
+            _BASELINE = {"environ": dict(os.environ), "path": list(sys.path),
+                         "filters": list(warnings.filters),
+                         "rc": {k: v for k, v in matplotlib.rcParams.items()},
+                         "pandas": _pandas_options()}
     else:
         import matplotlib
         import matplotlib.pyplot as plt

@@ -10,10 +10,10 @@ process or kernel, so the forkserver stays safe to fork.
 """
 from __future__ import annotations
 
-import gc
+from spanalysis.processes import kept_for_life
 
-gc.disable()     # no collections while importing: all of it is kept (frozen at the end)
-try:
+# what is imported here lives as long as every worker forked from here (see kept_for_life)
+with kept_for_life():
     from spanalysis.report import runner
 
     runner.skip_iri_parser()   # before papermill imports nbformat (see its docstring)
@@ -23,11 +23,3 @@ try:
     from spanalysis.report import execution, render  # noqa: F401
 
     render._exporter()
-finally:
-    gc.enable()
-
-# What is imported now lives as long as every worker forked from here: leave it out of the
-# workers' garbage collections (and so out of the memory pages they would touch; the
-# pattern the gc module's documentation gives for forking servers)
-gc.collect()
-gc.freeze()
