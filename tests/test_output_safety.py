@@ -290,6 +290,21 @@ def descendants(pid: int) -> list[int]:
         return []
 
 
+def is_kernel(pid: int) -> bool:
+    """Whether process ``pid`` is a kernel: started as ``-m ipykernel_launcher``, or forked
+    by the run's kernel forker (its command line is then the forker's)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if "ipykernel" in " ".join(process.cmdline()):
+            return True
+        parent = process.parent()
+        return parent is not None and "spanalysis.report.forker" in " ".join(parent.cmdline())
+    except psutil.Error:
+        return False
+
+
 def test_ctrl_c_during_a_run(tmp_path):
     """Ctrl-C while one report is still running: one line saying how many finished and that
     a rerun resumes, no traceback, and every worker process and kernel ends with the run."""
@@ -373,10 +388,10 @@ def test_workers_end_when_the_parent_is_killed(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not any(
-                "ipykernel" in " ".join(psutil.Process(p).cmdline())
-                for p in descendants(proc.pid) if psutil.pid_exists(p)):
+                is_kernel(p) for p in descendants(proc.pid)):
             time.sleep(0.5)
         children[:] = descendants(proc.pid)
+        assert any(is_kernel(p) for p in children)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         time.sleep(5)

@@ -80,11 +80,28 @@ def _kernel_manager_class(log_handle):
     """
     from jupyter_client import AsyncKernelManager
 
+    from spanalysis.report import forker
+
     class _LoggingKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw.setdefault("stdout", log_handle)
             kw.setdefault("stderr", log_handle)
-            info = await super()._async_launch_kernel(kernel_cmd, **kw)
+            pid, reason = forker.launch(FORKER, kernel_cmd, env=kw.get("env"),
+                                        cwd=kw.get("cwd"), stdout=kw["stdout"],
+                                        stderr=kw["stderr"])
+            if pid is None:
+                if reason:
+                    log_handle.write(f"[spanalysis] kernel started without the kernel "
+                                     f"forker: {reason}\n")
+                    log_handle.flush()
+                info = await super()._async_launch_kernel(kernel_cmd, **kw)
+            else:
+                # as the local provisioner's launch_kernel, with the forked process
+                provisioner = self.provisioner
+                provisioner.process = forker.ForkedKernel(pid)
+                provisioner.pid = provisioner.pgid = pid    # it leads its own session
+                provisioner.cwd = kw.get("cwd") or os.getcwd()
+                info = self._reconcile_connection_info(provisioner.connection_info)
             pid = getattr(self.provisioner, "pid", None)
             if pid:
                 _KERNEL_PIDS.add(pid)
@@ -95,6 +112,10 @@ def _kernel_manager_class(log_handle):
 
 #: kernels this worker process started and has not yet seen end (see :func:`stop_kernels`)
 _KERNEL_PIDS: set[int] = set()
+
+#: this worker's kernel forker (:attr:`spanalysis.report.forker.Forker.info`), or None:
+#: kernels are then started by jupyter_client (set by the local pool's worker start-up)
+FORKER: tuple[str, list[str]] | None = None
 
 
 def stop_kernels() -> None:
@@ -409,7 +430,9 @@ def _execute_notebook(job: ReportJob, settings: RunSettings, source_nb, tmp_nb: 
                                           max(1, min(settings.start_timeout, left)))
             else:
                 notes.append(f"on the worker's warm kernel (report {warm.reports + 1} on it)")
-            offset = warm.log_offset()
+            # the first report on a kernel gets what it wrote as it started (and how it was
+            # started: spanalysis.report.forker), the others what it wrote meanwhile
+            offset = warm.log_offset() if warm.reports else 0
             warm.reset(cwd, max(1, min(settings.start_timeout, left)))
             executed = papermill.execute_notebook(
                 nb, str(tmp_nb), parameters=job.parameters, kernel_name=settings.kernel,

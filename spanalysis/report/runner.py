@@ -59,7 +59,7 @@ from typing import Mapping
 
 from spanalysis import processes
 from spanalysis.errors import InputError, SpanalysisError, ValidationError
-from spanalysis.report import clock
+from spanalysis.report import clock, forker
 from spanalysis.report.execution import run_job
 from spanalysis.report.index import write_index
 from spanalysis.report.jobs import (KERNEL_START_ATTEMPTS, NOTEBOOKS_DIR, BuildResult,
@@ -97,8 +97,8 @@ def _clean_partial(out: Path) -> None:
 
 
 def _worker_init(kernel: str | None = None, cwd: str | None = None,
-                 parent_env: Mapping | None = None, parent_cwd: str | None = None
-                 ) -> None:   # pragma: no cover - runs in the worker processes
+                 parent_env: Mapping | None = None, parent_cwd: str | None = None,
+                 forker_info=None) -> None:   # pragma: no cover - runs in the workers
     import warnings
 
     if parent_env is not None:
@@ -119,9 +119,10 @@ def _worker_init(kernel: str | None = None, cwd: str | None = None,
     # planned, so this work overlaps with the parent's.
     import papermill  # noqa: F401
 
-    from spanalysis.report import render
+    from spanalysis.report import execution, render
     from spanalysis.report.execution import start_warm_kernel
 
+    execution.FORKER = forker_info     # kernels forked from the run's kernel forker
     render._exporter()
     if kernel and cwd:
         start_warm_kernel(kernel, cwd)
@@ -201,14 +202,16 @@ class _WorkerPool(ProcessPoolExecutor):
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike | None = None):
+def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike | None = None,
+                forker_info=None):
     """A pool of worker processes, started at once in the background (see
     :class:`_WorkerPool` and :func:`_worker_init`), each with a warm kernel ``kernel``
-    started in ``cwd`` (the notebooks' folder) when given."""
+    started in ``cwd`` (the notebooks' folder) when given, forked by the kernel forker
+    ``forker_info`` when given (:mod:`spanalysis.report.forker`)."""
     pool = _WorkerPool(max_workers=workers, mp_context=processes.pool_context(),
                        initializer=_worker_init,
                        initargs=(kernel, None if cwd is None else str(cwd),
-                                 dict(os.environ), os.getcwd()))
+                                 dict(os.environ), os.getcwd(), forker_info))
     pool.start_workers(workers)
     return pool
 
@@ -217,7 +220,7 @@ def _start_pool(workers: int, kernel: str | None = None, cwd: str | os.PathLike 
 WORKER_DEATHS_ALLOWED = 2
 
 
-def _run_local(todo, settings, workers, on_done, first_pool=None) -> None:
+def _run_local(todo, settings, workers, on_done, first_pool=None, forker_info=None) -> None:
     """Run the jobs in a pool of worker processes, surviving workers that die.
 
     When a worker process dies (killed, out of memory, a crash in native code), Python marks
@@ -237,7 +240,8 @@ def _run_local(todo, settings, workers, on_done, first_pool=None) -> None:
         pending = []
         for group in ([shared] if shared else []) + alone:
             pool, first_pool = first_pool or _start_pool(
-                min(workers, len(group)), settings.kernel, group[0].notebook.parent), None
+                min(workers, len(group)), settings.kernel, group[0].notebook.parent,
+                forker_info), None
             with pool:
                 futures = {pool.submit(run_job, job, settings): job for job in group}
                 try:
@@ -344,10 +348,18 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     # the run's one render time (SOURCE_DATE_EPOCH when set; a malformed one refuses the
     # run here), sent with every job so local and Dask workers show the same time
     render_time = clock.iso_time()
-    # Worker processes start now, so that their imports overlap with loading the study
-    # and planning the jobs below (a Dask scheduler has its own workers).
-    pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1), kernel,
-                                              Path(notebooks_dir).resolve())
+    # The kernel forker and the worker processes start now, so that their imports overlap
+    # with loading the study and planning the jobs below (a Dask scheduler has its own
+    # workers, which start their kernels themselves).
+    kernels = None if scheduler else forker.start(kernel)
+    forker_info = None if kernels is None else kernels.info
+    try:
+        pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1), kernel,
+                                                  Path(notebooks_dir).resolve(), forker_info)
+    except BaseException:
+        if kernels is not None:
+            kernels.stop()
+        raise
     try:
         study, todo_all = _load_and_plan(study_path, out, kernel=kernel, sites=sites,
                                          study_reports=study_reports,
@@ -357,13 +369,16 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
         with _output_lock(out):
             return _build(study, todo_all, out, t0, force=force, kernel=kernel,
                           timeout=timeout, attempts=attempts, jobs=jobs, scheduler=scheduler,
-                          progress=progress, pool=pool, render_time=render_time)
+                          progress=progress, pool=pool, render_time=render_time,
+                          forker_info=forker_info)
     finally:
         if pool is not None:
             # a pool that ran the jobs is shut down already (its workers ended their
             # kernels); one that ran none (nothing to render, a refused run) is stopped now
             # rather than waited for at exit while its workers start their kernels
             _stop_workers(pool)
+        if kernels is not None:
+            kernels.stop()     # and any kernel it forked that is still running
 
 
 class ReportsInterrupted(KeyboardInterrupt):
@@ -396,7 +411,7 @@ def _output_lock(out: Path):
 
 
 def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, attempts, jobs,
-           scheduler, progress, pool, render_time: str) -> BuildResult:
+           scheduler, progress, pool, render_time: str, forker_info=None) -> BuildResult:
     """Render the reports that changed and write the index (the output folder is locked)."""
     _clean_partial(out)
     results, todo = _skip_unchanged(todo_all, force)
@@ -409,7 +424,7 @@ def _build(study, todo_all, out: Path, t0: float, *, force, kernel, timeout, att
                                repo_dir=str(NOTEBOOKS_DIR.parent), render_time=render_time)
         try:
             _execute(todo, settings, results, jobs=jobs, scheduler=scheduler, out=out,
-                     progress=progress, pool=pool)
+                     progress=progress, pool=pool, forker_info=forker_info)
         except KeyboardInterrupt:
             raise ReportsInterrupted(
                 f"interrupted: {len(results) - (len(todo_all) - len(todo))} of {len(todo)} "
@@ -543,7 +558,8 @@ def _failure_label(exc: BaseException) -> str:
     return f"the notebook could not be run: {text}"
 
 
-def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=None) -> None:
+def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=None,
+             forker_info=None) -> None:
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="reports", unit="report", file=sys.stderr,
@@ -573,7 +589,8 @@ def _execute(todo, settings, results, *, jobs, scheduler, out, progress, pool=No
             _run_dask(todo, settings, scheduler, on_done)
         else:
             workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-            _run_local(todo, settings, workers, on_done, first_pool=pool)
+            _run_local(todo, settings, workers, on_done, first_pool=pool,
+                       forker_info=forker_info)
     finally:
         bar.close()
 
