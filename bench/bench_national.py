@@ -9,8 +9,8 @@ participants, 200 interviews) and a national one of ``--sites-large`` sites (def
    --sites all --study-reports no`` in a fresh process (the whole-study notebooks are left
    out: they are rendered once per study whatever its number of sites, and would flatter
    the per-site figure), sampling the memory of the runner and of each worker process with
-   its kernels every 0.2 s (``psutil``; resident set sizes summed over each worker's process
-   tree);
+   its kernel every 0.2 s (``psutil``; a worker's resident set plus its kernel's,
+   the kernel found by the log file they share);
 2. renders the national study's site reports again on a local Dask distributed cluster
    (scheduler and two one-thread workers started here, on loopback), and compares every
    report's HTML and JSON with the local run byte for byte. Both runs set
@@ -49,11 +49,15 @@ COMPARED = {".html", ".json"}
 
 
 class MemorySampler:
-    """Peak resident memory of a process and of each of its child process trees.
+    """Peak resident memory of the run, of its processes, and of each worker with its kernel.
 
-    Every ``interval`` seconds the runner's children (the worker processes) are listed; the
-    resident set sizes of each child and its descendants (the kernels it started) are
-    summed. ``peaks()`` gives the runner's own peak and the largest per-worker peak, in MB.
+    Every ``interval`` seconds the run's descendants are listed (the forkserver and its
+    workers, the kernel forker and the kernels, the resource tracker). A kernel writes to
+    its worker's kernel log (``spanalysis-kernel-*.log``, which the worker holds open too;
+    a forked kernel's OS parent is the kernel forker, not its worker), so each worker's
+    figure is its own resident set plus its kernels' (and their children's). Resident sets count pages a forked process still
+    shares with the process it was forked from once in each, so the per-worker figure is an
+    upper bound. ``runner_mb``: the run's own process; ``total_mb``: everything.
     """
 
     def __init__(self, pid: int, interval: float = 0.2):
@@ -63,6 +67,7 @@ class MemorySampler:
         self._root = psutil.Process(pid)
         self._interval = interval
         self._stop = threading.Event()
+        self._worker_of: dict[int, int] = {}     # kernel pid -> its worker's pid
         self.runner_mb = 0.0
         self.worker_mb: dict[int, float] = {}
         self.total_mb = 0.0
@@ -82,24 +87,62 @@ class MemorySampler:
         except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
             return 0.0
 
+    def _logs(self, proc) -> set[str]:
+        """The kernel logs (``spanalysis-kernel-*.log``) ``proc`` holds open."""
+        return {f.path for f in proc.open_files()
+                if os.path.basename(f.path).startswith("spanalysis-kernel-")}
+
+    def _is_kernel(self, proc) -> bool:
+        """Started as ``-m ipykernel_launcher``, or forked by the run's kernel forker."""
+        if "ipykernel" in " ".join(proc.cmdline()):
+            return True
+        parent = proc.parent()
+        return parent is not None and "spanalysis.report.forker" in " ".join(parent.cmdline())
+
+    def _link(self, processes) -> None:
+        """Find the worker of each kernel not yet linked: the other process holding the
+        kernel's log open."""
+        held: dict[str, list[tuple[int, bool]]] = {}
+        for proc in processes:
+            if proc.pid in self._worker_of:
+                continue
+            try:
+                logs = self._logs(proc)
+                kernel = bool(logs) and self._is_kernel(proc)
+            except self._psutil.Error:
+                continue
+            for path in logs:
+                held.setdefault(path, []).append((proc.pid, kernel))
+        for holders in held.values():
+            workers = [pid for pid, kernel in holders if not kernel]
+            for pid, kernel in holders:
+                if kernel and len(workers) == 1:
+                    self._worker_of[pid] = workers[0]
+
     def _run(self):
         psutil = self._psutil
         while not self._stop.is_set():
             try:
                 own = self._rss(self._root)
-                total = own
-                for child in self._root.children():
-                    try:
-                        tree = self._rss(child) + sum(self._rss(p) for p in
-                                                      child.children(recursive=True))
-                    except psutil.NoSuchProcess:
-                        continue
-                    total += tree
-                    self.worker_mb[child.pid] = max(self.worker_mb.get(child.pid, 0), tree)
-                self.runner_mb = max(self.runner_mb, own)
-                self.total_mb = max(self.total_mb, total)
+                processes = self._root.children(recursive=True)
             except psutil.NoSuchProcess:
                 return
+            rss = {p.pid: self._rss(p) for p in processes}
+            self._link(processes)
+            kernels: dict[int, float] = {}
+            for proc in processes:
+                worker = self._worker_of.get(proc.pid)
+                if worker and worker in rss:          # a kernel of one of the run's workers
+                    try:
+                        below = sum(rss.get(c.pid, 0.0) for c in proc.children(recursive=True))
+                    except psutil.NoSuchProcess:
+                        continue
+                    kernels[worker] = kernels.get(worker, 0.0) + rss[proc.pid] + below
+            for worker, kernel_mb in kernels.items():
+                tree = rss[worker] + kernel_mb
+                self.worker_mb[worker] = max(self.worker_mb.get(worker, 0.0), tree)
+            self.runner_mb = max(self.runner_mb, own)
+            self.total_mb = max(self.total_mb, own + sum(rss.values()))
             self._stop.wait(self._interval)
 
 

@@ -24,7 +24,8 @@ from test_warm_kernels import A, B, probe_notebooks
 from spanalysis import report as rp
 from spanalysis.report import forker
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="kernels are forked on Linux only")
 
 WHAT_THE_KERNEL_IS = """\
 import json, os, sys
@@ -175,3 +176,17 @@ def test_the_forker_ends_its_kernels_when_the_run_is_gone(tmp_path):
     handle.stop()
     km.cleanup_connection_file()
     assert not Path(handle.folder).exists()
+
+
+def test_a_forker_that_failed_is_named_with_its_last_line(tmp_path):
+    """The forker could not import (say): the worker's reason quotes its log's last line."""
+    (tmp_path / "forker.log").write_text(
+        "Traceback (most recent call last):\n  ...\n"
+        "ModuleNotFoundError: No module named 'pingouin'\n")
+    py = sys.executable
+    pid, reason = forker.launch((str(tmp_path / "forker.sock"), [py]),
+                                [py, "-m", "ipykernel_launcher", "-f", "c.json"],
+                                env={}, cwd=tmp_path, stdout=1, stderr=2)
+    assert pid is None
+    assert reason.startswith("the kernel forker did not answer (FileNotFoundError")
+    assert reason.endswith("; it wrote: ModuleNotFoundError: No module named 'pingouin'")

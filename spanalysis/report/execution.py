@@ -13,8 +13,9 @@ starting one), so the executed notebook is papermill's output as before. Before 
 notebook the kernel is reset (:func:`spanalysis.report.kernel.reset_kernel`, a silent
 request, not a cell): an empty namespace, no figures, the settings it started with. A
 kernel that dies, runs out of time or fails a report is ended, and the next report starts
-a new one. Starting a kernel (about 1 s) and importing pandas, matplotlib and spanalysis in
-it (about 1.5 s) are then paid once per worker instead of once per report, and the
+a new one. Starting a kernel and importing pandas, matplotlib, SciPy and spanalysis in it
+(about 4 s of CPU) are then paid once per worker instead of once per report (and, with the
+local pool's kernel forker, :mod:`spanalysis.report.forker`, once per run), and the
 package's content-keyed caches (the disclosure control of the study's tables by site,
 which every site report shares) are computed once per worker.
 """

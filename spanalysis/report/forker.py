@@ -3,8 +3,8 @@
 A worker of ``spanalysis report`` keeps one kernel for report after report
 (:mod:`spanalysis.report.execution`), but each kernel still pays once for its own start:
 Python and ipykernel, then pandas, matplotlib, SciPy, pingouin and the report modules
-(:data:`spanalysis.report.kernel.WARM_IMPORTS`), about 4 s of CPU. On Linux and macOS the
-report command's local pool starts one **kernel forker** as the run starts, beside the
+(:data:`spanalysis.report.kernel.WARM_IMPORTS`), about 4 s of CPU. On Linux the report
+command's local pool starts one **kernel forker** as the run starts, beside the
 workers' forkserver: a fresh, single-threaded process, started as the kernel is (the kernel
 spec's Python and its options), that imports all of that once, in the environment a kernel
 has, and then forks a kernel for each worker that asks. A forked kernel is what
@@ -12,7 +12,9 @@ has, and then forks a kernel for each worker that asks. A forked kernel is what
 environment, working folder and session of its own; stdin from ``/dev/null``, stdout and
 stderr to the worker's kernel log), with those modules already in memory.
 
-Only a kernel whose command is the forker's own (its Python and options, then ``-m
+Elsewhere kernels are launched: on macOS, system libraries that NumPy may use (Accelerate)
+are not safe in a child forked after they started, which is why Python spawns there. Only a
+kernel whose command is the forker's own (its Python and options, then ``-m
 ipykernel_launcher``) and whose spec sets no environment is forked. Any other kernel, the
 kernels of a Dask worker, and every kernel when the forker could not start or answer, are
 started by jupyter_client as before (:func:`launch`'s answer is then None). The forker ends
@@ -93,7 +95,9 @@ def start(kernel_name: str) -> Forker | None:
     """Start the forker for kernel ``kernel_name``; None where none is used (no ``fork``,
     a kernel not started as ``python -m ipykernel_launcher``, a spec with its own
     environment, a kernel that is not installed: that is reported later, by the checks)."""
-    if not hasattr(os, "fork") or sys.platform == "win32":
+    if not sys.platform.startswith("linux"):
+        # macOS has fork, but its system libraries (Accelerate, which NumPy may use) are
+        # not safe to use in a child forked after they started: Python spawns there too
         return None
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -202,11 +206,23 @@ def launch(info: tuple[str, list[str]] | None, cmd: list[str], *, env: dict | No
             socket.send_fds(conn, [_HEADER.pack(len(request)) + request], fds)
             answer = _read_message(conn)
     except (OSError, ValueError) as exc:
-        return None, f"the kernel forker did not answer ({type(exc).__name__}: {exc})"
+        return None, (f"the kernel forker did not answer ({type(exc).__name__}: {exc})"
+                      + _last_words(address))
     pid = answer.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return None, f"the kernel forker could not fork: {answer.get('error', answer)}"
     return pid, None
+
+
+def _last_words(address: str) -> str:
+    """The last line the forker wrote to its log (an import that failed), if any."""
+    try:
+        with open(os.path.join(os.path.dirname(address), "forker.log"), "rb") as log:
+            lines = [ln.strip() for ln in log.read()[-4000:].decode(errors="replace")
+                     .splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f"; it wrote: {lines[-1][:300]}" if lines else ""
 
 
 def _read_exactly(conn: socket.socket, size: int) -> bytes:

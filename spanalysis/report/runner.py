@@ -14,7 +14,9 @@
    cluster with ``scheduler=ADDRESS``. Each job runs its notebook as it is, with the
    papermill Python API (:func:`spanalysis.report.execution.run_job`), on its worker's warm
    kernel: one kernel per worker, reset before each notebook to what a fresh kernel holds,
-   replaced when it dies, runs out of time or fails a report. The executed notebook beside
+   replaced when it dies, runs out of time or fails a report. In a local pool the kernels
+   are forked from the run's kernel forker, which has imported what a report needs once
+   (:mod:`spanalysis.report.forker`). The executed notebook beside
    each report has exactly the notebook's cells plus papermill's injected-parameters cell.
    A failing report does not stop the others.
 4. **Index.** ``index.html`` lists every report with its status and, per site, headline
