@@ -190,3 +190,15 @@ def test_a_forker_that_failed_is_named_with_its_last_line(tmp_path):
     assert pid is None
     assert reason.startswith("the kernel forker did not answer (FileNotFoundError")
     assert reason.endswith("; it wrote: ModuleNotFoundError: No module named 'pingouin'")
+
+
+def test_stopping_the_forker_while_it_imports_does_not_wait_for_its_imports():
+    """A run with nothing to render stops its forker at once, not after its imports."""
+    handle = forker.start("spanalysis")
+    assert handle is not None
+    time.sleep(0.3)                       # started, importing
+    start = time.perf_counter()
+    handle.stop()
+    assert time.perf_counter() - start < 1.5
+    assert handle.process.returncode is not None
+    assert not Path(handle.folder).exists()

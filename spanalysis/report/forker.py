@@ -76,9 +76,12 @@ class Forker:
         return self.address, list(self.prefix)
 
     def stop(self, wait: float = 5.0) -> None:
-        """End the forker and the kernels it forked (closing its pipe is the signal)."""
+        """End the forker and the kernels it forked, now (even while it imports: a run with
+        nothing to render does not wait for it)."""
         with contextlib.suppress(OSError):
             self.process.stdin.close()
+        with contextlib.suppress(OSError):
+            self.process.terminate()
         try:
             self.process.wait(wait)
         except subprocess.TimeoutExpired:
@@ -287,6 +290,7 @@ def _become_kernel(request: dict, fds: list[int], closing: list) -> None:  # pra
     try:
         os.setsid()                          # a session of its own, as jupyter_client's
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for item in closing:
             with contextlib.suppress(OSError):
                 item.close()
@@ -385,11 +389,16 @@ def _serve(listener: socket.socket) -> None:   # pragma: no cover - runs in the 
                         os.close(fd)
 
 
+def _stopped(*_args) -> None:   # pragma: no cover - runs in the forker
+    raise SystemExit(0)
+
+
 def main(listener_fd: int) -> None:   # pragma: no cover - runs in the forker
     # as ipykernel_launcher does first: the folder it was started in is not searched
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]
     signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGTERM, _stopped)   # the run's stop: end the kernels too
     listener = socket.socket(fileno=listener_fd)   # bound and listening (see start)
     try:
         _imports()
