@@ -39,6 +39,7 @@ json.dump({
     "path": sys.path, "cwd": os.getcwd(), "argv": sys.argv[1:2],
     "mplbackend": os.environ.get("MPLBACKEND"),
     "probe_env": os.environ.get("SPANALYSIS_PROBE"),
+    "big_env": len(os.environ.get("SPANALYSIS_BIG", "")),
     "parent_pid_env": os.environ.get("JPY_PARENT_PID"),
     "modules": "pingouin" in sys.modules and "scipy.stats" in sys.modules,
 }, open(summary_path, "w"))
@@ -48,6 +49,7 @@ json.dump({
 def test_the_kernels_of_a_run_are_forked_and_are_what_the_launcher_starts(
         tmp_path, monkeypatch):
     monkeypatch.setenv("SPANALYSIS_PROBE", "seen by the kernel")
+    monkeypatch.setenv("SPANALYSIS_BIG", "x" * 120_000)   # a request of many reads
     nbs = probe_notebooks(tmp_path / "notebooks", WHAT_THE_KERNEL_IS)
     result = rp.build_reports(DEMO, tmp_path / "out", notebooks_dir=nbs, sites=f"{A},{B}",
                               jobs=2, progress=False)
@@ -61,6 +63,7 @@ def test_the_kernels_of_a_run_are_forked_and_are_what_the_launcher_starts(
         assert kernel["cwd"] == str(nbs)
         assert kernel["mplbackend"] == "module://matplotlib_inline.backend_inline"
         assert kernel["probe_env"] == "seen by the kernel"   # the run's environment
+        assert kernel["big_env"] == 120_000
         assert kernel["parent_pid_env"] is not None          # as jupyter_client sets it
         assert kernel["modules"]                             # imported before the fork
     assert len({k["ppid"] for k in seen}) == 1               # one forker for the run

@@ -206,7 +206,9 @@ def launch(info: tuple[str, list[str]] | None, cmd: list[str], *, env: dict | No
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(address)
             conn.settimeout(FORK_WAIT)
-            socket.send_fds(conn, [_HEADER.pack(len(request)) + request], fds)
+            # the descriptors travel with the length (one small message), then the request
+            socket.send_fds(conn, [_HEADER.pack(len(request))], fds)
+            conn.sendall(request)
             answer = _read_message(conn)
     except (OSError, ValueError) as exc:
         return None, (f"the kernel forker did not answer ({type(exc).__name__}: {exc})"
@@ -249,7 +251,7 @@ def _send_message(conn: socket.socket, message: dict) -> None:
 
 
 # =============================================================================================
-# The forker itself (python -m spanalysis.report.forker SOCKET)
+# The forker itself (python -m spanalysis.report.forker LISTENING_SOCKET_FD)
 # =============================================================================================
 
 def _reap(*_args) -> None:   # pragma: no cover - runs in the forker
@@ -365,12 +367,11 @@ def _serve(listener: socket.socket) -> None:   # pragma: no cover - runs in the 
         with conn:
             try:
                 conn.settimeout(10)
-                message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 2)
-                (size,) = _HEADER.unpack(message[:_HEADER.size])
-                body = message[_HEADER.size:]
-                if len(body) < size:
-                    body += _read_exactly(conn, size - len(body))
-                request = json.loads(body)
+                header, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 2)
+                if len(header) < _HEADER.size:
+                    header += _read_exactly(conn, _HEADER.size - len(header))
+                (size,) = _HEADER.unpack(header)
+                request = json.loads(_read_exactly(conn, size))
                 if len(fds) != 2:
                     raise ValueError("expected the kernel's stdout and stderr")
                 if threading.active_count() > 1:   # forking is only safe single-threaded
