@@ -123,11 +123,10 @@ def stop_kernels() -> None:
     """End every kernel this worker started, with its own processes. A kernel runs in its
     own session (jupyter_client starts it so), so neither Ctrl-C at the terminal nor the
     end of the worker reaches it: the worker ends it when the run is stopped."""
-    import signal
+    from spanalysis.report.forker import kill_kernel
 
     for pid in list(_KERNEL_PIDS):
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
+        kill_kernel(pid)
         _KERNEL_PIDS.discard(pid)
 
 
@@ -222,10 +221,9 @@ class _WarmKernel:
     def _forget_pid(km) -> None:
         pid = getattr(getattr(km, "provisioner", None), "pid", None)
         if pid:
-            with contextlib.suppress(OSError):
-                import signal
+            from spanalysis.report.forker import kill_kernel
 
-                os.killpg(pid, signal.SIGKILL)
+            kill_kernel(pid)
             _KERNEL_PIDS.discard(pid)
 
     def log_offset(self) -> int:

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["Forker", "start", "launch", "ForkedKernel", "KERNEL_MODULE"]
+__all__ = ["Forker", "start", "launch", "ForkedKernel", "kill_kernel", "KERNEL_MODULE"]
 
 #: the module a kernel's command runs (``python [options] -m ipykernel_launcher ...``)
 KERNEL_MODULE = "ipykernel_launcher"
@@ -139,6 +139,15 @@ def start(kernel_name: str) -> Forker | None:
 # =============================================================================================
 # The worker's side
 # =============================================================================================
+
+def kill_kernel(pid: int) -> None:
+    """Kill kernel ``pid`` and its session's processes. The process itself is killed too:
+    a kernel forked a moment ago may not have made its session yet (``setsid`` is its first
+    step), and its group would not be found."""
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(OSError):
+            kill(pid, signal.SIGKILL)
+
 
 class ForkedKernel:
     """A forked kernel's process, as jupyter_client's local provisioner uses a ``Popen``.
@@ -407,8 +416,7 @@ def main(listener_fd: int) -> None:   # pragma: no cover - runs in the forker
     finally:
         listener.close()
         for pid in list(_CHILDREN):   # the run ended: so do its kernels (their groups)
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
+            kill_kernel(pid)
 
 
 if __name__ == "__main__":   # pragma: no cover
