@@ -9,8 +9,8 @@ modules), so that each worker starts with it in memory instead of importing it a
 
 This module imports nothing heavy, so that the report command can start the forkserver
 (:func:`start_early`) before it imports the rest: the forkserver's imports then run beside
-the command's own. :func:`kept_for_life` is how the forkserver and a warm kernel import
-what they keep until they end.
+the command's own. :func:`kept_for_life` is how the forkserver, the kernel forker
+(:mod:`spanalysis.report.forker`) and a warm kernel import what they keep until they end.
 """
 from __future__ import annotations
 
