@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -87,15 +88,11 @@ class Forker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        for name in ("forker.sock", "forker.log"):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.folder, name))
-        with contextlib.suppress(OSError):
-            os.rmdir(self.folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start(kernel_name: str) -> Forker | None:
-    """Start the forker for kernel ``kernel_name``; None where none is used (no ``fork``,
+    """Start the forker for kernel ``kernel_name``; None where none is used (not Linux,
     a kernel not started as ``python -m ipykernel_launcher``, a spec with its own
     environment, a kernel that is not installed: that is reported later, by the checks)."""
     if not sys.platform.startswith("linux"):
@@ -125,11 +122,7 @@ def start(kernel_name: str) -> Forker | None:
                 pass_fds=(listener.fileno(),),
                 start_new_session=True)    # Ctrl-C is the run's to handle, not the forker's
     except OSError:
-        for name in ("forker.sock", "forker.log"):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(folder, name))
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     finally:
         listener.close()
@@ -166,9 +159,7 @@ class ForkedKernel:
         if self.returncode is None:
             try:
                 os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = -1
-            except PermissionError:     # pragma: no cover - the pid was reused by another user
+            except (ProcessLookupError, PermissionError):   # (or reused by another user)
                 self.returncode = -1
         return self.returncode
 
@@ -207,8 +198,7 @@ def launch(info: tuple[str, list[str]] | None, cmd: list[str], *, env: dict | No
     env = dict(os.environ if env is None else env)
     env["JPY_PARENT_PID"] = str(os.getpid())     # as jupyter_client's launcher sets it
     request = json.dumps({"argv": list(cmd[len(prefix) + 2:]), "env": env,
-                          "cwd": os.fspath(cwd) if cwd else os.getcwd(),
-                          "worker": os.getpid()}).encode()
+                          "cwd": os.fspath(cwd) if cwd else os.getcwd()}).encode()
     fds = [stream.fileno() if hasattr(stream, "fileno") else int(stream)
            for stream in (stdout, stderr)]
     try:
@@ -324,7 +314,7 @@ def _become_kernel(request: dict, fds: list[int], closing: list) -> None:  # pra
         np.random.seed()
         # as `python -m ipykernel_launcher ARGS` run in that folder
         sys.argv = [importlib.util.find_spec(KERNEL_MODULE).origin, *request["argv"]]
-        _end_with_worker(int(request["worker"]))
+        _end_with_worker(int(request["env"]["JPY_PARENT_PID"]))
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
@@ -353,9 +343,7 @@ def _end_with_worker(worker: int) -> None:   # pragma: no cover - runs in a fork
             time.sleep(1.0)
             try:
                 os.kill(worker, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:
+            except (ProcessLookupError, PermissionError):
                 os._exit(1)
 
     threading.Thread(target=watch, name="spanalysis-worker-watch", daemon=True).start()

@@ -355,14 +355,11 @@ def build_reports(study_path: str | os.PathLike, out: str | os.PathLike, *,
     # workers, which start their kernels themselves).
     kernels = None if scheduler else forker.start(kernel)
     forker_info = None if kernels is None else kernels.info
+    pool = None
     try:
-        pool = None if scheduler else _start_pool(max(1, jobs or os.cpu_count() or 1), kernel,
-                                                  Path(notebooks_dir).resolve(), forker_info)
-    except BaseException:
-        if kernels is not None:
-            kernels.stop()
-        raise
-    try:
+        if not scheduler:
+            pool = _start_pool(max(1, jobs or os.cpu_count() or 1), kernel,
+                               Path(notebooks_dir).resolve(), forker_info)
         study, todo_all = _load_and_plan(study_path, out, kernel=kernel, sites=sites,
                                          study_reports=study_reports,
                                          notebooks_dir=Path(notebooks_dir),
